@@ -1,0 +1,97 @@
+"""Immigration courts: the MPP docket, life while waiting in Mexico, and the backlog.
+
+MPP cases are individual: a hearing date at enrolment (capped by a pledge such
+as MPP-2021's six months), postponed while hearings are suspended; at the
+hearing a person who does not appear is ordered removed in absentia. While
+waiting in a border city people suffer violence, give up, or cross anyway.
+The nationwide backlog is a running total: it starts at the scenario's level,
+grows with every notice to appear this model issues plus the rest of the
+country's new cases, and shrinks by the courts' completions.
+"""
+
+import mesa
+import numpy as np
+
+from model.people import REMOVAL_BY_NATIONALITY, Status
+
+
+class ImmigrationCourts(mesa.Agent):
+    def __init__(self, model):
+        super().__init__(model)
+        self.backlog = float(model.scenario.court_initial_backlog)
+        self.mpp_roster = np.empty(0, dtype=np.int64)  # everyone enrolled, in enrolment order
+
+    def open_cases(self, agents: int) -> None:
+        self.backlog += agents * self.model.scale
+
+    # -- MPP -------------------------------------------------------------------
+    def enroll_mpp(self, rows: np.ndarray, day: int) -> None:
+        if len(rows) == 0:
+            return
+        m = self.model
+        mpp = m.policies.first_in_force("mpp", day) or m.policies.of_kind("mpp")[0]
+        wait = m.rng.gamma(4.0, mpp.case_days / 4.0, len(rows))
+        wait = np.clip(np.ceil(np.minimum(wait, mpp.case_days_max)), 1, None).astype(np.int64)
+        m.recorder.add("mpp_enrollments", len(rows))
+        self.open_cases(len(rows))
+        m.migrants.record_outcome(rows, entered=False)
+        m.migrants.move(rows, Status.MPP_WAITING, day, wait)
+        self.mpp_roster = np.concatenate([self.mpp_roster, rows])
+
+    def hear(self, rows: np.ndarray, day: int) -> None:
+        """MPP hearings due today."""
+        if len(rows) == 0:
+            return
+        m, s, mig = self.model, self.model.scenario, self.model.migrants
+        postponed = m.policies.first_in_force("mpp_hearings_postponed", day)
+        if postponed is not None:
+            new_day = postponed.end_day + 1 + m.rng.integers(0, 60, len(rows))
+            mig.move(rows, Status.MPP_WAITING, day, new_day - day)
+            return
+        attends = m.rng.random(len(rows)) < s.mpp_attend_prob
+        absent = rows[~attends]
+        m.recorder.add("in_absentia_orders", len(absent))
+        crosses = m.rng.random(len(absent)) < s.absentia_cross_prob
+        mig.move(absent[crosses], Status.AT_BORDER, day, 1 + m.rng.poisson(6, int(crosses.sum())))
+        mig.give_up(absent[~crosses], day)
+        present = rows[attends]
+        granted = m.rng.random(len(present)) < s.mpp_grant_prob
+        m.recorder.add("relief_granted", int(granted.sum()))
+        mig.record_outcome(present[granted], entered=True)
+        mig.move(present[granted], Status.RELEASED_IN_US, day)
+        denied = present[~granted]
+        m.ice.intake(denied, REMOVAL_BY_NATIONALITY[mig.pop.nationality[denied]], day)
+
+    def mpp_daily(self, day: int) -> None:
+        """A day in a Mexican border city for everyone waiting under MPP."""
+        m, s, mig = self.model, self.model.scenario, self.model.migrants
+        pop = mig.pop
+        roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
+        self.mpp_roster = roster
+        if len(roster) == 0:
+            return
+        wind_down = m.policies.first_in_force("mpp_wind_down", day)
+        if wind_down is not None:
+            admitted = roster[: int(np.floor(wind_down.daily_admissions / m.scale + m.rng.random()))]
+            mig.release(admitted, day)
+            roster = roster[len(admitted):]
+        hurt = m.rng.random(len(roster)) < s.mpp_daily_violence
+        victims = roster[hurt]
+        m.recorder.add("violence_incidents", len(victims))
+        pop.n_violence[victims] += 1
+        leaves = m.rng.random(len(roster)) < np.where(hurt, s.violence_give_up_prob,
+                                                      s.mpp_daily_give_up)
+        crosses = ~leaves & (m.rng.random(len(roster)) < s.mpp_daily_cross_anyway)
+        mig.give_up(roster[leaves], day)
+        mig.move(roster[crosses], Status.AT_BORDER, day, 1)
+        self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
+
+    # -- backlog -----------------------------------------------------------------
+    def end_day(self, day: int) -> None:
+        m, s = self.model, self.model.scenario
+        completions = s.court_completions_per_day
+        slowdown = m.policies.first_in_force("court_slowdown", day)
+        if slowdown is not None:
+            completions *= slowdown.completion_share
+        self.backlog = max(self.backlog + s.court_other_cases_per_day - completions, 0.0)
+        m.recorder.set("court_backlog", self.backlog)

@@ -1,0 +1,125 @@
+"""BorderModel: the US southwest border, one step per calendar day.
+
+Actors: the migrants (column-wise, `Migrants`), nine Border Patrol sectors,
+ICE, flights, the Mexican authorities and the immigration courts (Mesa agents).
+A day runs in the order things happen on the ground:
+
+1. Mexico opens today's MPP reception; new people set out north.
+2. People due today act: arrivals are stopped by Mexico or cross, as do people
+   waiting in border cities; evaders get in, the rest are apprehended and each
+   sector applies the consequence of the day's policies.
+3. Custody, detention and MPP hearings that end today are carried out.
+4. ICE keeps under its cap; MPP waiting days pass; the court backlog moves.
+5. Peers' experience is updated and the day's stocks are recorded.
+
+Flights depart at the start of their day as scheduled events.
+"""
+
+import mesa
+import numpy as np
+
+from model.border_patrol import BorderPatrolSector
+from model.calendar import RunCalendar
+from model.courts import ImmigrationCourts
+from model.flights import schedule_flights
+from model.geography import N_SECTORS
+from model.ice import ICE
+from model.mexico import MexicanAuthorities
+from model.migrants import Migrants
+from model.people import N_STATUS, Status
+from model.policies import NATIONALITY_KEYS, PolicyBook
+from model.recorder import Recorder
+from model.scenario import LoadedScenario
+
+
+class BorderModel(mesa.Model):
+    def __init__(self, loaded: LoadedScenario, seed: int = 0, scale: int = 1,
+                 check_invariants: bool = False):
+        if not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+        super().__init__(scenario=loaded.make_scenario(seed))
+        self.loaded = loaded
+        self.scale = scale
+        self.check_each_day = check_invariants
+        self.calendar = RunCalendar(loaded.start, loaded.end)
+        self.policies = PolicyBook(loaded.policies, loaded.start)
+        self.recorder = Recorder(self.calendar.n_days, scale)
+        self.push = self._push_by_month()
+        expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
+                       * 1.2 / scale)
+        self.migrants = Migrants(self, self.calendar.n_days, expected)
+        self.migrants.seed_in_transit(self.push[0])
+        self.mexico = MexicanAuthorities(self)
+        self.ice = ICE(self)
+        self.courts = ImmigrationCourts(self)
+        self.sectors = [BorderPatrolSector(self, i) for i in range(N_SECTORS)]
+        self.flight_log = []
+        schedule_flights(self)
+        self.day = 0
+
+    def _push_by_month(self) -> np.ndarray:
+        """(month, nationality) push index, each listed value carried forward."""
+        labels = self.calendar.month_labels
+        push = np.ones((len(labels), len(NATIONALITY_KEYS)))
+        for j, nat in enumerate(NATIONALITY_KEYS):
+            listed = self.scenario.push.get(nat, {})
+            value = 1.0
+            for i, month in enumerate(labels):
+                value = listed.get(month, value)
+                push[i, j] = value
+        return push
+
+    # -- running -------------------------------------------------------------
+    def run(self) -> None:
+        self.run_until(self.calendar.n_days)
+
+    def step(self) -> None:
+        day = self.day
+        mig = self.migrants
+        pop = mig.pop
+        self.mexico.start_day(day)
+        mig.set_out(day, self.push[self.calendar.month_of_day[day]])
+
+        due = mig.due(day)
+        status = pop.status[due]
+        arriving = due[status == Status.EN_ROUTE]
+        stopped = self.mexico.intercepts(pop.nationality[arriving], day)
+        self.recorder.add("mexico_interceptions", int(stopped.sum()))
+        mig.send_back(arriving[stopped], "mexico_deport", Status.AT_HOME, day)
+        crossers = np.concatenate([arriving[~stopped], due[status == Status.AT_BORDER]])
+        caught, sectors, at_port = mig.attempt_crossing(crossers, day)
+        mig.record_encounters(caught, at_port, day)
+        for sector in self.sectors:
+            sector.process(caught[sectors == sector.index], day)
+
+        custody = due[status == Status.IN_CBP_CUSTODY]
+        for sector in self.sectors:
+            sector.finish_custody(custody[pop.sector[custody] == sector.index], day)
+        self.ice.on_due(due[status == Status.IN_ICE_DETENTION], day)
+        self.courts.hear(due[status == Status.MPP_WAITING], day)
+        mig.start_journey(due[status == Status.AT_HOME], day)
+
+        self.ice.enforce_cap(day)
+        self.courts.mpp_daily(day)
+        self.courts.end_day(day)
+        mig.behaviour.experience.end_day()
+        mig.record_stocks()
+        if self.check_each_day:
+            self.check_invariants()
+        self.day += 1
+        self.recorder.day = min(self.day, self.calendar.n_days - 1)
+
+    # -- invariants ------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Conservation and capacities; raises AssertionError naming what broke."""
+        pop = self.migrants.pop
+        counted = np.bincount(pop.status[: pop.n], minlength=N_STATUS)
+        assert np.array_equal(counted, pop.status_counts), (counted, pop.status_counts)
+        assert counted.sum() == pop.n, "status counts do not sum to everyone created"
+        assert self.ice.detained <= self.ice.capacity(self.day), (
+            f"day {self.day}: {self.ice.detained} detained > cap {self.ice.capacity(self.day)}")
+        in_custody = pop.status[: pop.n] == Status.IN_CBP_CUSTODY
+        for sector in self.sectors:
+            n = int(np.count_nonzero(in_custody & (pop.sector[: pop.n] == sector.index)))
+            assert n == sector.in_custody, f"{sector.name}: custody count {sector.in_custody} != {n}"
+            assert n <= sector.holding_capacity, f"{sector.name}: {n} > {sector.holding_capacity}"

@@ -1,0 +1,261 @@
+"""Policies: small dated objects, each switching one rule on between two dates.
+
+A scenario lists its policies by id (`[policies.title42]`, `kind = "title42"`);
+counterfactuals change or disable them by the same id. Every policy is in force
+on the days `start <= date <= end`. The actors read them through
+`PolicyBook.in_force(kind, day)`; no actor keeps its own copy of the dates.
+"""
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Any, ClassVar
+
+from model.geography import SECTOR_KEYS
+from model.validation import (
+    Count,
+    Days,
+    Keys,
+    NonNegative,
+    Probability,
+    ScenarioError,
+    check_value,
+)
+
+NATIONALITY_KEYS = ("mexico", "guatemala", "honduras", "el_salvador", "china", "other")
+DEMOGRAPHIC_KEYS = ("single_adult", "family_unit", "unaccompanied_child")
+SectorList = Annotated[list[str], Keys(SECTOR_KEYS, "sector")]
+NationalityList = Annotated[list[str], Keys(NATIONALITY_KEYS, "nationality")]
+DemographicList = Annotated[list[str], Keys(DEMOGRAPHIC_KEYS, "demographic")]
+SectorProbabilities = Annotated[dict[str, Probability], Keys(SECTOR_KEYS, "sector")]
+SectorDates = Annotated[dict[str, date], Keys(SECTOR_KEYS, "sector")]
+SectorCounts = Annotated[dict[str, Count], Keys(SECTOR_KEYS, "sector")]
+
+# Flight destinations double as ICE's waiting lists: people are detained "for" one.
+DESTINATIONS = ("guadalajara", "guatemala", "honduras", "el_salvador", "china", "other",
+                "guatemala_aca")
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: ClassVar[str] = ""
+    id: str
+    start: date
+    end: date
+    start_day: int = field(default=0, compare=False)  # set by PolicyBook.bind
+    end_day: int = field(default=0, compare=False)
+
+    def in_force(self, day: int) -> bool:
+        return self.start_day <= day <= self.end_day
+
+
+@dataclass(frozen=True)
+class PortReturn(Policy):
+    """Mexicans under Title 8 with no other path are returned at a land port within a day."""
+
+    kind: ClassVar[str] = "port_return"
+    sectors: SectorList = field(default_factory=lambda: list(SECTOR_KEYS))
+
+
+@dataclass(frozen=True)
+class InteriorRepatriation(Policy):
+    """Mexicans from interior states are detained and flown to Guadalajara instead."""
+
+    kind: ClassVar[str] = "interior_repatriation"
+    sectors: SectorList = field(default_factory=lambda: ["tucson", "yuma"])
+    eligible_share: Probability = 0.5  # of interior-origin single adults apprehended there
+    max_wait_days: Days = 14.0  # no seat by then: returned at a port instead
+
+
+@dataclass(frozen=True)
+class Flights(Policy):
+    """A flight route: recurring (`per_week`) and/or on listed `dates`, each with `seats`."""
+
+    kind: ClassVar[str] = "flights"
+    destination: Annotated[str, Keys(DESTINATIONS, "destination")] = "guatemala"
+    origins: list[str] = field(default_factory=lambda: ["Alexandria"])
+    per_week: NonNegative = 0.0
+    dates: list[date] = field(default_factory=list)
+    seats: Count = 135
+
+
+@dataclass(frozen=True)
+class MPP(Policy):
+    """Migrant Protection Protocols: asylum seekers wait in Mexico for their hearings."""
+
+    kind: ClassVar[str] = "mpp"
+    site_opening: SectorDates = field(default_factory=dict)
+    daily_capacity: SectorCounts = field(default_factory=dict)  # Mexico's reception, per site
+    nationalities: NationalityList = field(
+        default_factory=lambda: ["guatemala", "honduras", "el_salvador", "other"])
+    exempt_share: Probability = 0.1  # vulnerable people exempted
+    case_days: Days = 150.0  # mean enrolment-to-final-hearing
+    case_days_max: Days = 100000.0  # a pledge such as "six months per case"
+    vaccination_offered: bool = False
+    mexico_requires_vaccination: bool = False
+
+
+@dataclass(frozen=True)
+class MPPHearingsPostponed(Policy):
+    """COVID: MPP hearings due in this window are postponed until it ends."""
+
+    kind: ClassVar[str] = "mpp_hearings_postponed"
+
+
+@dataclass(frozen=True)
+class MPPWindDown(Policy):
+    """People with active MPP cases are let in to pursue them from the US."""
+
+    kind: ClassVar[str] = "mpp_wind_down"
+    daily_admissions: Count = 300
+
+
+@dataclass(frozen=True)
+class Title42(Policy):
+    """CDC order: people Mexico will take back are expelled within hours."""
+
+    kind: ClassVar[str] = "title42"
+    uac_exempt_from: date | None = None
+    exception_share: Probability = 0.05  # processed under Title 8 anyway
+    other_nationalities_share: Probability = 0.05  # expelled by air to their own country
+
+
+@dataclass(frozen=True)
+class MexicoRefusesFamilies(Policy):
+    """Mexico stops taking back Central American families expelled under Title 42, unevenly."""
+
+    kind: ClassVar[str] = "mexico_refuses_families"
+    acceptance: SectorProbabilities = field(default_factory=dict)  # still accepted, per sector
+    default_acceptance: Probability = 0.0
+
+
+@dataclass(frozen=True)
+class DetentionCap(Policy):
+    """ICE holds at most `share` of its beds (COVID: 75 %)."""
+
+    kind: ClassVar[str] = "detention_cap"
+    share: Probability = 0.75
+
+
+@dataclass(frozen=True)
+class EnforcementPriorities(Policy):
+    """2021 priorities: fewer removals flown, fewer border cases held for removal."""
+
+    kind: ClassVar[str] = "enforcement_priorities"
+    removal_flight_share: Probability = 0.6
+    detention_share: Probability = 0.5
+
+
+@dataclass(frozen=True)
+class RemovalMoratorium(Policy):
+    """No removals at all (the 100-day moratorium, while it stood)."""
+
+    kind: ClassVar[str] = "removal_moratorium"
+
+
+@dataclass(frozen=True)
+class GuatemalaAgreement(Policy):
+    """Asylum Cooperative Agreement: some Hondurans and Salvadorans are flown to Guatemala."""
+
+    kind: ClassVar[str] = "guatemala_aca"
+    nationalities: NationalityList = field(default_factory=lambda: ["honduras", "el_salvador"])
+    demographics: DemographicList = field(default_factory=lambda: ["single_adult", "family_unit"])
+    eligible_share: Probability = 0.02
+    claim_asylum_there: Probability = 0.01
+
+
+@dataclass(frozen=True)
+class MexicanEnforcement(Policy):
+    """Mexico intercepts and deports people in transit before they reach the border."""
+
+    kind: ClassVar[str] = "mexican_enforcement"
+    interception_prob: Probability = 0.3
+
+
+POLICY_KINDS: dict[str, type[Policy]] = {
+    cls.kind: cls
+    for cls in (PortReturn, InteriorRepatriation, Flights, MPP, MPPHearingsPostponed,
+                MPPWindDown, Title42, MexicoRefusesFamilies, DetentionCap,
+                EnforcementPriorities, RemovalMoratorium, GuatemalaAgreement,
+                MexicanEnforcement)
+}
+
+
+def policy_fields(cls: type[Policy]) -> dict[str, Any]:
+    """Field name -> type hint for what a scenario may set on this kind."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if f.name not in ("id", "start_day", "end_day")}
+
+
+def build_policy(path: str, policy_id: str, table: dict, run_start: date, run_end: date) -> Policy:
+    """Check one `[policies.ID]` table and build its policy."""
+    kind = table.get("kind")
+    if kind not in POLICY_KINDS:
+        raise ScenarioError(
+            f"{path}.kind: unknown policy kind {kind!r} (known: {', '.join(POLICY_KINDS)})")
+    cls = POLICY_KINDS[kind]
+    fields = policy_fields(cls)
+    values = {}
+    for key, value in table.items():
+        if key in ("kind", "enabled"):
+            continue
+        if key not in fields:
+            raise ScenarioError(
+                f"{path}.{key}: unknown field for a {kind} policy (known: {', '.join(fields)})")
+        values[key] = check_value(f"{path}.{key}", value, fields[key])
+    for required in ("start", "end"):
+        if required not in values:
+            raise ScenarioError(f"{path}.{required}: missing (every policy needs start and end)")
+    if values["end"] < values["start"]:
+        raise ScenarioError(
+            f"{path}.end: {values['end']} is before start {values['start']}")
+    for key in ("start", "end"):
+        if not run_start <= values[key] <= run_end:
+            raise ScenarioError(
+                f"{path}.{key}: {values[key]} is outside the run ({run_start} to {run_end})")
+    if kind == "flights" and "origins" in values and not values["origins"]:
+        raise ScenarioError(f"{path}.origins: a flight route needs at least one origin")
+    for key, value in values.items():
+        for d in (value.values() if isinstance(value, dict) else
+                  value if isinstance(value, list) else [value]):
+            if isinstance(d, date) and key not in ("start", "end") and not run_start <= d <= run_end:
+                raise ScenarioError(
+                    f"{path}.{key}: {d} is outside the run ({run_start} to {run_end})")
+    return cls(id=policy_id, **values)
+
+
+class PolicyBook:
+    """The scenario's policies, bound to the run's calendar."""
+
+    def __init__(self, policies: list[Policy], run_start: date):
+        self.policies = [
+            dataclasses.replace(p, start_day=(p.start - run_start).days,
+                                end_day=(p.end - run_start).days)
+            for p in policies
+        ]
+        self._by_kind: dict[str, list[Policy]] = {}
+        for p in self.policies:
+            self._by_kind.setdefault(p.kind, []).append(p)
+
+    def of_kind(self, kind: str) -> list[Policy]:
+        return self._by_kind.get(kind, [])
+
+    def in_force(self, kind: str, day: int) -> list[Policy]:
+        return [p for p in self._by_kind.get(kind, []) if p.in_force(day)]
+
+    def first_in_force(self, kind: str, day: int) -> Policy | None:
+        active = self.in_force(kind, day)
+        return active[0] if active else None
+
+
+@dataclass(frozen=True)
+class CourtSlowdown(Policy):
+    """Immigration courts complete fewer cases (COVID closures)."""
+
+    kind: ClassVar[str] = "court_slowdown"
+    completion_share: Probability = 0.45
+
+
+POLICY_KINDS[CourtSlowdown.kind] = CourtSlowdown

@@ -1,0 +1,132 @@
+"""Daily counters and the monthly table: the output contract of `run.py run`.
+
+`COLUMNS` is the single list of what is written, how a month aggregates it,
+and what it means; README's column table is generated from it. Extend it
+freely; never rename or redefine a column (other issues and users rely on it).
+All counts are in people (agent counts times the run's scale).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.geography import SECTOR_KEYS
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    how: str  # "sum" (a flow), "mean" (average daily stock), "last" (month-end stock)
+    meaning: str
+    in_people: bool = False  # already in people; not multiplied by the scale
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("encounters", "sum", "southwest-border encounters, Title 8 and Title 42, ports included"),
+    Column("unique_encountered", "sum", "distinct people encountered in the period"),
+    Column("repeat_encounter_rate", "rate", "share of encounters whose person had an encounter in the previous 365 days"),
+    Column("encounters_mexico", "sum", "encounters of Mexican nationals"),
+    Column("encounters_northern_triangle", "sum", "encounters of Guatemalans, Hondurans, Salvadorans"),
+    Column("encounters_other", "sum", "encounters of all other nationalities (China included)"),
+    Column("encounters_single_adults", "sum", "encounters of single adults"),
+    Column("encounters_family_units", "sum", "encounters of members of family units"),
+    Column("encounters_unaccompanied_children", "sum", "encounters of unaccompanied children"),
+    Column("title42_expulsions", "sum", "expulsions under Title 42 (to Mexico, or by air)"),
+    Column("port_returns", "sum", "people returned to Mexico at a land port under Title 8 within a day or two of apprehension"),
+    Column("interior_repatriations", "sum", "Mexicans flown to the interior of Mexico (Guadalajara)"),
+    Column("mpp_enrollments", "sum", "people returned to Mexico under MPP to await hearings"),
+    Column("releases", "sum", "people released into the US (notice to appear, parole, HHS sponsors, MPP wind-down)"),
+    Column("detention_population", "mean", "people in ICE detention (average daily)"),
+    Column("removals", "sum", "ICE removals to the country of nationality: removal flights, and Mexicans through a port after detention (excludes interior repatriations and third-country transfers)"),
+    Column("flights", "sum", "flights that departed (any route, passengers aboard)"),
+    Column("flight_passengers", "sum", "people aboard those flights"),
+    Column("mpp_waiting", "last", "people in Mexico awaiting an MPP hearing (period end)"),
+    Column("violence_incidents", "sum", "violent crimes suffered by people waiting in Mexico under MPP"),
+    Column("court_backlog", "last", "pending immigration court cases (period end), all cases nationwide", in_people=True),
+    # --- extensions (added after the first contract) ---
+    Column("encounters_at_ports", "sum", "encounters at ports of entry (OFO inadmissibles)"),
+    Column("repeat_encounters", "sum", "encounters whose person had an encounter in the previous 365 days"),
+    Column("new_migrants", "sum", "people setting out for the border for the first time"),
+    Column("departures", "sum", "journeys north started (first and repeated)"),
+    Column("mexico_interceptions", "sum", "people stopped in transit and deported by Mexico"),
+    Column("evasions", "sum", "people who crossed without being apprehended (got-aways)"),
+    Column("third_country_transfers", "sum", "people flown to Guatemala under the cooperative agreement"),
+    Column("capacity_releases", "sum", "releases forced by full Border Patrol holding or ICE beds"),
+    Column("family_expulsions_refused", "sum", "families Mexico would not take back under Title 42"),
+    Column("in_absentia_orders", "sum", "MPP removal orders for missing a hearing"),
+    Column("relief_granted", "sum", "MPP cases granted asylum or other relief"),
+    Column("gave_up", "sum", "people who stopped trying"),
+    Column("month_first_encounters", "sum", "people encountered for the first time in their calendar month (sums to a month's unique_encountered)"),
+    Column("cbp_custody", "mean", "people in Border Patrol custody (average daily)"),
+    Column("in_us", "last", "people in the US: released, admitted or evaded (period end)"),
+    *(Column(f"encounters_{k}", "sum", f"encounters in the {k.replace('_', ' ')} sector")
+      for k in SECTOR_KEYS),
+)
+COLUMN_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
+
+
+class Recorder:
+    """One row of counters per day; `add` writes into the current day."""
+
+    def __init__(self, n_days: int, scale: int):
+        self.values = np.zeros((n_days, len(COLUMNS)))
+        self.scale = scale
+        self.day = 0
+
+    def add(self, name: str, amount: float) -> None:
+        self.values[self.day, COLUMN_INDEX[name]] += amount
+
+    def set(self, name: str, amount: float) -> None:
+        self.values[self.day, COLUMN_INDEX[name]] = amount
+
+    def get(self, name: str, day: int | None = None) -> float:
+        return self.values[self.day if day is None else day, COLUMN_INDEX[name]]
+
+    def in_people(self) -> np.ndarray:
+        factor = np.array([1.0 if c.in_people or c.how == "rate" else self.scale for c in COLUMNS])
+        return self.values * factor
+
+    def daily_frame(self, dates: list) -> pd.DataFrame:
+        values = self.in_people()
+        frame = pd.DataFrame(values, columns=[c.name for c in COLUMNS])
+        enc = frame["encounters"].to_numpy()
+        frame["repeat_encounter_rate"] = np.divide(
+            frame["repeat_encounters"].to_numpy(), enc, out=np.zeros_like(enc), where=enc > 0)
+        frame = _round(frame)
+        frame.insert(0, "date", pd.to_datetime(dates))
+        return frame
+
+    def monthly_frame(self, dates: list, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:
+        values = self.in_people()
+        rows = []
+        for m, label in enumerate(labels):
+            days = values[month_of_day == m]
+            row = {"month": label}
+            for i, c in enumerate(COLUMNS):
+                if c.how == "sum":
+                    row[c.name] = days[:, i].sum()
+                elif c.how == "mean":
+                    row[c.name] = days[:, i].mean()
+                elif c.how == "last":
+                    row[c.name] = days[-1, i]
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        # a month's distinct people are those whose first encounter of that month fell in it
+        frame["unique_encountered"] = frame["month_first_encounters"]
+        enc = frame["encounters"].to_numpy(dtype=float)
+        frame["repeat_encounter_rate"] = np.divide(
+            frame["repeat_encounters"].to_numpy(dtype=float), enc, out=np.zeros_like(enc),
+            where=enc > 0)
+        return _round(frame[["month"] + [c.name for c in COLUMNS]])
+
+
+def _round(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in COLUMNS:
+        if c.how == "rate":
+            frame[c.name] = frame[c.name].round(4)
+        elif c.how == "mean":
+            frame[c.name] = frame[c.name].round(1)
+        else:
+            frame[c.name] = frame[c.name].round().astype(np.int64)
+    return frame

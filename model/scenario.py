@@ -1,0 +1,332 @@
+"""Scenarios: the data a run is made of (dates, parameters, dated policies).
+
+A scenario file in `scenarios/` is TOML:
+
+    description = "..."
+    base = "historical"          # optional: start from another scenario
+    start = 2018-10-01           # run dates (inherited from base if omitted)
+    end = 2021-12-31
+    [parameters]                 # any BorderScenario field; tables merge key by key
+    [policies.ID]                # kind = "...", start, end, fields; enabled = false drops it
+
+Everything is checked before anything runs; the first problem is reported as
+`FILE: FIELD: what is wrong` (ScenarioError).
+"""
+
+import copy
+import tomllib
+import typing
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from mesa.experimental.scenarios import Scenario
+
+from model.geography import SECTOR_KEYS
+from model.policies import (
+    DEMOGRAPHIC_KEYS,
+    NATIONALITY_KEYS,
+    Policy,
+    build_policy,
+)
+from model.validation import (
+    NON_NEGATIVE,
+    Count,
+    Days,
+    Keys,
+    NonNegative,
+    Probability,
+    ScenarioError,
+    check_value,
+    parse_text,
+)
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+PerNationality = Annotated[dict[str, float], Keys(NATIONALITY_KEYS, "nationality"), NON_NEGATIVE]
+NationalityProbabilities = Annotated[dict[str, Probability], Keys(NATIONALITY_KEYS, "nationality")]
+DemographicProbabilities = Annotated[dict[str, Probability], Keys(DEMOGRAPHIC_KEYS, "demographic")]
+SectorProbabilities = Annotated[dict[str, Probability], Keys(SECTOR_KEYS, "sector")]
+SectorCounts = Annotated[dict[str, Count], Keys(SECTOR_KEYS, "sector")]
+SectorWeights = Annotated[dict[str, Annotated[dict[str, NonNegative], Keys(SECTOR_KEYS, "sector")]],
+                          Keys(NATIONALITY_KEYS, "nationality")]
+MonthlyIndex = Annotated[dict[str, dict[str, NonNegative]], Keys(NATIONALITY_KEYS, "nationality")]
+ReturnModeDays = Annotated[dict[str, Days], Keys(("title42", "port_return", "interior_flight",
+                                                  "removal", "mexico_deport", "third_country"),
+                                                 "return mode")]
+ReturnModeProbabilities = Annotated[dict[str, Probability],
+                                    Keys(("title42", "port_return", "interior_flight", "removal",
+                                          "mexico_deport", "third_country"), "return mode")]
+
+
+class BorderScenario(Scenario):
+    """Population and behaviour parameters. Defaults are rough, hand-set values;
+    the calibration issue fits them to the seeds' figures."""
+
+    # Who heads north: people per day before the monthly push index and feedback.
+    departures_per_day: PerNationality = {
+        "mexico": 330.0, "guatemala": 520.0, "honduras": 500.0, "el_salvador": 170.0,
+        "china": 4.0, "other": 200.0}
+    # Exogenous push (violence, economy, COVID, storms) by month, carried forward
+    # from the last listed month; 1.0 where nothing is listed.
+    push: MonthlyIndex = {}
+    family_share: NationalityProbabilities = {
+        "mexico": 0.05, "guatemala": 0.45, "honduras": 0.55, "el_salvador": 0.5,
+        "china": 0.05, "other": 0.35}
+    child_share: NationalityProbabilities = {
+        "mexico": 0.04, "guatemala": 0.15, "honduras": 0.1, "el_salvador": 0.15,
+        "china": 0.01, "other": 0.03}
+    asylum_intent_share: NationalityProbabilities = {
+        "mexico": 0.1, "guatemala": 0.55, "honduras": 0.7, "el_salvador": 0.7,
+        "china": 0.8, "other": 0.7}
+    travel_days: PerNationality = {
+        "mexico": 1.0, "guatemala": 10.0, "honduras": 14.0, "el_salvador": 14.0,
+        "china": 30.0, "other": 20.0}  # Mexicans add their km_to_border / 500 km per day
+    sector_weights: SectorWeights = {
+        "mexico": {"san_diego": 17, "el_centro": 8, "yuma": 4, "tucson": 17, "el_paso": 10,
+                   "big_bend": 2, "del_rio": 12, "laredo": 12, "rio_grande_valley": 18},
+        "guatemala": {"san_diego": 4, "el_centro": 3, "yuma": 10, "tucson": 5, "el_paso": 30,
+                      "big_bend": 1, "del_rio": 5, "laredo": 2, "rio_grande_valley": 40},
+        "honduras": {"san_diego": 2, "el_centro": 2, "yuma": 6, "tucson": 3, "el_paso": 25,
+                     "big_bend": 1, "del_rio": 6, "laredo": 2, "rio_grande_valley": 53},
+        "el_salvador": {"san_diego": 3, "el_centro": 3, "yuma": 6, "tucson": 3, "el_paso": 15,
+                        "big_bend": 1, "del_rio": 6, "laredo": 3, "rio_grande_valley": 60},
+        "china": {"san_diego": 40, "el_centro": 10, "yuma": 5, "tucson": 10, "el_paso": 5,
+                  "big_bend": 1, "del_rio": 5, "laredo": 4, "rio_grande_valley": 20},
+        "other": {"san_diego": 10, "el_centro": 5, "yuma": 10, "tucson": 4, "el_paso": 15,
+                  "big_bend": 1, "del_rio": 25, "laredo": 5, "rio_grande_valley": 25},
+    }
+    # Crossing and apprehension
+    port_share: DemographicProbabilities = {
+        "single_adult": 0.08, "family_unit": 0.15, "unaccompanied_child": 0.1}
+    apprehension_prob: SectorProbabilities = {k: 0.75 for k in SECTOR_KEYS}
+    surrender_prob: DemographicProbabilities = {
+        "single_adult": 0.1, "family_unit": 0.95, "unaccompanied_child": 0.95}
+    claim_fear_prob: DemographicProbabilities = {  # of people with asylum intent
+        "single_adult": 0.9, "family_unit": 0.97, "unaccompanied_child": 0.97}
+    holding_capacity: SectorCounts = {
+        "san_diego": 1000, "el_centro": 600, "yuma": 500, "tucson": 1500, "el_paso": 2000,
+        "big_bend": 200, "del_rio": 800, "laredo": 800, "rio_grande_valley": 3500}
+    custody_days: Days = 3.0  # Title 8 processing in Border Patrol custody (mean)
+    # ICE
+    detention_beds: Count = 40000
+    credible_fear_days: Days = 20.0
+    credible_fear_positive: Probability = 0.75
+    max_detention_days: Days = 180.0
+    port_removal_days: Days = 10.0  # detained Mexicans removed through a land port
+    # After a return: mean days before trying again, and the chance of giving up
+    retry_days: ReturnModeDays = {
+        "title42": 3.0, "port_return": 7.0, "interior_flight": 75.0, "removal": 150.0,
+        "mexico_deport": 60.0, "third_country": 60.0}
+    give_up_prob: ReturnModeProbabilities = {
+        "title42": 0.12, "port_return": 0.2, "interior_flight": 0.55, "removal": 0.6,
+        "mexico_deport": 0.5, "third_country": 0.6}
+    give_up_per_encounter: Probability = 0.02  # fatigue added per past encounter
+    mexico_base_interception_prob: Probability = 0.1
+    # Feedback: what people like them recently experienced
+    experience_half_life_days: Days = 30.0
+    experience_prior: DemographicProbabilities = {
+        "single_adult": 0.35, "family_unit": 0.85, "unaccompanied_child": 0.9}
+    experience_prior_weight: NonNegative = 50.0
+    departure_sensitivity: NonNegative = 2.0
+    sector_sensitivity: NonNegative = 2.0
+    give_up_sensitivity: NonNegative = 1.0
+    # MPP: life in Mexico while waiting, and hearings
+    mpp_daily_give_up: Probability = 0.002
+    mpp_daily_cross_anyway: Probability = 0.001
+    mpp_daily_violence: Probability = 0.00008
+    violence_give_up_prob: Probability = 0.2
+    mpp_attend_prob: Probability = 0.6
+    mpp_grant_prob: Probability = 0.015
+    absentia_cross_prob: Probability = 0.3
+    # Immigration courts
+    court_initial_backlog: Count = 768000
+    court_other_cases_per_day: NonNegative = 250.0
+    court_completions_per_day: NonNegative = 750.0
+
+
+PARAMETER_TYPES: dict[str, Any] = {
+    k: v for k, v in typing.get_type_hints(BorderScenario, include_extras=True).items()
+    if k in BorderScenario._scenario_defaults
+}
+TOP_LEVEL_KEYS = {"description", "base", "start", "end", "parameters", "policies"}
+
+
+class LoadedScenario:
+    """A checked scenario: name, dates, parameters (BorderScenario) and policies."""
+
+    def __init__(self, name: str, description: str, start: date, end: date,
+                 parameters: dict[str, Any], policies: list[Policy], sources: list[str]):
+        self.name = name
+        self.description = description
+        self.start = start
+        self.end = end
+        self.parameters = parameters
+        self.policies = policies
+        self.sources = sources  # files read, base first
+
+    def make_scenario(self, seed: int) -> BorderScenario:
+        return BorderScenario(rng=seed, **copy.deepcopy(self.parameters))
+
+    def resolved(self) -> dict[str, Any]:
+        """Everything that defines the run, for run.json."""
+        return {
+            "name": self.name, "description": self.description,
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "sources": self.sources,
+            "parameters": _jsonable(self.parameters),
+            "policies": [_jsonable({"kind": p.kind, **{k: v for k, v in vars(p).items()
+                                                        if k not in ("start_day", "end_day")}})
+                         for p in self.policies],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def resolve_path(name_or_path: str) -> Path:
+    """`historical` means scenarios/historical.toml; anything with a suffix is a path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = SCENARIO_DIR / f"{name_or_path}.toml"
+    return path
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]]:
+    """The file's table merged over its base chain; returns (table, files read)."""
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file")
+    if path.resolve() in chain:
+        raise ScenarioError(f"{path}: base: scenarios inherit from each other in a loop")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise ScenarioError(
+                f"{path}: {key}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    base_name = raw.pop("base", None)
+    if base_name is None:
+        return raw, [str(path)]
+    if not isinstance(base_name, str):
+        raise ScenarioError(f"{path}: base: expected a scenario name, got {base_name!r}")
+    base_path = resolve_path(base_name)
+    if not base_path.is_file():
+        raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
+    base, files = _read_raw(base_path, chain + (path.resolve(),))
+    base.pop("description", None)
+    return deep_merge(base, raw), files + [str(path)]
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenario:
+    """Read, merge, apply `key=value` overrides and check a scenario."""
+    path = resolve_path(name_or_path)
+    raw, files = _read_raw(path)
+    where = str(path)
+    for text in overrides:
+        raw = apply_override(raw, text)
+    start = check_value(f"{where}: start", raw.get("start"), date)
+    end = check_value(f"{where}: end", raw.get("end"), date)
+    if end < start:
+        raise ScenarioError(f"{where}: end: {end} is before start {start}")
+    description = check_value(f"{where}: description", raw.get("description", ""), str)
+
+    params = check_value(f"{where}: parameters", raw.get("parameters", {}), dict[str, Any])
+    merged = {}
+    for key, default in BorderScenario._scenario_defaults.items():
+        value = params.get(key, default)
+        if isinstance(default, dict) and key in params and key != "push":
+            value = deep_merge(default, params[key])
+        merged[key] = value
+    for key, value in params.items():
+        if key not in PARAMETER_TYPES:
+            raise ScenarioError(f"{where}: parameters.{key}: unknown parameter")
+    for key, hint in PARAMETER_TYPES.items():
+        merged[key] = check_value(f"{where}: parameters.{key}", merged[key], hint)
+    _check_push(where, merged["push"], start, end)
+
+    tables = check_value(f"{where}: policies", raw.get("policies", {}), dict[str, dict[str, Any]])
+    policies = []
+    for policy_id, table in tables.items():
+        enabled = check_value(f"{where}: policies.{policy_id}.enabled",
+                              table.get("enabled", True), bool)
+        if enabled:
+            policies.append(build_policy(f"{where}: policies.{policy_id}", policy_id, table,
+                                         start, end))
+    return LoadedScenario(path.stem, description, start, end, merged, policies, files)
+
+
+def _check_push(where: str, push: dict, start: date, end: date) -> None:
+    first, last = f"{start.year:04d}-{start.month:02d}", f"{end.year:04d}-{end.month:02d}"
+    for nationality, months in push.items():
+        for month in months:
+            path = f"{where}: parameters.push.{nationality}.{month}"
+            try:
+                date.fromisoformat(f"{month}-01")
+            except ValueError:
+                raise ScenarioError(f"{path}: month must be YYYY-MM") from None
+            if not first <= month <= last:
+                raise ScenarioError(f"{path}: month is outside the run ({first} to {last})")
+
+
+def apply_override(raw: dict, text: str) -> dict:
+    """Apply one `--set dotted.key=value` to the raw scenario table.
+
+    `key` is a parameter name (`apprehension_prob.tucson=0.8`), a policy field
+    (`policies.title42.end=2021-06-30`), or `start`/`end`.
+    """
+    if "=" not in text:
+        raise ScenarioError(f"--set {text}: expected key=value")
+    key, _, value_text = text.partition("=")
+    parts = key.strip().split(".")
+    if parts[0] in ("start", "end") and len(parts) == 1:
+        value = parse_text(f"--set {key}", value_text, date)
+        return deep_merge(raw, {parts[0]: value})
+    if parts[0] == "policies":
+        if len(parts) != 3:
+            raise ScenarioError(f"--set {key}: expected policies.ID.FIELD=value")
+        _, policy_id, field = parts
+        policy = raw.get("policies", {}).get(policy_id)
+        if policy is None:
+            known = ", ".join(raw.get("policies", {}))
+            raise ScenarioError(f"--set {key}: unknown policy id {policy_id!r} (known: {known})")
+        from model.policies import POLICY_KINDS, policy_fields
+
+        fields = policy_fields(POLICY_KINDS[policy["kind"]])
+        hint = bool if field == "enabled" else fields.get(field)
+        if hint is None:
+            raise ScenarioError(f"--set {key}: unknown field for a {policy['kind']} policy "
+                                f"(known: {', '.join(fields)})")
+        return deep_merge(raw, {"policies": {policy_id: {field: parse_text(f'--set {key}',
+                                                                           value_text, hint)}}})
+    name = parts[0]
+    if name not in PARAMETER_TYPES:
+        raise ScenarioError(f"--set {key}: unknown parameter {name!r}")
+    hint = PARAMETER_TYPES[name]
+    for _ in parts[1:]:  # descend into tables: the value's type is the innermost one
+        if typing.get_origin(hint) is Annotated:
+            hint = typing.get_args(hint)[0]
+        hint = typing.get_args(hint)[1]
+    value = parse_text(f"--set {key}", value_text, hint)
+    nested: Any = value
+    for part in reversed(parts):
+        nested = {part: nested}
+    return deep_merge(raw, {"parameters": nested})

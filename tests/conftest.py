@@ -1,0 +1,38 @@
+"""Shared fixtures: small, fast runs of the real scenarios.
+
+Most tests run the real historical scenario at a coarse scale (one agent per
+50 people) so the whole suite stays fast; the full-scale run is measured by
+benchmarks/bench_model.py, not timed here.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from model import BorderModel, load_scenario  # noqa: E402
+
+TEST_SCALE = 50
+
+
+@pytest.fixture(scope="session")
+def historical_run():
+    """The historical scenario, run once with every invariant checked every day."""
+    model = BorderModel(load_scenario("historical"), seed=7, scale=TEST_SCALE,
+                        check_invariants=True)
+    model.run()
+    return model
+
+
+@pytest.fixture(scope="session")
+def historical_monthly(historical_run):
+    cal = historical_run.calendar
+    return historical_run.recorder.monthly_frame(cal.dates, cal.month_of_day, cal.month_labels)
+
+
+@pytest.fixture(scope="session")
+def historical_daily(historical_run):
+    return historical_run.recorder.daily_frame(historical_run.calendar.dates)
