@@ -30,11 +30,12 @@ class Experience:
     """Exponentially-weighted record of recent outcomes per group and sector."""
 
     def __init__(self, prior_by_demographic: dict[str, float], prior_weight: float,
-                 half_life_days: float):
+                 half_life_days: float, people_per_agent: int = 1):
         prior = np.array([prior_by_demographic[k] for k in DEMOGRAPHIC_KEYS])
         self.prior = np.tile(prior, len(Nationality))[:, None] * np.ones((1, N_SECTORS))
         self.prior_weight = prior_weight
         self.decay = 0.5 ** (1.0 / half_life_days)
+        self.people_per_agent = float(people_per_agent)  # memory is of people, at any scale
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
         self.total = np.zeros((N_GROUPS, N_SECTORS))
         self._today_entered = np.zeros((N_GROUPS, N_SECTORS))
@@ -43,9 +44,9 @@ class Experience:
     def record(self, groups: np.ndarray, sectors: np.ndarray, entered: bool) -> None:
         if len(groups) == 0:
             return
-        np.add.at(self._today_total, (groups, sectors), 1.0)
+        np.add.at(self._today_total, (groups, sectors), self.people_per_agent)
         if entered:
-            np.add.at(self._today_entered, (groups, sectors), 1.0)
+            np.add.at(self._today_entered, (groups, sectors), self.people_per_agent)
 
     def end_day(self) -> None:
         self.entered = self.entered * self.decay + self._today_entered
@@ -71,7 +72,7 @@ class Behaviour:
         self.rng = rng
         self.scale = scale
         self.experience = Experience(scenario.experience_prior, scenario.experience_prior_weight,
-                                     scenario.experience_half_life_days)
+                                     scenario.experience_half_life_days, scale)
         nat = NATIONALITY_KEYS
         fam = np.array([scenario.family_share[k] for k in nat])
         uac = np.array([scenario.child_share[k] for k in nat])

@@ -26,6 +26,7 @@ from model.geography import SECTOR_KEYS
 from model.policies import (
     DEMOGRAPHIC_KEYS,
     NATIONALITY_KEYS,
+    POLICY_KINDS,
     Policy,
     build_policy,
 )
@@ -65,7 +66,7 @@ class BorderScenario(Scenario):
 
     # Who heads north: people per day before the monthly push index and feedback.
     departures_per_day: PerNationality = {
-        "mexico": 330.0, "guatemala": 520.0, "honduras": 500.0, "el_salvador": 170.0,
+        "mexico": 560.0, "guatemala": 520.0, "honduras": 500.0, "el_salvador": 170.0,
         "china": 4.0, "other": 200.0}
     # Exogenous push (violence, economy, COVID, storms) by month, carried forward
     # from the last listed month; 1.0 where nothing is listed.
@@ -130,18 +131,18 @@ class BorderScenario(Scenario):
     experience_prior_weight: NonNegative = 50.0
     departure_sensitivity: NonNegative = 2.0
     sector_sensitivity: NonNegative = 2.0
-    give_up_sensitivity: NonNegative = 1.0
+    give_up_sensitivity: NonNegative = 3.0
     # MPP: life in Mexico while waiting, and hearings
     mpp_daily_give_up: Probability = 0.002
     mpp_daily_cross_anyway: Probability = 0.001
-    mpp_daily_violence: Probability = 0.00008
+    mpp_daily_violence: Probability = 0.00016
     violence_give_up_prob: Probability = 0.2
     mpp_attend_prob: Probability = 0.6
     mpp_grant_prob: Probability = 0.015
     absentia_cross_prob: Probability = 0.3
     # Immigration courts
     court_initial_backlog: Count = 768000
-    court_other_cases_per_day: NonNegative = 250.0
+    court_other_cases_per_day: NonNegative = 0.0
     court_completions_per_day: NonNegative = 750.0
 
 
@@ -253,7 +254,7 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
     merged = {}
     for key, default in BorderScenario._scenario_defaults.items():
         value = params.get(key, default)
-        if isinstance(default, dict) and key in params and key != "push":
+        if isinstance(default, dict) and isinstance(params.get(key), dict) and key != "push":
             value = deep_merge(default, params[key])
         merged[key] = value
     for key, value in params.items():
@@ -268,6 +269,12 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
     for policy_id, table in tables.items():
         enabled = check_value(f"{where}: policies.{policy_id}.enabled",
                               table.get("enabled", True), bool)
+        if not enabled and table.get("kind") not in POLICY_KINDS:
+            # e.g. `[policies.titel42] enabled = false`: disables nothing; say so
+            raise ScenarioError(
+                f"{where}: policies.{policy_id}.kind: unknown policy kind {table.get('kind')!r} "
+                f"(enabled = false only drops a policy that exists; known kinds: "
+                f"{', '.join(POLICY_KINDS)})")
         if enabled:
             policies.append(build_policy(f"{where}: policies.{policy_id}", policy_id, table,
                                          start, end))
@@ -304,16 +311,22 @@ def apply_override(raw: dict, text: str) -> dict:
         if len(parts) != 3:
             raise ScenarioError(f"--set {key}: expected policies.ID.FIELD=value")
         _, policy_id, field = parts
-        policy = raw.get("policies", {}).get(policy_id)
+        tables = raw.get("policies", {})
+        tables = tables if isinstance(tables, dict) else {}
+        policy = tables.get(policy_id)
         if policy is None:
-            known = ", ".join(raw.get("policies", {}))
+            known = ", ".join(tables)
             raise ScenarioError(f"--set {key}: unknown policy id {policy_id!r} (known: {known})")
-        from model.policies import POLICY_KINDS, policy_fields
+        from model.policies import policy_fields
 
-        fields = policy_fields(POLICY_KINDS[policy["kind"]])
+        kind = policy.get("kind") if isinstance(policy, dict) else None
+        if kind not in POLICY_KINDS:
+            raise ScenarioError(f"--set {key}: policy {policy_id!r} has unknown policy kind "
+                                f"{kind!r} (known: {', '.join(POLICY_KINDS)})")
+        fields = policy_fields(POLICY_KINDS[kind])
         hint = bool if field == "enabled" else fields.get(field)
         if hint is None:
-            raise ScenarioError(f"--set {key}: unknown field for a {policy['kind']} policy "
+            raise ScenarioError(f"--set {key}: unknown field for a {kind} policy "
                                 f"(known: {', '.join(fields)})")
         return deep_merge(raw, {"policies": {policy_id: {field: parse_text(f'--set {key}',
                                                                            value_text, hint)}}})
@@ -321,9 +334,15 @@ def apply_override(raw: dict, text: str) -> dict:
     if name not in PARAMETER_TYPES:
         raise ScenarioError(f"--set {key}: unknown parameter {name!r}")
     hint = PARAMETER_TYPES[name]
-    for _ in parts[1:]:  # descend into tables: the value's type is the innermost one
+    for i, part in enumerate(parts[1:], start=1):  # descend: the value's type is the innermost one
+        meta: tuple = ()
         if typing.get_origin(hint) is Annotated:
-            hint = typing.get_args(hint)[0]
+            hint, *meta = typing.get_args(hint)
+        if typing.get_origin(hint) is not dict:
+            raise ScenarioError(f"--set {key}: {'.'.join(parts[:i])} is not a table")
+        for m in meta:
+            if isinstance(m, Keys):
+                m.check(f"--set {key}", part)
         hint = typing.get_args(hint)[1]
     value = parse_text(f"--set {key}", value_text, hint)
     nested: Any = value

@@ -1,0 +1,118 @@
+"""Conservation of people, capacities, and a person in one place only."""
+
+import numpy as np
+import pytest
+
+from model import BorderModel, load_scenario
+from model.people import Status
+from model.recorder import COLUMNS
+
+REQUIRED_MONTHLY = [
+    "month", "encounters", "unique_encountered", "repeat_encounter_rate", "encounters_mexico",
+    "encounters_northern_triangle", "encounters_other", "encounters_single_adults",
+    "encounters_family_units", "encounters_unaccompanied_children", "title42_expulsions",
+    "port_returns", "interior_repatriations", "mpp_enrollments", "releases",
+    "detention_population", "removals", "flights", "flight_passengers", "mpp_waiting",
+    "violence_incidents", "court_backlog"]
+
+
+def coarse_run(*overrides, scale=10, seed=3):
+    """The whole historical window with a few changes, every invariant checked daily."""
+    model = BorderModel(load_scenario("historical", list(overrides)),
+                        seed=seed, scale=scale, check_invariants=True)
+    model.run()
+    return model
+
+
+def test_people_are_conserved_every_day(historical_run):
+    # The fixture ran with check_invariants=True, i.e. every day; here, the final state.
+    pop = historical_run.migrants.pop
+    counts = np.bincount(pop.status[: pop.n], minlength=len(Status))
+    assert counts.sum() == pop.n
+    assert np.array_equal(counts, pop.status_counts)
+
+
+def test_invariant_check_catches_a_lost_person(historical_run):
+    pop = historical_run.migrants.pop
+    pop.status_counts[Status.GAVE_UP] -= 1
+    try:
+        with pytest.raises(AssertionError):
+            historical_run.check_invariants()
+    finally:
+        pop.status_counts[Status.GAVE_UP] += 1
+
+
+def test_monthly_columns_are_the_contract(historical_monthly):
+    assert list(historical_monthly.columns[: len(REQUIRED_MONTHLY)]) == REQUIRED_MONTHLY
+    assert historical_monthly["month"].iloc[0] == "2018-10"
+    assert historical_monthly["month"].iloc[-1] == "2021-12"
+    assert len(historical_monthly) == 39
+
+
+def test_encounters_add_up_by_nationality_and_demographic(historical_monthly):
+    m = historical_monthly
+    by_nat = m.encounters_mexico + m.encounters_northern_triangle + m.encounters_other
+    by_demo = m.encounters_single_adults + m.encounters_family_units + m.encounters_unaccompanied_children
+    by_sector = m[[c.name for c in COLUMNS if c.name.startswith("encounters_")
+                   and c.name.removeprefix("encounters_") in
+                   {"san_diego", "el_centro", "yuma", "tucson", "el_paso", "big_bend", "del_rio",
+                    "laredo", "rio_grande_valley"}]].sum(axis=1)
+    assert (by_nat == m.encounters).all()
+    assert (by_demo == m.encounters).all()
+    assert (by_sector == m.encounters).all()
+    assert (m.unique_encountered <= m.encounters).all()
+    assert m.repeat_encounter_rate.between(0, 1).all()
+
+
+def test_no_flight_ever_exceeds_its_seats(historical_run):
+    flown = [f for f in historical_run.flight_log if f.status == "flown"]
+    assert flown
+    assert all(0 < f.passengers <= f.seats for f in flown)
+
+
+def test_flight_seats_bind_when_demand_exceeds_them():
+    model = coarse_run("policies.removal_flights_honduras.seats=200")
+    flown = [f for f in model.flight_log if f.destination == "honduras" and f.status == "flown"]
+    assert flown and max(f.passengers for f in flown) == 200
+    assert all(f.passengers <= 200 for f in flown)
+
+
+def test_detention_never_exceeds_a_small_cap():
+    model = coarse_run("detention_beds=3000")
+    daily = model.recorder.daily_frame(model.calendar.dates)
+    assert daily.detention_population.max() <= 3000
+    assert daily.detention_population.max() >= 2900  # the cap binds
+    assert daily.capacity_releases.sum() > 0
+
+
+def test_covid_cap_holds_detention_at_75_percent(historical_daily, historical_run):
+    beds = historical_run.scenario.detention_beds
+    after = historical_daily[historical_daily["date"] >= "2020-04-10"]
+    assert after.detention_population.max() <= 0.75 * beds
+
+
+def test_border_patrol_holding_capacity_is_never_exceeded():
+    model = coarse_run("holding_capacity.rio_grande_valley=500", "holding_capacity.el_paso=500")
+    rgv = next(s for s in model.sectors if s.key == "rio_grande_valley")
+    assert rgv.holding_capacity == 50  # agents: 500 people at scale 10
+    daily = model.recorder.daily_frame(model.calendar.dates)
+    assert daily.capacity_releases.sum() > 0
+
+
+def test_everyone_waiting_for_a_flight_is_detained(historical_run):
+    pop = historical_run.migrants.pop
+    for dest, queue in historical_run.ice.waiting.items():
+        if queue:
+            rows = np.concatenate(queue)
+            live = rows[(pop.status[rows] == Status.IN_ICE_DETENTION) & (pop.pending[rows] == dest)]
+            assert len(np.unique(live)) == len(live)  # nobody waits twice for one flight
+
+
+def test_counts_are_in_people_at_any_scale():
+    coarse = coarse_run(scale=40)
+    daily = coarse.recorder.daily_frame(coarse.calendar.dates)
+    assert (daily.encounters % 40 == 0).all()
+    fine = coarse_run(scale=4)
+    a = daily.encounters.sum()
+    b = fine.recorder.daily_frame(fine.calendar.dates).encounters.sum()
+    assert abs(a - b) / b < 0.05
