@@ -1,0 +1,98 @@
+"""Counterfactuals change what they say they change, and peers' experience feeds back."""
+
+import pytest
+
+from model import BorderModel, load_scenario
+from model.scenario import SCENARIO_DIR
+
+SCALE = 25
+COUNTERFACTUALS = ["port_return_only", "interior_repatriation", "mpp_off", "mpp_on",
+                   "title42_off", "mexico_accepts_families"]
+_cache: dict = {}
+
+
+def monthly(name: str, *overrides: str, seed: int = 1):
+    key = (name, overrides, seed)
+    if key not in _cache:
+        model = BorderModel(load_scenario(name, list(overrides)), seed=seed, scale=SCALE)
+        model.run()
+        cal = model.calendar
+        _cache[key] = (model, model.recorder.monthly_frame(cal.dates, cal.month_of_day,
+                                                           cal.month_labels).set_index("month"))
+    return _cache[key]
+
+
+@pytest.mark.parametrize("name", COUNTERFACTUALS)
+def test_counterfactual_is_a_small_file_over_historical(name):
+    loaded = load_scenario(name)
+    assert loaded.sources[0].endswith("historical.toml")
+    assert loaded.description and loaded.description != load_scenario("historical").description
+    assert len((SCENARIO_DIR / f"{name}.toml").read_text().splitlines()) < 40
+
+
+def test_title42_off_has_no_expulsions_and_fewer_repeat_crossings():
+    _, hist = monthly("historical")
+    _, off = monthly("title42_off")
+    assert off.title42_expulsions.sum() == 0
+    fy21 = slice("2020-10", "2021-09")
+    assert off.loc[fy21].repeat_encounters.sum() < 0.6 * hist.loc[fy21].repeat_encounters.sum()
+    assert off.loc[fy21].releases.sum() > hist.loc[fy21].releases.sum()
+
+
+def test_mpp_off_enrols_nobody_and_nobody_suffers_mpp_violence():
+    _, off = monthly("mpp_off")
+    assert off.mpp_enrollments.sum() == 0
+    assert off.mpp_waiting.max() == 0
+    assert off.violence_incidents.sum() == 0
+
+
+def test_mpp_on_keeps_enrolling_through_2021():
+    _, hist = monthly("historical")
+    _, on = monthly("mpp_on")
+    window = slice("2021-02", "2021-11")
+    assert hist.loc[window].mpp_enrollments.sum() == 0
+    assert on.loc[window].mpp_enrollments.sum() > 0
+    assert on.loc["2021-11"].mpp_waiting > hist.loc["2021-11"].mpp_waiting
+
+
+def test_port_return_only_flies_nobody_to_guadalajara():
+    model, only = monthly("port_return_only")
+    assert only.interior_repatriations.sum() == 0
+    assert not [f for f in model.flight_log if f.destination == "guadalajara"]
+
+
+def test_expanded_interior_repatriation_flies_many_more():
+    _, hist = monthly("historical")
+    _, expanded = monthly("interior_repatriation")
+    assert expanded.interior_repatriations.sum() > 3 * hist.interior_repatriations.sum()
+    assert (expanded.loc[:"2019-11"] == hist.loc[:"2019-11"]).all().all()  # same until it starts
+
+
+def test_mexico_accepting_families_means_more_expulsions_fewer_releases():
+    _, hist = monthly("historical")
+    _, accepts = monthly("mexico_accepts_families")
+    y2021 = slice("2021-02", "2021-12")
+    assert accepts.family_expulsions_refused.sum() == 0
+    assert hist.loc[y2021].family_expulsions_refused.sum() > 0
+    assert accepts.loc[y2021].title42_expulsions.sum() > hist.loc[y2021].title42_expulsions.sum()
+    assert accepts.loc[y2021].releases.sum() < hist.loc[y2021].releases.sum()
+
+
+def test_families_come_where_families_get_in_feedback():
+    """Released families draw more families: only the experience feedback can do that.
+
+    With the feedback switched off, refusing families can only *add* re-crossings
+    by those expelled elsewhere, so the gap shrinks instead of growing.
+    """
+    window = slice("2021-03", "2021-12")
+    _, hist = monthly("historical")
+    _, accepts = monthly("mexico_accepts_families")
+    with_feedback = (hist.loc[window].encounters_family_units.sum()
+                     / accepts.loc[window].encounters_family_units.sum())
+    assert with_feedback > 1.2
+    off = ("departure_sensitivity=0", "sector_sensitivity=0", "give_up_sensitivity=0")
+    _, hist0 = monthly("historical", *off)
+    _, accepts0 = monthly("mexico_accepts_families", *off)
+    without = (hist0.loc[window].encounters_family_units.sum()
+               / accepts0.loc[window].encounters_family_units.sum())
+    assert without < with_feedback - 0.15
