@@ -130,3 +130,12 @@ def _round(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             frame[c.name] = frame[c.name].round().astype(np.int64)
     return frame
+
+
+def columns_markdown() -> str:
+    """The README's column table, from COLUMNS (so docs and output cannot drift apart)."""
+    how = {"sum": "total over the period", "mean": "average daily", "last": "period end",
+           "rate": "share"}
+    lines = ["| column | aggregation | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {how[c.how]} | {c.meaning} |" for c in COLUMNS]
+    return "\n".join(lines)
