@@ -36,7 +36,6 @@ class BorderPatrolSector(mesa.Agent):
         """Decide and start the consequence for the people apprehended here today."""
         if len(rows) == 0:
             return
-        m = self.model
         self.model.recorder.add(f"encounters_{self.key}", len(rows))
         title8 = self._title42(rows, day)
         self._title8(rows[title8], day)

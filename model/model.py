@@ -52,7 +52,8 @@ class BorderModel(mesa.Model):
         self.mexico = MexicanAuthorities(self)
         self.ice = ICE(self)
         self.courts = ImmigrationCourts(self)
-        self.sectors = [BorderPatrolSector(self, i) for i in range(N_SECTORS)]
+        self.sectors = list(BorderPatrolSector.create_agents(self, N_SECTORS,
+                                                             index=list(range(N_SECTORS))))
         self.flight_log = []
         schedule_flights(self)
         self.day = 0

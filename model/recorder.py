@@ -97,7 +97,7 @@ class Recorder:
         frame.insert(0, "date", pd.to_datetime(dates))
         return frame
 
-    def monthly_frame(self, dates: list, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    def monthly_frame(self, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:
         values = self.in_people()
         rows = []
         for m, label in enumerate(labels):

@@ -30,7 +30,7 @@ def historical_run():
 @pytest.fixture(scope="session")
 def historical_monthly(historical_run):
     cal = historical_run.calendar
-    return historical_run.recorder.monthly_frame(cal.dates, cal.month_of_day, cal.month_labels)
+    return historical_run.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ def monthly(name: str, *overrides: str, seed: int = 1):
         model = BorderModel(load_scenario(name, list(overrides)), seed=seed, scale=SCALE)
         model.run()
         cal = model.calendar
-        _cache[key] = (model, model.recorder.monthly_frame(cal.dates, cal.month_of_day,
+        _cache[key] = (model, model.recorder.monthly_frame(cal.month_of_day,
                                                            cal.month_labels).set_index("month"))
     return _cache[key]
 
