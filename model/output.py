@@ -42,7 +42,7 @@ def check_out_dir(out_dir: Path, identity: dict) -> None:
 
 def write_outputs(out_dir: Path, model, identity: dict, run_info: dict) -> dict[str, Path]:
     cal = model.calendar
-    monthly = model.recorder.monthly_frame(cal.dates, cal.month_of_day, cal.month_labels)
+    monthly = model.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
     daily = model.recorder.daily_frame(cal.dates)
     flights = pd.DataFrame([asdict(r) for r in model.flight_log],
                            columns=["date", "route", "origin", "destination", "seats",

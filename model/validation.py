@@ -115,6 +115,8 @@ def check_value(path: str, value: Any, hint: Any) -> Any:
             raise ScenarioError(f"{path}: expected a number, got {value!r}")
         if value != value:
             raise ScenarioError(f"{path}: expected a number, got NaN")
+        if value in (float("inf"), float("-inf")):
+            raise ScenarioError(f"{path}: expected a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
