@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`: the files are already written
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -192,11 +192,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def resolve_path(name_or_path: str) -> Path:
-    """`historical` means scenarios/historical.toml; anything with a suffix is a path."""
+def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """`historical` means scenarios/historical.toml; anything ending .toml is a path,
+    relative to `relative_to` (the folder of the file naming it as its base) if given."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
-        path = SCENARIO_DIR / f"{name_or_path}.toml"
+        return SCENARIO_DIR / f"{name_or_path}.toml"
+    if relative_to is not None and not path.is_absolute():
+        return relative_to / path
     return path
 
 
@@ -219,7 +222,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
         return raw, [str(path)]
     if not isinstance(base_name, str):
         raise ScenarioError(f"{path}: base: expected a scenario name, got {base_name!r}")
-    base_path = resolve_path(base_name)
+    base_path = resolve_path(base_name, relative_to=path.parent)
     if not base_path.is_file():
         raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
     base, files = _read_raw(base_path, chain + (path.resolve(),))
@@ -281,15 +284,21 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
     return LoadedScenario(path.stem, description, start, end, merged, policies, files)
 
 
+def _check_month_format(path: str, month: str) -> None:
+    try:
+        ok = len(month) == 7 and date.fromisoformat(f"{month}-01") is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ScenarioError(f"{path}: month must be YYYY-MM")
+
+
 def _check_push(where: str, push: dict, start: date, end: date) -> None:
     first, last = f"{start.year:04d}-{start.month:02d}", f"{end.year:04d}-{end.month:02d}"
     for nationality, months in push.items():
         for month in months:
             path = f"{where}: parameters.push.{nationality}.{month}"
-            try:
-                date.fromisoformat(f"{month}-01")
-            except ValueError:
-                raise ScenarioError(f"{path}: month must be YYYY-MM") from None
+            _check_month_format(path, month)
             if not first <= month <= last:
                 raise ScenarioError(f"{path}: month is outside the run ({first} to {last})")
 
@@ -344,6 +353,8 @@ def apply_override(raw: dict, text: str) -> dict:
             if isinstance(m, Keys):
                 m.check(f"--set {key}", part)
         hint = typing.get_args(hint)[1]
+    if name == "push" and len(parts) == 3:
+        _check_month_format(f"--set {key}", parts[2])
     value = parse_text(f"--set {key}", value_text, hint)
     nested: Any = value
     for part in reversed(parts):

@@ -636,3 +636,18 @@ def test_same_run_may_rerun_into_its_folder(finished_run, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert sorted(tree_bytes(again)) == sorted(tree_bytes(out))
+
+
+def test_relative_base_resolves_from_the_naming_files_folder(tmp_path, monkeypatch):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "mine.toml").write_text('base = "historical"\n[parameters]\ndetention_beds = 30000\n')
+    (sub / "child.toml").write_text('base = "mine.toml"\n')
+    monkeypatch.chdir(tmp_path)  # not the folder the files are in
+    loaded = load_scenario(str(sub / "child.toml"))
+    assert loaded.parameters["detention_beds"] == 30000
+
+
+def test_set_push_month_typo_is_blamed_on_the_flag():
+    with pytest.raises(ScenarioError, match=r"^--set push\.mexico\.2019-13: month must be YYYY-MM"):
+        load_scenario("historical", ["push.mexico.2019-13=1.0"])
