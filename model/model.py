@@ -45,8 +45,9 @@ class BorderModel(mesa.Model):
         self.policies = PolicyBook(loaded.policies, loaded.start)
         self.recorder = Recorder(self.calendar.n_days, scale)
         self.push = self._push_by_month()
+        # room for everyone up front: growing millions of rows mid-run costs copies
         expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
-                       * 1.2 / scale)
+                       * self.push.mean() * 1.5 / scale)
         self.migrants = Migrants(self, self.calendar.n_days, expected)
         self.migrants.seed_in_transit(self.push[0])
         self.mexico = MexicanAuthorities(self)
