@@ -206,7 +206,8 @@ def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
 def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]]:
     """The file's table merged over its base chain; returns (table, files read)."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file")
+        known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
     if path.resolve() in chain:
         raise ScenarioError(f"{path}: base: scenarios inherit from each other in a loop")
     try:
