@@ -133,8 +133,14 @@ class Behaviour:
         return at_port | surrenders | caught
 
     def claims_fear(self, pop: Population, rows: np.ndarray) -> np.ndarray:
-        return pop.asylum_intent[rows] & (
-            self.rng.random(len(rows)) < self.claim_prob[pop.demographic[rows]])
+        """People fleeing harm claim fear; others sometimes do too, the more so the
+        more often people like them lately got in (a claim is a way in)."""
+        u = self.rng.random(len(rows))
+        intent = pop.asylum_intent[rows]
+        genuine = intent & (u < self.claim_prob[pop.demographic[rows]])
+        lately_in = self.experience.entry_share()[pop.group(rows), pop.sector[rows]]
+        strategic = ~intent & (u < self.s.strategic_claim_prob * lately_in)
+        return genuine | strategic
 
     def asylum_intent(self, nationality: np.ndarray) -> np.ndarray:
         return self.rng.random(len(nationality)) < self.intent_share[nationality]

@@ -1,9 +1,11 @@
-"""Immigration courts: the MPP docket, life while waiting in Mexico, and the backlog.
+"""Immigration courts: the MPP and regular dockets, life while waiting in Mexico, the backlog.
 
 MPP cases are individual: a hearing date at enrolment (capped by a pledge such
 as MPP-2021's six months), postponed while hearings are suspended; at the
 hearing a person who does not appear is ordered removed in absentia. While
 waiting in a border city people suffer violence, give up, or cross anyway.
+People released into the US get a regular-docket hearing date set by the
+backlog ahead of them (years, in 2019-2021, so most fall after the run).
 The nationwide backlog is a running total: it starts at the scenario's level,
 grows with every notice to appear this model issues plus the rest of the
 country's new cases, and shrinks by the courts' completions.
@@ -46,21 +48,52 @@ class ImmigrationCourts(mesa.Agent):
         postponed = m.policies.first_in_force("mpp_hearings_postponed", day)
         if postponed is not None:
             new_day = postponed.end_day + 1 + m.rng.integers(0, 60, len(rows))
+            m.recorder.add("hearings_postponed", len(rows))
             mig.move(rows, Status.MPP_WAITING, day, new_day - day)
             return
-        attends = m.rng.random(len(rows)) < s.mpp_attend_prob
+        p_attend = s.mpp_attend_prob * s.violence_attend_factor ** mig.pop.n_violence[rows]
+        attends = m.rng.random(len(rows)) < p_attend
+        m.recorder.add("mpp_hearings", len(rows))
         absent = rows[~attends]
-        m.recorder.add("in_absentia_orders", len(absent))
+        m.recorder.add("mpp_in_absentia_orders", len(absent))
         crosses = m.rng.random(len(absent)) < s.absentia_cross_prob
         mig.move(absent[crosses], Status.AT_BORDER, day, 1 + m.rng.poisson(6, int(crosses.sum())))
         mig.give_up(absent[~crosses], day)
         present = rows[attends]
         granted = m.rng.random(len(present)) < s.mpp_grant_prob
-        m.recorder.add("relief_granted", int(granted.sum()))
+        m.recorder.add("mpp_relief_granted", int(granted.sum()))
         mig.record_outcome(present[granted], entered=True)
-        mig.move(present[granted], Status.RELEASED_IN_US, day)
+        mig.move(present[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         denied = present[~granted]
         m.ice.intake(denied, REMOVAL_BY_NATIONALITY[mig.pop.nationality[denied]], day)
+
+    # -- regular docket ------------------------------------------------------------
+    def regular_hearing_delay(self, n: int, day: int) -> np.ndarray:
+        """Days until a released person's final hearing: the backlog ahead of them at
+        today's completion rate (so years, mostly past the run), spread around that."""
+        mean = self.backlog / max(self._completions(day), 1.0)
+        mean = float(np.clip(mean, 30.0, 3650.0))
+        return np.maximum(1, np.round(self.model.rng.gamma(2.0, mean / 2.0, n))).astype(np.int64)
+
+    def hear_regular(self, rows: np.ndarray, day: int) -> None:
+        """Final hearings due today for people living in the US while their case runs."""
+        if len(rows) == 0:
+            return
+        m, s, mig = self.model, self.model.scenario, self.model.migrants
+        slowdown = m.policies.first_in_force("court_slowdown", day)
+        if slowdown is not None:  # closed courtrooms: most hearings move months ahead
+            later = m.rng.random(len(rows)) >= slowdown.completion_share
+            m.recorder.add("hearings_postponed", int(later.sum()))
+            mig.move(rows[later], Status.RELEASED_IN_US, day,
+                     30 + m.rng.integers(0, 120, int(later.sum())))
+            rows = rows[~later]
+        attends = m.rng.random(len(rows)) < s.regular_attend_prob
+        granted = attends & (m.rng.random(len(rows)) < s.regular_grant_prob)
+        m.recorder.add("regular_hearings", len(rows))
+        m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
+        m.recorder.add("regular_relief_granted", int(granted.sum()))
+        m.recorder.add("regular_removal_orders", int((attends & ~granted).sum()))
+        mig.move(rows, Status.RELEASED_IN_US, day)  # case decided; no further hearing
 
     def mpp_daily(self, day: int) -> None:
         """A day in a Mexican border city for everyone waiting under MPP."""
@@ -89,9 +122,11 @@ class ImmigrationCourts(mesa.Agent):
     # -- backlog -----------------------------------------------------------------
     def end_day(self, day: int) -> None:
         m, s = self.model, self.model.scenario
-        completions = s.court_completions_per_day
-        slowdown = m.policies.first_in_force("court_slowdown", day)
-        if slowdown is not None:
-            completions *= slowdown.completion_share
-        self.backlog = max(self.backlog + s.court_other_cases_per_day - completions, 0.0)
+        self.backlog = max(self.backlog + s.court_other_cases_per_day - self._completions(day), 0.0)
         m.recorder.set("court_backlog", self.backlog)
+
+    def _completions(self, day: int) -> float:
+        """Cases the courts complete nationwide today."""
+        completions = self.model.scenario.court_completions_per_day
+        slowdown = self.model.policies.first_in_force("court_slowdown", day)
+        return completions * (slowdown.completion_share if slowdown is not None else 1.0)

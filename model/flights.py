@@ -30,10 +30,11 @@ class FlightRecord:
 
 
 class Flight(mesa.Agent):
-    def __init__(self, model, route: Flights, day: int, origin: str):
+    def __init__(self, model, route: Flights, day: int, origin: str, listed: bool):
         super().__init__(model)
         self.route = route
         self.day = day
+        self.listed = listed  # on the route's own `dates`: a one-off, negotiated flight
         self.origin = origin
         self.destination = DESTINATIONS.index(route.destination)
         self.seats = route.seats
@@ -56,10 +57,13 @@ class Flight(mesa.Agent):
 
     def _cancelled_because(self) -> str | None:
         m = self.model
+        if not m.mexico.receives_flight(self.route.destination, self.day):
+            return "cancelled: Mexico does not receive it"
         if m.policies.first_in_force("removal_moratorium", self.day) is not None:
             return "cancelled: removal moratorium"
         priorities = m.policies.first_in_force("enforcement_priorities", self.day)
-        if (priorities is not None and self.destination not in (GUADALAJARA, GUATEMALA_ACA)
+        if (priorities is not None and not self.listed
+                and self.destination not in (GUADALAJARA, GUATEMALA_ACA)
                 and m.rng.random() >= priorities.removal_flight_share):
             return "cancelled: enforcement priorities"
         return None
@@ -85,19 +89,21 @@ class Flight(mesa.Agent):
             m.migrants.send_back(rows, "removal", Status.AT_HOME, self.day)
 
 
-def flight_days(route: Flights) -> list[int]:
-    """Days a route flies: its listed dates plus `per_week` evenly spaced from start to end."""
-    days = {(d - route.start).days + route.start_day for d in route.dates}
+def flight_days(route: Flights) -> list[tuple[int, bool]]:
+    """(day, listed) for each flight of a route: its listed dates, plus `per_week`
+    evenly spaced from start to end."""
+    listed = {(d - route.start).days + route.start_day for d in route.dates}
+    days = set(listed)
     if route.per_week > 0:
         spacing = 7.0 / route.per_week
         k = 0
         while (day := route.start_day + int(round(k * spacing))) <= route.end_day:
             days.add(day)
             k += 1
-    return sorted(days)
+    return [(day, day in listed) for day in sorted(days)]
 
 
 def schedule_flights(model) -> None:
     for route in model.policies.of_kind("flights"):
-        for i, day in enumerate(flight_days(route)):
-            Flight(model, route, day, route.origins[i % len(route.origins)])
+        for i, (day, listed) in enumerate(flight_days(route)):
+            Flight(model, route, day, route.origins[i % len(route.origins)], listed)

@@ -52,3 +52,10 @@ class MexicanAuthorities(mesa.Agent):
         policy = self.model.policies.first_in_force("mexican_enforcement", day)
         p = policy.interception_prob if policy else self.model.scenario.mexico_base_interception_prob
         return (nationality != Nationality.MEXICO) & (self.model.rng.random(len(nationality)) < p)
+
+    def receives_flight(self, destination: str, day: int) -> bool:
+        """Mexico takes interior repatriation flights only while it cooperates."""
+        if destination != "guadalajara":
+            return True
+        return any(p.mexico_receives_flights
+                   for p in self.model.policies.in_force("interior_repatriation", day))

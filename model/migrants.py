@@ -123,9 +123,10 @@ class Migrants:
         self.recorder.add("releases", len(rows))
         if forced:
             self.recorder.add("capacity_releases", len(rows))
-        self.model.courts.open_cases(len(rows))
+        courts = self.model.courts
+        courts.open_cases(len(rows))
         self.record_outcome(rows, entered=True)
-        self.move(rows, Status.RELEASED_IN_US, day)
+        self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(len(rows), day))
 
     def send_back(self, rows: np.ndarray, mode: str, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""

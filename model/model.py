@@ -99,6 +99,7 @@ class BorderModel(mesa.Model):
             sector.finish_custody(custody[pop.sector[custody] == sector.index], day)
         self.ice.on_due(due[status == Status.IN_ICE_DETENTION], day)
         self.courts.hear(due[status == Status.MPP_WAITING], day)
+        self.courts.hear_regular(due[status == Status.RELEASED_IN_US], day)
         mig.start_journey(due[status == Status.AT_HOME], day)
 
         self.ice.enforce_cap(day)

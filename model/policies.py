@@ -66,6 +66,7 @@ class InteriorRepatriation(Policy):
     sectors: SectorList = field(default_factory=lambda: ["tucson", "yuma"])
     eligible_share: Probability = 0.5  # of interior-origin single adults apprehended there
     max_wait_days: Days = 14.0  # no seat by then: returned at a port instead
+    mexico_receives_flights: bool = True  # with Mexico's Ministry of the Interior (seed)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,10 @@ class DetentionCap(Policy):
 
 @dataclass(frozen=True)
 class EnforcementPriorities(Policy):
-    """2021 priorities: fewer removals flown, fewer border cases held for removal."""
+    """2021 priorities: fewer removals flown, fewer border cases held for removal.
+
+    Each recurring removal charter flies with `removal_flight_share`; flights a
+    route lists by date (one-off, negotiated, like the China flight) still fly."""
 
     kind: ClassVar[str] = "enforcement_priorities"
     removal_flight_share: Probability = 0.6

@@ -105,6 +105,7 @@ class BorderScenario(Scenario):
         "single_adult": 0.1, "family_unit": 0.95, "unaccompanied_child": 0.95}
     claim_fear_prob: DemographicProbabilities = {  # of people with asylum intent
         "single_adult": 0.9, "family_unit": 0.97, "unaccompanied_child": 0.97}
+    strategic_claim_prob: Probability = 0.3  # without intent: times peers' recent entry share
     holding_capacity: SectorCounts = {
         "san_diego": 1000, "el_centro": 600, "yuma": 500, "tucson": 1500, "el_paso": 2000,
         "big_bend": 200, "del_rio": 800, "laredo": 800, "rio_grande_valley": 3500}
@@ -138,12 +139,15 @@ class BorderScenario(Scenario):
     mpp_daily_violence: Probability = 0.00016
     violence_give_up_prob: Probability = 0.2
     mpp_attend_prob: Probability = 0.6
+    violence_attend_factor: Probability = 0.7  # attendance multiplier per violent crime suffered
     mpp_grant_prob: Probability = 0.015
     absentia_cross_prob: Probability = 0.3
     # Immigration courts
     court_initial_backlog: Count = 768000
     court_other_cases_per_day: NonNegative = 0.0
     court_completions_per_day: NonNegative = 750.0
+    regular_attend_prob: Probability = 0.75  # people released into the US who attend their hearing
+    regular_grant_prob: Probability = 0.25  # of those attending
 
 
 PARAMETER_TYPES: dict[str, Any] = {
@@ -245,7 +249,7 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
     """Read, merge, apply `key=value` overrides and check a scenario."""
     path = resolve_path(name_or_path)
     raw, files = _read_raw(path)
-    where = str(path)
+    where = f"{path} (with --set)" if overrides else str(path)  # the flag may be the culprit
     for text in overrides:
         raw = apply_override(raw, text)
     start = check_value(f"{where}: start", raw.get("start"), date)

@@ -1,7 +1,7 @@
 """Shared fixtures: small, fast runs of the real scenarios.
 
 Most tests run the real historical scenario at a coarse scale (one agent per
-50 people) so the whole suite stays fast; the full-scale run is measured by
+10 people) so the whole suite stays fast; the full-scale run is measured by
 benchmarks/bench_model.py, not timed here.
 """
 
@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from model import BorderModel, load_scenario  # noqa: E402
 
-TEST_SCALE = 50
+TEST_SCALE = 10
 
 
 @pytest.fixture(scope="session")

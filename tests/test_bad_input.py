@@ -493,13 +493,13 @@ def test_bad_set_on_historical_is_refused(refused):
 def test_set_moving_a_policy_outside_the_run_names_file_and_field(tmp_path, refused):
     path = base_file(tmp_path)
     msg = refused(path, "policies.t42.end=2021-06-30")
-    assert_names(msg, str(path), "policies.t42.end", f"2021-06-30 is outside the run {RUN}")
+    assert_names(msg, f"{path} (with --set)", "policies.t42.end", f"2021-06-30 is outside the run {RUN}")
 
 
 def test_set_ending_the_run_before_it_starts(tmp_path, refused):
     path = base_file(tmp_path)
     msg = refused(path, "end=2018-01-01")
-    assert_names(msg, str(path), "end", "2018-01-01 is before start 2019-01-01")
+    assert_names(msg, f"{path} (with --set)", "end", "2018-01-01 is before start 2019-01-01")
 
 
 def test_set_on_a_policy_whose_kind_is_unknown(tmp_path, refused):

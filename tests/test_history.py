@@ -64,3 +64,28 @@ def test_court_backlog_grows_towards_the_2021_level(historical_monthly):
     backlog = historical_monthly.set_index("month")["court_backlog"]
     assert backlog["2018-10"] < 900_000
     assert backlog["2021-12"] > 1_200_000  # "backlogged with 1.5 million cases" (seed)
+
+
+def test_regular_docket_hearings_are_rare_and_postponed_under_covid(historical_monthly):
+    m = historical_monthly.set_index("month")
+    assert m.regular_hearings.sum() > 0
+    # with a backlog of years, few released people see their final hearing in the run
+    assert m.regular_hearings.sum() < 0.2 * m.releases.sum()
+    assert m.loc["2020-04":"2021-12"].hearings_postponed.sum() > 0
+    assert m.loc[:"2020-02"].hearings_postponed.sum() == 0
+
+
+def test_violence_makes_people_miss_mpp_hearings():
+    from model import BorderModel, load_scenario
+
+    def absentia_share(*overrides):
+        model = BorderModel(load_scenario("historical", ["policies.mpp_hearings_postponed.enabled=false",
+                                                         "mpp_daily_violence=0.01", *overrides]),
+                            seed=4, scale=25)
+        model.run()
+        d = model.recorder.daily_frame(model.calendar.dates)
+        return d.mpp_in_absentia_orders.sum() / d.mpp_hearings.sum(), d
+    with_effect, d = absentia_share()
+    without, _ = absentia_share("violence_attend_factor=1.0")
+    assert d.mpp_in_absentia_orders.sum() > 100
+    assert without < 0.5 < with_effect  # 40 % miss without the effect (mpp_attend_prob 0.6)

@@ -96,3 +96,11 @@ def test_families_come_where_families_get_in_feedback():
     without = (hist0.loc[window].encounters_family_units.sum()
                / accepts0.loc[window].encounters_family_units.sum())
     assert without < with_feedback - 0.15
+
+
+def test_mexico_refusing_interior_flights_grounds_them():
+    model, refused = monthly("historical", "policies.interior_repatriation.mexico_receives_flights=false")
+    assert refused.interior_repatriations.sum() == 0
+    reasons = {f.status for f in model.flight_log if f.destination == "guadalajara"}
+    assert reasons == {"cancelled: Mexico does not receive it"}
+    assert refused.port_returns.sum() > monthly("historical")[1].port_returns.sum()
