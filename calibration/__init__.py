@@ -1,0 +1,1 @@
+"""Calibration: fitting the model to the seeds' figures (its own issue builds on this)."""
