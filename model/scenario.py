@@ -28,6 +28,8 @@ from model.policies import (
     NATIONALITY_KEYS,
     POLICY_KINDS,
     Policy,
+    SectorCounts,
+    SectorProbabilities,
     build_policy,
 )
 from model.validation import (
@@ -47,8 +49,6 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 PerNationality = Annotated[dict[str, float], Keys(NATIONALITY_KEYS, "nationality"), NON_NEGATIVE]
 NationalityProbabilities = Annotated[dict[str, Probability], Keys(NATIONALITY_KEYS, "nationality")]
 DemographicProbabilities = Annotated[dict[str, Probability], Keys(DEMOGRAPHIC_KEYS, "demographic")]
-SectorProbabilities = Annotated[dict[str, Probability], Keys(SECTOR_KEYS, "sector")]
-SectorCounts = Annotated[dict[str, Count], Keys(SECTOR_KEYS, "sector")]
 SectorWeights = Annotated[dict[str, Annotated[dict[str, NonNegative], Keys(SECTOR_KEYS, "sector")]],
                           Keys(NATIONALITY_KEYS, "nationality")]
 MonthlyIndex = Annotated[dict[str, dict[str, NonNegative]], Keys(NATIONALITY_KEYS, "nationality")]
