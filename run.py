@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from model import BorderModel, ScenarioError, __version__, load_scenario
+from model.scenario import SCENARIO_DIR
 from model.output import OutputError, check_out_dir, write_outputs
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "field (policies.title42.end=2021-06-30); repeatable")
     run.add_argument("--out", type=Path, default=None,
                      help="output folder, new or empty (default runs/SCENARIO-seedN-scaleK)")
+    verbs.add_parser("scenarios", help="list the scenarios in scenarios/ with what each changes")
     return parser
 
 
@@ -78,6 +80,8 @@ def summary_table(monthly: pd.DataFrame) -> str:
     sums["repeat_encounter_rate"] = rep.round(3)
     sums["unique_encountered"] = frame.groupby("period")["unique_encountered"].sum()
     sums.insert(0, "months", months["first"] + ".." + months["last"])
+    counts = [c for c in SUMMARY_COLUMNS if c != "repeat_encounter_rate"]
+    sums[counts] = sums[counts].map(lambda v: f"{int(v):,}")
     return sums.to_string()
 
 
@@ -104,10 +108,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_scenarios(args) -> int:
+    for path in sorted(SCENARIO_DIR.glob("*.toml")):
+        loaded = load_scenario(path.stem)
+        base = f" (base: {Path(loaded.sources[0]).stem})" if len(loaded.sources) > 1 else ""
+        print(f"{path.stem:26} {loaded.description}{base}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run}[args.verb](args)
+        return {"run": cmd_run, "scenarios": cmd_scenarios}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ class Column:
     name: str
     how: str  # "sum" (a flow), "mean" (average daily stock), "last" (month-end stock)
     meaning: str
-    in_people: bool = False  # already in people; not multiplied by the scale
+    in_people: bool = False  # not a count of agents: not multiplied by the scale
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -39,7 +39,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("releases", "sum", "people released into the US (notice to appear, parole, HHS sponsors, MPP wind-down)"),
     Column("detention_population", "mean", "people in ICE detention (average daily)"),
     Column("removals", "sum", "ICE removals to the country of nationality: removal flights, and Mexicans through a port after detention (excludes interior repatriations and third-country transfers)"),
-    Column("flights", "sum", "flights that departed (any route, passengers aboard)"),
+    Column("flights", "sum", "flights that departed (any route, passengers aboard); a count of flights, not people", in_people=True),
     Column("flight_passengers", "sum", "people aboard those flights"),
     Column("mpp_waiting", "last", "people in Mexico awaiting an MPP hearing (period end)"),
     Column("violence_incidents", "sum", "violent crimes suffered by people waiting in Mexico under MPP"),

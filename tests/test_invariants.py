@@ -116,3 +116,9 @@ def test_counts_are_in_people_at_any_scale():
     a = daily.encounters.sum()
     b = fine.recorder.daily_frame(fine.calendar.dates).encounters.sum()
     assert abs(a - b) / b < 0.05
+
+
+def test_flights_column_counts_flights_not_people(historical_run, historical_monthly):
+    flown = [f for f in historical_run.flight_log if f.status == "flown"]
+    assert historical_monthly.flights.sum() == len(flown)
+    assert historical_monthly.flight_passengers.sum() == sum(f.passengers for f in flown)
