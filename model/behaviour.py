@@ -19,6 +19,7 @@ from model.people import (
     Nationality,
     Population,
     Status,
+    share_by_key,
 )
 from model.policies import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS
 
@@ -103,7 +104,7 @@ class Behaviour:
         return self.rng.poisson(lam)
 
     def travel_time(self, pop: Population, rows: np.ndarray) -> np.ndarray:
-        return self.travel_time_of(pop.nationality[rows], pop.origin_state[rows])
+        return pop.shared(self.travel_time_of(pop.nationality[rows], pop.origin_state[rows]), rows)
 
     def travel_time_of(self, nationality: np.ndarray, origin_state: np.ndarray) -> np.ndarray:
         """Days to the border: by nationality, plus the road from a Mexican home state."""
@@ -118,24 +119,28 @@ class Behaviour:
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
         cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)[groups]
-        u = self.rng.random(len(rows))[:, None]
+        u = self.uniform(pop, rows)[:, None]
         return np.minimum((u > cdf).sum(1), N_SECTORS - 1).astype(np.int8)
 
     def at_port(self, pop: Population, rows: np.ndarray) -> np.ndarray:
         """Who presents at a port of entry rather than crossing between ports."""
-        return self.rng.random(len(rows)) < self.port_share[pop.demographic[rows]]
+        return self.uniform(pop, rows) < self.port_share[pop.demographic[rows]]
 
     def apprehended(self, pop: Population, rows: np.ndarray, sectors: np.ndarray,
                     at_port: np.ndarray) -> np.ndarray:
         demo = pop.demographic[rows]
-        surrenders = self.rng.random(len(rows)) < self.surrender[demo]
-        caught = self.rng.random(len(rows)) < self.apprehension[sectors]
+        surrenders = self.uniform(pop, rows) < self.surrender[demo]
+        caught = self.uniform(pop, rows) < self.apprehension[sectors]
         return at_port | surrenders | caught
+
+    def uniform(self, pop: Population, rows: np.ndarray) -> np.ndarray:
+        """One uniform draw per person, the same for all members of a family."""
+        return pop.shared(self.rng.random(len(rows)), rows)
 
     def claims_fear(self, pop: Population, rows: np.ndarray) -> np.ndarray:
         """People fleeing harm claim fear; others sometimes do too, the more so the
         more often people like them lately got in (a claim is a way in)."""
-        u = self.rng.random(len(rows))
+        u = self.uniform(pop, rows)
         intent = pop.asylum_intent[rows]
         genuine = intent & (u < self.claim_prob[pop.demographic[rows]])
         lately_in = self.experience.entry_share()[pop.group(rows), pop.sector[rows]]
@@ -157,28 +162,42 @@ class Behaviour:
         share = self.experience.entry_share_by_group()[pop.group(rows)]
         p = (self.s.give_up_prob[mode] + self.s.give_up_per_encounter * pop.n_encounters[rows])
         p = np.clip(p * np.exp(-self.s.give_up_sensitivity * (share - 0.5)), 0.0, 1.0)
-        gives_up = self.rng.random(len(rows)) < p
+        gives_up = pop.shared(self.rng.random(len(rows)) < p, rows)
         retry = rows[~gives_up]
         delay = 1 + self.rng.poisson(max(self.s.retry_days[mode] - 1.0, 0.0), len(retry))
-        return rows[gives_up], retry, delay
+        return rows[gives_up], retry, pop.shared(delay, retry)
 
 
 def new_people_attributes(behaviour: Behaviour, counts: np.ndarray, mexican_state_p: np.ndarray
                           ) -> dict[str, np.ndarray]:
-    """Attributes for the people setting out today, given counts per (nationality, demographic)."""
+    """Attributes for the people setting out today, given counts per (nationality, demographic).
+
+    Members of family units are grouped into families (`family_key`) of 2 +
+    Poisson(family_size_mean - 2) people, who share home state and intent.
+    """
+    rng = behaviour.rng
     flat = counts.ravel()
     groups = np.repeat(np.arange(len(flat)), flat)
     nationality = (groups // N_DEMOGRAPHIC).astype(np.int8)
     demographic = (groups % N_DEMOGRAPHIC).astype(np.int8)
+    key = np.arange(len(groups))
+    next_key = len(groups)
+    for group in np.unique(groups[demographic == Demographic.FAMILY_UNIT]):
+        members = np.flatnonzero(groups == group)
+        sizes = 2 + rng.poisson(behaviour.s.family_size_mean - 2.0, len(members))
+        unit = np.searchsorted(np.cumsum(sizes), np.arange(len(members)), side="right")
+        key[members] = next_key + unit
+        next_key += len(members)
     origin = np.full(len(groups), -1, dtype=np.int8)
     mex = nationality == Nationality.MEXICO
-    origin[mex] = behaviour.rng.choice(len(mexican_state_p), size=int(mex.sum()), p=mexican_state_p)
+    origin[mex] = rng.choice(len(mexican_state_p), size=int(mex.sum()), p=mexican_state_p)
     return {
         "nationality": nationality,
         "demographic": demographic,
-        "origin_state": origin,
-        "asylum_intent": behaviour.asylum_intent(nationality),
+        "origin_state": share_by_key(origin, key),
+        "asylum_intent": share_by_key(behaviour.asylum_intent(nationality), key),
         "status": np.full(len(groups), Status.EN_ROUTE, dtype=np.int8),
+        "family_key": key,
     }
 
 

@@ -47,15 +47,16 @@ class BorderPatrolSector(mesa.Agent):
         if t42 is None:
             return np.ones(len(rows), dtype=bool)
         nat, demo = pop.nationality[rows], pop.demographic[rows]
+        uniform = m.migrants.behaviour.uniform
         uac_exempt = (t42.uac_exempt_from is not None
                       and m.calendar.date(day) >= t42.uac_exempt_from)
-        subject = m.rng.random(len(rows)) >= t42.exception_share
+        subject = uniform(pop, rows) >= t42.exception_share
         if uac_exempt:
             subject &= demo != Demographic.UNACCOMPANIED_CHILD
-        accepted, refused = m.mexico.accepts_expulsion(nat, demo, self.index, day)
+        accepted, refused = m.mexico.accepts_expulsion(rows, self.index, day)
         to_mexico = subject & accepted
         other = (nat == Nationality.CHINA) | (nat == Nationality.OTHER)
-        by_air = subject & other & (m.rng.random(len(rows)) < t42.other_nationalities_share)
+        by_air = subject & other & (uniform(pop, rows) < t42.other_nationalities_share)
         m.recorder.add("family_expulsions_refused", int(np.count_nonzero(subject & refused)))
         m.recorder.add("title42_expulsions", int(np.count_nonzero(to_mexico | by_air)))
         m.migrants.send_back(rows[to_mexico], "title42", Status.AT_BORDER, day)
@@ -72,6 +73,7 @@ class BorderPatrolSector(mesa.Agent):
         single = demo == Demographic.SINGLE_ADULT
         child = demo == Demographic.UNACCOMPANIED_CHILD
         claims = m.migrants.behaviour.claims_fear(pop, rows)
+        uniform = m.migrants.behaviour.uniform
         pending = np.full(n, Pending.RELEASE, dtype=np.int8)  # families, children, asylum seekers
         port_return = np.zeros(n, dtype=bool)
 
@@ -99,14 +101,16 @@ class BorderPatrolSector(mesa.Agent):
         if aca is not None:
             to_guatemala = (asylum & np.isin(nat, _codes(aca.nationalities, NATIONALITY_KEYS))
                             & np.isin(demo, _codes(aca.demographics, DEMOGRAPHIC_KEYS))
-                            & (m.rng.random(n) < aca.eligible_share))
+                            & (uniform(pop, rows) < aca.eligible_share))
             pending[to_guatemala] = Pending.FLY_GUATEMALA_ACA
             asylum &= ~to_guatemala
         mpp = policies.first_in_force("mpp", day)
         if mpp is not None:
             candidates = np.flatnonzero(asylum & np.isin(nat, _codes(mpp.nationalities, NATIONALITY_KEYS))
-                                        & (m.rng.random(n) >= mpp.exempt_share))
-            granted = candidates[: m.mexico.take_mpp(self.index, len(candidates))]
+                                        & (uniform(pop, rows) >= mpp.exempt_share))
+            granted = candidates[pop.whole_families(rows[candidates],
+                                                    m.mexico.mpp_room_today(self.index))]
+            m.mexico.take_mpp(self.index, len(granted))
             pending[granted] = Pending.MPP
             asylum[granted] = False
         pending[asylum & single] = Pending.CREDIBLE_FEAR
@@ -129,11 +133,13 @@ class BorderPatrolSector(mesa.Agent):
     def _hold(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
         """Hold Title 8 cases for processing; whoever does not fit is released now."""
         m = self.model
-        room = max(self.holding_capacity - self.in_custody, 0)
-        m.migrants.release(rows[room:], day, forced=True)
-        rows, pending = rows[:room], pending[:room]
-        m.migrants.pop.pending[rows] = pending
-        days = 1 + m.rng.poisson(max(m.scenario.custody_days - 1.0, 0.0), len(rows))
+        pop = m.migrants.pop
+        fits = pop.whole_families(rows, max(self.holding_capacity - self.in_custody, 0))
+        m.migrants.release(rows[~fits], day, forced=True)
+        rows, pending = rows[fits], pending[fits]
+        pop.pending[rows] = pending
+        days = pop.shared(1 + m.rng.poisson(max(m.scenario.custody_days - 1.0, 0.0), len(rows)),
+                          rows)
         m.migrants.move(rows, Status.IN_CBP_CUSTODY, day, days)
         self.in_custody += len(rows)
 

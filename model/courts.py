@@ -34,6 +34,7 @@ class ImmigrationCourts(mesa.Agent):
         mpp = m.policies.first_in_force("mpp", day) or m.policies.of_kind("mpp")[0]
         wait = m.rng.gamma(4.0, mpp.case_days / 4.0, len(rows))
         wait = np.clip(np.ceil(np.minimum(wait, mpp.case_days_max)), 1, None).astype(np.int64)
+        wait = m.migrants.pop.shared(wait, rows)
         m.recorder.add("mpp_enrollments", len(rows))
         self.open_cases(len(rows))
         m.migrants.record_outcome(rows, entered=False)
@@ -47,20 +48,22 @@ class ImmigrationCourts(mesa.Agent):
         m, s, mig = self.model, self.model.scenario, self.model.migrants
         postponed = m.policies.first_in_force("mpp_hearings_postponed", day)
         if postponed is not None:
-            new_day = postponed.end_day + 1 + m.rng.integers(0, 60, len(rows))
+            new_day = postponed.end_day + 1 + mig.pop.shared(m.rng.integers(0, 60, len(rows)), rows)
             m.recorder.add("hearings_postponed", len(rows))
             mig.move(rows, Status.MPP_WAITING, day, new_day - day)
             return
         p_attend = s.mpp_attend_prob * s.violence_attend_factor ** mig.pop.n_violence[rows]
-        attends = m.rng.random(len(rows)) < p_attend
+        attends = mig.pop.shared(m.rng.random(len(rows)) < p_attend, rows)
         m.recorder.add("mpp_hearings", len(rows))
         absent = rows[~attends]
         m.recorder.add("mpp_in_absentia_orders", len(absent))
-        crosses = m.rng.random(len(absent)) < s.absentia_cross_prob
-        mig.move(absent[crosses], Status.AT_BORDER, day, 1 + m.rng.poisson(6, int(crosses.sum())))
+        crosses = mig.behaviour.uniform(mig.pop, absent) < s.absentia_cross_prob
+        crossing = absent[crosses]
+        mig.move(crossing, Status.AT_BORDER, day,
+                 mig.pop.shared(1 + m.rng.poisson(6, len(crossing)), crossing))
         mig.give_up(absent[~crosses], day)
         present = rows[attends]
-        granted = m.rng.random(len(present)) < s.mpp_grant_prob
+        granted = mig.behaviour.uniform(mig.pop, present) < s.mpp_grant_prob
         m.recorder.add("mpp_relief_granted", int(granted.sum()))
         mig.record_outcome(present[granted], entered=True)
         mig.move(present[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
@@ -82,13 +85,14 @@ class ImmigrationCourts(mesa.Agent):
         m, s, mig = self.model, self.model.scenario, self.model.migrants
         slowdown = m.policies.first_in_force("court_slowdown", day)
         if slowdown is not None:  # closed courtrooms: most hearings move months ahead
-            later = m.rng.random(len(rows)) >= slowdown.completion_share
-            m.recorder.add("hearings_postponed", int(later.sum()))
-            mig.move(rows[later], Status.RELEASED_IN_US, day,
-                     30 + m.rng.integers(0, 120, int(later.sum())))
+            later = mig.behaviour.uniform(mig.pop, rows) >= slowdown.completion_share
+            moved = rows[later]
+            m.recorder.add("hearings_postponed", len(moved))
+            mig.move(moved, Status.RELEASED_IN_US, day,
+                     mig.pop.shared(30 + m.rng.integers(0, 120, len(moved)), moved))
             rows = rows[~later]
-        attends = m.rng.random(len(rows)) < s.regular_attend_prob
-        granted = attends & (m.rng.random(len(rows)) < s.regular_grant_prob)
+        attends = mig.behaviour.uniform(mig.pop, rows) < s.regular_attend_prob
+        granted = attends & (mig.behaviour.uniform(mig.pop, rows) < s.regular_grant_prob)
         m.recorder.add("regular_hearings", len(rows))
         m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
         m.recorder.add("regular_relief_granted", int(granted.sum()))
@@ -105,16 +109,17 @@ class ImmigrationCourts(mesa.Agent):
             return
         wind_down = m.policies.first_in_force("mpp_wind_down", day)
         if wind_down is not None:
-            admitted = roster[: int(np.floor(wind_down.daily_admissions / m.scale + m.rng.random()))]
-            mig.release(admitted, day)
-            roster = roster[len(admitted):]
+            quota = int(np.floor(wind_down.daily_admissions / m.scale + m.rng.random()))
+            admitted = pop.whole_families(roster, quota)
+            mig.release(roster[admitted], day)
+            roster = roster[~admitted]
         hurt = m.rng.random(len(roster)) < s.mpp_daily_violence
         victims = roster[hurt]
         m.recorder.add("violence_incidents", len(victims))
         pop.n_violence[victims] += 1
-        leaves = m.rng.random(len(roster)) < np.where(hurt, s.violence_give_up_prob,
-                                                      s.mpp_daily_give_up)
-        crosses = ~leaves & (m.rng.random(len(roster)) < s.mpp_daily_cross_anyway)
+        leaves = pop.shared(m.rng.random(len(roster)) < np.where(hurt, s.violence_give_up_prob,
+                                                                 s.mpp_daily_give_up), roster)
+        crosses = ~leaves & (mig.behaviour.uniform(pop, roster) < s.mpp_daily_cross_anyway)
         mig.give_up(roster[leaves], day)
         mig.move(roster[crosses], Status.AT_BORDER, day, 1)
         self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]

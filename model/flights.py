@@ -80,7 +80,7 @@ class Flight(mesa.Agent):
             m.recorder.add("third_country_transfers", len(rows))
             aca = m.policies.of_kind("guatemala_aca")
             stay_p = aca[0].claim_asylum_there if aca else 0.0
-            stays = m.rng.random(len(rows)) < stay_p
+            stays = m.migrants.behaviour.uniform(m.migrants.pop, rows) < stay_p
             m.migrants.record_outcome(rows[stays], entered=False)
             m.migrants.move(rows[stays], Status.IN_THIRD_COUNTRY, self.day)
             m.migrants.send_back(rows[~stays], "third_country", Status.AT_HOME, self.day)

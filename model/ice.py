@@ -36,10 +36,10 @@ class ICE(mesa.Agent):
         """Detain whoever fits; the rest are returned (Mexicans) or released."""
         if len(rows) == 0:
             return
-        room = max(self.capacity(day) - self.detained, 0)
-        self._turn_away(rows[room:], day)
-        rows, pending = rows[:room], pending[:room]
-        self._detain(rows, pending, day)
+        pop = self.model.migrants.pop
+        fits = pop.whole_families(rows, max(self.capacity(day) - self.detained, 0))
+        self._turn_away(rows[~fits], day)
+        self._detain(rows[fits], pending[fits], day)
 
     def _detain(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
         m, s = self.model, self.model.scenario
@@ -51,8 +51,10 @@ class ICE(mesa.Agent):
         fly = ~fear & ~port
         m.migrants.move(rows[fear], Status.IN_ICE_DETENTION, day,
                         1 + rng.poisson(s.credible_fear_days - 1, int(fear.sum())))
-        m.migrants.move(rows[port], Status.IN_ICE_DETENTION, day,
-                        1 + rng.poisson(s.port_removal_days - 1, int(port.sum())))
+        port_rows = rows[port]
+        m.migrants.move(port_rows, Status.IN_ICE_DETENTION, day,
+                        pop.shared(1 + rng.poisson(s.port_removal_days - 1, len(port_rows)),
+                                   port_rows))
         fly_rows, fly_to = rows[fly], pending[fly]
         limit = np.full(len(fly_rows), int(s.max_detention_days))
         irp = m.policies.first_in_force("interior_repatriation", day)
@@ -101,7 +103,9 @@ class ICE(mesa.Agent):
             return
         pop = self.model.migrants.pop
         detained = np.flatnonzero(pop.status[: pop.n] == Status.IN_ICE_DETENTION)
-        self._turn_away(self.model.rng.choice(detained, size=excess, replace=False), day)
+        chosen = self.model.rng.choice(detained, size=excess, replace=False)
+        # whole families leave together (the cap is then kept with room to spare)
+        self._turn_away(detained[np.isin(pop.family[detained], pop.family[chosen])], day)
 
     # -- flights -------------------------------------------------------------
     def board(self, destination: int, seats: int) -> np.ndarray:
@@ -115,5 +119,6 @@ class ICE(mesa.Agent):
                     & (pop.pending[rows] == destination)]
         _, first = np.unique(rows, return_index=True)  # detained twice: keep the first place
         rows = rows[np.sort(first)]
-        self.waiting[destination] = [rows[seats:]] if len(rows) > seats else []
-        return rows[:seats]
+        aboard = pop.whole_families(rows, seats)
+        self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
+        return rows[aboard]

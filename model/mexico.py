@@ -23,18 +23,21 @@ class MexicanAuthorities(mesa.Agent):
             if opening <= today:
                 self.mpp_room[SECTOR_INDEX[key]] = mpp.daily_capacity.get(key, 0) / self.model.scale
 
-    def take_mpp(self, sector: int, wanted: int) -> int:
-        """How many of `wanted` MPP returns this site's shelters take today."""
+    def mpp_room_today(self, sector: int) -> int:
+        """MPP returns this site's shelters can still take today (whole people)."""
         room = self.mpp_room[sector]
-        granted = min(wanted, int(np.floor(room + self.model.rng.random())) if room > 0 else 0)
-        self.mpp_room[sector] = max(room - granted, 0.0)
-        return granted
+        return int(np.floor(room + self.model.rng.random())) if room > 0 else 0
 
-    def accepts_expulsion(self, nationality: np.ndarray, demographic: np.ndarray, sector: int,
-                          day: int) -> tuple[np.ndarray, np.ndarray]:
+    def take_mpp(self, sector: int, taken: int) -> None:
+        self.mpp_room[sector] = max(self.mpp_room[sector] - taken, 0.0)
+
+    def accepts_expulsion(self, rows: np.ndarray, sector: int, day: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
         """Title 42: Mexico takes back Mexicans and Central Americans, except, when its
         refusal is in force, Central American families at the sectors where it refuses
         them. Returns (accepted, refused_family)."""
+        pop = self.model.migrants.pop
+        nationality, demographic = pop.nationality[rows], pop.demographic[rows]
         central_american = np.isin(nationality, NORTHERN_TRIANGLE)
         accepted = (nationality == Nationality.MEXICO) | central_american
         refused = np.zeros(len(nationality), dtype=bool)
@@ -43,15 +46,17 @@ class MexicanAuthorities(mesa.Agent):
 
             p = refusal.acceptance.get(SECTOR_KEYS[sector], refusal.default_acceptance)
             family = central_american & (demographic == Demographic.FAMILY_UNIT)
-            refused = family & (self.model.rng.random(len(nationality)) >= p)
+            refused = family & (self.model.migrants.behaviour.uniform(pop, rows) >= p)
             accepted &= ~refused
         return accepted, refused
 
-    def intercepts(self, nationality: np.ndarray, day: int) -> np.ndarray:
+    def intercepts(self, rows: np.ndarray, day: int) -> np.ndarray:
         """People in transit stopped and deported before reaching the border (not Mexicans)."""
         policy = self.model.policies.first_in_force("mexican_enforcement", day)
         p = policy.interception_prob if policy else self.model.scenario.mexico_base_interception_prob
-        return (nationality != Nationality.MEXICO) & (self.model.rng.random(len(nationality)) < p)
+        pop = self.model.migrants.pop
+        return ((pop.nationality[rows] != Nationality.MEXICO)
+                & (self.model.migrants.behaviour.uniform(pop, rows) < p))
 
     def receives_flight(self, destination: str, day: int) -> bool:
         """Mexico takes interior repatriation flights only while it cooperates."""

@@ -11,7 +11,15 @@ import numpy as np
 from model.behaviour import Behaviour, new_people_attributes
 from model.calendar import DueQueue
 from model.geography import MEXICAN_STATES
-from model.people import NEVER, NORTHERN_TRIANGLE, Demographic, Nationality, Population, Status
+from model.people import (
+    NEVER,
+    NORTHERN_TRIANGLE,
+    Demographic,
+    Nationality,
+    Population,
+    Status,
+    share_by_key,
+)
 from model.recorder import Recorder
 
 _NATIONALITY_COLUMN = {
@@ -67,7 +75,9 @@ class Migrants:
         for back in range(lookback_days, 0, -1):
             counts = self.behaviour.departures(push)
             attrs = new_people_attributes(self.behaviour, counts, _STATE_P)
-            travel = self.behaviour.travel_time_of(attrs["nationality"], attrs["origin_state"])
+            travel = share_by_key(
+                self.behaviour.travel_time_of(attrs["nationality"], attrs["origin_state"]),
+                attrs["family_key"])
             on_road = travel > back
             rows = self.pop.add(int(on_road.sum()), day=0,
                                 **{k: v[on_road] for k, v in attrs.items()})
@@ -126,7 +136,8 @@ class Migrants:
         courts = self.model.courts
         courts.open_cases(len(rows))
         self.record_outcome(rows, entered=True)
-        self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(len(rows), day))
+        self.move(rows, Status.RELEASED_IN_US, day,
+                  self.pop.shared(courts.regular_hearing_delay(len(rows), day), rows))
 
     def send_back(self, rows: np.ndarray, mode: str, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""

@@ -85,7 +85,7 @@ class BorderModel(mesa.Model):
         due = mig.due(day)
         status = pop.status[due]
         arriving = due[status == Status.EN_ROUTE]
-        stopped = self.mexico.intercepts(pop.nationality[arriving], day)
+        stopped = self.mexico.intercepts(arriving, day)
         self.recorder.add("mexico_interceptions", int(stopped.sum()))
         mig.send_back(arriving[stopped], "mexico_deport", Status.AT_HOME, day)
         crossers = np.concatenate([arriving[~stopped], due[status == Status.AT_BORDER]])
@@ -121,6 +121,13 @@ class BorderModel(mesa.Model):
         assert counted.sum() == pop.n, "status counts do not sum to everyone created"
         assert self.ice.detained <= self.ice.capacity(self.day), (
             f"day {self.day}: {self.ice.detained} detained > cap {self.ice.capacity(self.day)}")
+        rows = np.arange(pop.n)
+        members = pop.family[: pop.n] != rows  # everyone but each family's first member
+        first = pop.family[: pop.n][members]
+        for column in ("status", "next_day", "sector"):
+            values = getattr(pop, column)
+            split = np.count_nonzero(values[rows[members]] != values[first])
+            assert split == 0, f"{split} family members apart from their family in {column}"
         in_custody = pop.status[: pop.n] == Status.IN_CBP_CUSTODY
         for sector in self.sectors:
             n = int(np.count_nonzero(in_custody & (pop.sector[: pop.n] == sector.index)))

@@ -74,6 +74,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "n_encounters": (np.int16, 0),
     "n_violence": (np.int16, 0),
     "status_since": (np.int32, 0),
+    "family": (np.int64, -1),  # row of the family's first member; own row for everyone else
 }
 
 
@@ -87,13 +88,20 @@ class Population:
             setattr(self, name, np.full(self._cap, fill, dtype=dtype))
         self.status_counts = np.zeros(N_STATUS, dtype=np.int64)
 
-    def add(self, count: int, *, day: int, **attrs: np.ndarray) -> np.ndarray:
-        """Append `count` people; returns their row indices."""
+    def add(self, count: int, *, day: int, family_key: np.ndarray | None = None,
+            **attrs: np.ndarray) -> np.ndarray:
+        """Append `count` people; returns their row indices. People with equal
+        `family_key` form one family unit (default: each person their own)."""
         if self.n + count > self._cap:
             self._grow(self.n + count)
         rows = np.arange(self.n, self.n + count)
         for name, values in attrs.items():
             getattr(self, name)[rows] = values
+        if family_key is None:
+            self.family[rows] = rows
+        else:
+            _, first, inverse = np.unique(family_key, return_index=True, return_inverse=True)
+            self.family[rows] = rows[first][inverse]
         self.created_day[rows] = day
         self.status_since[rows] = day
         self.n += count
@@ -118,6 +126,36 @@ class Population:
         self.status_counts[status] += len(rows)
         self.status[rows] = status
         self.status_since[rows] = day
+
+    # -- families: one unit, one decision -------------------------------------
+    def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`values` with every family member given its family's first value in `rows`.
+
+        Every draw that decides where a person goes passes through here, so a
+        family is apprehended, expelled, enrolled or released together.
+        """
+        family = self.family[rows]
+        if len(rows) < 2:
+            return values
+        # A family's members are consecutive rows made together and always move
+        # together, so in any batch they stand next to each other: runs suffice.
+        starts = np.empty(len(rows), dtype=bool)
+        starts[0] = True
+        np.not_equal(family[1:], family[:-1], out=starts[1:])
+        if starts.all():
+            return values
+        return np.asarray(values)[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+
+    def whole_families(self, rows: np.ndarray, limit: int) -> np.ndarray:
+        """Mask of the rows that fit under `limit`, taking families whole, in order."""
+        if len(rows) <= limit:
+            return np.ones(len(rows), dtype=bool)
+        _, first, inverse, size = np.unique(self.family[rows], return_index=True,
+                                            return_inverse=True, return_counts=True)
+        order = np.argsort(first, kind="stable")  # families in order of appearance
+        fits = np.zeros(len(first), dtype=bool)
+        fits[order] = np.cumsum(size[order]) <= limit
+        return fits[inverse]
 
     def group(self, rows: np.ndarray) -> np.ndarray:
         """Behaviour group (nationality x demographic) of each row."""
@@ -155,3 +193,11 @@ class Pending(IntEnum):
 REMOVAL_BY_NATIONALITY = np.array([
     Pending.PORT_REMOVAL, Pending.FLY_GUATEMALA, Pending.FLY_HONDURAS, Pending.FLY_EL_SALVADOR,
     Pending.FLY_CHINA, Pending.FLY_OTHER], dtype=np.int8)
+
+
+def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Give every element the value of the first element with the same key."""
+    if len(keys) < 2:
+        return values
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return np.asarray(values)[first][inverse]

@@ -39,6 +39,7 @@ from model.validation import (
     Keys,
     NonNegative,
     Probability,
+    Range,
     ScenarioError,
     check_value,
     parse_text,
@@ -74,6 +75,7 @@ class BorderScenario(Scenario):
     family_share: NationalityProbabilities = {
         "mexico": 0.05, "guatemala": 0.45, "honduras": 0.55, "el_salvador": 0.5,
         "china": 0.05, "other": 0.35}
+    family_size_mean: Annotated[float, Range(2.0, 10.0, "between 2 and 10")] = 2.6
     child_share: NationalityProbabilities = {
         "mexico": 0.04, "guatemala": 0.15, "honduras": 0.1, "el_salvador": 0.15,
         "china": 0.01, "other": 0.03}

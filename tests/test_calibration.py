@@ -17,7 +17,7 @@ def test_seed_figures_read_the_output_files(tmp_path):
     monthly = pd.read_csv(tmp_path / "monthly.csv")
     daily = pd.read_parquet(tmp_path / "daily.parquet")
     flights = pd.read_csv(tmp_path / "flights.csv")
-    by_label = {f.label: model_value(f, monthly, daily) for f in SEED_FIGURES}
+    by_label = {f.label: model_value(f, monthly, daily, flights) for f in SEED_FIGURES}
     mpp = monthly.set_index("month").loc["2019-01":"2020-01", "mpp_enrollments"].sum()
     assert by_label["MPP enrolments to Jan 2020"] == mpp
     china = flights[flights.destination == "china"].passengers.sum()
