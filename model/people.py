@@ -74,7 +74,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "n_encounters": (np.int16, 0),
     "n_violence": (np.int16, 0),
     "status_since": (np.int32, 0),
-    "family": (np.int64, -1),  # row of the family's first member; own row for everyone else
+    "family": (np.int32, -1),  # row of the family's first member; own row for everyone else
 }
 
 
