@@ -36,3 +36,11 @@ def test_run_json_records_what_defines_the_run(tmp_path):
     assert info["package_version"] and info["wall_time_s"] > 0
     assert {p["id"] for p in info["identity"]["scenario"]["policies"]} >= {"title42", "mpp_2019"}
     assert "FY2021" in result.stdout  # the summary table
+
+
+def test_scenarios_verb_lists_every_scenario_with_its_description():
+    out = subprocess.run([sys.executable, "run.py", "scenarios"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    names = sorted(p.stem for p in (ROOT / "scenarios").glob("*.toml"))
+    assert [line.split()[0] for line in out.splitlines()] == names
+    assert "MPP off: no Remain in Mexico at any time (base: historical)" in out
