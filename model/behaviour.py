@@ -94,10 +94,12 @@ class Behaviour:
         self.surrender = np.array([scenario.surrender_prob[k] for k in DEMOGRAPHIC_KEYS])
         self.claim_prob = np.array([scenario.claim_fear_prob[k] for k in DEMOGRAPHIC_KEYS])
         self.apprehension = np.array([scenario.apprehension_prob[k] for k in SECTOR_KEYS])
+        self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
 
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray) -> np.ndarray:
         """People (in agents) setting out today per (nationality, demographic)."""
+        self.push_today = push
         pull = np.exp(self.s.departure_sensitivity *
                       (self.experience.entry_share_by_group() - 0.5)).reshape(-1, N_DEMOGRAPHIC)
         lam = (self.base_departures * push)[:, None] * self.demographic_mix * pull / self.scale
@@ -164,7 +166,9 @@ class Behaviour:
         p = np.clip(p * np.exp(-self.s.give_up_sensitivity * (share - 0.5)), 0.0, 1.0)
         gives_up = pop.shared(self.rng.random(len(rows)) < p, rows)
         retry = rows[~gives_up]
-        delay = 1 + self.rng.poisson(max(self.s.retry_days[mode] - 1.0, 0.0), len(retry))
+        # hard times (a push below 1: lockdowns, closed borders) also slow re-attempts
+        slow = 1.0 / np.clip(self.push_today[pop.nationality[retry]], 0.25, 1.0)
+        delay = 1 + self.rng.poisson(np.maximum(self.s.retry_days[mode] * slow - 1.0, 0.0))
         return rows[gives_up], retry, pop.shared(delay, retry)
 
 
