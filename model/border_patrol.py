@@ -122,8 +122,7 @@ class BorderPatrolSector(mesa.Agent):
             held = others & np.isin(pending, (Pending.CREDIBLE_FEAR, *REMOVAL_BY_NATIONALITY[1:]))
             pending[held & (m.rng.random(n) >= priorities.detention_share)] = Pending.RELEASE
 
-        m.recorder.add("port_returns", int(np.count_nonzero(port_return)))
-        m.migrants.send_back(rows[port_return], "port_return", Status.AT_BORDER, day)
+        m.migrants.return_at_port(rows[port_return], day)
         self._hold(rows[~port_return], pending[~port_return], day)
 
     def _in_force_here(self, kind: str, day: int) -> bool:

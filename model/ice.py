@@ -70,8 +70,7 @@ class ICE(mesa.Agent):
             return
         m = self.model
         mexican = m.migrants.pop.nationality[rows] == Nationality.MEXICO
-        m.recorder.add("port_returns", int(mexican.sum()))
-        m.migrants.send_back(rows[mexican], "port_return", Status.AT_BORDER, day)
+        m.migrants.return_at_port(rows[mexican], day)
         m.migrants.release(rows[~mexican], day, forced=True)
 
     # -- the day's due cases -------------------------------------------------
@@ -91,10 +90,9 @@ class ICE(mesa.Agent):
         m.migrants.send_back(removed, "removal", Status.AT_BORDER, day)
 
         timed_out = rows[pending <= Pending.FLY_GUATEMALA_ACA]
-        no_seat = timed_out[pop.pending[timed_out] == Pending.FLY_GUADALAJARA]
-        m.recorder.add("port_returns", len(no_seat))
-        m.migrants.send_back(no_seat, "port_return", Status.AT_BORDER, day)
-        m.migrants.release(timed_out[pop.pending[timed_out] != Pending.FLY_GUADALAJARA], day)
+        no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
+        m.migrants.return_at_port(timed_out[no_seat], day)
+        m.migrants.release(timed_out[~no_seat], day)
 
     def enforce_cap(self, day: int) -> None:
         """When the cap drops below the population (COVID), release the excess."""

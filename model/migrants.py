@@ -148,6 +148,11 @@ class Migrants:
         self.give_up(gave_up, day)
         self.move(retry, where, day, delay)
 
+    def return_at_port(self, rows: np.ndarray, day: int) -> None:
+        """Returned to Mexico at a land port (Title 8), to try again or give up from there."""
+        self.recorder.add("port_returns", len(rows))
+        self.send_back(rows, "port_return", Status.AT_BORDER, day)
+
     def give_up(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("gave_up", len(rows))
         self.move(rows, Status.GAVE_UP, day)
