@@ -97,11 +97,7 @@ class Population:
         rows = np.arange(self.n, self.n + count)
         for name, values in attrs.items():
             getattr(self, name)[rows] = values
-        if family_key is None:
-            self.family[rows] = rows
-        else:
-            _, first, inverse = np.unique(family_key, return_index=True, return_inverse=True)
-            self.family[rows] = rows[first][inverse]
+        self.family[rows] = rows if family_key is None else share_by_key(rows, family_key)
         self.created_day[rows] = day
         self.status_since[rows] = day
         self.n += count
@@ -134,17 +130,7 @@ class Population:
         Every draw that decides where a person goes passes through here, so a
         family is apprehended, expelled, enrolled or released together.
         """
-        family = self.family[rows]
-        if len(rows) < 2:
-            return values
-        # A family's members are consecutive rows made together and always move
-        # together, so in any batch they stand next to each other: runs suffice.
-        starts = np.empty(len(rows), dtype=bool)
-        starts[0] = True
-        np.not_equal(family[1:], family[:-1], out=starts[1:])
-        if starts.all():
-            return values
-        return np.asarray(values)[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+        return share_by_key(values, self.family[rows])
 
     def whole_families(self, rows: np.ndarray, limit: int) -> np.ndarray:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
@@ -196,8 +182,18 @@ REMOVAL_BY_NATIONALITY = np.array([
 
 
 def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Give every element the value of the first element with the same key."""
+    """Give every element the value of the first element of its run of equal keys.
+
+    Keys are family ids. A family's members are made together (adjacent at
+    creation) and always move together, so in any batch they stand next to
+    each other: runs suffice, with no sort. (The daily invariant that no family
+    is ever split would catch a batch where this did not hold.)
+    """
     if len(keys) < 2:
         return values
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return np.asarray(values)[first][inverse]
+    starts = np.empty(len(keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
+    if starts.all():
+        return values
+    return np.asarray(values)[np.flatnonzero(starts)][np.cumsum(starts) - 1]
