@@ -8,7 +8,6 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
-import json
 import platform
 import sys
 import time

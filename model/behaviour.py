@@ -23,8 +23,6 @@ from model.people import (
 )
 from model.policies import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS
 
-RETURN_MODES = ("title42", "port_return", "interior_flight", "removal", "mexico_deport",
-                "third_country")
 
 
 class Experience:
@@ -204,5 +202,3 @@ def new_people_attributes(behaviour: Behaviour, counts: np.ndarray, mexican_stat
         "family_key": key,
     }
 
-
-__all__ = ["Behaviour", "Experience", "RETURN_MODES", "new_people_attributes", "Demographic"]

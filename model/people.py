@@ -152,9 +152,6 @@ class Population:
         state = self.origin_state[rows]
         return (state >= 0) & ~_STATE_BORDER[np.maximum(state, 0)]
 
-    def memory_bytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in _COLUMNS)
-
 
 class Pending(IntEnum):
     """What happens to a person when their custody or detention period ends.

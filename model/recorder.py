@@ -86,9 +86,6 @@ class Recorder:
     def set(self, name: str, amount: float) -> None:
         self.values[self.day, COLUMN_INDEX[name]] = amount
 
-    def get(self, name: str, day: int | None = None) -> float:
-        return self.values[self.day if day is None else day, COLUMN_INDEX[name]]
-
     def in_people(self) -> np.ndarray:
         factor = np.array([1.0 if c.in_people or c.how == "rate" else self.scale for c in COLUMNS])
         return self.values * factor

@@ -53,12 +53,10 @@ DemographicProbabilities = Annotated[dict[str, Probability], Keys(DEMOGRAPHIC_KE
 SectorWeights = Annotated[dict[str, Annotated[dict[str, NonNegative], Keys(SECTOR_KEYS, "sector")]],
                           Keys(NATIONALITY_KEYS, "nationality")]
 MonthlyIndex = Annotated[dict[str, dict[str, NonNegative]], Keys(NATIONALITY_KEYS, "nationality")]
-ReturnModeDays = Annotated[dict[str, Days], Keys(("title42", "port_return", "interior_flight",
-                                                  "removal", "mexico_deport", "third_country"),
-                                                 "return mode")]
-ReturnModeProbabilities = Annotated[dict[str, Probability],
-                                    Keys(("title42", "port_return", "interior_flight", "removal",
-                                          "mexico_deport", "third_country"), "return mode")]
+RETURN_MODES = ("title42", "port_return", "interior_flight", "removal", "mexico_deport",
+                "third_country")  # how a person was sent back (Migrants.send_back's `mode`)
+ReturnModeDays = Annotated[dict[str, Days], Keys(RETURN_MODES, "return mode")]
+ReturnModeProbabilities = Annotated[dict[str, Probability], Keys(RETURN_MODES, "return mode")]
 
 
 class BorderScenario(Scenario):
