@@ -8,16 +8,13 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
-import platform
 import sys
-import time
 from pathlib import Path
 
-import pandas as pd
-
-from model import BorderModel, ScenarioError, __version__, load_scenario
-from model.scenario import SCENARIO_DIR
+from model import ScenarioError, __version__, load_scenario, simulate
 from model.output import OutputError, check_out_dir, write_outputs
+from model.scenario import SCENARIO_DIR
+from model.simulate import run_identity
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "title42_expulsions", "port_returns", "interior_repatriations",
@@ -55,11 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_identity(loaded, seed: int, scale: int) -> dict:
-    """What makes two runs the same run (and so the same output bytes)."""
-    return {"scenario": loaded.resolved(), "seed": seed, "scale": scale, "version": __version__}
-
-
 def default_out(name: str, seed: int, scale: int, overrides: list[str]) -> Path:
     tag = f"{name}-seed{seed}-scale{scale}"
     if overrides:
@@ -67,21 +59,17 @@ def default_out(name: str, seed: int, scale: int, overrides: list[str]) -> Path:
     return Path("runs") / tag
 
 
-def summary_table(monthly: pd.DataFrame) -> str:
-    """Totals per US fiscal year (October to September)."""
-    frame = monthly.copy()
-    year, month = frame["month"].str[:4].astype(int), frame["month"].str[5:].astype(int)
-    frame["period"] = "FY" + (year + (month >= 10)).astype(str)
-    sums = frame.groupby("period")[SUMMARY_COLUMNS].sum()
-    months = frame.groupby("period")["month"].agg(["first", "last"])
-    rep = frame.groupby("period")[["repeat_encounter_rate", "encounters"]].apply(
-        lambda g: (g["repeat_encounter_rate"] * g["encounters"]).sum() / max(g["encounters"].sum(), 1))
-    sums["repeat_encounter_rate"] = rep.round(3)
-    sums["unique_encountered"] = frame.groupby("period")["unique_encountered"].sum()
-    sums.insert(0, "months", months["first"] + ".." + months["last"])
+def summary_table(result) -> str:
+    """Totals per US fiscal year (October to September); unique people counted once a year."""
+    years = result.fiscal_years()
+    table = years[SUMMARY_COLUMNS].copy()
+    table.index = "FY" + table.index.astype(str)
+    table.index.name = "period"
+    table.insert(0, "dates", years["first"].values + ".." + years["last"].values)
+    table["repeat_encounter_rate"] = years["repeat_encounter_rate"].round(3).values
     counts = [c for c in SUMMARY_COLUMNS if c != "repeat_encounter_rate"]
-    sums[counts] = sums[counts].map(lambda v: f"{int(v):,}")
-    return sums.to_string()
+    table[counts] = table[counts].map(lambda v: f"{int(v):,}")
+    return table.to_string()
 
 
 def cmd_run(args) -> int:
@@ -89,20 +77,12 @@ def cmd_run(args) -> int:
     identity = run_identity(loaded, args.seed, args.scale)
     out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
     check_out_dir(out_dir, identity)
-    started = time.perf_counter()
-    model = BorderModel(loaded, seed=args.seed, scale=args.scale)
-    model.run()
-    wall = time.perf_counter() - started
-    info = {"scenario": loaded.name, "parameters": identity["scenario"]["parameters"],
-            "seed": args.seed, "scale": args.scale, "package_version": __version__,
-            "wall_time_s": round(wall, 3), "people_created": int(model.migrants.pop.n * args.scale),
-            "agents_created": int(model.migrants.pop.n), "overrides": args.overrides,
-            "python": platform.python_version()}
-    files = write_outputs(out_dir, model, identity, info)
-    monthly = pd.read_csv(files["monthly.csv"])
+    result = simulate(loaded, seed=args.seed, scale=args.scale)
+    files = write_outputs(result, out_dir, {"overrides": args.overrides})
+    info = result.info
     print(f"{loaded.name}: {loaded.start} to {loaded.end}, seed {args.seed}, scale {args.scale}, "
-          f"{info['people_created']:,} people, {wall:.1f} s")
-    print(summary_table(monthly))
+          f"{info['people_created']:,} people, {info['wall_time_s']:.1f} s")
+    print(summary_table(result))
     print(f"wrote {', '.join(str(p) for p in files.values())}")
     return 0
 

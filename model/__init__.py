@@ -1,8 +1,15 @@
-"""Agent-based model of US southwest-border enforcement, 2018-2021."""
+"""Agent-based model of US southwest-border enforcement, 2018-2021.
 
-from model.model import BorderModel
-from model.scenario import BorderScenario, LoadedScenario, load_scenario
-from model.validation import ScenarioError
+`simulate()` runs a scenario in memory and returns a `RunResult`; `BorderModel`
+is the Mesa model behind it; `load_scenario` reads and checks a scenario.
+"""
 
-__version__ = "0.1.0"
-__all__ = ["BorderModel", "BorderScenario", "LoadedScenario", "ScenarioError", "load_scenario"]
+__version__ = "0.2.0"
+
+from model.model import BorderModel  # noqa: E402
+from model.scenario import BorderScenario, LoadedScenario, load_scenario  # noqa: E402
+from model.simulate import RunResult, simulate  # noqa: E402
+from model.validation import ScenarioError  # noqa: E402
+
+__all__ = ["BorderModel", "BorderScenario", "LoadedScenario", "RunResult", "ScenarioError",
+           "load_scenario", "simulate"]

@@ -18,6 +18,9 @@ class RunCalendar:
         self.month_labels = list(dict.fromkeys(labels))
         index = {m: i for i, m in enumerate(self.month_labels)}
         self.month_of_day = np.array([index[m] for m in labels], dtype=np.int32)
+        # US fiscal year of each day: FY2021 runs from 2020-10-01 to 2021-09-30
+        self.fiscal_year_of_day = np.array([d.year + (d.month >= 10) for d in self.dates],
+                                           dtype=np.int16)
 
     def day(self, when: date) -> int:
         """Day index of a date (may be negative or past the end)."""

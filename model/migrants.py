@@ -45,6 +45,7 @@ class Migrants:
         self.behaviour = Behaviour(model.scenario, model.rng, model.scale)
         self.recorder: Recorder = model.recorder
         self.month_of_day = model.calendar.month_of_day
+        self.fiscal_year_of_day = model.calendar.fiscal_year_of_day
 
     # -- scheduling --------------------------------------------------------
     def move(self, rows: np.ndarray, status: Status, day: int, delay: np.ndarray | int | None = None
@@ -113,12 +114,16 @@ class Migrants:
         rec.add("repeat_encounters", int(np.count_nonzero(day - last <= 365)))
         month = self.month_of_day[day]
         rec.add("month_first_encounters", int(np.count_nonzero(pop.last_encounter_month[rows] != month)))
+        fy = self.fiscal_year_of_day[day]
+        rec.add("fiscal_year_first_encounters",
+                int(np.count_nonzero(pop.last_encounter_fy[rows] != fy)))
         for value, count in zip(*np.unique(pop.nationality[rows], return_counts=True)):
             rec.add(_NATIONALITY_COLUMN[Nationality(value)], count)
         for value, count in zip(*np.unique(pop.demographic[rows], return_counts=True)):
             rec.add(_DEMOGRAPHIC_COLUMN[Demographic(value)], count)
         pop.last_encounter_day[rows] = day
         pop.last_encounter_month[rows] = month
+        pop.last_encounter_fy[rows] = fy
         pop.n_encounters[rows] += 1
 
     # -- outcomes ----------------------------------------------------------

@@ -15,6 +15,8 @@ A day runs in the order things happen on the ground:
 Flights depart at the start of their day as scheduled events.
 """
 
+from pathlib import Path
+
 import mesa
 import numpy as np
 
@@ -29,15 +31,38 @@ from model.migrants import Migrants
 from model.people import N_STATUS, Status
 from model.policies import NATIONALITY_KEYS, PolicyBook
 from model.recorder import Recorder
-from model.scenario import LoadedScenario
+from model.scenario import LoadedScenario, load_scenario
+from model.validation import ScenarioError
 
 
 class BorderModel(mesa.Model):
-    def __init__(self, loaded: LoadedScenario, seed: int = 0, scale: int = 1,
-                 check_invariants: bool = False):
-        if not isinstance(scale, int) or scale < 1:
-            raise ValueError(f"scale must be a whole number >= 1, got {scale!r}")
+    """The border, one day a step: owns the calendar, the policies in force, the
+    recorder and every actor, and runs a day in the order things happen.
+
+    Built from keyword arguments alone (`BorderModel(scenario="mpp_off", seed=3,
+    scale=20)`), so Mesa's SolaraViz can rebuild it on reset; `simulate()` builds
+    one, runs it to the end and tabulates it. `running` turns False after the
+    last day, and stepping past the end does nothing.
+    """
+
+    def __init__(self, scenario: "str | Path | LoadedScenario" = "historical", *,
+                 seed: int = 0, scale: int = 1, params: dict | None = None,
+                 policies: dict | None = None, start=None, end=None,
+                 check_invariants: bool = False, rng=None):
+        if isinstance(rng, (int, np.integer)) and seed == 0:
+            seed = int(rng)  # Mesa's UI passes the seed as rng
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ScenarioError(f"seed: must be a whole number >= 0, got {seed!r}")
+        if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or scale < 1:
+            raise ScenarioError(f"scale: must be a whole number >= 1, got {scale!r}")
+        seed, scale = int(seed), int(scale)
+        if (not isinstance(scenario, LoadedScenario) or params is not None
+                or policies is not None or start is not None or end is not None):
+            scenario = load_scenario(scenario, params=params, policies=policies,
+                                     start=start, end=end)
+        loaded = scenario
         super().__init__(scenario=loaded.make_scenario(seed))
+        self.seed = seed
         self.loaded = loaded
         self.scale = scale
         self.check_each_day = check_invariants
@@ -60,23 +85,28 @@ class BorderModel(mesa.Model):
         self.day = 0
 
     def _push_by_month(self) -> np.ndarray:
-        """(month, nationality) push index, each listed value carried forward."""
+        """(month, nationality) push index, each listed value carried forward
+        (from months before the run's start too, when the run is a clipped one)."""
         labels = self.calendar.month_labels
         push = np.ones((len(labels), len(NATIONALITY_KEYS)))
         for j, nat in enumerate(NATIONALITY_KEYS):
-            listed = self.scenario.push.get(nat, {})
-            value = 1.0
+            listed = sorted(self.scenario.push.get(nat, {}).items())
             for i, month in enumerate(labels):
-                value = listed.get(month, value)
-                push[i, j] = value
+                earlier = [value for m, value in listed if m <= month]
+                push[i, j] = earlier[-1] if earlier else 1.0
         return push
 
     # -- running -------------------------------------------------------------
     def run(self) -> None:
-        self.run_until(self.calendar.n_days)
+        """Run from the current day to the end of the run."""
+        if self.day < self.calendar.n_days:
+            self.run_until(self.calendar.n_days)
 
     def step(self) -> None:
         day = self.day
+        if day >= self.calendar.n_days:  # past the end: nothing more happens
+            self.running = False
+            return
         mig = self.migrants
         pop = mig.pop
         self.mexico.start_day(day)
@@ -111,6 +141,13 @@ class BorderModel(mesa.Model):
             self.check_invariants()
         self.day += 1
         self.recorder.day = min(self.day, self.calendar.n_days - 1)
+        if self.day >= self.calendar.n_days:
+            self.running = False
+
+    @property
+    def today(self):
+        """The calendar date of the day the next step runs (the last day once finished)."""
+        return self.calendar.date(min(self.day, self.calendar.n_days - 1))
 
     # -- invariants ------------------------------------------------------------
     def check_invariants(self) -> None:

@@ -8,10 +8,8 @@ run. A folder holding a *different* run's output is never overwritten.
 import json
 import shutil
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
 
 OUTPUT_FILES = ("monthly.csv", "daily.parquet", "flights.csv", "run.json")
 
@@ -40,13 +38,16 @@ def check_out_dir(out_dir: Path, identity: dict) -> None:
                       f"choose a new or empty folder")
 
 
-def write_outputs(out_dir: Path, model, identity: dict, run_info: dict) -> dict[str, Path]:
-    cal = model.calendar
-    monthly = model.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
-    daily = model.recorder.daily_frame(cal.dates)
-    flights = pd.DataFrame([asdict(r) for r in model.flight_log],
-                           columns=["date", "route", "origin", "destination", "seats",
-                                    "passengers", "status"])
+def write_outputs(result, out_dir: Path, extra_info: dict | None = None) -> dict[str, Path]:
+    """Write a RunResult's files into `out_dir`; returns their paths.
+
+    run.json holds the run's identity (what makes two runs the same), its
+    resolved parameters and policies, and `result.info` plus `extra_info`.
+    """
+    identity = result.identity()
+    run_info = {**result.info, "parameters": identity["scenario"]["parameters"],
+                **(extra_info or {})}
+    monthly, daily, flights = result.monthly, result.daily, result.flights
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
     try:

@@ -71,6 +71,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "created_day": (np.int32, 0),
     "last_encounter_day": (np.int32, NEVER),
     "last_encounter_month": (np.int32, -1),
+    "last_encounter_fy": (np.int16, -1),
     "n_encounters": (np.int16, 0),
     "n_violence": (np.int16, 0),
     "status_since": (np.int32, 0),

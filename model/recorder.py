@@ -64,6 +64,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("hearings_postponed", "sum", "hearings (MPP or regular) moved to a later date"),
     Column("gave_up", "sum", "people who stopped trying"),
     Column("month_first_encounters", "sum", "people encountered for the first time in their calendar month (sums to a month's unique_encountered)"),
+    Column("fiscal_year_first_encounters", "sum", "people encountered for the first time in their fiscal year (sums over a fiscal year to its distinct people)"),
     Column("cbp_custody", "mean", "people in Border Patrol custody (average daily)"),
     Column("in_us", "last", "people in the US: released, admitted or evaded (period end)"),
     *(Column(f"encounters_{k}", "sum", f"encounters in the {k.replace('_', ' ')} sector")
@@ -97,7 +98,7 @@ class Recorder:
         frame["repeat_encounter_rate"] = np.divide(
             frame["repeat_encounters"].to_numpy(), enc, out=np.zeros_like(enc), where=enc > 0)
         frame = _round(frame)
-        frame.insert(0, "date", pd.to_datetime(dates))
+        frame.insert(0, "date", pd.to_datetime(dates).astype("datetime64[ms]"))  # as Parquet stores it
         return frame
 
     def monthly_frame(self, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:

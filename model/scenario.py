@@ -14,6 +14,7 @@ Everything is checked before anything runs; the first problem is reported as
 """
 
 import copy
+import dataclasses
 import tomllib
 import typing
 from datetime import date
@@ -158,10 +159,17 @@ TOP_LEVEL_KEYS = {"description", "base", "start", "end", "parameters", "policies
 
 
 class LoadedScenario:
-    """A checked scenario: name, dates, parameters (BorderScenario) and policies."""
+    """A checked scenario: name, run dates, parameters (BorderScenario) and policies.
+
+    `declared_start`/`declared_end` are the window the scenario file describes;
+    `start`/`end` are this run's window inside it (a run may be shorter: its
+    policies and push months are then clipped to it). `raw` is the merged table
+    it was checked from, so overrides can be applied again through the same checks.
+    """
 
     def __init__(self, name: str, description: str, start: date, end: date,
-                 parameters: dict[str, Any], policies: list[Policy], sources: list[str]):
+                 parameters: dict[str, Any], policies: list[Policy], sources: list[str],
+                 raw: dict | None = None, declared: tuple[date, date] | None = None):
         self.name = name
         self.description = description
         self.start = start
@@ -169,6 +177,8 @@ class LoadedScenario:
         self.parameters = parameters
         self.policies = policies
         self.sources = sources  # files read, base first
+        self.raw = raw if raw is not None else {}
+        self.declared_start, self.declared_end = declared or (start, end)
 
     def make_scenario(self, seed: int) -> BorderScenario:
         return BorderScenario(rng=seed, **copy.deepcopy(self.parameters))
@@ -245,17 +255,62 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     return out
 
 
-def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenario:
-    """Read, merge, apply `key=value` overrides and check a scenario."""
-    path = resolve_path(name_or_path)
-    raw, files = _read_raw(path)
-    where = f"{path} (with --set)" if overrides else str(path)  # the flag may be the culprit
+def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] = (), *,
+                  params: dict | None = None, policies: dict | None = None,
+                  start: date | str | None = None, end: date | str | None = None
+                  ) -> LoadedScenario:
+    """Read, merge, apply overrides and check a scenario; nothing runs.
+
+    `scenario` is a name in scenarios/, a path to a .toml file, or a scenario
+    already loaded (its merged table is checked again with the new overrides).
+    `overrides` are `--set key=value` texts; `params` and `policies` are plain
+    dicts in the scenario file's shape (`{"apprehension_prob": {"tucson": 0.8}}`,
+    `{"title42": {"end": "2021-06-30"}}`); `start`/`end` set the run's window
+    inside the scenario's. All go through the same checks as a file, and the
+    first problem raises ScenarioError naming where it is.
+    """
+    if isinstance(scenario, LoadedScenario):
+        name, raw, files = scenario.name, copy.deepcopy(scenario.raw), list(scenario.sources)
+        where = files[-1]
+    else:
+        path = resolve_path(str(scenario))
+        raw, files = _read_raw(path)
+        name, where = path.stem, str(path)
+    window: dict[str, Any] = {}
+    if overrides:
+        where = f"{where} (with --set)"  # the flag may be the culprit
     for text in overrides:
-        raw = apply_override(raw, text)
-    start = check_value(f"{where}: start", raw.get("start"), date)
-    end = check_value(f"{where}: end", raw.get("end"), date)
+        raw, window = apply_override(raw, text, window)
+    if params is not None or policies is not None:
+        where = f"{where} (with params/policies)"
+        raw = apply_dicts(raw, params, policies)
+    for key, value in (("start", start), ("end", end)):
+        if value is not None:
+            window[key] = _parse_date(f"{key}=", value)
+    return _build(name, raw, files, where, window)
+
+
+def _parse_date(path: str, value: Any) -> date:
+    if isinstance(value, str):
+        return parse_text(path.rstrip("="), value, date)
+    return check_value(path.rstrip("="), value, date)
+
+
+def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> LoadedScenario:
+    declared_start = check_value(f"{where}: start", raw.get("start"), date)
+    declared_end = check_value(f"{where}: end", raw.get("end"), date)
+    if declared_end < declared_start:
+        raise ScenarioError(f"{where}: end: {declared_end} is before start {declared_start}")
+    start = window.get("start", declared_start)
+    end = window.get("end", declared_end)
     if end < start:
         raise ScenarioError(f"{where}: end: {end} is before start {start}")
+    if end > declared_end:
+        raise ScenarioError(f"{where}: end: {end} is after the last day the scenario describes "
+                            f"({declared_end}); extend the scenario's end and its policies instead")
+    if start < declared_start:
+        raise ScenarioError(f"{where}: start: {start} is before the first day the scenario "
+                            f"describes ({declared_start})")
     description = check_value(f"{where}: description", raw.get("description", ""), str)
 
     params = check_value(f"{where}: parameters", raw.get("parameters", {}), dict[str, Any])
@@ -270,7 +325,7 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
             raise ScenarioError(f"{where}: parameters.{key}: unknown parameter")
     for key, hint in PARAMETER_TYPES.items():
         merged[key] = check_value(f"{where}: parameters.{key}", merged[key], hint)
-    _check_push(where, merged["push"], start, end)
+    _check_push(where, merged["push"], declared_start, declared_end)
 
     tables = check_value(f"{where}: policies", raw.get("policies", {}), dict[str, dict[str, Any]])
     policies = []
@@ -285,8 +340,66 @@ def load_scenario(name_or_path: str, overrides: list[str] = ()) -> LoadedScenari
                 f"{', '.join(POLICY_KINDS)})")
         if enabled:
             policies.append(build_policy(f"{where}: policies.{policy_id}", policy_id, table,
-                                         start, end))
-    return LoadedScenario(path.stem, description, start, end, merged, policies, files)
+                                         declared_start, declared_end))
+    policies = clip_policies(policies, start, end)
+    return LoadedScenario(name, description, start, end, merged, policies, files,
+                          raw=raw, declared=(declared_start, declared_end))
+
+
+def clip_policies(policies: list[Policy], start: date, end: date) -> list[Policy]:
+    """The policies as they stand in a run from `start` to `end`: a policy wholly
+    outside the run is not in force; one that overlaps its edges is cut to them."""
+    kept = []
+    for p in policies:
+        if p.start > end or p.end < start:
+            continue
+        if p.start < start or p.end > end:
+            p = dataclasses.replace(p, start=max(p.start, start), end=min(p.end, end))
+        kept.append(p)
+    return kept
+
+
+def apply_dicts(raw: dict, params: dict | None, policies: dict | None) -> dict:
+    """Merge `simulate(params=..., policies=...)` into the raw scenario table.
+
+    Parameters must exist; a policy id must exist unless its table names a
+    `kind` (then it is a new policy). Values are checked afterwards with the
+    scenario file's checks, so the messages are the same.
+    """
+    if params is not None:
+        if not isinstance(params, dict):
+            raise ScenarioError(f"params: expected a dict of parameter values, got {params!r}")
+        for key in params:
+            if key not in PARAMETER_TYPES:
+                raise ScenarioError(f"params: {key}: unknown parameter")
+        raw = deep_merge(raw, {"parameters": params})
+    if policies is not None:
+        if not isinstance(policies, dict):
+            raise ScenarioError(f"policies: expected a dict of policy tables, got {policies!r}")
+        known = raw.get("policies", {}) if isinstance(raw.get("policies"), dict) else {}
+        for policy_id, table in policies.items():
+            if not isinstance(table, dict):
+                raise ScenarioError(f"policies: {policy_id}: expected a table of fields, "
+                                    f"got {table!r}")
+            if policy_id not in known and "kind" not in table:
+                raise ScenarioError(f"policies: {policy_id}: unknown policy id "
+                                    f"(known: {', '.join(known)}); a new policy needs a kind")
+        raw = deep_merge(raw, {"policies": _dates_from_text(policies)})
+    return raw
+
+
+def _dates_from_text(value: Any) -> Any:
+    """'2021-06-30' in a dict from code means the date (TOML would have parsed it)."""
+    if isinstance(value, dict):
+        return {k: _dates_from_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dates_from_text(v) for v in value]
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _check_month_format(path: str, month: str) -> None:
@@ -308,19 +421,22 @@ def _check_push(where: str, push: dict, start: date, end: date) -> None:
                 raise ScenarioError(f"{path}: month is outside the run ({first} to {last})")
 
 
-def apply_override(raw: dict, text: str) -> dict:
+def apply_override(raw: dict, text: str, window: dict | None = None) -> tuple[dict, dict]:
     """Apply one `--set dotted.key=value` to the raw scenario table.
 
     `key` is a parameter name (`apprehension_prob.tucson=0.8`), a policy field
-    (`policies.title42.end=2021-06-30`), or `start`/`end`.
+    (`policies.title42.end=2021-06-30`), or `start`/`end`, which set the run's
+    window (`window`) inside the scenario's rather than change the scenario.
+    Returns (raw, window).
     """
+    window = dict(window or {})
     if "=" not in text:
         raise ScenarioError(f"--set {text}: expected key=value")
     key, _, value_text = text.partition("=")
     parts = key.strip().split(".")
     if parts[0] in ("start", "end") and len(parts) == 1:
-        value = parse_text(f"--set {key}", value_text, date)
-        return deep_merge(raw, {parts[0]: value})
+        window[parts[0]] = parse_text(f"--set {key}", value_text, date)
+        return raw, window
     if parts[0] == "policies":
         if len(parts) != 3:
             raise ScenarioError(f"--set {key}: expected policies.ID.FIELD=value")
@@ -342,8 +458,8 @@ def apply_override(raw: dict, text: str) -> dict:
         if hint is None:
             raise ScenarioError(f"--set {key}: unknown field for a {kind} policy "
                                 f"(known: {', '.join(fields)})")
-        return deep_merge(raw, {"policies": {policy_id: {field: parse_text(f'--set {key}',
-                                                                           value_text, hint)}}})
+        value = parse_text(f"--set {key}", value_text, hint)
+        return deep_merge(raw, {"policies": {policy_id: {field: value}}}), window
     name = parts[0]
     if name not in PARAMETER_TYPES:
         raise ScenarioError(f"--set {key}: unknown parameter {name!r}")
@@ -364,4 +480,4 @@ def apply_override(raw: dict, text: str) -> dict:
     nested: Any = value
     for part in reversed(parts):
         nested = {part: nested}
-    return deep_merge(raw, {"parameters": nested})
+    return deep_merge(raw, {"parameters": nested}), window

@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model import BorderModel, load_scenario  # noqa: E402
+from model import BorderModel  # noqa: E402
+from model.simulate import tabulate  # noqa: E402
 
 TEST_SCALE = 10
 
@@ -21,18 +22,22 @@ TEST_SCALE = 10
 @pytest.fixture(scope="session")
 def historical_run():
     """The historical scenario, run once with every invariant checked every day."""
-    model = BorderModel(load_scenario("historical"), seed=7, scale=TEST_SCALE,
-                        check_invariants=True)
+    model = BorderModel("historical", seed=7, scale=TEST_SCALE, check_invariants=True)
     model.run()
     return model
 
 
 @pytest.fixture(scope="session")
-def historical_monthly(historical_run):
-    cal = historical_run.calendar
-    return historical_run.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
+def historical_result(historical_run):
+    """The same run's tables, as `simulate()` returns them."""
+    return tabulate(historical_run)
 
 
 @pytest.fixture(scope="session")
-def historical_daily(historical_run):
-    return historical_run.recorder.daily_frame(historical_run.calendar.dates)
+def historical_monthly(historical_result):
+    return historical_result.monthly
+
+
+@pytest.fixture(scope="session")
+def historical_daily(historical_result):
+    return historical_result.daily

@@ -116,7 +116,7 @@ def refused(tmp_path, monkeypatch, capsys):
     def no_writes(*args, **kwargs):
         pytest.fail("outputs were written for a scenario that should have been refused")
 
-    monkeypatch.setattr(cli, "BorderModel", tripwire)
+    monkeypatch.setattr(cli, "simulate", tripwire)
     monkeypatch.setattr(cli, "write_outputs", no_writes)
 
     def run(scenario, *sets: str) -> str:
@@ -598,7 +598,7 @@ def test_different_run_is_refused_before_the_model_is_built(finished_run, tmp_pa
                                                              capsys):
     scenario, out = finished_run
     before = tree_bytes(out)
-    monkeypatch.setattr(cli, "BorderModel", lambda *a, **k: pytest.fail("model was built"))
+    monkeypatch.setattr(cli, "simulate", lambda *a, **k: pytest.fail("model was built"))
     code = cli.main(["run", "historical", "--scale", "500", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
@@ -610,7 +610,7 @@ def test_non_empty_folder_without_a_run_is_refused(tmp_path, monkeypatch, capsys
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    monkeypatch.setattr(cli, "BorderModel", lambda *a, **k: pytest.fail("model was built"))
+    monkeypatch.setattr(cli, "simulate", lambda *a, **k: pytest.fail("model was built"))
     code = cli.main(["run", "historical", "--scale", "500", "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2
@@ -621,7 +621,7 @@ def test_non_empty_folder_without_a_run_is_refused(tmp_path, monkeypatch, capsys
 def test_out_that_is_a_file_is_refused(tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     out.write_text("mine")
-    monkeypatch.setattr(cli, "BorderModel", lambda *a, **k: pytest.fail("model was built"))
+    monkeypatch.setattr(cli, "simulate", lambda *a, **k: pytest.fail("model was built"))
     code = cli.main(["run", "historical", "--scale", "500", "--out", str(out)])
     assert code == 2
     assert_names(capsys.readouterr().err.strip(), f"--out {out}", "", "not a folder")

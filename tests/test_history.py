@@ -76,16 +76,14 @@ def test_regular_docket_hearings_are_rare_and_postponed_under_covid(historical_m
 
 
 def test_violence_makes_people_miss_mpp_hearings():
-    from model import BorderModel, load_scenario
+    from model import simulate
 
-    def absentia_share(*overrides):
-        model = BorderModel(load_scenario("historical", ["policies.mpp_hearings_postponed.enabled=false",
-                                                         "mpp_daily_violence=0.01", *overrides]),
-                            seed=4, scale=25)
-        model.run()
-        d = model.recorder.daily_frame(model.calendar.dates)
+    def absentia_share(**params):
+        d = simulate("historical", seed=4, scale=25,
+                     params={"mpp_daily_violence": 0.01, **params},
+                     policies={"mpp_hearings_postponed": {"enabled": False}}).daily
         return d.mpp_in_absentia_orders.sum() / d.mpp_hearings.sum(), d
     with_effect, d = absentia_share()
-    without, _ = absentia_share("violence_attend_factor=1.0")
+    without, _ = absentia_share(violence_attend_factor=1.0)
     assert d.mpp_in_absentia_orders.sum() > 100
     assert without < 0.5 < with_effect  # 40 % miss without the effect (mpp_attend_prob 0.6)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from model import BorderModel, load_scenario
+from model import load_scenario, simulate
 from model.scenario import SCENARIO_DIR
 
 SCALE = 25
@@ -14,11 +14,8 @@ _cache: dict = {}
 def monthly(name: str, *overrides: str, seed: int = 1):
     key = (name, overrides, seed)
     if key not in _cache:
-        model = BorderModel(load_scenario(name, list(overrides)), seed=seed, scale=SCALE)
-        model.run()
-        cal = model.calendar
-        _cache[key] = (model, model.recorder.monthly_frame(cal.month_of_day,
-                                                           cal.month_labels).set_index("month"))
+        result = simulate(load_scenario(name, list(overrides)), seed=seed, scale=SCALE)
+        _cache[key] = (result, result.monthly.set_index("month"))
     return _cache[key]
 
 
@@ -56,9 +53,9 @@ def test_mpp_on_keeps_enrolling_through_2021():
 
 
 def test_port_return_only_flies_nobody_to_guadalajara():
-    model, only = monthly("port_return_only")
+    result, only = monthly("port_return_only")
     assert only.interior_repatriations.sum() == 0
-    assert not [f for f in model.flight_log if f.destination == "guadalajara"]
+    assert not (result.flights.destination == "guadalajara").any()
 
 
 def test_expanded_interior_repatriation_flies_many_more():
@@ -99,8 +96,9 @@ def test_families_come_where_families_get_in_feedback():
 
 
 def test_mexico_refusing_interior_flights_grounds_them():
-    model, refused = monthly("historical", "policies.interior_repatriation.mexico_receives_flights=false")
+    result, refused = monthly("historical",
+                              "policies.interior_repatriation.mexico_receives_flights=false")
     assert refused.interior_repatriations.sum() == 0
-    reasons = {f.status for f in model.flight_log if f.destination == "guadalajara"}
+    reasons = set(result.flights.status[result.flights.destination == "guadalajara"])
     assert reasons == {"cancelled: Mexico does not receive it"}
     assert refused.port_returns.sum() > monthly("historical")[1].port_returns.sum()
