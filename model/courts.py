@@ -14,14 +14,24 @@ country's new cases, and shrinks by the courts' completions.
 import mesa
 import numpy as np
 
-from model.people import REMOVAL_BY_NATIONALITY, Status
+from model.capacity import CarriedRoom
+from model.streams import Decision
+from model.vocabulary import REMOVAL_BY_NATIONALITY, Status
+
+_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 
 
 class ImmigrationCourts(mesa.Agent):
+    """The immigration courts. Own the nationwide backlog, the MPP roster and the
+    MPP wind-down's daily admissions. Border Patrol enrols people in MPP
+    (`enroll_mpp`); `Migrants.release` opens regular cases and asks for a hearing
+    date; the model calls `hear`, `hear_regular`, `mpp_daily` and `end_day`."""
+
     def __init__(self, model):
         super().__init__(model)
         self.backlog = float(model.scenario.court_initial_backlog)
         self.mpp_roster = np.empty(0, dtype=np.int64)  # everyone enrolled, in enrolment order
+        self.wind_down_room = CarriedRoom(1, model.scale)
 
     def open_cases(self, agents: int) -> None:
         self.backlog += agents * self.model.scale
@@ -30,69 +40,72 @@ class ImmigrationCourts(mesa.Agent):
     def enroll_mpp(self, rows: np.ndarray, day: int) -> None:
         if len(rows) == 0:
             return
-        m = self.model
-        mpp = m.policies.first_in_force("mpp", day) or m.policies.of_kind("mpp")[0]
-        wait = m.rng.gamma(4.0, mpp.case_days / 4.0, len(rows))
-        wait = np.clip(np.ceil(np.minimum(wait, mpp.case_days_max)), 1, None).astype(np.int64)
-        wait = m.migrants.pop.shared(wait, rows)
+        m, t = self.model, self.model.timeline
+        wait = m.streams.gamma(Decision.MPP_CASE_DAYS, m.migrants.pop, rows, day, 4,
+                               t.mpp_case_days[day])
+        wait = np.clip(np.ceil(np.minimum(wait, t.mpp_case_days_max[day])), 1, None)
         m.recorder.add("mpp_enrollments", len(rows))
         self.open_cases(len(rows))
         m.migrants.record_outcome(rows, entered=False)
-        m.migrants.move(rows, Status.MPP_WAITING, day, wait)
+        m.migrants.move(rows, Status.MPP_WAITING, day, wait.astype(np.int64))
         self.mpp_roster = np.concatenate([self.mpp_roster, rows])
 
     def hear(self, rows: np.ndarray, day: int) -> None:
         """MPP hearings due today."""
         if len(rows) == 0:
             return
-        m, s, mig = self.model, self.model.scenario, self.model.migrants
-        postponed = m.policies.first_in_force("mpp_hearings_postponed", day)
-        if postponed is not None:
-            new_day = postponed.end_day + 1 + mig.pop.shared(m.rng.integers(0, 60, len(rows)), rows)
+        m, s, t, mig = self.model, self.model.scenario, self.model.timeline, self.model.migrants
+        pop, draw = mig.pop, m.streams.uniform
+        if t.hearings_postponed[day]:
+            later = np.floor(60 * draw(Decision.MPP_POSTPONED_DAYS, pop, rows, day)).astype(np.int64)
             m.recorder.add("hearings_postponed", len(rows))
-            mig.move(rows, Status.MPP_WAITING, day, new_day - day)
+            mig.move(rows, Status.MPP_WAITING, day, t.postponed_until[day] + 1 + later - day)
             return
-        p_attend = s.mpp_attend_prob * s.violence_attend_factor ** mig.pop.n_violence[rows]
-        attends = mig.pop.shared(m.rng.random(len(rows)) < p_attend, rows)
+        # a family attends together, as its first member's experience of violence decides
+        p_attend = pop.shared(s.mpp_attend_prob * s.violence_attend_factor ** pop.n_violence[rows],
+                              rows)
+        attends = draw(Decision.MPP_ATTENDS, pop, rows, day) < p_attend
         m.recorder.add("mpp_hearings", len(rows))
         absent = rows[~attends]
         m.recorder.add("mpp_in_absentia_orders", len(absent))
-        crosses = mig.behaviour.uniform(mig.pop, absent) < s.absentia_cross_prob
+        crosses = draw(Decision.MPP_ABSENTIA_CROSSES, pop, absent, day) < s.absentia_cross_prob
         crossing = absent[crosses]
         mig.move(crossing, Status.AT_BORDER, day,
-                 mig.pop.shared(1 + m.rng.poisson(6, len(crossing)), crossing))
+                 1 + m.streams.poisson(Decision.MPP_ABSENTIA_DAYS, pop, crossing, day, 6.0))
         mig.give_up(absent[~crosses], day)
         present = rows[attends]
-        granted = mig.behaviour.uniform(mig.pop, present) < s.mpp_grant_prob
+        granted = draw(Decision.MPP_GRANTED, pop, present, day) < s.mpp_grant_prob
         m.recorder.add("mpp_relief_granted", int(granted.sum()))
         mig.record_outcome(present[granted], entered=True)
         mig.move(present[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         denied = present[~granted]
-        m.ice.intake(denied, REMOVAL_BY_NATIONALITY[mig.pop.nationality[denied]], day)
+        m.ice.intake(denied, _REMOVAL[pop.nationality[denied]], day)
 
     # -- regular docket ------------------------------------------------------------
-    def regular_hearing_delay(self, n: int, day: int) -> np.ndarray:
+    def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Days until a released person's final hearing: the backlog ahead of them at
         today's completion rate (so years, mostly past the run), spread around that."""
-        mean = self.backlog / max(self._completions(day), 1.0)
-        mean = float(np.clip(mean, 30.0, 3650.0))
-        return np.maximum(1, np.round(self.model.rng.gamma(2.0, mean / 2.0, n))).astype(np.int64)
+        mean = float(np.clip(self.backlog / max(self._completions(day), 1.0), 30.0, 3650.0))
+        wait = self.model.streams.gamma(Decision.REGULAR_HEARING_DAYS, self.model.migrants.pop,
+                                        rows, day, 2, mean)
+        return np.maximum(1, np.round(wait)).astype(np.int64)
 
     def hear_regular(self, rows: np.ndarray, day: int) -> None:
         """Final hearings due today for people living in the US while their case runs."""
         if len(rows) == 0:
             return
         m, s, mig = self.model, self.model.scenario, self.model.migrants
-        slowdown = m.policies.first_in_force("court_slowdown", day)
-        if slowdown is not None:  # closed courtrooms: most hearings move months ahead
-            later = mig.behaviour.uniform(mig.pop, rows) >= slowdown.completion_share
+        pop, draw = mig.pop, m.streams.uniform
+        share = m.timeline.court_completion_share[day]
+        if share < 1.0:  # closed courtrooms: most hearings move months ahead
+            later = draw(Decision.REGULAR_POSTPONED, pop, rows, day) >= share
             moved = rows[later]
             m.recorder.add("hearings_postponed", len(moved))
-            mig.move(moved, Status.RELEASED_IN_US, day,
-                     mig.pop.shared(30 + m.rng.integers(0, 120, len(moved)), moved))
+            delay = 30 + np.floor(120 * draw(Decision.REGULAR_POSTPONED_DAYS, pop, moved, day))
+            mig.move(moved, Status.RELEASED_IN_US, day, delay.astype(np.int64))
             rows = rows[~later]
-        attends = mig.behaviour.uniform(mig.pop, rows) < s.regular_attend_prob
-        granted = attends & (mig.behaviour.uniform(mig.pop, rows) < s.regular_grant_prob)
+        attends = draw(Decision.REGULAR_ATTENDS, pop, rows, day) < s.regular_attend_prob
+        granted = attends & (draw(Decision.REGULAR_GRANTED, pop, rows, day) < s.regular_grant_prob)
         m.recorder.add("regular_hearings", len(rows))
         m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
         m.recorder.add("regular_relief_granted", int(granted.sum()))
@@ -102,24 +115,27 @@ class ImmigrationCourts(mesa.Agent):
     def mpp_daily(self, day: int) -> None:
         """A day in a Mexican border city for everyone waiting under MPP."""
         m, s, mig = self.model, self.model.scenario, self.model.migrants
-        pop = mig.pop
+        pop, draw = mig.pop, m.streams.uniform
         roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
         self.mpp_roster = roster
         if len(roster) == 0:
             return
-        wind_down = m.policies.first_in_force("mpp_wind_down", day)
-        if wind_down is not None:
-            quota = int(np.floor(wind_down.daily_admissions / m.scale + m.rng.random()))
-            admitted = pop.whole_families(roster, quota)
+        admissions = m.timeline.wind_down_admissions[day]
+        if admissions > 0:
+            self.wind_down_room.grant(admissions)
+            admitted = self.wind_down_room.take(pop, roster, 0)
+            self.wind_down_room.settle()
             mig.release(roster[admitted], day)
             roster = roster[~admitted]
-        hurt = m.rng.random(len(roster)) < s.mpp_daily_violence
+        hurt = draw(Decision.MPP_VIOLENCE, pop, roster, day, by_family=False) < s.mpp_daily_violence
         victims = roster[hurt]
         m.recorder.add("violence_incidents", len(victims))
         pop.n_violence[victims] += 1
-        leaves = pop.shared(m.rng.random(len(roster)) < np.where(hurt, s.violence_give_up_prob,
-                                                                 s.mpp_daily_give_up), roster)
-        crosses = ~leaves & (mig.behaviour.uniform(pop, roster) < s.mpp_daily_cross_anyway)
+        # a family leaves if its first member is hurt and gives up, or gives up anyway
+        p_leave = np.where(hurt, s.violence_give_up_prob, s.mpp_daily_give_up)
+        leaves = draw(Decision.MPP_GIVES_UP, pop, roster, day) < pop.shared(p_leave, roster)
+        crosses = ~leaves & (draw(Decision.MPP_CROSSES_ANYWAY, pop, roster, day)
+                             < s.mpp_daily_cross_anyway)
         mig.give_up(roster[leaves], day)
         mig.move(roster[crosses], Status.AT_BORDER, day, 1)
         self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
@@ -132,6 +148,5 @@ class ImmigrationCourts(mesa.Agent):
 
     def _completions(self, day: int) -> float:
         """Cases the courts complete nationwide today."""
-        completions = self.model.scenario.court_completions_per_day
-        slowdown = self.model.policies.first_in_force("court_slowdown", day)
-        return completions * (slowdown.completion_share if slowdown is not None else 1.0)
+        m = self.model
+        return m.scenario.court_completions_per_day * m.timeline.court_completion_share[day]

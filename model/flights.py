@@ -4,18 +4,22 @@ Each flight is created from a `flights` policy (a route) and scheduled with
 `model.schedule_event` for the start of its day. It boards the longest-waiting
 detainees for its destination, never more than its seats; a flight with nobody
 to carry, or cancelled by a moratorium or the 2021 priorities, does not fly.
+
+At a coarse scale a flight's seats are a fraction of whole agents
+(135 seats = 2.7 agents at scale 50): each route's seats are `CarriedRoom`, so
+the fraction a family could not use rides on the route's next flight.
 """
 
+import zlib
 from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
-from model.people import Status
-from model.policies import DESTINATIONS, Flights
-
-GUADALAJARA = DESTINATIONS.index("guadalajara")
-GUATEMALA_ACA = DESTINATIONS.index("guatemala_aca")
+from model.capacity import CarriedRoom
+from model.policies import Flights
+from model.streams import Decision
+from model.vocabulary import DESTINATIONS, Destination, ReturnMode, Status
 
 
 @dataclass
@@ -30,13 +34,19 @@ class FlightRecord:
 
 
 class Flight(mesa.Agent):
-    def __init__(self, model, route: Flights, day: int, origin: str, listed: bool):
+    """One scheduled flight of a route. Created by `schedule_flights`; departs by
+    itself (a scheduled event); boards from ICE's waiting list for its destination."""
+
+    def __init__(self, model, route: Flights, route_index: int, number: int, day: int,
+                 origin: str, listed: bool):
         super().__init__(model)
         self.route = route
+        self.route_index = route_index
+        self.key = (zlib.crc32(route.id.encode()) << 20) | number  # for its random draws
         self.day = day
         self.listed = listed  # on the route's own `dates`: a one-off, negotiated flight
         self.origin = origin
-        self.destination = DESTINATIONS.index(route.destination)
+        self.destination = Destination(DESTINATIONS.index(route.destination))
         self.seats = route.seats
         self.passengers = 0
         self.status = "scheduled"
@@ -46,7 +56,11 @@ class Flight(mesa.Agent):
         m = self.model
         self.status = self._cancelled_because() or "flown"
         if self.status == "flown":
-            rows = m.ice.board(self.destination, self.seats // m.scale)
+            seats = m.seat_room
+            seats.grant(self.seats, self.route_index)
+            rows = m.ice.board(self.destination, lambda waiting: seats.take(
+                m.migrants.pop, waiting, self.route_index))
+            seats.settle()
             if len(rows) == 0:
                 self.status = "cancelled: nobody waiting"
             else:
@@ -56,15 +70,15 @@ class Flight(mesa.Agent):
             self.route.destination, self.seats, self.passengers, self.status))
 
     def _cancelled_because(self) -> str | None:
-        m = self.model
-        if not m.mexico.receives_flight(self.route.destination, self.day):
+        m, t = self.model, self.model.timeline
+        if not m.mexico.receives_flight(self.destination, self.day):
             return "cancelled: Mexico does not receive it"
-        if m.policies.first_in_force("removal_moratorium", self.day) is not None:
+        if t.moratorium[self.day]:
             return "cancelled: removal moratorium"
-        priorities = m.policies.first_in_force("enforcement_priorities", self.day)
-        if (priorities is not None and not self.listed
-                and self.destination not in (GUADALAJARA, GUATEMALA_ACA)
-                and m.rng.random() >= priorities.removal_flight_share):
+        if (t.priorities[self.day] and not self.listed
+                and self.destination not in (Destination.GUADALAJARA, Destination.GUATEMALA_ACA)
+                and m.streams.uniform_keys(Decision.FLIGHT_CANCELLED, np.array([self.key]),
+                                           self.day)[0] >= t.removal_flight_share[self.day]):
             return "cancelled: enforcement priorities"
         return None
 
@@ -73,26 +87,26 @@ class Flight(mesa.Agent):
         self.passengers = len(rows) * m.scale
         m.recorder.add("flights", 1)
         m.recorder.add("flight_passengers", len(rows))
-        if self.destination == GUADALAJARA:
+        if self.destination == Destination.GUADALAJARA:
             m.recorder.add("interior_repatriations", len(rows))
-            m.migrants.send_back(rows, "interior_flight", Status.AT_HOME, self.day)
-        elif self.destination == GUATEMALA_ACA:
+            m.migrants.send_back(rows, ReturnMode.INTERIOR_FLIGHT, Status.AT_HOME, self.day)
+        elif self.destination == Destination.GUATEMALA_ACA:
             m.recorder.add("third_country_transfers", len(rows))
-            aca = m.policies.of_kind("guatemala_aca")
-            stay_p = aca[0].claim_asylum_there if aca else 0.0
-            stays = m.migrants.behaviour.uniform(m.migrants.pop, rows) < stay_p
+            stays = (m.streams.uniform(Decision.ACA_STAYS, m.migrants.pop, rows, self.day)
+                     < m.timeline.aca_stays_share)
             m.migrants.record_outcome(rows[stays], entered=False)
             m.migrants.move(rows[stays], Status.IN_THIRD_COUNTRY, self.day)
-            m.migrants.send_back(rows[~stays], "third_country", Status.AT_HOME, self.day)
+            m.migrants.send_back(rows[~stays], ReturnMode.THIRD_COUNTRY, Status.AT_HOME, self.day)
         else:
             m.recorder.add("removals", len(rows))
-            m.migrants.send_back(rows, "removal", Status.AT_HOME, self.day)
+            m.migrants.send_back(rows, ReturnMode.REMOVAL, Status.AT_HOME, self.day)
 
 
 def flight_days(route: Flights) -> list[tuple[int, bool]]:
-    """(day, listed) for each flight of a route: its listed dates, plus `per_week`
-    evenly spaced from start to end."""
+    """(day, listed) for each flight of a route: its listed dates inside the route's
+    days, plus `per_week` evenly spaced from start to end."""
     listed = {(d - route.start).days + route.start_day for d in route.dates}
+    listed = {day for day in listed if route.start_day <= day <= route.end_day}
     days = set(listed)
     if route.per_week > 0:
         spacing = 7.0 / route.per_week
@@ -104,6 +118,11 @@ def flight_days(route: Flights) -> list[tuple[int, bool]]:
 
 
 def schedule_flights(model) -> None:
-    for route in model.policies.of_kind("flights"):
-        for i, (day, listed) in enumerate(flight_days(route)):
-            Flight(model, route, day, route.origins[i % len(route.origins)], listed)
+    """Create every flight of every route (each departs on its day by itself);
+    `model.seat_room` keeps each route's seats, carried over at coarse scales."""
+    routes = model.policies.of_kind(Flights)
+    model.seat_room = CarriedRoom(max(len(routes), 1), model.scale)
+    for index, route in enumerate(routes):
+        for number, (day, listed) in enumerate(flight_days(route)):
+            Flight(model, route, index, number, day, route.origins[number % len(route.origins)],
+                   listed)

@@ -7,17 +7,26 @@ past the time limit is let go (Mexicans waiting for an interior flight are
 returned at a port instead). Detention never holds more than the cap.
 """
 
+from collections.abc import Callable
+
 import mesa
 import numpy as np
 
-from model.people import REMOVAL_BY_NATIONALITY, Nationality, Pending, Status
-from model.policies import DESTINATIONS
+from model.streams import Decision
+from model.vocabulary import REMOVAL_BY_NATIONALITY, Destination, Nationality, Pending, ReturnMode, Status
+
+_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 
 
 class ICE(mesa.Agent):
+    """Immigration and Customs Enforcement. Owns the detention beds (and the
+    COVID cap on them) and one waiting list per flight `Destination`.
+    Border Patrol and the courts hand people over (`intake`); the model calls
+    `on_due` and `enforce_cap` daily; flights call `board`."""
+
     def __init__(self, model):
         super().__init__(model)
-        self.waiting: dict[int, list[np.ndarray]] = {d: [] for d in range(len(DESTINATIONS))}
+        self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
 
     @property
     def detained(self) -> int:
@@ -25,11 +34,8 @@ class ICE(mesa.Agent):
 
     def capacity(self, day: int) -> int:
         """Beds usable today, in agents (COVID cap: a share of the beds)."""
-        share = 1.0
-        cap = self.model.policies.first_in_force("detention_cap", day)
-        if cap is not None:
-            share = cap.share
-        return int(self.model.scenario.detention_beds * share / self.model.scale)
+        m = self.model
+        return int(m.scenario.detention_beds * m.timeline.detention_cap_share[day] / m.scale)
 
     # -- coming in -----------------------------------------------------------
     def intake(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
@@ -43,26 +49,25 @@ class ICE(mesa.Agent):
 
     def _detain(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
         m, s = self.model, self.model.scenario
-        pop = m.migrants.pop
+        pop, streams, move = m.migrants.pop, m.streams, m.migrants.move
         pop.pending[rows] = pending
-        rng = m.rng
-        fear = pending == Pending.CREDIBLE_FEAR
-        port = pending == Pending.PORT_REMOVAL
-        fly = ~fear & ~port
-        m.migrants.move(rows[fear], Status.IN_ICE_DETENTION, day,
-                        1 + rng.poisson(s.credible_fear_days - 1, int(fear.sum())))
-        port_rows = rows[port]
-        m.migrants.move(port_rows, Status.IN_ICE_DETENTION, day,
-                        pop.shared(1 + rng.poisson(s.port_removal_days - 1, len(port_rows)),
-                                   port_rows))
-        fly_rows, fly_to = rows[fly], pending[fly]
-        limit = np.full(len(fly_rows), int(s.max_detention_days))
-        irp = m.policies.first_in_force("interior_repatriation", day)
-        if irp is not None:
-            limit[fly_to == Pending.FLY_GUADALAJARA] = int(irp.max_wait_days)
-        m.migrants.move(fly_rows, Status.IN_ICE_DETENTION, day, limit)
-        for dest in np.unique(fly_to):
-            self.waiting[int(dest)].append(fly_rows[fly_to == dest])
+        fear = rows[pending == Pending.CREDIBLE_FEAR]
+        move(fear, Status.IN_ICE_DETENTION, day,
+             1 + streams.poisson(Decision.CREDIBLE_FEAR_DAYS, pop, fear, day,
+                                 s.credible_fear_days - 1))
+        port = rows[pending == Pending.PORT_REMOVAL]
+        move(port, Status.IN_ICE_DETENTION, day,
+             1 + streams.poisson(Decision.PORT_REMOVAL_DAYS, pop, port, day,
+                                 s.port_removal_days - 1))
+        flying = pending < Pending.RELEASE
+        fly_rows, fly_to = rows[flying], pending[flying]
+        if len(fly_rows) == 0:
+            return
+        limit = np.where(fly_to == Pending.FLY_GUADALAJARA,
+                         int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
+        move(fly_rows, Status.IN_ICE_DETENTION, day, limit)
+        for dest in np.unique(fly_to).tolist():
+            self.waiting[dest].append(fly_rows[fly_to == dest])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released."""
@@ -80,16 +85,17 @@ class ICE(mesa.Agent):
         m, pop = self.model, self.model.migrants.pop
         pending = pop.pending[rows]
         fear = rows[pending == Pending.CREDIBLE_FEAR]
-        positive = m.rng.random(len(fear)) < m.scenario.credible_fear_positive
+        positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
+                    < m.scenario.credible_fear_positive)
         m.migrants.release(fear[positive], day)
         negative = fear[~positive]
-        self._detain(negative, REMOVAL_BY_NATIONALITY[pop.nationality[negative]], day)
+        self._detain(negative, _REMOVAL[pop.nationality[negative]], day)
 
         removed = rows[pending == Pending.PORT_REMOVAL]
         m.recorder.add("removals", len(removed))
-        m.migrants.send_back(removed, "removal", Status.AT_BORDER, day)
+        m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
 
-        timed_out = rows[pending <= Pending.FLY_GUATEMALA_ACA]
+        timed_out = rows[pending < Pending.RELEASE]
         no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
         m.migrants.return_at_port(timed_out[no_seat], day)
         m.migrants.release(timed_out[~no_seat], day)
@@ -99,15 +105,18 @@ class ICE(mesa.Agent):
         excess = self.detained - self.capacity(day)
         if excess <= 0:
             return
-        pop = self.model.migrants.pop
+        m = self.model
+        pop = m.migrants.pop
         detained = np.flatnonzero(pop.status[: pop.n] == Status.IN_ICE_DETENTION)
-        chosen = self.model.rng.choice(detained, size=excess, replace=False)
+        u = m.streams.uniform(Decision.CAP_RELEASE, pop, detained, day)
+        chosen = detained[np.argsort(u, kind="stable")[:excess]]
         # whole families leave together (the cap is then kept with room to spare)
         self._turn_away(detained[np.isin(pop.family[detained], pop.family[chosen])], day)
 
     # -- flights -------------------------------------------------------------
-    def board(self, destination: int, seats: int) -> np.ndarray:
-        """The longest-waiting people still detained for `destination`, at most `seats`."""
+    def board(self, destination: int, choose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """The people `choose` takes (a mask over those still detained for
+        `destination`, longest-waiting first); the rest keep their place."""
         pop = self.model.migrants.pop
         queue = self.waiting[destination]
         if not queue:
@@ -117,6 +126,6 @@ class ICE(mesa.Agent):
                     & (pop.pending[rows] == destination)]
         _, first = np.unique(rows, return_index=True)  # detained twice: keep the first place
         rows = rows[np.sort(first)]
-        aboard = pop.whole_families(rows, seats)
+        aboard = choose(rows)
         self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
         return rows[aboard]

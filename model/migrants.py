@@ -8,41 +8,42 @@ experience. Keeping the moves here means conservation holds by construction.
 
 import numpy as np
 
-from model.behaviour import Behaviour, new_people_attributes
+from model.behaviour import Behaviour
 from model.calendar import DueQueue
-from model.geography import MEXICAN_STATES
-from model.people import (
-    NEVER,
+from model.geography import SECTOR_KEYS
+from model.people import NEVER, Population
+from model.recorder import COLUMN_INDEX, Recorder
+from model.streams import Decision
+from model.vocabulary import (
+    DEMOGRAPHIC_KEYS,
     NORTHERN_TRIANGLE,
-    Demographic,
     Nationality,
-    Population,
+    ReturnMode,
     Status,
-    share_by_key,
 )
-from model.recorder import Recorder
 
-_NATIONALITY_COLUMN = {
-    Nationality.MEXICO: "encounters_mexico",
-    **{n: "encounters_northern_triangle" for n in NORTHERN_TRIANGLE},
-    Nationality.CHINA: "encounters_other",
-    Nationality.OTHER: "encounters_other",
-}
-_DEMOGRAPHIC_COLUMN = {
-    Demographic.SINGLE_ADULT: "encounters_single_adults",
-    Demographic.FAMILY_UNIT: "encounters_family_units",
-    Demographic.UNACCOMPANIED_CHILD: "encounters_unaccompanied_children",
-}
-_STATE_P = np.array([s.migrant_weight for s in MEXICAN_STATES])
-_STATE_P = _STATE_P / _STATE_P.sum()
+# output column of each nationality, demographic and sector (for one bincount a day)
+_NATIONALITY_COLUMN = np.array([
+    COLUMN_INDEX["encounters_mexico" if n == Nationality.MEXICO else
+                 "encounters_northern_triangle" if n in NORTHERN_TRIANGLE else
+                 "encounters_other"] for n in Nationality])
+_DEMOGRAPHIC_COLUMN = np.array([COLUMN_INDEX[c] for c in (
+    "encounters_single_adults", "encounters_family_units", "encounters_unaccompanied_children")])
+assert len(_DEMOGRAPHIC_COLUMN) == len(DEMOGRAPHIC_KEYS)
+_SECTOR_COLUMN = np.array([COLUMN_INDEX[f"encounters_{k}"] for k in SECTOR_KEYS])
 
 
 class Migrants:
+    """Owns the population (`pop`), the queue of who acts on which day and the
+    migrants' `Behaviour`. Built by `BorderModel`; every actor moves people
+    through its methods (`move`, `release`, `send_back`, `give_up`, ...)."""
+
     def __init__(self, model, n_days: int, expected_people: int):
         self.model = model
         self.pop = Population(capacity=expected_people)
         self.queue = DueQueue(n_days)
-        self.behaviour = Behaviour(model.scenario, model.rng, model.scale)
+        self.streams = model.streams
+        self.behaviour = Behaviour(model.scenario, model.streams, model.scale)
         self.recorder: Recorder = model.recorder
         self.month_of_day = model.calendar.month_of_day
         self.fiscal_year_of_day = model.calendar.fiscal_year_of_day
@@ -51,6 +52,8 @@ class Migrants:
     def move(self, rows: np.ndarray, status: Status, day: int, delay: np.ndarray | int | None = None
              ) -> None:
         """Set status; with `delay`, the rows act again `delay` days from `day`."""
+        if len(rows) == 0:
+            return
         self.pop.set_status(rows, status, day)
         if delay is None:
             self.pop.next_day[rows] = NEVER
@@ -64,21 +67,22 @@ class Migrants:
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
-        counts = self.behaviour.departures(push)
-        attrs = new_people_attributes(self.behaviour, counts, _STATE_P)
-        rows = self.pop.add(len(attrs["nationality"]), day=day, **attrs)
+        b = self.behaviour
+        attrs = b.new_people(b.departures(push, day), day)
+        del attrs["head_uid"]
+        rows = self.pop.add(len(attrs["uid"]), day=day, **attrs)
         self.recorder.add("new_migrants", len(rows))
         self.start_journey(rows, day)
 
     def seed_in_transit(self, push: np.ndarray, lookback_days: int = 90) -> None:
         """People who set out before day 0 and are still on the road: without them
         the first weeks of a run would show only the fastest travellers."""
+        b = self.behaviour
         for back in range(lookback_days, 0, -1):
-            counts = self.behaviour.departures(push)
-            attrs = new_people_attributes(self.behaviour, counts, _STATE_P)
-            travel = share_by_key(
-                self.behaviour.travel_time_of(attrs["nationality"], attrs["origin_state"]),
-                attrs["family_key"])
+            attrs = b.new_people(b.departures(push, -back), -back)
+            mean = b.travel_mean(attrs["nationality"], attrs["origin_state"])
+            travel = 1 + self.streams.poisson_keys(Decision.TRAVEL_DAYS, attrs.pop("head_uid"),
+                                                   -back, np.maximum(mean - 1.0, 0.0))
             on_road = travel > back
             rows = self.pop.add(int(on_road.sum()), day=0,
                                 **{k: v[on_road] for k, v in attrs.items()})
@@ -86,41 +90,43 @@ class Migrants:
 
     def start_journey(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("departures", len(rows))
-        self.move(rows, Status.EN_ROUTE, day, self.behaviour.travel_time(self.pop, rows))
+        self.move(rows, Status.EN_ROUTE, day, self.behaviour.travel_time(self.pop, rows, day))
 
     # -- crossing ----------------------------------------------------------
     def attempt_crossing(self, rows: np.ndarray, day: int
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Everyone in `rows` crosses today. Evaders enter the US; returns the
-        apprehended (rows, sector, at_port) for the sectors to process."""
-        b = self.behaviour
-        sectors = b.choose_sector(self.pop, rows)
-        self.pop.sector[rows] = sectors
-        at_port = b.at_port(self.pop, rows)
-        caught = b.apprehended(self.pop, rows, sectors, at_port)
+        apprehended (rows, sector, at_port) for Border Patrol to process."""
+        pop, b = self.pop, self.behaviour
+        groups = pop.group(rows)
+        sectors = b.choose_sector(pop, rows, groups, day)
+        pop.sector[rows] = sectors
+        caught, at_port = b.crossing(pop, rows, pop.demographic[rows], sectors, day)
         evaders = rows[~caught]
         self.recorder.add("evasions", len(evaders))
-        self.record_outcome(evaders, entered=True)
+        b.experience.record(groups[~caught], sectors[~caught], entered=True)
         self.move(evaders, Status.EVADED_INTO_US, day)
         return rows[caught], sectors[caught], at_port[caught]
 
-    def record_encounters(self, rows: np.ndarray, at_port: np.ndarray, day: int) -> None:
+    def record_encounters(self, rows: np.ndarray, sectors: np.ndarray, at_port: np.ndarray,
+                          day: int) -> None:
         pop, rec = self.pop, self.recorder
         n = len(rows)
+        if n == 0:
+            return
         rec.add("encounters", n)
         rec.add("unique_encountered", n)  # one attempt a day, so a day's people are distinct
-        rec.add("encounters_at_ports", int(at_port.sum()))
-        last = pop.last_encounter_day[rows]
-        rec.add("repeat_encounters", int(np.count_nonzero(day - last <= 365)))
-        month = self.month_of_day[day]
-        rec.add("month_first_encounters", int(np.count_nonzero(pop.last_encounter_month[rows] != month)))
-        fy = self.fiscal_year_of_day[day]
+        rec.add("encounters_at_ports", int(np.count_nonzero(at_port)))
+        rec.add("repeat_encounters",
+                int(np.count_nonzero(day - pop.last_encounter_day[rows] <= 365)))
+        month, fy = self.month_of_day[day], self.fiscal_year_of_day[day]
+        rec.add("month_first_encounters",
+                int(np.count_nonzero(pop.last_encounter_month[rows] != month)))
         rec.add("fiscal_year_first_encounters",
                 int(np.count_nonzero(pop.last_encounter_fy[rows] != fy)))
-        for value, count in zip(*np.unique(pop.nationality[rows], return_counts=True)):
-            rec.add(_NATIONALITY_COLUMN[Nationality(value)], count)
-        for value, count in zip(*np.unique(pop.demographic[rows], return_counts=True)):
-            rec.add(_DEMOGRAPHIC_COLUMN[Demographic(value)], count)
+        rec.add_counts(np.concatenate((_NATIONALITY_COLUMN[pop.nationality[rows]],
+                                       _DEMOGRAPHIC_COLUMN[pop.demographic[rows]],
+                                       _SECTOR_COLUMN[sectors])))
         pop.last_encounter_day[rows] = day
         pop.last_encounter_month[rows] = month
         pop.last_encounter_fy[rows] = fy
@@ -141,22 +147,21 @@ class Migrants:
         courts = self.model.courts
         courts.open_cases(len(rows))
         self.record_outcome(rows, entered=True)
-        self.move(rows, Status.RELEASED_IN_US, day,
-                  self.pop.shared(courts.regular_hearing_delay(len(rows), day), rows))
+        self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(rows, day))
 
-    def send_back(self, rows: np.ndarray, mode: str, where: Status, day: int) -> None:
+    def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""
         if len(rows) == 0:
             return
         self.record_outcome(rows, entered=False)
-        gave_up, retry, delay = self.behaviour.retry_or_give_up(self.pop, rows, mode)
+        gave_up, retry, delay = self.behaviour.retry_or_give_up(self.pop, rows, mode, day)
         self.give_up(gave_up, day)
         self.move(retry, where, day, delay)
 
     def return_at_port(self, rows: np.ndarray, day: int) -> None:
         """Returned to Mexico at a land port (Title 8), to try again or give up from there."""
         self.recorder.add("port_returns", len(rows))
-        self.send_back(rows, "port_return", Status.AT_BORDER, day)
+        self.send_back(rows, ReturnMode.PORT_RETURN, Status.AT_BORDER, day)
 
     def give_up(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("gave_up", len(rows))

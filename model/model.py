@@ -20,17 +20,18 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from model.border_patrol import BorderPatrolSector
+from model.border_patrol import BorderPatrol
 from model.calendar import RunCalendar
 from model.courts import ImmigrationCourts
 from model.flights import schedule_flights
-from model.geography import N_SECTORS
 from model.ice import ICE
 from model.mexico import MexicanAuthorities
 from model.migrants import Migrants
-from model.people import N_STATUS, Status
-from model.policies import NATIONALITY_KEYS, PolicyBook
+from model.policies import PolicyBook
 from model.recorder import Recorder
+from model.streams import RandomStreams
+from model.timeline import PolicyTimeline
+from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
 from model.scenario import LoadedScenario, load_scenario
 from model.validation import ScenarioError
 
@@ -68,6 +69,9 @@ class BorderModel(mesa.Model):
         self.check_each_day = check_invariants
         self.calendar = RunCalendar(loaded.start, loaded.end)
         self.policies = PolicyBook(loaded.policies, loaded.start)
+        self.timeline = PolicyTimeline(self.policies, self.calendar.n_days, loaded.start,
+                                       self.scenario.mexico_base_interception_prob)
+        self.streams = RandomStreams(seed)
         self.recorder = Recorder(self.calendar.n_days, scale)
         self.push = self._push_by_month()
         # room for everyone up front: growing millions of rows mid-run costs copies
@@ -78,8 +82,8 @@ class BorderModel(mesa.Model):
         self.mexico = MexicanAuthorities(self)
         self.ice = ICE(self)
         self.courts = ImmigrationCourts(self)
-        self.sectors = list(BorderPatrolSector.create_agents(self, N_SECTORS,
-                                                             index=list(range(N_SECTORS))))
+        self.border_patrol = BorderPatrol(self)
+        self.sectors = self.border_patrol.sectors
         self.flight_log = []
         schedule_flights(self)
         self.day = 0
@@ -117,16 +121,13 @@ class BorderModel(mesa.Model):
         arriving = due[status == Status.EN_ROUTE]
         stopped = self.mexico.intercepts(arriving, day)
         self.recorder.add("mexico_interceptions", int(stopped.sum()))
-        mig.send_back(arriving[stopped], "mexico_deport", Status.AT_HOME, day)
+        mig.send_back(arriving[stopped], ReturnMode.MEXICO_DEPORT, Status.AT_HOME, day)
         crossers = np.concatenate([arriving[~stopped], due[status == Status.AT_BORDER]])
         caught, sectors, at_port = mig.attempt_crossing(crossers, day)
-        mig.record_encounters(caught, at_port, day)
-        for sector in self.sectors:
-            sector.process(caught[sectors == sector.index], day)
+        mig.record_encounters(caught, sectors, at_port, day)
+        self.border_patrol.process(caught, sectors, day)
 
-        custody = due[status == Status.IN_CBP_CUSTODY]
-        for sector in self.sectors:
-            sector.finish_custody(custody[pop.sector[custody] == sector.index], day)
+        self.border_patrol.finish_custody(due[status == Status.IN_CBP_CUSTODY], day)
         self.ice.on_due(due[status == Status.IN_ICE_DETENTION], day)
         self.courts.hear(due[status == Status.MPP_WAITING], day)
         self.courts.hear_regular(due[status == Status.RELEASED_IN_US], day)

@@ -9,50 +9,11 @@ Every status change goes through `Population.set_status`, which keeps a count
 per status; that is what makes "people are conserved" cheap to check daily.
 """
 
-from enum import IntEnum
-
 import numpy as np
 
+from model.capacity import fit_under
 from model.geography import MEXICAN_STATES
-
-
-class Nationality(IntEnum):
-    MEXICO = 0
-    GUATEMALA = 1
-    HONDURAS = 2
-    EL_SALVADOR = 3
-    CHINA = 4
-    OTHER = 5
-
-
-NORTHERN_TRIANGLE = (Nationality.GUATEMALA, Nationality.HONDURAS, Nationality.EL_SALVADOR)
-
-
-class Demographic(IntEnum):
-    SINGLE_ADULT = 0
-    FAMILY_UNIT = 1
-    UNACCOMPANIED_CHILD = 2
-
-
-class Status(IntEnum):
-    """Where a person is. Each person is in exactly one status every day."""
-
-    EN_ROUTE = 0  # travelling north towards the border
-    AT_BORDER = 1  # in a Mexican border city, about to cross (first try or again)
-    IN_CBP_CUSTODY = 2  # apprehended, held by a Border Patrol sector
-    IN_ICE_DETENTION = 3  # detained by ICE: credible fear, awaiting a flight
-    MPP_WAITING = 4  # returned to Mexico under MPP, awaiting a hearing
-    RELEASED_IN_US = 5  # released into the US (notice to appear, parole, HHS sponsor, relief)
-    EVADED_INTO_US = 6  # crossed without being apprehended
-    AT_HOME = 7  # back in the home country (removed, flown, deported by Mexico); may leave again
-    GAVE_UP = 8  # stopped trying
-    IN_THIRD_COUNTRY = 9  # transferred to Guatemala under the cooperative agreement
-
-
-N_STATUS = len(Status)
-N_NATIONALITY = len(Nationality)
-N_DEMOGRAPHIC = len(Demographic)
-N_GROUPS = N_NATIONALITY * N_DEMOGRAPHIC  # behaviour groups: nationality x demographic
+from model.vocabulary import N_DEMOGRAPHIC, N_STATUS, Status
 
 NEVER = np.iinfo(np.int32).min // 2  # "no such day"
 STATE_KM = np.array([s.km_to_border for s in MEXICAN_STATES], dtype=np.int16)
@@ -60,6 +21,7 @@ _STATE_BORDER = np.array([s.border for s in MEXICAN_STATES], dtype=bool)
 
 _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     # attribute: (dtype, fill value for new rows)
+    "uid": (np.uint64, 0),  # the person's key for random draws (streams.RandomStreams)
     "nationality": (np.int8, 0),
     "demographic": (np.int8, 0),
     "origin_state": (np.int8, -1),  # index into MEXICAN_STATES; -1 when not Mexican
@@ -80,7 +42,10 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
 
 
 class Population:
-    """All people ever created, as parallel arrays that grow on demand."""
+    """All people ever created, as parallel arrays that grow on demand.
+
+    Owned by `Migrants`; the actors read and write its columns by row index.
+    """
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
@@ -133,16 +98,9 @@ class Population:
         """
         return share_by_key(values, self.family[rows])
 
-    def whole_families(self, rows: np.ndarray, limit: int) -> np.ndarray:
+    def whole_families(self, rows: np.ndarray, limit: float) -> np.ndarray:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
-        if len(rows) <= limit:
-            return np.ones(len(rows), dtype=bool)
-        _, first, inverse, size = np.unique(self.family[rows], return_index=True,
-                                            return_inverse=True, return_counts=True)
-        order = np.argsort(first, kind="stable")  # families in order of appearance
-        fits = np.zeros(len(first), dtype=bool)
-        fits[order] = np.cumsum(size[order]) <= limit
-        return fits[inverse]
+        return fit_under(self, rows, limit)
 
     def group(self, rows: np.ndarray) -> np.ndarray:
         """Behaviour group (nationality x demographic) of each row."""
@@ -152,31 +110,6 @@ class Population:
         """Mexicans from a non-border state (the people interior flights are for)."""
         state = self.origin_state[rows]
         return (state >= 0) & ~_STATE_BORDER[np.maximum(state, 0)]
-
-
-class Pending(IntEnum):
-    """What happens to a person when their custody or detention period ends.
-
-    The first values match `policies.DESTINATIONS`: detained for that flight.
-    """
-
-    FLY_GUADALAJARA = 0
-    FLY_GUATEMALA = 1
-    FLY_HONDURAS = 2
-    FLY_EL_SALVADOR = 3
-    FLY_CHINA = 4
-    FLY_OTHER = 5
-    FLY_GUATEMALA_ACA = 6
-    RELEASE = 10
-    MPP = 11
-    CREDIBLE_FEAR = 12
-    PORT_REMOVAL = 13
-
-
-# Where ICE removes each nationality to (Mexicans: through a land port).
-REMOVAL_BY_NATIONALITY = np.array([
-    Pending.PORT_REMOVAL, Pending.FLY_GUATEMALA, Pending.FLY_HONDURAS, Pending.FLY_EL_SALVADOR,
-    Pending.FLY_CHINA, Pending.FLY_OTHER], dtype=np.int8)
 
 
 def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -2,8 +2,10 @@
 
 A scenario lists its policies by id (`[policies.title42]`, `kind = "title42"`);
 counterfactuals change or disable them by the same id. Every policy is in force
-on the days `start <= date <= end`. The actors read them through
-`PolicyBook.in_force(kind, day)`; no actor keeps its own copy of the dates.
+on the days `start <= date <= end`. Once per run, `timeline.PolicyTimeline`
+resolves them into per-day arrays that the actors read; where a policy object
+itself is needed, `PolicyBook.active(Title42, day)` looks it up by class, so a
+misspelled kind is an error, not a silent "not in force".
 """
 
 import dataclasses
@@ -13,6 +15,7 @@ from datetime import date
 from typing import Annotated, Any, ClassVar
 
 from model.geography import SECTOR_KEYS
+from model.vocabulary import DEMOGRAPHIC_KEYS, DESTINATIONS, NATIONALITY_KEYS
 from model.validation import (
     Count,
     Days,
@@ -23,18 +26,12 @@ from model.validation import (
     check_value,
 )
 
-NATIONALITY_KEYS = ("mexico", "guatemala", "honduras", "el_salvador", "china", "other")
-DEMOGRAPHIC_KEYS = ("single_adult", "family_unit", "unaccompanied_child")
 SectorList = Annotated[list[str], Keys(SECTOR_KEYS, "sector")]
 NationalityList = Annotated[list[str], Keys(NATIONALITY_KEYS, "nationality")]
 DemographicList = Annotated[list[str], Keys(DEMOGRAPHIC_KEYS, "demographic")]
 SectorProbabilities = Annotated[dict[str, Probability], Keys(SECTOR_KEYS, "sector")]
 SectorDates = Annotated[dict[str, date], Keys(SECTOR_KEYS, "sector")]
 SectorCounts = Annotated[dict[str, Count], Keys(SECTOR_KEYS, "sector")]
-
-# Flight destinations double as ICE's waiting lists: people are detained "for" one.
-DESTINATIONS = ("guadalajara", "guatemala", "honduras", "el_salvador", "china", "other",
-                "guatemala_aca")
 
 
 @dataclass(frozen=True)
@@ -177,12 +174,20 @@ class MexicanEnforcement(Policy):
     interception_prob: Probability = 0.3
 
 
+@dataclass(frozen=True)
+class CourtSlowdown(Policy):
+    """Immigration courts complete fewer cases (COVID closures)."""
+
+    kind: ClassVar[str] = "court_slowdown"
+    completion_share: Probability = 0.45
+
+
 POLICY_KINDS: dict[str, type[Policy]] = {
     cls.kind: cls
     for cls in (PortReturn, InteriorRepatriation, Flights, MPP, MPPHearingsPostponed,
                 MPPWindDown, Title42, MexicoRefusesFamilies, DetentionCap,
                 EnforcementPriorities, RemovalMoratorium, GuatemalaAgreement,
-                MexicanEnforcement)
+                MexicanEnforcement, CourtSlowdown)
 }
 
 
@@ -231,7 +236,10 @@ def build_policy(path: str, policy_id: str, table: dict, run_start: date, run_en
 
 
 class PolicyBook:
-    """The scenario's policies, bound to the run's calendar."""
+    """The scenario's policies, bound to the run's calendar (day 0 = the run's start).
+
+    Look-ups are by class (`book.active(Title42, day)`), never by string.
+    """
 
     def __init__(self, policies: list[Policy], run_start: date):
         self.policies = [
@@ -239,27 +247,17 @@ class PolicyBook:
                                 end_day=(p.end - run_start).days)
             for p in policies
         ]
-        self._by_kind: dict[str, list[Policy]] = {}
-        for p in self.policies:
-            self._by_kind.setdefault(p.kind, []).append(p)
 
-    def of_kind(self, kind: str) -> list[Policy]:
-        return self._by_kind.get(kind, [])
+    def of_kind[P: Policy](self, cls: type[P]) -> list[P]:
+        """Every policy of this class, in the scenario's order."""
+        _check_kind(cls)
+        return [p for p in self.policies if type(p) is cls]
 
-    def in_force(self, kind: str, day: int) -> list[Policy]:
-        return [p for p in self._by_kind.get(kind, []) if p.in_force(day)]
-
-    def first_in_force(self, kind: str, day: int) -> Policy | None:
-        active = self.in_force(kind, day)
-        return active[0] if active else None
+    def active[P: Policy](self, cls: type[P], day: int) -> P | None:
+        """The first policy of this class in force on `day`, or None."""
+        return next((p for p in self.of_kind(cls) if p.in_force(day)), None)
 
 
-@dataclass(frozen=True)
-class CourtSlowdown(Policy):
-    """Immigration courts complete fewer cases (COVID closures)."""
-
-    kind: ClassVar[str] = "court_slowdown"
-    completion_share: Probability = 0.45
-
-
-POLICY_KINDS[CourtSlowdown.kind] = CourtSlowdown
+def _check_kind(cls: type) -> None:
+    if POLICY_KINDS.get(getattr(cls, "kind", None)) is not cls:
+        raise TypeError(f"{cls!r} is not a policy class (known: {', '.join(POLICY_KINDS)})")

@@ -74,7 +74,11 @@ COLUMN_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
 
 
 class Recorder:
-    """One row of counters per day; `add` writes into the current day."""
+    """One row of counters per day, in agents; `add` writes into the current day.
+
+    Owned by `BorderModel` (which moves `day` on); every actor adds to it;
+    `simulate.tabulate` turns it into the daily and monthly tables, in people.
+    """
 
     def __init__(self, n_days: int, scale: int):
         self.values = np.zeros((n_days, len(COLUMNS)))
@@ -83,6 +87,10 @@ class Recorder:
 
     def add(self, name: str, amount: float) -> None:
         self.values[self.day, COLUMN_INDEX[name]] += amount
+
+    def add_counts(self, columns: np.ndarray) -> None:
+        """Add one to the column named by each element (column indices)."""
+        self.values[self.day] += np.bincount(columns, minlength=len(COLUMNS))
 
     def set(self, name: str, amount: float) -> None:
         self.values[self.day, COLUMN_INDEX[name]] = amount

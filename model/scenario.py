@@ -25,14 +25,14 @@ from mesa.experimental.scenarios import Scenario
 
 from model.geography import SECTOR_KEYS
 from model.policies import (
-    DEMOGRAPHIC_KEYS,
-    NATIONALITY_KEYS,
     POLICY_KINDS,
     Policy,
     SectorCounts,
     SectorProbabilities,
     build_policy,
+    policy_fields,
 )
+from model.vocabulary import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS, RETURN_MODES
 from model.validation import (
     NON_NEGATIVE,
     Count,
@@ -54,8 +54,6 @@ DemographicProbabilities = Annotated[dict[str, Probability], Keys(DEMOGRAPHIC_KE
 SectorWeights = Annotated[dict[str, Annotated[dict[str, NonNegative], Keys(SECTOR_KEYS, "sector")]],
                           Keys(NATIONALITY_KEYS, "nationality")]
 MonthlyIndex = Annotated[dict[str, dict[str, NonNegative]], Keys(NATIONALITY_KEYS, "nationality")]
-RETURN_MODES = ("title42", "port_return", "interior_flight", "removal", "mexico_deport",
-                "third_country")  # how a person was sent back (Migrants.send_back's `mode`)
 ReturnModeDays = Annotated[dict[str, Days], Keys(RETURN_MODES, "return mode")]
 ReturnModeProbabilities = Annotated[dict[str, Probability], Keys(RETURN_MODES, "return mode")]
 
@@ -447,8 +445,6 @@ def apply_override(raw: dict, text: str, window: dict | None = None) -> tuple[di
         if policy is None:
             known = ", ".join(tables)
             raise ScenarioError(f"--set {key}: unknown policy id {policy_id!r} (known: {known})")
-        from model.policies import policy_fields
-
         kind = policy.get("kind") if isinstance(policy, dict) else None
         if kind not in POLICY_KINDS:
             raise ScenarioError(f"--set {key}: policy {policy_id!r} has unknown policy kind "

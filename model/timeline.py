@@ -1,0 +1,157 @@
+"""The policy timeline: every policy resolved once per run into per-day arrays.
+
+Actors ask "what applies today, in this sector, to this group?" thousands of
+times a run; reading `timeline.title42[day]` or `timeline.port_return[day,
+sectors]` answers it for a whole day's rows in one indexing step, instead of
+searching the policy list by string each time. Built by `BorderModel` from its
+`PolicyBook`; read by the actors (sectors, ICE, courts, Mexico, flights).
+
+Where several policies of one kind overlap, the first in the scenario file
+wins (as `PolicyBook.active` does); port returns and Mexico's consent to
+interior flights hold where any policy says so.
+"""
+
+import numpy as np
+
+from model.geography import N_SECTORS, SECTOR_INDEX
+from model.policies import (
+    MPP,
+    CourtSlowdown,
+    DetentionCap,
+    EnforcementPriorities,
+    GuatemalaAgreement,
+    InteriorRepatriation,
+    MexicanEnforcement,
+    MexicoRefusesFamilies,
+    MPPHearingsPostponed,
+    MPPWindDown,
+    PolicyBook,
+    PortReturn,
+    RemovalMoratorium,
+    Title42,
+)
+from model.vocabulary import DEMOGRAPHIC_KEYS, N_DEMOGRAPHIC, N_NATIONALITY, NATIONALITY_KEYS
+
+
+class PolicyTimeline:
+    """Per-day (and per-sector, per-nationality) arrays of what the policies say."""
+
+    def __init__(self, book: PolicyBook, n_days: int, start, base_interception: float):
+        self.n_days = n_days
+        d, s = n_days, N_SECTORS
+        # Title 42 and Mexico's acceptance of Central American families
+        self.title42 = np.zeros(d, dtype=bool)
+        self.title42_exception = np.zeros(d)
+        self.title42_by_air = np.zeros(d)
+        self.title42_uac_exempt = np.zeros(d, dtype=bool)
+        self.family_acceptance = np.ones((d, s))  # share still taken back, per sector
+        # Title 8 for Mexicans
+        self.port_return = np.zeros((d, s), dtype=bool)
+        self.interior = np.zeros((d, s), dtype=bool)
+        self.interior_share = np.zeros(d)
+        self.interior_wait_days = np.full(d, 14.0)
+        self.mexico_receives_flights = np.zeros(d, dtype=bool)
+        # Asylum seekers: Guatemala agreement, MPP
+        self.aca = np.zeros(d, dtype=bool)
+        self.aca_share = np.zeros(d)
+        self.aca_group = np.zeros((d, N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
+        self.mpp = np.zeros(d, dtype=bool)
+        self.mpp_exempt = np.zeros(d)
+        self.mpp_nationality = np.zeros((d, N_NATIONALITY), dtype=bool)
+        self.mpp_room = np.zeros((d, s))  # people Mexico's shelters receive per day, per site
+        self.mpp_case_days = np.full(d, 150.0)
+        self.mpp_case_days_max = np.full(d, 1e9)
+        self.hearings_postponed = np.zeros(d, dtype=bool)
+        self.postponed_until = np.zeros(d, dtype=np.int64)  # day the postponement ends
+        self.wind_down_admissions = np.zeros(d)  # people per day
+        # Detention, removals, courts, Mexico's own enforcement
+        self.priorities = np.zeros(d, dtype=bool)
+        self.priorities_detention_share = np.ones(d)
+        self.removal_flight_share = np.ones(d)
+        self.detention_cap_share = np.ones(d)
+        self.moratorium = np.zeros(d, dtype=bool)
+        self.court_completion_share = np.ones(d)
+        self.interception = np.full(d, base_interception)
+        self.aca_stays_share = 0.0
+        self._fill(book, start)
+
+    def _fill(self, book: PolicyBook, start) -> None:
+        def days(p):  # the policy's days inside the run, as a slice
+            return slice(max(p.start_day, 0), min(p.end_day, self.n_days - 1) + 1)
+
+        def first_wins(cls):  # later policies first, so the first in the file is written last
+            return list(reversed(book.of_kind(cls)))
+
+        for p in first_wins(Title42):
+            on = days(p)
+            self.title42[on] = True
+            self.title42_exception[on] = p.exception_share
+            self.title42_by_air[on] = p.other_nationalities_share
+            self.title42_uac_exempt[on] = False
+            if p.uac_exempt_from is not None:
+                exempt_from = max((p.uac_exempt_from - start).days, on.start)
+                self.title42_uac_exempt[exempt_from:on.stop] = True
+        for p in first_wins(MexicoRefusesFamilies):
+            for key, index in SECTOR_INDEX.items():
+                self.family_acceptance[days(p), index] = p.acceptance.get(key, p.default_acceptance)
+        for p in book.of_kind(PortReturn):
+            self.port_return[days(p), [SECTOR_INDEX[k] for k in p.sectors]] = True
+        for p in first_wins(InteriorRepatriation):
+            on = days(p)
+            self.interior[on] = False
+            self.interior[on, [SECTOR_INDEX[k] for k in p.sectors]] = True
+            self.interior_share[on] = p.eligible_share
+            self.interior_wait_days[on] = p.max_wait_days
+        for p in book.of_kind(InteriorRepatriation):
+            self.mexico_receives_flights[days(p)] |= p.mexico_receives_flights
+        for p in first_wins(GuatemalaAgreement):
+            on = days(p)
+            self.aca[on] = True
+            self.aca_share[on] = p.eligible_share
+            group = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
+            group[np.ix_([NATIONALITY_KEYS.index(k) for k in p.nationalities],
+                         [DEMOGRAPHIC_KEYS.index(k) for k in p.demographics])] = True
+            self.aca_group[on] = group
+        aca = book.of_kind(GuatemalaAgreement)
+        self.aca_stays_share = aca[0].claim_asylum_there if aca else 0.0
+        self._fill_mpp(book, start, days, first_wins)
+        for p in first_wins(MPPHearingsPostponed):
+            self.hearings_postponed[days(p)] = True
+            self.postponed_until[days(p)] = p.end_day
+        for p in first_wins(MPPWindDown):
+            self.wind_down_admissions[days(p)] = p.daily_admissions
+        for p in first_wins(EnforcementPriorities):
+            self.priorities[days(p)] = True
+            self.priorities_detention_share[days(p)] = p.detention_share
+            self.removal_flight_share[days(p)] = p.removal_flight_share
+        for p in first_wins(DetentionCap):
+            self.detention_cap_share[days(p)] = p.share
+        for p in book.of_kind(RemovalMoratorium):
+            self.moratorium[days(p)] = True
+        for p in first_wins(CourtSlowdown):
+            self.court_completion_share[days(p)] = p.completion_share
+        for p in first_wins(MexicanEnforcement):
+            self.interception[days(p)] = p.interception_prob
+
+    def _fill_mpp(self, book, start, days, first_wins) -> None:
+        """MPP: sites open on their dates, if Mexico's conditions are met; a case's
+        length is set by the MPP in force at enrolment (or the last one before it)."""
+        for p in first_wins(MPP):
+            on = days(p)
+            self.mpp[on] = True
+            self.mpp_exempt[on] = p.exempt_share
+            self.mpp_nationality[on] = False
+            self.mpp_nationality[on, [NATIONALITY_KEYS.index(k) for k in p.nationalities]] = True
+            self.mpp_room[on] = 0.0
+            if not (p.mexico_requires_vaccination and not p.vaccination_offered):
+                for key, opening in p.site_opening.items():
+                    opens = max((opening - start).days, on.start)
+                    self.mpp_room[opens:on.stop, SECTOR_INDEX[key]] = p.daily_capacity.get(key, 0)
+        for p in sorted(book.of_kind(MPP), key=lambda p: p.start_day):
+            after = slice(max(p.start_day, 0), self.n_days)
+            self.mpp_case_days[after] = p.case_days
+            self.mpp_case_days_max[after] = p.case_days_max
+        first = min(book.of_kind(MPP), key=lambda p: p.start_day, default=None)
+        if first is not None:  # before any MPP: the first one's case lengths
+            self.mpp_case_days[: max(first.start_day, 0)] = first.case_days
+            self.mpp_case_days_max[: max(first.start_day, 0)] = first.case_days_max

@@ -1,0 +1,104 @@
+"""The model's vocabulary, defined once: who people are, where they are, how they
+were sent back, where flights go, and what awaits them when custody ends.
+
+Each is an `IntEnum` (the integer is what the population arrays store); the
+string keys scenario files use (`"el_salvador"`, `"port_return"`) are derived
+from the member names, so code and files cannot drift apart. Sectors and
+Mexican states are tables of places: see `geography.py`.
+"""
+
+from enum import IntEnum
+
+
+def keys(enum: type[IntEnum]) -> tuple[str, ...]:
+    """The scenario-file keys of an enum's members, in order: `EL_SALVADOR` -> `el_salvador`."""
+    return tuple(member.name.lower() for member in enum)
+
+
+class Nationality(IntEnum):
+    MEXICO = 0
+    GUATEMALA = 1
+    HONDURAS = 2
+    EL_SALVADOR = 3
+    CHINA = 4
+    OTHER = 5
+
+
+class Demographic(IntEnum):
+    SINGLE_ADULT = 0
+    FAMILY_UNIT = 1
+    UNACCOMPANIED_CHILD = 2
+
+
+class Status(IntEnum):
+    """Where a person is. Each person is in exactly one status every day."""
+
+    EN_ROUTE = 0  # travelling north towards the border
+    AT_BORDER = 1  # in a Mexican border city, about to cross (first try or again)
+    IN_CBP_CUSTODY = 2  # apprehended, held by a Border Patrol sector
+    IN_ICE_DETENTION = 3  # detained by ICE: credible fear, awaiting a flight
+    MPP_WAITING = 4  # returned to Mexico under MPP, awaiting a hearing
+    RELEASED_IN_US = 5  # released into the US (notice to appear, parole, HHS sponsor, relief)
+    EVADED_INTO_US = 6  # crossed without being apprehended
+    AT_HOME = 7  # back in the home country (removed, flown, deported by Mexico); may leave again
+    GAVE_UP = 8  # stopped trying
+    IN_THIRD_COUNTRY = 9  # transferred to Guatemala under the cooperative agreement
+
+
+class ReturnMode(IntEnum):
+    """How a person was sent back; sets how long before they try again and
+    how likely they give up (`retry_days`, `give_up_prob` in scenarios)."""
+
+    TITLE42 = 0  # expelled to Mexico within hours
+    PORT_RETURN = 1  # walked back across a bridge under Title 8
+    INTERIOR_FLIGHT = 2  # flown 1,100 miles to Guadalajara
+    REMOVAL = 3  # removed home by ICE (or expelled by air)
+    MEXICO_DEPORT = 4  # stopped in transit and deported by Mexico
+    THIRD_COUNTRY = 5  # flown to Guatemala under the cooperative agreement
+
+
+class Destination(IntEnum):
+    """Where flights go; ICE keeps one waiting list per destination."""
+
+    GUADALAJARA = 0  # interior repatriation of Mexicans
+    GUATEMALA = 1
+    HONDURAS = 2
+    EL_SALVADOR = 3
+    CHINA = 4
+    OTHER = 5
+    GUATEMALA_ACA = 6  # Hondurans and Salvadorans sent to Guatemala under the agreement
+
+
+class Pending(IntEnum):
+    """What happens to a person when their custody or detention period ends.
+
+    Values below `RELEASE` are flights: detained to wait for that Destination.
+    """
+
+    FLY_GUADALAJARA = Destination.GUADALAJARA
+    FLY_GUATEMALA = Destination.GUATEMALA
+    FLY_HONDURAS = Destination.HONDURAS
+    FLY_EL_SALVADOR = Destination.EL_SALVADOR
+    FLY_CHINA = Destination.CHINA
+    FLY_OTHER = Destination.OTHER
+    FLY_GUATEMALA_ACA = Destination.GUATEMALA_ACA
+    RELEASE = 10
+    MPP = 11
+    CREDIBLE_FEAR = 12
+    PORT_REMOVAL = 13
+
+
+NATIONALITY_KEYS = keys(Nationality)
+DEMOGRAPHIC_KEYS = keys(Demographic)
+RETURN_MODES = keys(ReturnMode)
+DESTINATIONS = keys(Destination)
+NORTHERN_TRIANGLE = (Nationality.GUATEMALA, Nationality.HONDURAS, Nationality.EL_SALVADOR)
+N_STATUS = len(Status)
+N_NATIONALITY = len(Nationality)
+N_DEMOGRAPHIC = len(Demographic)
+N_GROUPS = N_NATIONALITY * N_DEMOGRAPHIC  # behaviour groups: nationality x demographic
+
+# Where ICE removes each nationality to (Mexicans: through a land port).
+REMOVAL_BY_NATIONALITY = (Pending.PORT_REMOVAL, Pending.FLY_GUATEMALA, Pending.FLY_HONDURAS,
+                          Pending.FLY_EL_SALVADOR, Pending.FLY_CHINA, Pending.FLY_OTHER)
+assert len(REMOVAL_BY_NATIONALITY) == N_NATIONALITY
