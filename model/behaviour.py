@@ -47,25 +47,30 @@ class Experience:
         self.people_per_agent = float(people_per_agent)  # memory is of people, at any scale
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
         self.total = np.zeros((N_GROUPS, N_SECTORS))
-        self._today = np.zeros((2, N_GROUPS * N_SECTORS))  # (entered, total) flattened
+        self._today: list[tuple[np.ndarray, np.ndarray, bool]] = []  # the day's outcomes
         self._share = None
         self._share_by_group = None
 
     def record(self, groups: np.ndarray, sectors: np.ndarray, entered: bool) -> None:
-        if len(groups) == 0:
-            return
-        # people stopped in transit never chose a sector (-1): their outcome counts
-        # in the last sector's cell (Rio Grande Valley, where most Central Americans head)
-        sectors = np.where(sectors < 0, N_SECTORS - 1, sectors)
-        cells = np.bincount(groups * N_SECTORS + sectors, minlength=N_GROUPS * N_SECTORS)
-        self._today[1] += cells * self.people_per_agent
-        if entered:
-            self._today[0] += cells * self.people_per_agent
+        """Note today's outcomes (counted in at the end of the day)."""
+        if len(groups):
+            self._today.append((groups, sectors, entered))
 
     def end_day(self) -> None:
-        self.entered = self.entered * self.decay + self._today[0].reshape(N_GROUPS, N_SECTORS)
-        self.total = self.total * self.decay + self._today[1].reshape(N_GROUPS, N_SECTORS)
-        self._today[:] = 0.0
+        cells = N_GROUPS * N_SECTORS
+        entered, total = np.zeros(cells), np.zeros(cells)
+        if self._today:
+            groups = np.concatenate([g for g, _, _ in self._today])
+            sectors = np.concatenate([s for _, s, _ in self._today])
+            into = np.concatenate([np.full(len(g), e) for g, _, e in self._today])
+            # people stopped in transit never chose a sector (-1): their outcome counts
+            # in the last sector's cell (Rio Grande Valley, where most Central Americans head)
+            cell = groups * N_SECTORS + np.where(sectors < 0, N_SECTORS - 1, sectors)
+            total = np.bincount(cell, minlength=cells) * self.people_per_agent
+            entered = np.bincount(cell[into], minlength=cells) * self.people_per_agent
+            self._today.clear()
+        self.entered = self.entered * self.decay + entered.reshape(N_GROUPS, N_SECTORS)
+        self.total = self.total * self.decay + total.reshape(N_GROUPS, N_SECTORS)
         self._share = self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
@@ -206,9 +211,9 @@ class Behaviour:
         across a bridge), after many failed attempts, and when peers lately
         did not get in.
         """
-        share = self.experience.entry_share_by_group()[pop.group(rows)]
-        p = self.give_up_prob[mode] + self.s.give_up_per_encounter * pop.n_encounters[rows]
-        p = np.clip(p * np.exp(-self.s.give_up_sensitivity * (share - 0.5)), 0.0, 1.0)
+        discouraged = self._discouragement()[pop.group(rows)]
+        p = (self.give_up_prob[mode] + self.s.give_up_per_encounter * pop.n_encounters[rows]) \
+            * discouraged
         gives_up = self.streams.uniform(Decision.GIVE_UP, pop, rows, day) < p
         retry = rows[~gives_up]
         # hard times (a push below 1: lockdowns, closed borders) also slow re-attempts
@@ -216,3 +221,8 @@ class Behaviour:
         delay = 1 + self.streams.poisson(Decision.RETRY_DAYS, pop, retry, day,
                                          np.maximum(self.retry_days[mode] * slow - 1.0, 0.0))
         return rows[gives_up], retry, delay
+
+    def _discouragement(self) -> np.ndarray:
+        """Per group, how much peers' recent failures multiply the chance to give up."""
+        share = self.experience.entry_share_by_group()
+        return np.exp(-self.s.give_up_sensitivity * (share - 0.5))

@@ -148,7 +148,7 @@ class BorderPatrol:
         pop = m.migrants.pop
         room = np.array([max(s.holding_capacity - s.in_custody, 0) for s in self.sectors],
                         dtype=np.float64)
-        fits, _ = fit_families(pop.family, rows, sectors.astype(np.int64), room)
+        fits = fit_families(pop.family, rows, sectors.astype(np.int64), room)
         m.migrants.release(rows[~fits], day, forced=True)
         rows, sectors = rows[fits], sectors[fits]
         pop.pending[rows] = pending[fits]

@@ -5,6 +5,7 @@ Day 0 is the scenario's start date; one model step is one day.
 
 from datetime import date, timedelta
 
+import numba
 import numpy as np
 
 
@@ -37,42 +38,109 @@ class DueQueue:
     when its day comes, because `Population.next_day` no longer matches. This
     keeps each day's work proportional to the people acting that day instead
     of scanning everyone ever created.
+
+    Each day's bucket is a chain of fixed-size chunks of rows, taken from a
+    pool and returned to it when the day is popped: pushing and popping are one
+    compiled call each, and a day's rows sit together in memory.
     """
 
-    def __init__(self, n_days: int):
-        self._buckets: list[list[np.ndarray]] = [[] for _ in range(n_days)]
+    CHUNK = 128  # rows per chunk
+
+    def __init__(self, n_days: int, capacity: int = 1024):
+        self.head = np.full(n_days, -1, dtype=np.int64)  # first chunk of each day's chain
+        self.tail = np.full(n_days, -1, dtype=np.int64)  # last chunk (where pushes go)
+        n_chunks = max(capacity // self.CHUNK, 16)
+        self.rows = np.empty((n_chunks, self.CHUNK), dtype=np.int32)
+        self.fill = np.zeros(n_chunks, dtype=np.int64)
+        self.next = np.full(n_chunks, -1, dtype=np.int64)
+        self.state = np.array([-1, 0], dtype=np.int64)  # free-chain head, chunks ever used
 
     def push(self, rows: np.ndarray, days: np.ndarray) -> None:
         """Schedule each row on its day; days outside the run are dropped."""
         if len(rows) == 0:
             return
-        days = np.asarray(days)
-        inside = (days >= 0) & (days < len(self._buckets))
-        if not inside.all():
-            rows, days = rows[inside], days[inside]
-            if len(rows) == 0:
-                return
-        if (days == days[0]).all():
-            self._buckets[int(days[0])].append(rows)
-            return
-        span = days - days.min()  # offsets within one push are small: radix-sortable
-        order = np.argsort(span.astype(np.uint16) if span.max() < 65536 else span, kind="stable")
-        rows, days = rows[order], days[order]
-        # slice runs of equal days (np.split costs a Python call per piece, and shows)
-        cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
-        starts = np.concatenate(([0], cuts)).tolist()
-        ends = np.concatenate((cuts, [len(rows)])).tolist()
-        for start, end, day in zip(starts, ends, days[starts].tolist()):
-            self._buckets[day].append(rows[start:end])
+        # worst case: a new chunk per day touched, plus full ones (grow first: the kernel cannot)
+        worst = min(len(rows), len(self.head)) + len(rows) // self.CHUNK + 1
+        if self.state[1] + worst > len(self.fill):
+            self._grow(self.state[1] + worst)
+        _push(self.head, self.tail, self.rows, self.fill, self.next, self.state,
+              np.asarray(rows), np.asarray(days))
 
     def pop(self, day: int, next_day: np.ndarray) -> np.ndarray:
         """Rows still due on `day`, sorted, each once."""
-        bucket = self._buckets[day]
-        self._buckets[day] = []
-        if not bucket:
-            return np.empty(0, dtype=np.int64)
-        rows = bucket[0] if len(bucket) == 1 else np.concatenate(bucket)
-        rows = np.sort(rows[next_day[rows] == day])  # drop stale entries first: less to sort
-        if len(rows) > 1:  # a plain sort and neighbour test beats np.unique's hashing here
-            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
-        return rows
+        return _pop(self.head, self.tail, self.rows, self.fill, self.next, self.state, day,
+                    next_day)
+
+    def _grow(self, needed: int) -> None:
+        size = max(needed, int(len(self.fill) * 1.5))
+        old = len(self.fill)
+        rows = np.empty((size, self.CHUNK), dtype=np.int32)
+        rows[:old] = self.rows
+        self.rows = rows
+        self.fill = np.concatenate([self.fill, np.zeros(size - old, dtype=np.int64)])
+        self.next = np.concatenate([self.next, np.full(size - old, -1, dtype=np.int64)])
+
+
+@numba.njit(cache=True)
+def _new_chunk(fill, next_chunk, state):
+    if state[0] >= 0:  # reuse a chunk popped earlier
+        c = state[0]
+        state[0] = next_chunk[c]
+    else:
+        c = state[1]
+        state[1] += 1
+    fill[c] = 0
+    next_chunk[c] = -1
+    return c
+
+
+@numba.njit(cache=True)
+def _push(head, tail, chunk_rows, fill, next_chunk, state, rows, days):
+    n_days = head.size
+    size = chunk_rows.shape[1]
+    for i in range(rows.size):
+        day = days[i]
+        if day < 0 or day >= n_days:
+            continue
+        c = tail[day]
+        if c < 0 or fill[c] == size:
+            new = _new_chunk(fill, next_chunk, state)
+            if c < 0:
+                head[day] = new
+            else:
+                next_chunk[c] = new
+            tail[day] = new
+            c = new
+        chunk_rows[c, fill[c]] = rows[i]
+        fill[c] += 1
+
+
+@numba.njit(cache=True)
+def _pop(head, tail, chunk_rows, fill, next_chunk, state, day, next_day):
+    n = 0
+    c = head[day]
+    while c >= 0:
+        n += fill[c]
+        c = next_chunk[c]
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    c = head[day]
+    while c >= 0:
+        for j in range(fill[c]):
+            row = chunk_rows[c, j]
+            if next_day[row] == day:  # not rescheduled since
+                out[k] = row
+                k += 1
+        following = next_chunk[c]
+        next_chunk[c] = state[0]  # the chunk goes back to the pool
+        state[0] = c
+        c = following
+    head[day] = -1
+    tail[day] = -1
+    out = np.sort(out[:k])
+    if k < 2:
+        return out
+    keep = np.ones(k, dtype=np.bool_)
+    for i in range(1, k):
+        keep[i] = out[i] != out[i - 1]
+    return out[keep]

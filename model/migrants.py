@@ -58,7 +58,9 @@ class Migrants:
         if delay is None:
             self.pop.next_day[rows] = NEVER
         else:
-            when = day + np.broadcast_to(np.asarray(delay, dtype=np.int64), rows.shape)
+            when = np.add(delay, day, dtype=np.int64)
+            if when.ndim == 0:
+                when = np.full(len(rows), when)
             self.pop.next_day[rows] = when
             self.queue.push(rows, when)
 

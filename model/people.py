@@ -9,6 +9,7 @@ Every status change goes through `Population.set_status`, which keeps a count
 per status; that is what makes "people are conserved" cheap to check daily.
 """
 
+import numba
 import numpy as np
 
 from model.capacity import fit_under
@@ -83,11 +84,7 @@ class Population:
         """Move people to `status`, keeping the per-status counts exact."""
         if len(rows) == 0:
             return
-        old = np.bincount(self.status[rows], minlength=N_STATUS)
-        self.status_counts -= old
-        self.status_counts[status] += len(rows)
-        self.status[rows] = status
-        self.status_since[rows] = day
+        _set_status(self.status, self.status_counts, self.status_since, rows, int(status), day)
 
     # -- families: one unit, one decision -------------------------------------
     def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -110,6 +107,15 @@ class Population:
         """Mexicans from a non-border state (the people interior flights are for)."""
         state = self.origin_state[rows]
         return (state >= 0) & ~_STATE_BORDER[np.maximum(state, 0)]
+
+
+@numba.njit(cache=True)
+def _set_status(status, counts, since, rows, new, day):
+    for r in rows:
+        counts[status[r]] -= 1
+        counts[new] += 1
+        status[r] = new
+        since[r] = day
 
 
 def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -95,14 +95,14 @@ class RandomStreams:
     def poisson(self, decision: Decision, pop, rows: np.ndarray, day: int,
                 lam: "np.ndarray | float", by_family: bool = True) -> np.ndarray:
         """One Poisson(lam) count per row (lam per row or one for all)."""
-        lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), rows.shape)
+        lam = _per_row(lam, rows)
         return _poisson_rows(self.keys[decision], pop.uid, pop.family, rows, day + _DAY_OFFSET,
                              by_family, lam)
 
     def gamma(self, decision: Decision, pop, rows: np.ndarray, day: int, shape: int,
               mean: "np.ndarray | float", by_family: bool = True) -> np.ndarray:
         """Gamma draws with a whole-number `shape` (Erlang) and the given mean."""
-        mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), rows.shape)
+        mean = _per_row(mean, rows)
         return _erlang_rows(self.keys[decision], pop.uid, pop.family, rows, day + _DAY_OFFSET,
                             by_family, int(shape), mean)
 
@@ -130,6 +130,14 @@ class RandomStreams:
         family's own key (group, day, its place in line)."""
         return _family_units(self.keys[Decision.FAMILY_SIZE], day + _DAY_OFFSET,
                              groups.astype(np.int64), float(extra_mean))
+
+
+def _per_row(value: "np.ndarray | float", rows: np.ndarray) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.shape == rows.shape and value.dtype == np.float64:
+        return value
+    if np.ndim(value) == 0:
+        return np.full(rows.shape, value, dtype=np.float64)
+    return np.asarray(value, dtype=np.float64)
 
 
 def _stream_key(seed: int, decision: Decision) -> np.uint64:
