@@ -13,6 +13,7 @@ from pathlib import Path
 
 from model import ScenarioError, __version__, load_scenario, simulate
 from model.output import OutputError, check_out_dir, write_outputs
+from model.scale_check import check_scale
 from model.scenario import SCENARIO_DIR
 from model.simulate import run_identity
 
@@ -74,6 +75,7 @@ def summary_table(result) -> str:
 
 def cmd_run(args) -> int:
     loaded = load_scenario(args.scenario, args.overrides)
+    check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
     out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
     check_out_dir(out_dir, identity)
