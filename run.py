@@ -11,11 +11,17 @@ import hashlib
 import sys
 from pathlib import Path
 
-from model import ScenarioError, __version__, load_scenario, simulate
-from model.output import OutputError, check_out_dir, write_outputs
-from model.scale_check import check_scale
-from model.scenario import SCENARIO_DIR
-from model.simulate import run_identity
+INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
+
+try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
+    from model import ScenarioError, __version__, load_scenario, simulate
+    from model.output import OutputError, claimed_out_dir, write_outputs
+    from model.scale_check import check_scale
+    from model.scenario import SCENARIO_DIR
+    from model.simulate import run_identity
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(INTERRUPTED)
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "title42_expulsions", "port_returns", "interior_repatriations",
@@ -78,9 +84,13 @@ def cmd_run(args) -> int:
     check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
     out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
-    check_out_dir(out_dir, identity)
-    result = simulate(loaded, seed=args.seed, scale=args.scale)
-    files = write_outputs(result, out_dir, {"overrides": args.overrides})
+    try:
+        with claimed_out_dir(out_dir, identity):
+            result = simulate(loaded, seed=args.seed, scale=args.scale)
+            files = write_outputs(result, out_dir, {"overrides": args.overrides})
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
+        return INTERRUPTED
     info = result.info
     print(f"{loaded.name}: {loaded.start} to {loaded.end}, seed {args.seed}, scale {args.scale}, "
           f"{info['people_created']:,} people, {info['wall_time_s']:.1f} s")
@@ -104,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a run's writing: nothing to clean up
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`: the files are already written
         sys.stderr.close()
         return 0

@@ -104,3 +104,144 @@ def test_cli_refuses_too_coarse_a_scale_end_to_end(tmp_path):
     assert result.returncode == 2, result
     assert "too coarse" in one_error_line(result.stderr)
     assert result.stdout == "" and not out.exists()
+
+
+# --- 1. an --out folder that cannot be written is refused before the run -------------------
+
+def refused_out(out: Path, capsys) -> str:
+    """Run the CLI in-process into `out`; assert a clean refusal; return its line."""
+    code = cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "", captured
+    line = one_error_line(captured.err)
+    assert line.startswith(f"error: --out {out}: "), line
+    return line
+
+
+def test_out_under_proc_is_refused_before_the_run(no_model, capsys):
+    line = refused_out(Path("/proc/x"), capsys)
+    assert "cannot create the folder" in line
+    assert not Path("/proc/x").exists()
+
+
+def test_out_under_a_file_is_refused_before_the_run(tmp_path, no_model, capsys):
+    somefile = tmp_path / "somefile"
+    somefile.write_text("mine")
+    line = refused_out(somefile / "sub", capsys)
+    assert line.endswith(f"cannot create the folder: {somefile} is a file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somefile"]
+    assert somefile.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+@pytest.mark.parametrize("sub", ["", "new/deeper"], ids=["the folder", "a folder inside it"])
+def test_out_in_a_read_only_folder_is_refused_before_the_run(tmp_path, no_model, capsys, sub):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        line = refused_out(locked / sub if sub else locked, capsys)
+        assert "Permission denied" in line
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_out_is_refused_end_to_end(tmp_path):
+    """The real command line: one line, exit 2, before any time is spent running."""
+    somefile = tmp_path / "somefile"
+    somefile.write_text("")
+    started = time.perf_counter()
+    result = run_cli("run", "historical", "--scale", "200", "--out", str(somefile / "sub"))
+    assert result.returncode == 2, result
+    assert "is a file, not a folder" in one_error_line(result.stderr)
+    assert result.stdout == ""
+    assert time.perf_counter() - started < 20  # the full run would take longer; it never ran
+
+
+def test_a_refused_probe_leaves_no_folders_behind(tmp_path, no_model, capsys, monkeypatch):
+    """If the folder can be created but not written into, what was created goes again."""
+    import model.output
+
+    def cannot_write(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(model.output.tempfile, "mkdtemp", cannot_write)
+    line = refused_out(tmp_path / "a" / "b" / "c", capsys)
+    assert line.endswith("cannot write into the folder: Permission denied")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 2. Ctrl-C: one line, exit 130, nothing half-written --------------------------------------
+
+def start_run(out: Path) -> subprocess.Popen:
+    """`run.py run historical --scale 5` (some ten seconds) in a child that takes Ctrl-C
+    (a child started in the background would otherwise inherit SIGINT ignored)."""
+    return subprocess.Popen(
+        [sys.executable, "run.py", "run", "historical", "--scale", "5", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def interrupt(child: subprocess.Popen) -> tuple[int, str, str]:
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    return child.returncode, out, err
+
+
+def test_ctrl_c_during_the_run_stops_cleanly(tmp_path):
+    out = tmp_path / "new" / "out"
+    child = start_run(out)
+    deadline = time.monotonic() + 60
+    while not out.exists():  # the folder is claimed just before the model runs
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "the run never started"
+        time.sleep(0.05)
+    time.sleep(1.0)  # well into the run
+    code, stdout, stderr = interrupt(child)
+    assert code == 130, (code, stderr)
+    assert stderr == f"interrupted: nothing written to {out}\n"
+    assert stdout == ""
+    assert list(tmp_path.iterdir()) == []  # the folders this run created are gone
+
+
+def test_ctrl_c_while_starting_up_stops_cleanly(tmp_path):
+    out = tmp_path / "out"
+    child = start_run(out)
+    time.sleep(0.3)  # loading the libraries
+    code, stdout, stderr = interrupt(child)
+    assert code == 130, (code, stderr)
+    assert stderr in ("interrupted\n", f"interrupted: nothing written to {out}\n")
+    assert stdout == "" and not out.exists()
+
+
+def test_ctrl_c_keeps_an_out_folder_it_did_not_create(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "simulate", ctrl_c)
+    code = cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)])
+    assert code == 130
+    assert capsys.readouterr().err == f"interrupted: nothing written to {out}\n"
+    assert out.is_dir() and list(out.iterdir()) == []
+
+
+def test_ctrl_c_while_moving_the_files_in_takes_them_out_again(tmp_path, capsys, monkeypatch):
+    """Stopped between moving monthly.csv and the rest: no file stays, nor the folder."""
+    out = tmp_path / "out"
+    real_replace = Path.replace
+
+    def replace_then_ctrl_c(self, target):
+        moved = real_replace(self, target)
+        if Path(target).name == "daily.parquet":
+            raise KeyboardInterrupt
+        return moved
+
+    monkeypatch.setattr(Path, "replace", replace_then_ctrl_c)
+    code = cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)])
+    assert code == 130
+    assert capsys.readouterr().err == f"interrupted: nothing written to {out}\n"
+    assert list(tmp_path.iterdir()) == []
