@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 OUTPUT_FILES = ("monthly.csv", "daily.parquet", "flights.csv", "run.json")
-SCRATCH_PREFIX = ".partial-"
+SCRATCH_PREFIX = ".partial-"  # a scratch folder; one left behind is a killed run's
 
 
 class OutputError(ValueError):
@@ -23,16 +23,28 @@ class OutputError(ValueError):
 
 
 def check_out_dir(out_dir: Path, identity: dict) -> None:
-    """Refuse a folder that is not new, empty, or this same run's earlier output."""
+    """Refuse a folder that is not new, empty, or this same run's earlier output.
+
+    Scratch folders a killed run left behind do not count; once the folder is
+    accepted they are removed.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir}: exists and is not a folder")
     if not out_dir.exists():
         return
     try:
-        if any(out_dir.iterdir()):
+        stale = stale_scratch(out_dir)
+        if any(path not in stale for path in out_dir.iterdir()):
             _check_holds_same_run(out_dir, identity)
     except OSError as exc:
         raise OutputError(f"--out {out_dir}: cannot read the folder: {_reason(exc)}") from None
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def stale_scratch(out_dir: Path) -> list[Path]:
+    """The hidden scratch folders in `out_dir` (left there by a run killed while writing)."""
+    return [p for p in out_dir.iterdir() if p.name.startswith(SCRATCH_PREFIX) and p.is_dir()]
 
 
 def _check_holds_same_run(out_dir: Path, identity: dict) -> None:

@@ -245,3 +245,33 @@ def test_ctrl_c_while_moving_the_files_in_takes_them_out_again(tmp_path, capsys,
     assert code == 130
     assert capsys.readouterr().err == f"interrupted: nothing written to {out}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# --- 4. a scratch folder left by a run killed while writing -----------------------------------
+
+def leave_stale_scratch(out: Path) -> Path:
+    """What a run killed while writing leaves: a hidden, half-filled .partial-* folder."""
+    stale = out / ".partial-k1ll3d"
+    stale.mkdir(parents=True)
+    (stale / "monthly.csv").write_text("month,encounters\n2019-01,")
+    return stale
+
+
+def test_stale_scratch_folder_does_not_block_the_rerun(tmp_path, capsys):
+    out = tmp_path / "out"
+    leave_stale_scratch(out)
+    code = cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["monthly.csv", "daily.parquet", "flights.csv", "run.json"])  # the stale one is gone
+
+
+def test_stale_scratch_folder_is_left_alone_when_the_folder_is_refused(tmp_path, no_model, capsys):
+    out = tmp_path / "out"
+    stale = leave_stale_scratch(out)
+    (out / "notes.txt").write_text("mine")
+    code = cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)])
+    assert code == 2
+    assert "is not empty" in one_error_line(capsys.readouterr().err)
+    assert (stale / "monthly.csv").is_file()
