@@ -100,11 +100,19 @@ def cmd_run(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
+    """List the scenarios in SCENARIO_DIR; a broken file is named on stderr with its
+    error and the rest are still listed (exit 1 if any is broken)."""
+    broken = 0
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        loaded = load_scenario(path.stem)
+        try:
+            loaded = load_scenario(str(path))
+        except ScenarioError as exc:
+            print(f"{path.name}: error: {exc}", file=sys.stderr)
+            broken += 1
+            continue
         base = f" (base: {Path(loaded.sources[0]).stem})" if len(loaded.sources) > 1 else ""
         print(f"{path.stem:26} {loaded.description}{base}")
-    return 0
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:

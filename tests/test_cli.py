@@ -275,3 +275,33 @@ def test_stale_scratch_folder_is_left_alone_when_the_folder_is_refused(tmp_path,
     assert code == 2
     assert "is not empty" in one_error_line(capsys.readouterr().err)
     assert (stale / "monthly.csv").is_file()
+
+
+# --- 5. `run.py scenarios` with a broken file among the good ones -----------------------------
+
+GOOD = 'description = "a good one"\nstart = 2019-01-01\nend = 2019-06-30\n'
+
+
+def test_scenarios_lists_the_good_ones_and_names_each_broken_one(tmp_path, monkeypatch, capsys):
+    (tmp_path / "good.toml").write_text(GOOD)
+    (tmp_path / "cf.toml").write_text('base = "good.toml"\ndescription = "a counterfactual"\n')
+    (tmp_path / "broken.toml").write_text("[parameters\n")
+    (tmp_path / "wrong.toml").write_text(GOOD + "[parameters]\ncredible_fear_positive = 1.5\n")
+    monkeypatch.setattr(cli, "SCENARIO_DIR", tmp_path)
+    code = cli.main(["scenarios"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert [line.split()[0] for line in captured.out.splitlines()] == ["cf", "good"]
+    assert "a counterfactual (base: good)" in captured.out
+    broken, wrong = captured.err.splitlines()
+    assert broken.startswith(f"broken.toml: error: {tmp_path / 'broken.toml'}: not valid TOML")
+    assert wrong == (f"wrong.toml: error: {tmp_path / 'wrong.toml'}: "
+                     "parameters.credible_fear_positive: 1.5 is not a probability in [0, 1]")
+
+
+def test_scenarios_exits_0_when_every_file_is_good(tmp_path, monkeypatch, capsys):
+    (tmp_path / "good.toml").write_text(GOOD)
+    monkeypatch.setattr(cli, "SCENARIO_DIR", tmp_path)
+    assert cli.main(["scenarios"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["good", "a", "good", "one"] and captured.err == ""
