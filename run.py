@@ -8,10 +8,13 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
+import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
+ROOT = Path(__file__).resolve().parent
 
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model import ScenarioError, __version__, load_scenario, simulate
@@ -79,6 +82,31 @@ def summary_table(result) -> str:
     return table.to_string()
 
 
+def provenance(command: list[str]) -> dict:
+    """What run.json records beside the run: the code's git state, when the files were
+    written (UTC) and the command line. Never part of the run's identity, so an
+    identical rerun into the same folder is still the same run."""
+    return {"git": git_state(ROOT),
+            "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command}
+
+
+def git_state(folder: Path) -> dict | None:
+    """{"commit": HEAD, "dirty": uncommitted changes?} for the git checkout holding
+    `folder`; None outside git (or without git, or before the first commit)."""
+    try:
+        commit = _git(folder, "rev-parse", "HEAD")
+        dirty = _git(folder, "status", "--porcelain") != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
 def cmd_run(args) -> int:
     loaded = load_scenario(args.scenario, args.overrides)
     check_scale(loaded, args.scale)
@@ -87,7 +115,8 @@ def cmd_run(args) -> int:
     try:
         with claimed_out_dir(out_dir, identity):
             result = simulate(loaded, seed=args.seed, scale=args.scale)
-            files = write_outputs(result, out_dir, {"overrides": args.overrides})
+            files = write_outputs(result, out_dir,
+                                  {"overrides": args.overrides, **provenance(args.command)})
     except KeyboardInterrupt:
         print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
         return INTERRUPTED
@@ -117,6 +146,7 @@ def cmd_scenarios(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios}[args.verb](args)
     except (ScenarioError, OutputError) as exc:

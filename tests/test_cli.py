@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,69 @@ def test_scenarios_exits_0_when_every_file_is_good(tmp_path, monkeypatch, capsys
     assert cli.main(["scenarios"]) == 0
     captured = capsys.readouterr()
     assert captured.out.split() == ["good", "a", "good", "one"] and captured.err == ""
+
+
+# --- 6. run.json: git state, time and command line; the identity stays the run's -------------
+
+def test_run_json_records_git_time_and_command_outside_the_identity(tmp_path):
+    out = tmp_path / "out"
+    argv = ["run.py", "run", "historical", "--scale", "200", *SHORT, "--out", str(out)]
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    result = run_cli(*argv[1:])
+    assert result.returncode == 0, result.stderr
+    info = json.loads((out / "run.json").read_text())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    if head:
+        assert info["git"]["commit"] == head and isinstance(info["git"]["dirty"], bool)
+    else:
+        assert info["git"] is None
+    written = datetime.fromisoformat(info["written_utc"])
+    assert written.utcoffset().total_seconds() == 0
+    assert before <= written <= datetime.now(timezone.utc)
+    assert info["command"] == argv
+    assert re.fullmatch(r"[0-9a-f]{16}", info["code"]) and info["package_version"]
+    assert not {"git", "written_utc", "command", "wall_time_s"} & set(info["identity"])
+
+
+def test_git_state_outside_git_and_of_a_dirty_checkout(tmp_path):
+    assert cli.git_state(tmp_path) is None  # /tmp holds no git checkout
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    assert cli.git_state(tmp_path) is None  # no commit yet
+    (tmp_path / "a.txt").write_text("one")
+    subprocess.run([*git, "add", "a.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert cli.git_state(tmp_path) == {"commit": head, "dirty": False}
+    (tmp_path / "a.txt").write_text("two")
+    assert cli.git_state(tmp_path) == {"commit": head, "dirty": True}
+
+
+def short_run_into(out: Path, *extra: str) -> int:
+    return cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out), *extra])
+
+
+def test_identical_rerun_with_another_command_line_is_the_same_run(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert short_run_into(out) == 0
+    first = json.loads((out / "run.json").read_text())
+    assert short_run_into(out, "--seed", "0") == 0, capsys.readouterr().err  # same run, other argv
+    second = json.loads((out / "run.json").read_text())
+    assert second["identity"] == first["identity"]
+    assert second["command"] == first["command"] + ["--seed", "0"]
+
+
+def test_output_of_older_code_is_not_the_same_run(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert short_run_into(out) == 0
+    capsys.readouterr()
+    info = json.loads((out / "run.json").read_text())
+    info["identity"]["code"] = "0123456789abcdef"  # as if written by other model code
+    (out / "run.json").write_text(json.dumps(info))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert short_run_into(out) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: --out {out}: holds the output of a different run")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
