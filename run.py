@@ -103,11 +103,14 @@ def git_state(folder: Path) -> dict | None:
 
 
 def _git(folder: Path, *args: str) -> str:
+    """Output of `git ARGS` run in `folder`; raises if git fails or is missing."""
     return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
                           check=True, timeout=30).stdout.strip()
 
 
 def cmd_run(args) -> int:
+    """Check the scenario, the scale and --out, then run, write the files and print
+    the summary; Ctrl-C leaves nothing behind and exits 130."""
     loaded = load_scenario(args.scenario, args.overrides)
     check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
