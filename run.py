@@ -8,13 +8,23 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
+import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
-from model import ScenarioError, __version__, load_scenario, simulate
-from model.output import OutputError, check_out_dir, write_outputs
-from model.scenario import SCENARIO_DIR
-from model.simulate import run_identity
+INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
+ROOT = Path(__file__).resolve().parent
+
+try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
+    from model import ScenarioError, __version__, load_scenario, simulate
+    from model.output import OutputError, claimed_out_dir, write_outputs
+    from model.scale_check import check_scale
+    from model.scenario import SCENARIO_DIR
+    from model.simulate import run_identity
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(INTERRUPTED)
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "title42_expulsions", "port_returns", "interior_repatriations",
@@ -72,13 +82,47 @@ def summary_table(result) -> str:
     return table.to_string()
 
 
+def provenance(command: list[str]) -> dict:
+    """What run.json records beside the run: the code's git state, when the files were
+    written (UTC) and the command line. Never part of the run's identity, so an
+    identical rerun into the same folder is still the same run."""
+    return {"git": git_state(ROOT),
+            "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": command}
+
+
+def git_state(folder: Path) -> dict | None:
+    """{"commit": HEAD, "dirty": uncommitted changes?} for the git checkout holding
+    `folder`; None outside git (or without git, or before the first commit)."""
+    try:
+        commit = _git(folder, "rev-parse", "HEAD")
+        dirty = _git(folder, "status", "--porcelain") != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def _git(folder: Path, *args: str) -> str:
+    """Output of `git ARGS` run in `folder`; raises if git fails or is missing."""
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
 def cmd_run(args) -> int:
+    """Check the scenario, the scale and --out, then run, write the files and print
+    the summary; Ctrl-C leaves nothing behind and exits 130."""
     loaded = load_scenario(args.scenario, args.overrides)
+    check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
     out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
-    check_out_dir(out_dir, identity)
-    result = simulate(loaded, seed=args.seed, scale=args.scale)
-    files = write_outputs(result, out_dir, {"overrides": args.overrides})
+    try:
+        with claimed_out_dir(out_dir, identity):
+            result = simulate(loaded, seed=args.seed, scale=args.scale)
+            files = write_outputs(result, out_dir,
+                                  {"overrides": args.overrides, **provenance(args.command)})
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
+        return INTERRUPTED
     info = result.info
     print(f"{loaded.name}: {loaded.start} to {loaded.end}, seed {args.seed}, scale {args.scale}, "
           f"{info['people_created']:,} people, {info['wall_time_s']:.1f} s")
@@ -88,20 +132,32 @@ def cmd_run(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
+    """List the scenarios in SCENARIO_DIR; a broken file is named on stderr with its
+    error and the rest are still listed (exit 1 if any is broken)."""
+    broken = 0
     for path in sorted(SCENARIO_DIR.glob("*.toml")):
-        loaded = load_scenario(path.stem)
+        try:
+            loaded = load_scenario(str(path))
+        except ScenarioError as exc:
+            print(f"{path.name}: error: {exc}", file=sys.stderr)
+            broken += 1
+            continue
         base = f" (base: {Path(loaded.sources[0]).stem})" if len(loaded.sources) > 1 else ""
         print(f"{path.stem:26} {loaded.description}{base}")
-    return 0
+    return 1 if broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C outside a run's writing: nothing to clean up
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED
     except BrokenPipeError:  # output piped into e.g. `head`: the files are already written
         sys.stderr.close()
         return 0

@@ -1,6 +1,9 @@
 """Writing a run's files: monthly.csv, daily.parquet, flights.csv, run.json.
 
-Files are written into a scratch folder beside the target and moved in only
+`claimed_out_dir` checks the --out folder before the run: it must be new,
+empty, or hold this same run's output, and be writable; if the run then fails
+or is interrupted, the folders it created are removed again. Files are written
+into a hidden scratch folder (`.partial-*`) inside the target and moved in only
 when all are complete, run.json last, so a folder with run.json holds a whole
 run. A folder holding a *different* run's output is never overwritten.
 """
@@ -8,10 +11,11 @@ run. A folder holding a *different* run's output is never overwritten.
 import json
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
-
 OUTPUT_FILES = ("monthly.csv", "daily.parquet", "flights.csv", "run.json")
+SCRATCH_PREFIX = ".partial-"  # a scratch folder; one left behind is a killed run's
 
 
 class OutputError(ValueError):
@@ -19,45 +23,152 @@ class OutputError(ValueError):
 
 
 def check_out_dir(out_dir: Path, identity: dict) -> None:
-    """Refuse a folder that is not new, empty, or this same run's earlier output."""
+    """Refuse a folder that is not new, empty, or this same run's earlier output.
+
+    Scratch folders a killed run left behind do not count; once the folder is
+    accepted they are removed.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir}: exists and is not a folder")
-    if not out_dir.exists() or not any(out_dir.iterdir()):
+    if not out_dir.exists():
         return
+    try:
+        stale = stale_scratch(out_dir)
+        if any(path not in stale for path in out_dir.iterdir()):
+            _check_holds_same_run(out_dir, identity)
+    except OSError as exc:
+        raise OutputError(f"--out {out_dir}: cannot read the folder: {_reason(exc)}") from None
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def stale_scratch(out_dir: Path) -> list[Path]:
+    """The hidden scratch folders in `out_dir` (left there by a run killed while writing)."""
+    return [p for p in out_dir.iterdir() if p.name.startswith(SCRATCH_PREFIX) and p.is_dir()]
+
+
+def _check_holds_same_run(out_dir: Path, identity: dict) -> None:
+    """Refuse a non-empty folder unless its run.json says it holds this same run."""
     run_json = out_dir / "run.json"
-    if run_json.is_file():
-        try:
-            previous = json.loads(run_json.read_text()).get("identity")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            previous = None
-        if previous == identity:
-            return
+    if not run_json.is_file():
+        raise OutputError(f"--out {out_dir}: is not empty and holds no run.json; "
+                          f"choose a new or empty folder")
+    try:
+        previous = json.loads(run_json.read_text()).get("identity")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        previous = None
+    if previous != identity:
         raise OutputError(f"--out {out_dir}: holds the output of a different run "
                           f"(see its run.json); choose a new or empty folder")
-    raise OutputError(f"--out {out_dir}: is not empty and holds no run.json; "
-                      f"choose a new or empty folder")
+
+
+@contextmanager
+def claimed_out_dir(out_dir: Path, identity: dict):
+    """Make sure `out_dir` can take this run's output before the run starts.
+
+    Checks it (`check_out_dir`), creates it and writes a scratch file in it, so
+    an unwritable folder is refused (OutputError) before anything runs. If the
+    body then fails or is interrupted (Ctrl-C), the folders created here are
+    removed again, if empty.
+    """
+    check_out_dir(out_dir, identity)
+    missing = _missing_folders(out_dir)
+    try:
+        _create(out_dir)
+        _probe_writable(out_dir)
+        yield out_dir
+    except BaseException:
+        _remove_if_empty(missing)
+        raise
+
+
+def _missing_folders(out_dir: Path) -> list[Path]:
+    """`out_dir` and those of its parents that do not exist yet, deepest first."""
+    return [p for p in (out_dir, *out_dir.parents) if not p.exists()]
+
+
+def _create(out_dir: Path) -> None:
+    """Create `out_dir` and its parents, or say in one line why not."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in reversed(out_dir.parents)
+                        if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else _reason(exc)
+        raise OutputError(f"--out {out_dir}: cannot create the folder: {why}") from None
+
+
+def _probe_writable(out_dir: Path) -> None:
+    """Write and remove a scratch file in `out_dir`, or say in one line why not."""
+    try:
+        with _scratch_folder(out_dir) as scratch:
+            (scratch / "probe").write_bytes(b"probe")
+    except OSError as exc:
+        raise OutputError(f"--out {out_dir}: cannot write into the folder: "
+                          f"{_reason(exc)}") from None
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove `folders` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@contextmanager
+def _scratch_folder(out_dir: Path):
+    """A new hidden scratch folder inside `out_dir`, removed when done."""
+    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out_dir))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_outputs(result, out_dir: Path, extra_info: dict | None = None) -> dict[str, Path]:
     """Write a RunResult's files into `out_dir`; returns their paths.
 
     run.json holds the run's identity (what makes two runs the same), its
-    resolved parameters and policies, and `result.info` plus `extra_info`.
+    resolved parameters and policies, and `result.info` plus `extra_info`
+    (which never enters the identity). A failure to write raises OutputError.
     """
     identity = result.identity()
     run_info = {**result.info, "parameters": identity["scenario"]["parameters"],
                 **(extra_info or {})}
-    monthly, daily, flights = result.monthly, result.daily, result.flights
-    out_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_dir))
+    run_json = json.dumps({**run_info, "identity": identity}, indent=2, sort_keys=True) + "\n"
     try:
-        monthly.to_csv(scratch / "monthly.csv", index=False)
-        daily.to_parquet(scratch / "daily.parquet", index=False)
-        flights.to_csv(scratch / "flights.csv", index=False)
-        (scratch / "run.json").write_text(
-            json.dumps({"identity": identity, **run_info}, indent=2, sort_keys=True) + "\n")
-        for name in OUTPUT_FILES:  # run.json last: its presence means the run is whole
-            (scratch / name).replace(out_dir / name)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with _scratch_folder(out_dir) as scratch:
+            result.monthly.to_csv(scratch / "monthly.csv", index=False)
+            result.daily.to_parquet(scratch / "daily.parquet", index=False)
+            result.flights.to_csv(scratch / "flights.csv", index=False)
+            (scratch / "run.json").write_text(run_json)
+            _move_in(scratch, out_dir)
+    except OSError as exc:
+        raise OutputError(f"--out {out_dir}: cannot write the output: {_reason(exc)}") from None
     return {name: out_dir / name for name in OUTPUT_FILES}
+
+
+def _move_in(scratch: Path, out_dir: Path) -> None:
+    """Move the finished files into `out_dir`, run.json last: its presence means the
+    run is whole. Stopped halfway in a folder that held no run, the files already
+    moved are taken out again (in one that held this same run they are the same bytes)."""
+    had_run = (out_dir / "run.json").is_file()
+    moved = []
+    try:
+        for name in OUTPUT_FILES:
+            moved.append(out_dir / name)  # before the move: it may be stopped right after
+            (scratch / name).replace(out_dir / name)
+    except BaseException:
+        if not had_run:
+            for path in moved:
+                path.unlink(missing_ok=True)
+        raise

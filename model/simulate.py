@@ -24,6 +24,7 @@ import pandas as pd
 
 from model.model import BorderModel
 from model.recorder import COLUMNS
+from model.scale_check import check_scale
 from model.scenario import LoadedScenario, load_scenario
 
 FLIGHT_COLUMNS = ["date", "route", "origin", "destination", "seats", "passengers", "status"]
@@ -101,6 +102,7 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
     loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end) \
         if (params is not None or policies is not None or start is not None or end is not None
             or not isinstance(scenario, LoadedScenario)) else scenario
+    check_scale(loaded, scale)
     started = time.perf_counter()
     border = BorderModel(loaded, seed=seed, scale=scale, check_invariants=check_invariants)
     border.run()

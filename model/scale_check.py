@@ -1,0 +1,67 @@
+"""Refuse a scale so coarse that a nationality would get no agents at all.
+
+One agent stands for `scale` people. When the people a scenario sends north
+from one nationality over the whole run come to less than one agent, that
+nationality silently drops out of the run (at `--scale 1000000000` nobody sets
+out at all); `check_scale` refuses such a scale before anything is built.
+"""
+
+from datetime import date
+from numbers import Integral
+
+from model.validation import ScenarioError
+
+
+def run_months(start: date, end: date) -> list[str]:
+    """The calendar months a run touches, as YYYY-MM, first to last."""
+    months = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def push_by_month(listed: dict[str, float], months: list[str]) -> list[float]:
+    """A nationality's push index in each month: the value of the last listed month
+    at or before it (carried forward), 1.0 before the first listed month."""
+    listed = sorted(listed.items())
+    values = []
+    for month in months:
+        earlier = [value for m, value in listed if m <= month]
+        values.append(float(earlier[-1]) if earlier else 1.0)
+    return values
+
+
+def expected_people(loaded) -> dict[str, float]:
+    """People expected to set out per nationality over the run, before feedback:
+    departures per day x the mean of its monthly push index x days run."""
+    months = run_months(loaded.start, loaded.end)
+    days = (loaded.end - loaded.start).days + 1
+    push = loaded.parameters["push"]
+    expected = {}
+    for nationality, per_day in loaded.parameters["departures_per_day"].items():
+        index = push_by_month(push.get(nationality, {}), months)
+        expected[nationality] = per_day * sum(index) / len(index) * days
+    return expected
+
+
+def check_scale(loaded, scale) -> None:
+    """Raise ScenarioError if at `scale` some nationality expects fewer than one agent.
+
+    The message names that nationality and N, the coarsest scale at which every
+    nationality gets at least one agent. A nationality the scenario itself sends
+    fewer than one person from (no departures, or a push of 0) is no scale's
+    doing and is left out. A scale that is not a whole number >= 1 is left to
+    BorderModel, which refuses it with its own message.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, Integral) or scale < 1:
+        return
+    people = {nat: n for nat, n in expected_people(loaded).items() if n >= 1}
+    if not people:
+        return
+    scarcest = min(people, key=people.get)
+    if scale > people[scarcest]:
+        raise ScenarioError(
+            f"scale: {scale} is too coarse for this scenario: fewer than one agent would set "
+            f"out from {scarcest} over the whole run; use at most {int(people[scarcest])}")
