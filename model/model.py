@@ -32,7 +32,7 @@ from model.recorder import Recorder
 from model.streams import RandomStreams
 from model.timeline import PolicyTimeline
 from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
-from model.scenario import LoadedScenario, load_scenario
+from model.scenario import LoadedScenario, load_scenario, push_by_month
 from model.validation import ScenarioError
 
 
@@ -91,14 +91,9 @@ class BorderModel(mesa.Model):
     def _push_by_month(self) -> np.ndarray:
         """(month, nationality) push index, each listed value carried forward
         (from months before the run's start too, when the run is a clipped one)."""
-        labels = self.calendar.month_labels
-        push = np.ones((len(labels), len(NATIONALITY_KEYS)))
-        for j, nat in enumerate(NATIONALITY_KEYS):
-            listed = sorted(self.scenario.push.get(nat, {}).items())
-            for i, month in enumerate(labels):
-                earlier = [value for m, value in listed if m <= month]
-                push[i, j] = earlier[-1] if earlier else 1.0
-        return push
+        months = self.calendar.month_labels
+        return np.stack([push_by_month(self.scenario.push.get(nat, {}), months)
+                         for nat in NATIONALITY_KEYS], axis=1)
 
     # -- running -------------------------------------------------------------
     def run(self) -> None:

@@ -9,6 +9,9 @@ out at all); `check_scale` refuses such a scale before anything is built.
 from datetime import date
 from numbers import Integral
 
+import numpy as np
+
+from model.scenario import push_by_month
 from model.validation import ScenarioError
 
 
@@ -22,17 +25,6 @@ def run_months(start: date, end: date) -> list[str]:
     return months
 
 
-def push_by_month(listed: dict[str, float], months: list[str]) -> list[float]:
-    """A nationality's push index in each month: the value of the last listed month
-    at or before it (carried forward), 1.0 before the first listed month."""
-    listed = sorted(listed.items())
-    values = []
-    for month in months:
-        earlier = [value for m, value in listed if m <= month]
-        values.append(float(earlier[-1]) if earlier else 1.0)
-    return values
-
-
 def expected_people(loaded) -> dict[str, float]:
     """People expected to set out per nationality over the run, before feedback:
     departures per day x the mean of its monthly push index x days run."""
@@ -42,7 +34,7 @@ def expected_people(loaded) -> dict[str, float]:
     expected = {}
     for nationality, per_day in loaded.parameters["departures_per_day"].items():
         index = push_by_month(push.get(nationality, {}), months)
-        expected[nationality] = per_day * sum(index) / len(index) * days
+        expected[nationality] = per_day * float(np.mean(index)) * days
     return expected
 
 

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from mesa.experimental.scenarios import Scenario
 
 from model.geography import SECTOR_KEYS
@@ -398,6 +399,17 @@ def _dates_from_text(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def push_by_month(listed: dict[str, float], months: list[str]) -> np.ndarray:
+    """A nationality's push index in each month (YYYY-MM): the value of the last
+    listed month at or before it (carried forward), 1.0 before the first."""
+    listed = sorted(listed.items())
+    values = []
+    for month in months:
+        earlier = [value for m, value in listed if m <= month]
+        values.append(float(earlier[-1]) if earlier else 1.0)
+    return np.array(values)
 
 
 def _check_month_format(path: str, month: str) -> None:

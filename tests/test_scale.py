@@ -1,0 +1,30 @@
+"""A coarse --scale estimates what full scale gives (the small daily quotas included).
+
+At scale 20 an MPP site's 15 places a day are 0.75 of an agent and a flight's
+135 seats are 6.75: the room must carry over, or coarse runs undercount.
+The whole-run, every-column comparison is benchmarks/bench_scale.py.
+"""
+
+import numpy as np
+import pytest
+
+from model import simulate
+
+WINDOW = {"start": "2018-10-01", "end": "2020-02-29"}  # MPP 1.0, ACA and the first flights
+COLUMNS = ["encounters", "releases", "mpp_enrollments", "flight_passengers",
+           "interior_repatriations", "removals"]
+
+
+@pytest.fixture(scope="module")
+def full_scale():
+    return simulate("historical", seed=0, scale=1, **WINDOW).monthly[COLUMNS].sum()
+
+
+@pytest.mark.parametrize("scale", [20])
+def test_coarse_scale_estimates_full_scale_totals(full_scale, scale):
+    coarse = np.mean([simulate("historical", seed=s, scale=scale, **WINDOW).monthly[COLUMNS].sum()
+                      for s in range(4)], axis=0)
+    ratio = dict(zip(COLUMNS, (coarse / full_scale.to_numpy()).round(3)))
+    tolerance = {"interior_repatriations": 0.06}  # ~1,850 people: 90 agents at scale 20
+    for column, r in ratio.items():
+        assert abs(r - 1) <= tolerance.get(column, 0.04), ratio
