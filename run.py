@@ -17,7 +17,7 @@ INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
 ROOT = Path(__file__).resolve().parent
 
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
-    from model import ScenarioError, __version__, load_scenario, simulate
+    from model import ScenarioError, load_scenario, simulate
     from model.output import OutputError, claimed_out_dir, write_outputs
     from model.scale_check import check_scale
     from model.scenario import SCENARIO_DIR

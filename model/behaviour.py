@@ -11,11 +11,19 @@ Every draw goes through `model.streams` with its own `Decision`, keyed by the
 person (their family's first member, so a family decides as one) and the day.
 """
 
+import numba
 import numpy as np
 
 from model.geography import MEXICAN_STATES, N_SECTORS, SECTOR_KEYS
-from model.people import STATE_KM, Population, share_by_key
-from model.streams import Decision, RandomStreams
+from model.people import STATE_KM, Population
+from model.streams import (
+    Decision,
+    RandomStreams,
+    draw_unit,
+    new_uid,
+    place_key,
+    poisson_from_unit,
+)
 from model.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_DEMOGRAPHIC,
@@ -25,11 +33,11 @@ from model.vocabulary import (
     Demographic,
     Nationality,
     ReturnMode,
-    Status,
 )
 
 _STATE_CDF = np.cumsum([s.migrant_weight for s in MEXICAN_STATES])
 _STATE_CDF = _STATE_CDF / _STATE_CDF[-1]
+MEXICO, FAMILY_UNIT = int(Nationality.MEXICO), int(Demographic.FAMILY_UNIT)  # for the kernels
 
 
 class Experience:
@@ -65,7 +73,8 @@ class Experience:
             into = np.concatenate([np.full(len(g), e) for g, _, e in self._today])
             # people stopped in transit never chose a sector (-1): their outcome counts
             # in the last sector's cell (Rio Grande Valley, where most Central Americans head)
-            cell = groups * N_SECTORS + np.where(sectors < 0, N_SECTORS - 1, sectors)
+            sectors = np.where(sectors < 0, N_SECTORS - 1, sectors)
+            cell = groups.astype(np.int64) * N_SECTORS + sectors
             total = np.bincount(cell, minlength=cells) * self.people_per_agent
             entered = np.bincount(cell[into], minlength=cells) * self.people_per_agent
             self._today.clear()
@@ -140,27 +149,16 @@ class Behaviour:
         2 + Poisson(family_size_mean - 2) people, who share home state, intent
         and every later decision; `head_uid` is each person's family's first uid.
         """
-        flat = counts.ravel()
-        groups = np.repeat(np.arange(len(flat)), flat)
-        starts = np.cumsum(flat) - flat
-        ranks = np.arange(len(groups)) - np.repeat(starts, flat)
-        uid = self.streams.new_uids(day, groups, ranks)
-        nationality = (groups // N_DEMOGRAPHIC).astype(np.int8)
-        demographic = (groups % N_DEMOGRAPHIC).astype(np.int8)
-        key = np.arange(len(groups))
-        in_family = np.flatnonzero(demographic == Demographic.FAMILY_UNIT)
-        key[in_family] = len(groups) + self.streams.family_units(
-            day, groups[in_family], self.s.family_size_mean - 2.0)
-        head_uid = share_by_key(uid, key)
-        u_state = self.streams.uniform_keys(Decision.ORIGIN_STATE, head_uid, day)
-        origin = np.where(nationality == Nationality.MEXICO,
-                          np.searchsorted(_STATE_CDF, u_state, side="right"), -1).astype(np.int8)
-        intent = (self.streams.uniform_keys(Decision.ASYLUM_INTENT, head_uid, day)
-                  < self.intent_share[nationality])
-        return {"uid": uid, "nationality": nationality, "demographic": demographic,
+        keys = self.streams.keys
+        uid, family_key, head_uid, origin, intent = _new_people(
+            counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
+            keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
+            self.s.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
+        groups = np.repeat(np.arange(counts.size), counts.ravel())
+        return {"uid": uid, "nationality": (groups // N_DEMOGRAPHIC).astype(np.int8),
+                "demographic": (groups % N_DEMOGRAPHIC).astype(np.int8),
                 "origin_state": origin, "asylum_intent": intent,
-                "status": np.full(len(groups), Status.EN_ROUTE, dtype=np.int8),
-                "family_key": key, "head_uid": head_uid}
+                "family_key": family_key, "head_uid": head_uid}
 
     def travel_mean(self, nationality: np.ndarray, origin_state: np.ndarray) -> np.ndarray:
         """Mean days to the border: by nationality, plus the road from a Mexican home state."""
@@ -173,24 +171,23 @@ class Behaviour:
                                         np.maximum(mean - 1.0, 0.0))
 
     # -- crossing ----------------------------------------------------------
-    def choose_sector(self, pop: Population, rows: np.ndarray, groups: np.ndarray,
-                      day: int) -> np.ndarray:
-        """Sector per person: usual routes, tilted towards where peers got in lately."""
+    def cross(self, pop: Population, rows: np.ndarray, day: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Everyone in `rows` crosses: (sector, apprehended, at_port, group) per row.
+
+        The sector follows the group's usual routes, tilted towards where peers
+        got in lately; people present at a port of entry or cross between
+        ports, and are caught if at a port, if they turn themselves in, or if
+        the sector catches them.
+        """
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
-        cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)[groups]
-        u = self.streams.uniform(Decision.SECTOR, pop, rows, day)[:, None]
-        return np.minimum((u > cdf).sum(1), N_SECTORS - 1).astype(np.int8)
-
-    def crossing(self, pop: Population, rows: np.ndarray, demographic: np.ndarray,
-                 sectors: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
-        """(apprehended, at_port): who presents at a port of entry, and who is caught
-        (everyone at a port, anyone who turns themselves in, and whom the sector catches)."""
-        draw = self.streams.uniform
-        at_port = draw(Decision.AT_PORT, pop, rows, day) < self.port_share[demographic]
-        surrenders = draw(Decision.SURRENDER, pop, rows, day) < self.surrender[demographic]
-        caught = draw(Decision.APPREHENSION, pop, rows, day) < self.apprehension[sectors]
-        return at_port | surrenders | caught, at_port
+        cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)
+        keys = self.streams.keys
+        return _cross(rows, pop.uid, pop.family, pop.nationality, pop.demographic,
+                      day + self.streams.day_offset, keys[Decision.SECTOR], keys[Decision.AT_PORT],
+                      keys[Decision.SURRENDER], keys[Decision.APPREHENSION], cdf,
+                      self.port_share, self.surrender, self.apprehension)
 
     def claims_fear(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
         """People fleeing harm claim fear; others sometimes do too, the more so the
@@ -198,7 +195,7 @@ class Behaviour:
         u = self.streams.uniform(Decision.CLAIMS_FEAR, pop, rows, day)
         intent = pop.asylum_intent[rows]
         genuine = intent & (u < self.claim_prob[pop.demographic[rows]])
-        lately_in = self.experience.entry_share()[pop.group(rows), pop.sector[rows]]
+        lately_in = self.experience.entry_share()[pop.group[rows], pop.sector[rows]]
         strategic = ~intent & (u < self.s.strategic_claim_prob * lately_in)
         return genuine | strategic
 
@@ -211,18 +208,113 @@ class Behaviour:
         across a bridge), after many failed attempts, and when peers lately
         did not get in.
         """
-        discouraged = self._discouragement()[pop.group(rows)]
-        p = (self.give_up_prob[mode] + self.s.give_up_per_encounter * pop.n_encounters[rows]) \
-            * discouraged
-        gives_up = self.streams.uniform(Decision.GIVE_UP, pop, rows, day) < p
-        retry = rows[~gives_up]
-        # hard times (a push below 1: lockdowns, closed borders) also slow re-attempts
-        slow = 1.0 / np.clip(self.push_today[pop.nationality[retry]], 0.25, 1.0)
-        delay = 1 + self.streams.poisson(Decision.RETRY_DAYS, pop, retry, day,
-                                         np.maximum(self.retry_days[mode] * slow - 1.0, 0.0))
-        return rows[gives_up], retry, delay
+        streams = self.streams
+        gives_up, delay = _retry_or_give_up(
+            rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
+            day + streams.day_offset, streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
+            self.give_up_prob[mode], self.s.give_up_per_encounter, self._discouragement(),
+            self.retry_days[mode], self.push_today)
+        retry = ~gives_up
+        return rows[gives_up], rows[retry], delay[retry]
 
     def _discouragement(self) -> np.ndarray:
         """Per group, how much peers' recent failures multiply the chance to give up."""
         share = self.experience.entry_share_by_group()
         return np.exp(-self.s.give_up_sensitivity * (share - 0.5))
+
+
+@numba.njit(cache=True)
+def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_family_size,
+                state_cdf, intent_share):
+    """`Behaviour.new_people` in one pass over the day's newcomers, group by group:
+    (uid, family key, family head's uid, home state, asylum intent) per person."""
+    n = counts.sum()
+    uid = np.empty(n, dtype=np.uint64)
+    family = np.empty(n, dtype=np.int64)
+    head_uid = np.empty(n, dtype=np.uint64)
+    origin = np.full(n, -1, dtype=np.int8)
+    intent = np.empty(n, dtype=np.bool_)
+    i = 0
+    next_family = 0
+    for group in range(counts.size):
+        nationality = group // N_DEMOGRAPHIC
+        in_families = group % N_DEMOGRAPHIC == FAMILY_UNIT
+        left = 0  # places left in the current family
+        place = 0  # families started in this group today
+        for rank in range(counts[group]):
+            uid[i] = new_uid(uid_key, day, group, rank)
+            if not in_families or left == 0:
+                family[i] = next_family
+                next_family += 1
+                head = uid[i]
+                if in_families:
+                    u = draw_unit(family_key, place_key(day, group, place), 0)
+                    left = 2 + poisson_from_unit(u, extra_family_size)
+                    place += 1
+                if nationality == MEXICO:
+                    u = draw_unit(state_key, head, day)
+                    state = 0
+                    while state < state_cdf.size - 1 and u >= state_cdf[state]:
+                        state += 1
+                    home = state
+                shared_intent = draw_unit(intent_key, head, day) < intent_share[nationality]
+            else:
+                family[i] = next_family - 1
+            left -= 1
+            head_uid[i] = head
+            if nationality == MEXICO:
+                origin[i] = home
+            intent[i] = shared_intent
+            i += 1
+    return uid, family, head_uid, origin, intent
+
+
+@numba.njit(cache=True)
+def _cross(rows, uid, family, nationality, demographic, day, sector_key, port_key, surrender_key,
+           caught_key, sector_cdf, port_share, surrender, apprehension):
+    """`Behaviour.cross` for each row, in one pass."""
+    n = rows.size
+    sectors = np.empty(n, dtype=np.int8)
+    caught = np.empty(n, dtype=np.bool_)
+    at_port = np.empty(n, dtype=np.bool_)
+    groups = np.empty(n, dtype=np.int64)
+    last = sector_cdf.shape[1] - 1
+    for i in range(n):
+        r = rows[i]
+        person = uid[family[r]]
+        demo = demographic[r]
+        group = nationality[r] * N_DEMOGRAPHIC + demo
+        u = draw_unit(sector_key, person, day)
+        sector = 0
+        while sector < last and u > sector_cdf[group, sector]:
+            sector += 1
+        port = draw_unit(port_key, person, day) < port_share[demo]
+        gives_in = draw_unit(surrender_key, person, day) < surrender[demo]
+        seen = draw_unit(caught_key, person, day) < apprehension[sector]
+        sectors[i] = sector
+        at_port[i] = port
+        caught[i] = port or gives_in or seen
+        groups[i] = group
+    return sectors, caught, at_port, groups
+
+
+@numba.njit(cache=True)
+def _retry_or_give_up(rows, uid, family, nationality, demographic, n_encounters, day, give_up_key,
+                      retry_key, give_up_prob, per_encounter, discouraged, retry_days, push):
+    """`Behaviour.retry_or_give_up` for each row, in one pass: (gives up, days until
+    trying again). Hard times (a push below 1: lockdowns, closed borders) slow
+    re-attempts too."""
+    gives_up = np.zeros(rows.size, dtype=np.bool_)
+    delay = np.zeros(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        person = uid[family[r]]
+        group = nationality[r] * N_DEMOGRAPHIC + demographic[r]
+        p = (give_up_prob + per_encounter * n_encounters[r]) * discouraged[group]
+        if draw_unit(give_up_key, person, day) < p:
+            gives_up[i] = True
+        else:
+            slow = 1.0 / min(max(push[nationality[r]], 0.25), 1.0)
+            lam = max(retry_days * slow - 1.0, 0.0)
+            delay[i] = 1 + poisson_from_unit(draw_unit(retry_key, person, day), lam)
+    return gives_up, delay

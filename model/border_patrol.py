@@ -28,10 +28,7 @@ from model.vocabulary import (
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 _HELD_FOR_REMOVAL = np.array([Pending.CREDIBLE_FEAR, *REMOVAL_BY_NATIONALITY[1:]], dtype=np.int8)
-_TAKEN_BACK_BY_MEXICO = np.array([n == Nationality.MEXICO or n in (
-    Nationality.GUATEMALA, Nationality.HONDURAS, Nationality.EL_SALVADOR) for n in Nationality])
-_CENTRAL_AMERICAN = _TAKEN_BACK_BY_MEXICO & (np.arange(len(Nationality)) != Nationality.MEXICO)
-_EXPELLED_BY_AIR = ~_TAKEN_BACK_BY_MEXICO  # China and other nationalities
+_EXPELLED_BY_AIR = np.isin(np.arange(len(Nationality)), (Nationality.CHINA, Nationality.OTHER))
 
 
 class BorderPatrolSector(mesa.Agent):

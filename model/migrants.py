@@ -100,10 +100,8 @@ class Migrants:
         """Everyone in `rows` crosses today. Evaders enter the US; returns the
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
-        groups = pop.group(rows)
-        sectors = b.choose_sector(pop, rows, groups, day)
+        sectors, caught, at_port, groups = b.cross(pop, rows, day)
         pop.sector[rows] = sectors
-        caught, at_port = b.crossing(pop, rows, pop.demographic[rows], sectors, day)
         evaders = rows[~caught]
         self.recorder.add("evasions", len(evaders))
         b.experience.record(groups[~caught], sectors[~caught], entered=True)
@@ -137,7 +135,7 @@ class Migrants:
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:
         """Peers learn how this attempt ended (inside the US or sent back)."""
-        self.behaviour.experience.record(self.pop.group(rows), self.pop.sector[rows], entered)
+        self.behaviour.experience.record(self.pop.group[rows], self.pop.sector[rows], entered)
 
     def release(self, rows: np.ndarray, day: int, *, forced: bool = False) -> None:
         """Into the US with a notice to appear (or to an HHS sponsor, or paroled)."""

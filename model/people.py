@@ -25,6 +25,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "uid": (np.uint64, 0),  # the person's key for random draws (streams.RandomStreams)
     "nationality": (np.int8, 0),
     "demographic": (np.int8, 0),
+    "group": (np.int8, 0),  # behaviour group: nationality x demographic (set by `add`)
     "origin_state": (np.int8, -1),  # index into MEXICAN_STATES; -1 when not Mexican
     "asylum_intent": (np.bool_, False),
     "status": (np.int8, Status.EN_ROUTE),
@@ -64,6 +65,7 @@ class Population:
         rows = np.arange(self.n, self.n + count)
         for name, values in attrs.items():
             getattr(self, name)[rows] = values
+        self.group[rows] = self.nationality[rows] * N_DEMOGRAPHIC + self.demographic[rows]
         self.family[rows] = rows if family_key is None else share_by_key(rows, family_key)
         self.created_day[rows] = day
         self.status_since[rows] = day
@@ -98,10 +100,6 @@ class Population:
     def whole_families(self, rows: np.ndarray, limit: float) -> np.ndarray:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
         return fit_under(self, rows, limit)
-
-    def group(self, rows: np.ndarray) -> np.ndarray:
-        """Behaviour group (nationality x demographic) of each row."""
-        return self.nationality[rows].astype(np.intp) * N_DEMOGRAPHIC + self.demographic[rows]
 
     def interior_origin(self, rows: np.ndarray) -> np.ndarray:
         """Mexicans from a non-border state (the people interior flights are for)."""

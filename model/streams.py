@@ -81,6 +81,8 @@ class RandomStreams:
     call, so growing arrays are fine: pass the current ones).
     """
 
+    day_offset = _DAY_OFFSET  # compiled kernels drawing for themselves add it to the day
+
     def __init__(self, seed: int):
         self.seed = int(seed)
         self.keys = np.array([_stream_key(self.seed, d) for d in Decision], dtype=np.uint64)
@@ -115,21 +117,6 @@ class RandomStreams:
                      lam: np.ndarray) -> np.ndarray:
         return _poisson_keys(self.keys[decision], np.asarray(keys, dtype=np.uint64),
                              day + _DAY_OFFSET, np.asarray(lam, dtype=np.float64))
-
-    def new_uids(self, day: int, groups: np.ndarray, ranks: np.ndarray) -> np.ndarray:
-        """Keys of new people: the k-th person (`ranks`) of a group setting out on
-        `day` is the same person in every scenario, so more or fewer departures
-        add or drop people at the end of the line, not reshuffle everyone."""
-        return _new_uids(self.keys[Decision.PERSON_UID], day + _DAY_OFFSET,
-                         groups.astype(np.int64), ranks.astype(np.int64))
-
-    def family_units(self, day: int, groups: np.ndarray, extra_mean: float) -> np.ndarray:
-        """Family number (0, 1, ...) of each member of a family unit setting out on
-        `day`; `groups` lists the members' groups, each group's members together.
-        Each family has 2 + Poisson(extra_mean) members, its size drawn from the
-        family's own key (group, day, its place in line)."""
-        return _family_units(self.keys[Decision.FAMILY_SIZE], day + _DAY_OFFSET,
-                             groups.astype(np.int64), float(extra_mean))
 
 
 def _per_row(value: "np.ndarray | float", rows: np.ndarray) -> np.ndarray:
@@ -169,6 +156,13 @@ def _unit(z):
     return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+@numba.njit(cache=True, inline="always")
+def draw_unit(stream, person, day):
+    """The uniform draw of `person` for the decision whose key is `stream` on `day`
+    (plus `RandomStreams.day_offset`): for kernels elsewhere that draw as they go."""
+    return _unit(_key(stream, person, day))
+
+
 @numba.njit(cache=True)
 def _norm_ppf(p):
     """Inverse standard normal CDF (Acklam's rational approximation, |rel err| < 1.2e-9)."""
@@ -196,7 +190,7 @@ def _norm_ppf(p):
 
 
 @numba.njit(cache=True)
-def _poisson_from_unit(u, lam):
+def poisson_from_unit(u, lam):
     """Poisson(lam) by inversion of one uniform: exact (sequential search) below
     lam = 50; above, the normal approximation with a skewness correction."""
     if lam <= 0.0:
@@ -232,7 +226,7 @@ def _poisson_rows(stream, uid, family, rows, day, by_family, lam):
     for i in range(rows.size):
         r = rows[i]
         person = uid[family[r]] if by_family else uid[r]
-        out[i] = _poisson_from_unit(_unit(_key(stream, person, day)), lam[i])
+        out[i] = poisson_from_unit(_unit(_key(stream, person, day)), lam[i])
     return out
 
 
@@ -263,42 +257,21 @@ def _uniform_keys(stream, keys, day):
 def _poisson_keys(stream, keys, day, lam):
     out = np.empty(keys.size, dtype=np.int64)
     for i in range(keys.size):
-        out[i] = _poisson_from_unit(_unit(_key(stream, keys[i], day)), lam[i])
+        out[i] = poisson_from_unit(_unit(_key(stream, keys[i], day)), lam[i])
     return out
 
 
 @numba.njit(cache=True, inline="always")
-def _place(day, group, rank):
-    """A unique 64-bit label for (day, group, place in line)."""
+def place_key(day, group, rank):
+    """A unique 64-bit label for (day, group, place in line): what a new person's
+    uid, or a new family's size, is drawn from."""
     return ((np.uint64(day) << np.uint64(40)) | (np.uint64(group) << np.uint64(32))
             | np.uint64(rank))
 
 
-@numba.njit(cache=True)
-def _new_uids(stream, day, groups, ranks):
-    out = np.empty(groups.size, dtype=np.uint64)
-    for i in range(groups.size):
-        out[i] = _key(stream, _place(day, groups[i], ranks[i]), 0)
-    return out
-
-
-@numba.njit(cache=True)
-def _family_units(stream, day, groups, extra_mean):
-    out = np.empty(groups.size, dtype=np.int64)
-    family = -1
-    left = 0
-    group = -1
-    place = 0
-    for i in range(groups.size):
-        if groups[i] != group:  # a new group: its families are numbered from 0
-            group = groups[i]
-            place = 0
-            left = 0
-        if left == 0:
-            u = _unit(_key(stream, _place(day, group, place), 0))
-            left = 2 + _poisson_from_unit(u, extra_mean)
-            family += 1
-            place += 1
-        out[i] = family
-        left -= 1
-    return out
+@numba.njit(cache=True, inline="always")
+def new_uid(stream, day, group, rank):
+    """The uid of the `rank`-th person of `group` setting out on `day`: the same
+    person in every scenario, so more or fewer departures add or drop people at
+    the end of the line instead of reshuffling everyone."""
+    return _key(stream, place_key(day, group, rank), 0)
