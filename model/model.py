@@ -6,13 +6,16 @@ A day runs in the order things happen on the ground:
 
 1. Mexico opens today's MPP reception; new people set out north.
 2. People due today act: arrivals are stopped by Mexico or cross, as do people
-   waiting in border cities; evaders get in, the rest are apprehended and each
-   sector applies the consequence of the day's policies.
+   waiting in border cities; evaders get in, the rest are apprehended and
+   Border Patrol applies the consequence of the day's policies in each sector
+   (all sectors in one pass, read off the policy timeline).
 3. Custody, detention and MPP hearings that end today are carried out.
 4. ICE keeps under its cap; MPP waiting days pass; the court backlog moves.
 5. Peers' experience is updated and the day's stocks are recorded.
 
-Flights depart at the start of their day as scheduled events.
+Flights depart at the start of their day as scheduled events. Every random
+draw comes from `streams` (keyed by decision, person and day: common random
+numbers across scenarios).
 """
 
 from pathlib import Path
@@ -29,11 +32,11 @@ from model.mexico import MexicanAuthorities
 from model.migrants import Migrants
 from model.policies import PolicyBook
 from model.recorder import Recorder
+from model.scenario import LoadedScenario, load_scenario, push_by_month
 from model.streams import RandomStreams
 from model.timeline import PolicyTimeline
-from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
-from model.scenario import LoadedScenario, load_scenario, push_by_month
 from model.validation import ScenarioError
+from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
 
 
 class BorderModel(mesa.Model):
