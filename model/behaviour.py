@@ -99,7 +99,8 @@ class Experience:
 
 class Behaviour:
     """The migrants' decision rules, bound to one scenario's parameters and the
-    run's random streams. Owned by `Migrants`; the sectors call `claims_fear`."""
+    run's random streams. Owned by `Migrants`; Border Patrol reads its claim
+    rates and `experience` for fear claims."""
 
     def __init__(self, scenario, streams: RandomStreams, scale: int):
         self.s = scenario
@@ -188,16 +189,6 @@ class Behaviour:
                       day + self.streams.day_offset, keys[Decision.SECTOR], keys[Decision.AT_PORT],
                       keys[Decision.SURRENDER], keys[Decision.APPREHENSION], cdf,
                       self.port_share, self.surrender, self.apprehension)
-
-    def claims_fear(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
-        """People fleeing harm claim fear; others sometimes do too, the more so the
-        more often people like them lately got in (a claim is a way in)."""
-        u = self.streams.uniform(Decision.CLAIMS_FEAR, pop, rows, day)
-        intent = pop.asylum_intent[rows]
-        genuine = intent & (u < self.claim_prob[pop.demographic[rows]])
-        lately_in = self.experience.entry_share()[pop.group[rows], pop.sector[rows]]
-        strategic = ~intent & (u < self.s.strategic_claim_prob * lately_in)
-        return genuine | strategic
 
     # -- after a return ----------------------------------------------------
     def retry_or_give_up(self, pop: Population, rows: np.ndarray, mode: ReturnMode, day: int

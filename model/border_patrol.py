@@ -12,12 +12,14 @@ the sector agents own their holding capacity and custody counts.
 """
 
 import mesa
+import numba
 import numpy as np
 
-from model.capacity import fit_families
-from model.geography import N_SECTORS, SECTORS
-from model.streams import Decision
+from model.geography import MEXICAN_STATES, N_SECTORS, SECTORS
+from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
+    N_DEMOGRAPHIC,
+    NORTHERN_TRIANGLE,
     REMOVAL_BY_NATIONALITY,
     Demographic,
     Nationality,
@@ -27,8 +29,6 @@ from model.vocabulary import (
 )
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
-_HELD_FOR_REMOVAL = np.array([Pending.CREDIBLE_FEAR, *REMOVAL_BY_NATIONALITY[1:]], dtype=np.int8)
-_EXPELLED_BY_AIR = np.isin(np.arange(len(Nationality)), (Nationality.CHINA, Nationality.OTHER))
 
 
 class BorderPatrolSector(mesa.Agent):
@@ -58,102 +58,35 @@ class BorderPatrol:
         """Decide and start the consequence for the people apprehended today."""
         if len(rows) == 0:
             return
-        title8 = self._title42(rows, sectors, day)
-        self._title8(rows[title8], sectors[title8], day)
-
-    def _title42(self, rows: np.ndarray, sectors: np.ndarray, day: int) -> np.ndarray:
-        """Expel whoever Title 42 reaches; returns the mask of those left for Title 8."""
         m, t = self.model, self.model.timeline
-        if not t.title42[day]:
-            return np.ones(len(rows), dtype=bool)
-        pop, draw = m.migrants.pop, m.streams.uniform
-        nat = pop.nationality[rows]
-        subject = draw(Decision.TITLE42_EXCEPTION, pop, rows, day) >= t.title42_exception[day]
-        if t.title42_uac_exempt[day]:
-            subject &= pop.demographic[rows] != Demographic.UNACCOMPANIED_CHILD
-        accepted, refused = m.mexico.takes_back(rows, nat, sectors, day)
-        to_mexico = subject & accepted
-        by_air = (subject & _EXPELLED_BY_AIR[nat]
-                  & (draw(Decision.TITLE42_BY_AIR, pop, rows, day) < t.title42_by_air[day]))
-        m.recorder.add("family_expulsions_refused", int(np.count_nonzero(subject & refused)))
-        m.recorder.add("title42_expulsions", int(np.count_nonzero(to_mexico | by_air)))
-        m.migrants.send_back(rows[to_mexico], ReturnMode.TITLE42, Status.AT_BORDER, day)
-        m.migrants.send_back(rows[by_air], ReturnMode.REMOVAL, Status.AT_HOME, day)
-        return ~(to_mexico | by_air)
-
-    def _title8(self, rows: np.ndarray, sectors: np.ndarray, day: int) -> None:
-        m, t = self.model, self.model.timeline
-        n = len(rows)
-        if n == 0:
-            return
-        pop, draw = m.migrants.pop, m.streams.uniform
-        nat, demo = pop.nationality[rows], pop.demographic[rows]
-        mexican = nat == Nationality.MEXICO
-        single = demo == Demographic.SINGLE_ADULT
-        child = demo == Demographic.UNACCOMPANIED_CHILD
-        claims = m.migrants.behaviour.claims_fear(pop, rows, day)
-        pending = np.full(n, Pending.RELEASE, dtype=np.int8)  # families, children, asylum seekers
-
-        # Mexicans: children are repatriated at the port; adults without a fear claim
-        # are flown home, returned at the port, or held for a formal removal.
-        port_return = mexican & child
-        plain = mexican & ~child & ~claims
-        flown = (plain & single & t.interior[day, sectors] & pop.interior_origin(rows)
-                 & (draw(Decision.INTERIOR_ELIGIBLE, pop, rows, day) < t.interior_share[day]))
-        pending[flown] = Pending.FLY_GUADALAJARA
-        plain &= ~flown
-        port_here = t.port_return[day, sectors]
-        port_return |= plain & port_here
-        pending[plain & ~port_here] = Pending.PORT_REMOVAL
-        pending[mexican & ~child & claims & single] = Pending.CREDIBLE_FEAR
-
-        # Everyone else, children aside: asylum seekers may be sent to Guatemala or to
-        # wait in Mexico; single adults are detained (credible fear or removal).
-        others = ~mexican & ~child
-        asylum = others & claims
-        if t.aca[day]:
-            to_guatemala = (asylum & t.aca_group[day][nat, demo]
-                            & (draw(Decision.ACA_ELIGIBLE, pop, rows, day) < t.aca_share[day]))
-            pending[to_guatemala] = Pending.FLY_GUATEMALA_ACA
-            asylum &= ~to_guatemala
-        if t.mpp[day]:
-            candidates = np.flatnonzero(
-                asylum & t.mpp_nationality[day][nat]
-                & (draw(Decision.MPP_EXEMPT, pop, rows, day) >= t.mpp_exempt[day]))
-            granted = candidates[m.mexico.mpp_places(rows[candidates], sectors[candidates])]
-            pending[granted] = Pending.MPP
-            asylum[granted] = False
-        pending[asylum & single] = Pending.CREDIBLE_FEAR
-        removal = others & ~claims & single
-        pending[removal] = _REMOVAL[nat[removal]]
-
-        if t.priorities[day]:
-            held = others & np.isin(pending, _HELD_FOR_REMOVAL)
-            let_go = (draw(Decision.PRIORITIES_RELEASE, pop, rows, day)
-                      >= t.priorities_detention_share[day])
-            pending[held & let_go] = Pending.RELEASE
-
-        m.migrants.return_at_port(rows[port_return], day)
-        self._hold(rows[~port_return], sectors[~port_return], pending[~port_return], day)
-
-    # -- custody -------------------------------------------------------------
-    def _hold(self, rows: np.ndarray, sectors: np.ndarray, pending: np.ndarray, day: int) -> None:
-        """Hold Title 8 cases for processing; whoever does not fit is released now."""
-        if len(rows) == 0:
-            return
-        m = self.model
         pop = m.migrants.pop
         room = np.array([max(s.holding_capacity - s.in_custody, 0) for s in self.sectors],
                         dtype=np.float64)
-        fits = fit_families(pop.family, rows, sectors.astype(np.int64), room)
-        m.migrants.release(rows[~fits], day, forced=True)
-        rows, sectors = rows[fits], sectors[fits]
-        pop.pending[rows] = pending[fits]
-        days = 1 + m.streams.poisson(Decision.CUSTODY_DAYS, pop, rows, day,
-                                     max(m.scenario.custody_days - 1.0, 0.0))
-        m.migrants.move(rows, Status.IN_CBP_CUSTODY, day, days)
-        self._count_custody(sectors, +1)
+        outcome, pending, custody_days, refused = _consequences(
+            rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
+            pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
+            t.title42[day], t.title42_exception[day], t.title42_by_air[day],
+            t.title42_uac_exempt[day], t.family_acceptance[day],
+            t.port_return[day], t.interior[day], t.interior_share[day], _BORDER_STATE,
+            t.aca[day], t.aca_share[day], t.aca_group[day],
+            t.mpp[day], t.mpp_exempt[day], t.mpp_nationality[day], m.mexico.mpp_room.credit,
+            t.priorities[day], t.priorities_detention_share[day],
+            m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
+            m.migrants.behaviour.experience.entry_share(), room,
+            max(m.scenario.custody_days - 1.0, 0.0))
+        expelled, by_air = outcome == EXPELLED, outcome == EXPELLED_BY_AIR
+        m.recorder.add("family_expulsions_refused", refused)
+        m.recorder.add("title42_expulsions", int(np.count_nonzero(expelled | by_air)))
+        m.migrants.send_back(rows[expelled], ReturnMode.TITLE42, Status.AT_BORDER, day)
+        m.migrants.send_back(rows[by_air], ReturnMode.REMOVAL, Status.AT_HOME, day)
+        m.migrants.return_at_port(rows[outcome == PORT_RETURNED], day)
+        m.migrants.release(rows[outcome == NO_ROOM], day, forced=True)
+        held = outcome == HELD
+        pop.pending[rows[held]] = pending[held]
+        m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
+        self._count_custody(sectors[held], +1)
 
+    # -- custody -------------------------------------------------------------
     def finish_custody(self, rows: np.ndarray, day: int) -> None:
         """Processing done: release, hand over to Mexico under MPP, or transfer to ICE."""
         if len(rows) == 0:
@@ -170,3 +103,130 @@ class BorderPatrol:
     def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
         for sector, count in zip(self.sectors, np.bincount(sectors, minlength=N_SECTORS).tolist()):
             sector.in_custody += sign * count
+
+
+# What happens to each person apprehended today (`_consequences`' outcome codes)
+EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM = range(5)
+# constants the kernel reads (numba takes module-level ints and arrays as constants)
+_MEXICO, _CHINA, _OTHER = int(Nationality.MEXICO), int(Nationality.CHINA), int(Nationality.OTHER)
+_SINGLE, _FAMILY, _CHILD = (int(Demographic.SINGLE_ADULT), int(Demographic.FAMILY_UNIT),
+                            int(Demographic.UNACCOMPANIED_CHILD))
+_CREDIBLE_FEAR = int(Pending.CREDIBLE_FEAR)
+_FLY_GUADALAJARA = int(Pending.FLY_GUADALAJARA)
+_FLY_GUATEMALA_ACA = int(Pending.FLY_GUATEMALA_ACA)
+_MPP = int(Pending.MPP)
+_PORT_REMOVAL = int(Pending.PORT_REMOVAL)
+_RELEASE = int(Pending.RELEASE)
+_CENTRAL_AMERICAN = np.isin(np.arange(len(Nationality)), NORTHERN_TRIANGLE)
+_BORDER_STATE = np.array([s.border for s in MEXICAN_STATES])
+
+
+@numba.njit(cache=True)
+def _consequences(rows, sectors, uid, family, nationality, demographic, intent, origin_state, day,
+                  keys, title42, t42_exception, t42_by_air, t42_uac_exempt, family_acceptance,
+                  port_return, interior, interior_share, border_state, aca, aca_share, aca_group,
+                  mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
+                  claim_prob, strategic_claim_prob, entry_share, holding_room, custody_extra_days):
+    """The consequence for each person apprehended today, family by family, in order.
+
+    In the order the law applied them: Title 42 expulsion where Mexico takes the
+    person back (Central American families only where it still accepts them),
+    or by air for other nationalities; otherwise Title 8. Title 8: Mexican
+    children are repatriated at the port; Mexican adults without a fear claim
+    are flown to the interior (under interior repatriation, from an interior
+    state), returned at the port, or held for a formal removal; Mexican single
+    adults with a claim are held for a credible-fear interview. Others (children
+    aside) with a claim may be sent to Guatemala (the agreement) or to wait in
+    Mexico (MPP, while the site has room), or else single adults are held for
+    credible fear; single adults without a claim are held for removal; the 2021
+    priorities let some of those held go. Families, children and asylum seekers
+    not held are released. Whoever is held waits in the sector's custody; when
+    it is full they are released instead.
+
+    `mpp_room` and `holding_room` (per sector, in agents) are used up in place.
+    Returns (outcome, pending, custody days, families refused by Mexico).
+    """
+    n = rows.size
+    outcome = np.empty(n, dtype=np.int8)
+    pending = np.full(n, _RELEASE, dtype=np.int8)
+    custody_days = np.zeros(n, dtype=np.int64)
+    refused_people = 0
+    i = 0
+    while i < n:  # one family (or one person) at a time: rows[i:j]
+        r = rows[i]
+        j = i + 1
+        while j < n and family[rows[j]] == family[r]:
+            j += 1
+        size = j - i
+        person = uid[family[r]]
+        nat, demo, sector = nationality[r], demographic[r], sectors[i]
+        out = -1
+        pend = _RELEASE
+        if title42:
+            subject = draw_unit(keys[Decision.TITLE42_EXCEPTION], person, day) >= t42_exception
+            if t42_uac_exempt and demo == _CHILD:
+                subject = False
+            refused = (_CENTRAL_AMERICAN[nat] and demo == _FAMILY
+                       and draw_unit(keys[Decision.MEXICO_ACCEPTS], person, day)
+                       >= family_acceptance[sector])
+            if subject and refused:
+                refused_people += size
+            elif subject and (nat == _MEXICO or _CENTRAL_AMERICAN[nat]):
+                out = EXPELLED
+            elif (subject and (nat == _CHINA or nat == _OTHER)
+                  and draw_unit(keys[Decision.TITLE42_BY_AIR], person, day) < t42_by_air):
+                out = EXPELLED_BY_AIR
+        if out < 0:  # Title 8
+            u = draw_unit(keys[Decision.CLAIMS_FEAR], person, day)
+            if intent[r]:
+                claims = u < claim_prob[demo]
+            else:  # without a need for protection, a claim is a way in when peers got in
+                claims = u < strategic_claim_prob * entry_share[nat * N_DEMOGRAPHIC + demo, sector]
+            single = demo == _SINGLE
+            if nat == _MEXICO:
+                if demo == _CHILD:
+                    out = PORT_RETURNED
+                elif claims:
+                    if single:
+                        pend = _CREDIBLE_FEAR
+                elif (single and interior[sector] and origin_state[r] >= 0
+                      and not border_state[origin_state[r]]
+                      and draw_unit(keys[Decision.INTERIOR_ELIGIBLE], person, day) < interior_share):
+                    pend = _FLY_GUADALAJARA
+                elif port_return[sector]:
+                    out = PORT_RETURNED
+                else:
+                    pend = _PORT_REMOVAL
+            elif demo != _CHILD:
+                if claims:
+                    seeking = True
+                    if (aca and aca_group[nat, demo]
+                            and draw_unit(keys[Decision.ACA_ELIGIBLE], person, day) < aca_share):
+                        pend = _FLY_GUATEMALA_ACA
+                        seeking = False
+                    if (seeking and mpp and mpp_nationality[nat]
+                            and draw_unit(keys[Decision.MPP_EXEMPT], person, day) >= mpp_exempt
+                            and size <= mpp_room[sector]):
+                        mpp_room[sector] -= size
+                        pend = _MPP
+                        seeking = False
+                    if seeking and single:
+                        pend = _CREDIBLE_FEAR
+                elif single:
+                    pend = _REMOVAL[nat]
+                if (priorities and (pend == _CREDIBLE_FEAR or pend < _FLY_GUATEMALA_ACA)
+                        and draw_unit(keys[Decision.PRIORITIES_RELEASE], person, day)
+                        >= priorities_share):
+                    pend = _RELEASE
+        if out < 0:  # held for processing, if the sector has room
+            if size <= holding_room[sector]:
+                holding_room[sector] -= size
+                out = HELD
+                u = draw_unit(keys[Decision.CUSTODY_DAYS], person, day)
+                custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
+            else:
+                out = NO_ROOM
+        outcome[i:j] = out
+        pending[i:j] = pend
+        i = j
+    return outcome, pending, custody_days, refused_people

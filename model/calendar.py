@@ -15,6 +15,7 @@ class RunCalendar:
         self.end = end
         self.n_days = (end - start).days + 1
         self.dates = [start + timedelta(days=d) for d in range(self.n_days)]
+        self.iso_dates = [d.isoformat() for d in self.dates]
         labels = [f"{d.year:04d}-{d.month:02d}" for d in self.dates]
         self.month_labels = list(dict.fromkeys(labels))
         index = {m: i for i, m in enumerate(self.month_labels)}

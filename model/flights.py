@@ -58,16 +58,19 @@ class Flight(mesa.Agent):
         if self.status == "flown":
             seats = m.seat_room
             seats.grant(self.seats, self.route_index)
-            rows = m.ice.board(self.destination, lambda waiting: seats.take(
-                m.migrants.pop, waiting, self.route_index))
+            rows = m.ice.board(self.destination, self._take_seats)
             seats.settle()
             if len(rows) == 0:
                 self.status = "cancelled: nobody waiting"
             else:
                 self._carry(rows)
         m.flight_log.append(FlightRecord(
-            m.calendar.date(self.day).isoformat(), self.route.id, self.origin,
+            m.calendar.iso_dates[self.day], self.route.id, self.origin,
             self.route.destination, self.seats, self.passengers, self.status))
+
+    def _take_seats(self, waiting: np.ndarray) -> np.ndarray:
+        """Mask of the people in line who get a seat on this flight."""
+        return self.model.seat_room.take(self.model.migrants.pop, waiting, self.route_index)
 
     def _cancelled_because(self) -> str | None:
         m, t = self.model, self.model.timeline

@@ -10,12 +10,14 @@ returned at a port instead). Detention never holds more than the cap.
 from collections.abc import Callable
 
 import mesa
+import numba
 import numpy as np
 
 from model.streams import Decision
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Destination, Nationality, Pending, ReturnMode, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
+IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)  # for the kernel
 
 
 class ICE(mesa.Agent):
@@ -121,11 +123,22 @@ class ICE(mesa.Agent):
         queue = self.waiting[destination]
         if not queue:
             return np.empty(0, dtype=np.int64)
-        rows = np.concatenate(queue)
-        rows = rows[(pop.status[rows] == Status.IN_ICE_DETENTION)
-                    & (pop.pending[rows] == destination)]
-        _, first = np.unique(rows, return_index=True)  # detained twice: keep the first place
-        rows = rows[np.sort(first)]
+        rows = _still_waiting(queue[0] if len(queue) == 1 else np.concatenate(queue),
+                              pop.status, pop.pending, int(destination))
         aboard = choose(rows)
         self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
         return rows[aboard]
+
+
+@numba.njit(cache=True)
+def _still_waiting(rows, status, pending, destination):
+    """The rows still detained for `destination`, in line order, each once (someone
+    detained twice for it keeps their first place)."""
+    keep = np.zeros(rows.size, dtype=np.bool_)
+    seen = set()
+    for i in range(rows.size):
+        r = rows[i]
+        if status[r] == IN_ICE_DETENTION and pending[r] == destination and r not in seen:
+            seen.add(r)
+            keep[i] = True
+    return rows[keep]

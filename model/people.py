@@ -18,7 +18,6 @@ from model.vocabulary import N_DEMOGRAPHIC, N_STATUS, Status
 
 NEVER = np.iinfo(np.int32).min // 2  # "no such day"
 STATE_KM = np.array([s.km_to_border for s in MEXICAN_STATES], dtype=np.int16)
-_STATE_BORDER = np.array([s.border for s in MEXICAN_STATES], dtype=bool)
 
 _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     # attribute: (dtype, fill value for new rows)
@@ -62,15 +61,16 @@ class Population:
         `family_key` form one family unit (default: each person their own)."""
         if self.n + count > self._cap:
             self._grow(self.n + count)
+        new = slice(self.n, self.n + count)  # slices: no fancy indexing for fresh rows
         rows = np.arange(self.n, self.n + count)
         for name, values in attrs.items():
-            getattr(self, name)[rows] = values
-        self.group[rows] = self.nationality[rows] * N_DEMOGRAPHIC + self.demographic[rows]
-        self.family[rows] = rows if family_key is None else share_by_key(rows, family_key)
-        self.created_day[rows] = day
-        self.status_since[rows] = day
+            getattr(self, name)[new] = values
+        self.group[new] = self.nationality[new] * N_DEMOGRAPHIC + self.demographic[new]
+        self.family[new] = rows if family_key is None else share_by_key(rows, family_key)
+        self.created_day[new] = day
+        self.status_since[new] = day
         self.n += count
-        np.add.at(self.status_counts, self.status[rows].astype(np.intp), 1)
+        self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
         return rows
 
     def _grow(self, needed: int) -> None:
@@ -101,10 +101,6 @@ class Population:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
         return fit_under(self, rows, limit)
 
-    def interior_origin(self, rows: np.ndarray) -> np.ndarray:
-        """Mexicans from a non-border state (the people interior flights are for)."""
-        state = self.origin_state[rows]
-        return (state >= 0) & ~_STATE_BORDER[np.maximum(state, 0)]
 
 
 @numba.njit(cache=True)
