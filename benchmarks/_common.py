@@ -69,6 +69,7 @@ def environment(**settings) -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "cpus_allowed": len(os.sched_getaffinity(0)),  # 1 under `taskset -c 0`
+        "load_average_1m": round(os.getloadavg()[0], 2),  # anything else running skews times
         **settings,
         "git": git_state(),
     }
