@@ -9,8 +9,10 @@ taken.
 import argparse
 import os
 import platform
+import resource
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -73,6 +75,44 @@ def environment(**settings) -> dict:
         **settings,
         "git": git_state(),
     }
+
+
+class OtherLoad:
+    """How busy the machine was with work other than this benchmark's, while it ran.
+
+    Start it when the benchmark starts; `report()` when it ends gives, per second
+    of wall time, the CPU seconds spent by every other process on the machine
+    (`other_cores`: 1.0 means one core kept busy elsewhere throughout) and
+    stolen by the hypervisor (`steal_cores`), from /proc/stat minus this
+    process's and its finished children's own CPU time. On a shared 2-core
+    machine anything above about 0.1 makes this run's times pessimistic.
+    """
+
+    def __init__(self):
+        self.start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> "tuple[float, float, float, float] | None":
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None  # not Linux
+        tick = os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+        own = sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+                  for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        return time.perf_counter(), (user + nice + system + irq + softirq) / tick, steal / tick, own
+
+    def report(self) -> dict:
+        end = self._snapshot()
+        if self.start is None or end is None:
+            return {"other_cores": None, "steal_cores": None}
+        wall = end[0] - self.start[0]
+        busy, steal, own = (end[i] - self.start[i] for i in (1, 2, 3))
+        return {"other_cores": round(max(busy - own, 0.0) / wall, 2),
+                "steal_cores": round(steal / wall, 2),
+                "wall_s": round(wall, 1)}
 
 
 def model_code(infos) -> "str | list[str] | None":

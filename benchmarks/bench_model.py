@@ -31,8 +31,10 @@ Figures: `wall_s_by_scale` (medians), `runs_s_by_scale` (every run),
 `agents_created_by_scale` (medians), `per_day_overhead_ms` (the scale-1000
 median per simulated day: at that scale there are few agents, so it is mostly
 the fixed cost of a day), `peak_rss_mib` (max over the full-scale children),
-`speedup_vs_per_object_mesa`, and `meets_bars` (null where the figure was not
-measured, e.g. scale 100 left out of `--scales`).
+`speedup_vs_per_object_mesa`, `meets_bars` (null where the figure was not
+measured, e.g. scale 100 left out of `--scales`), and `machine_load`: how many
+cores other processes kept busy meanwhile (see `_common.OtherLoad`); times
+taken while that was well above 0 are pessimistic.
 """
 
 import argparse
@@ -49,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: make `model` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import environment, model_code, positive, progress, scale_list  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    OtherLoad, environment, model_code, positive, progress, scale_list)
 from benchmarks.core_loop import assert_same_work, run_per_object, run_vectorised  # noqa: E402
 
 FULL_SCALE = 1
@@ -210,12 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     scales = [k for k in args.scales if not (args.skip_full_scale and k == FULL_SCALE)]
     report = environment(repeats=args.repeats, scenario=args.scenario, scales=scales,
                          bars=BARS)
+    load = OtherLoad()
     if scales:
         report.update(by_scale(args.scenario, scales, args.repeats))
     core = core_loop(args.core_n, args.core_days, args.repeats)
     report["core_loop"] = core
     report["speedup_vs_per_object_mesa"] = round(core["per_object_s"] / core["vectorised_s"], 1)
     report["meets_bars"] = bars(report)
+    report["machine_load"] = load.report()
     print(json.dumps(report, indent=2))
     return 0
 

@@ -52,13 +52,14 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `model` imp
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks._common import environment, model_code, positive, progress, scale_list  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    OtherLoad, environment, model_code, positive, progress, scale_list)
 
 SCENARIO = "historical"
 FULL_SCALE = 1
 REL_TOL = 0.05  # a coarse mean within 5 % of the full-scale mean passes
 MIN_AGENTS = 5  # below this many agents at the coarse scale a column is not judged
-# headline figures for the noise table: label -> (column, fiscal years summed)
+# headline figures for the noise table: label -> (column, fiscal years summed); flows only
 HEADLINES = {
     "encounters FY2021": ("encounters", (2021,)),
     "unique encountered FY2021": ("unique_encountered", (2021,)),
@@ -202,14 +203,16 @@ def noise(tables: dict[int, pd.DataFrame]) -> dict:
     ratio to full scale's (about sqrt(K) if all the noise is agents being drawn)."""
     report = {}
     for label, (column, years) in HEADLINES.items():
-        cv = {}
+        mean, cv = {}, {}
         for scale, table in tables.items():
             picked = table[table.index.get_level_values("fiscal_year").isin(years)]
             per_seed = picked[column].groupby(level="seed").sum().to_numpy(dtype=float)
-            cv[scale] = (float(per_seed.std(ddof=1) / per_seed.mean())
-                         if len(per_seed) > 1 and per_seed.mean() else None)
+            mean[scale] = float(per_seed.mean())
+            cv[scale] = (float(per_seed.std(ddof=1)) / mean[scale]
+                         if len(per_seed) > 1 and mean[scale] else None)  # None: mean 0
         full = cv.get(FULL_SCALE)
-        report[label] = {str(scale): {"cv": None if value is None else round(value, 4),
+        report[label] = {str(scale): {"mean": _num(mean[scale]),
+                                      "cv": None if value is None else round(value, 4),
                                       "vs_full": (round(value / full, 2)
                                                   if value is not None and full else None),
                                       "sqrt_scale": round(math.sqrt(scale), 2)}
@@ -239,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().error("--scales needs at least one scale other than 1")
     report = environment(scenario=SCENARIO, seeds=args.seeds, scales=coarse_scales,
                          workers=args.workers, rel_tol=REL_TOL, min_agents=MIN_AGENTS)
-    started = time.perf_counter()
+    load = OtherLoad()
     runs = run_all([FULL_SCALE, *coarse_scales], args.seeds, args.workers)
-    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    report["machine_load"] = load.report()
     report["model_code"] = model_code(r["info"] for rs in runs.values() for r in rs)
     report["runs"] = {str(scale): {
         "n": len(rs),
