@@ -1,4 +1,4 @@
-"""The speed benchmark compares like with like (its timings are not tested here)."""
+"""The benchmarks compare like with like and judge as documented (timings are not tested)."""
 
 import json
 import subprocess
@@ -32,9 +32,44 @@ def test_same_work_check_catches_a_different_loop():
 
 def test_bench_script_prints_one_json_object():
     out = subprocess.run(
-        [sys.executable, "benchmarks/bench_model.py", "--skip-full-scale", "--repeats", "1",
+        [sys.executable, "benchmarks/bench_model.py", "--scales", "1000", "--repeats", "1",
          "--core-n", "2000", "--core-days", "30"],
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
     figures = json.loads(out)
+    assert {"git", "wall_s_by_scale", "runs_s_by_scale", "agents_created_by_scale",
+            "per_day_overhead_ms", "peak_rss_mib", "first_run_s", "core_loop",
+            "speedup_vs_per_object_mesa", "meets_bars"} <= set(figures)
+    assert set(figures["wall_s_by_scale"]) == {"1000"}
+    assert len(figures["runs_s_by_scale"]["1000"]) == 1
+    assert figures["agents_created_by_scale"]["1000"] > 0
+    assert figures["per_day_overhead_ms"] > 0
+    assert figures["peak_rss_mib"] is None  # scale 1 was not run
+    assert figures["meets_bars"]["full_scale_wall_s_le_6"] is None
     assert figures["speedup_vs_per_object_mesa"] > 1
     assert {"vectorised_s", "per_object_s"} <= set(figures["core_loop"])
+
+
+def test_scale_check_passes_within_the_band_or_five_percent():
+    from benchmarks.bench_scale import judge
+
+    full = [1000.0, 1010.0, 990.0]  # mean 1000, band [990, 1010]
+    assert judge(full, [1009.0], scale=1, counted_in_agents=True)["pass"]  # in the band
+    assert judge(full, [1045.0], scale=1, counted_in_agents=True)["pass"]  # within 5 %
+    failed = judge(full, [1060.0], scale=1, counted_in_agents=True)
+    assert failed["pass"] is False and failed["rel_diff"] == 0.06
+    wide = [500.0, 1000.0, 1500.0]  # a band wider than 5 %
+    assert judge(wide, [1400.0], scale=1, counted_in_agents=True)["pass"]
+
+
+def test_scale_check_leaves_too_few_agents_unjudged_but_not_zeros():
+    from benchmarks.bench_scale import MIN_AGENTS, judge
+
+    tiny = judge([120.0, 130.0], [0.0, 0.0], scale=50, counted_in_agents=True)
+    assert tiny["pass"] is None and "under" in tiny["why_not_judged"]
+    # the same figure counted in flights, not agents, is judged
+    assert judge([120.0, 130.0], [0.0], scale=50, counted_in_agents=False)["pass"] is False
+    # just above the threshold it is judged again
+    assert judge([MIN_AGENTS * 50.0], [0.0], scale=50, counted_in_agents=True)["pass"] is False
+    # nothing at full scale: the coarse scale must have nothing either
+    assert judge([0.0, 0.0], [0.0], scale=50, counted_in_agents=True)["pass"] is True
+    assert judge([0.0, 0.0], [50.0], scale=50, counted_in_agents=True)["pass"] is False
