@@ -37,7 +37,7 @@ def test_bench_script_prints_one_json_object():
         cwd=ROOT, capture_output=True, text=True, check=True).stdout
     figures = json.loads(out)
     assert {"git", "wall_s_by_scale", "runs_s_by_scale", "agents_created_by_scale",
-            "per_day_overhead_ms", "peak_rss_mib", "first_run_s", "core_loop",
+            "per_day_overhead_ms", "peak_rss_mib", "first_setup_s", "setup_s_median", "core_loop",
             "speedup_vs_per_object_mesa", "meets_bars"} <= set(figures)
     assert set(figures["wall_s_by_scale"]) == {"1000"}
     assert len(figures["runs_s_by_scale"]["1000"]) == 1
