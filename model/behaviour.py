@@ -167,9 +167,10 @@ class Behaviour:
         return self.travel_days[nationality] + km / 500.0
 
     def travel_time(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
-        mean = self.travel_mean(pop.nationality[rows], pop.origin_state[rows])
-        return 1 + self.streams.poisson(Decision.TRAVEL_DAYS, pop, rows, day,
-                                        np.maximum(mean - 1.0, 0.0))
+        """Days on the road for people setting out on `day` (1 + Poisson(mean - 1))."""
+        return _travel_time(rows, pop.uid, pop.family, pop.nationality, pop.origin_state,
+                            day + self.streams.day_offset, self.streams.keys[Decision.TRAVEL_DAYS],
+                            self.travel_days, STATE_KM)
 
     # -- crossing ----------------------------------------------------------
     def cross(self, pop: Population, rows: np.ndarray, day: int
@@ -258,6 +259,19 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
             intent[i] = shared_intent
             i += 1
     return uid, family, head_uid, origin, intent
+
+
+@numba.njit(cache=True)
+def _travel_time(rows, uid, family, nationality, origin_state, day, key, travel_days, state_km):
+    """`Behaviour.travel_time` for each row (`travel_mean`, then the draw)."""
+    out = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        mean = travel_days[nationality[r]]
+        if origin_state[r] >= 0:
+            mean += state_km[origin_state[r]] / 500.0
+        out[i] = 1 + poisson_from_unit(draw_unit(key, uid[family[r]], day), max(mean - 1.0, 0.0))
+    return out
 
 
 @numba.njit(cache=True)
