@@ -55,31 +55,19 @@ class Experience:
         self.people_per_agent = float(people_per_agent)  # memory is of people, at any scale
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
         self.total = np.zeros((N_GROUPS, N_SECTORS))
-        self._today: list[tuple[np.ndarray, np.ndarray, bool]] = []  # the day's outcomes
+        self._today = np.zeros((2, N_GROUPS, N_SECTORS))  # today's (entered, total), people
         self._share = None
         self._share_by_group = None
 
     def record(self, groups: np.ndarray, sectors: np.ndarray, entered: bool) -> None:
-        """Note today's outcomes (counted in at the end of the day)."""
+        """Count today's outcomes (they join the memory at the end of the day)."""
         if len(groups):
-            self._today.append((groups, sectors, entered))
+            _count_outcomes(self._today, groups, sectors, entered, self.people_per_agent)
 
     def end_day(self) -> None:
-        cells = N_GROUPS * N_SECTORS
-        entered, total = np.zeros(cells), np.zeros(cells)
-        if self._today:
-            groups = np.concatenate([g for g, _, _ in self._today])
-            sectors = np.concatenate([s for _, s, _ in self._today])
-            into = np.concatenate([np.full(len(g), e) for g, _, e in self._today])
-            # people stopped in transit never chose a sector (-1): their outcome counts
-            # in the last sector's cell (Rio Grande Valley, where most Central Americans head)
-            sectors = np.where(sectors < 0, N_SECTORS - 1, sectors)
-            cell = groups.astype(np.int64) * N_SECTORS + sectors
-            total = np.bincount(cell, minlength=cells) * self.people_per_agent
-            entered = np.bincount(cell[into], minlength=cells) * self.people_per_agent
-            self._today.clear()
-        self.entered = self.entered * self.decay + entered.reshape(N_GROUPS, N_SECTORS)
-        self.total = self.total * self.decay + total.reshape(N_GROUPS, N_SECTORS)
+        self.entered = self.entered * self.decay + self._today[0]
+        self.total = self.total * self.decay + self._today[1]
+        self._today[:] = 0.0
         self._share = self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
@@ -95,6 +83,19 @@ class Experience:
             self._share_by_group = ((self.entered.sum(1) + w * self.prior[:, 0])
                                     / (self.total.sum(1) + w))
         return self._share_by_group
+
+
+@numba.njit(cache=True)
+def _count_outcomes(today, groups, sectors, entered, weight):
+    """Add each outcome to today's (entered, total) per group and sector. People
+    stopped in transit never chose a sector (-1): their outcome counts in the
+    last sector's cell (Rio Grande Valley, where most Central Americans head)."""
+    last = today.shape[2] - 1
+    for i in range(groups.size):
+        sector = sectors[i] if sectors[i] >= 0 else last
+        today[1, groups[i], sector] += weight
+        if entered:
+            today[0, groups[i], sector] += weight
 
 
 class Behaviour:
@@ -131,6 +132,7 @@ class Behaviour:
         self.retry_days = np.array([scenario.retry_days[k] for k in RETURN_MODES])
         self.give_up_prob = np.array([scenario.give_up_prob[k] for k in RETURN_MODES])
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
+        self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
 
     # -- setting out -------------------------------------------------------
@@ -210,9 +212,13 @@ class Behaviour:
         return rows[gives_up], rows[retry], delay[retry]
 
     def _discouragement(self) -> np.ndarray:
-        """Per group, how much peers' recent failures multiply the chance to give up."""
+        """Per group, how much peers' recent failures multiply the chance to give up
+        (computed once a day: the memory changes only at the end of a day)."""
         share = self.experience.entry_share_by_group()
-        return np.exp(-self.s.give_up_sensitivity * (share - 0.5))
+        if self._discouraged_for is not share:
+            self._discouraged = np.exp(-self.s.give_up_sensitivity * (share - 0.5))
+            self._discouraged_for = share
+        return self._discouraged
 
 
 @numba.njit(cache=True)

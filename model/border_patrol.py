@@ -33,7 +33,8 @@ _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 
 class BorderPatrolSector(mesa.Agent):
     """One southwest-border sector. Owns its holding capacity (in agents) and
-    the number of people in its custody; `BorderPatrol` asks it for room."""
+    answers for the people in its custody (kept, for all sectors at once, in
+    `BorderPatrol.in_custody`, which the day's single pass updates)."""
 
     def __init__(self, model, index: int):
         super().__init__(model)
@@ -41,7 +42,10 @@ class BorderPatrolSector(mesa.Agent):
         self.key = SECTORS[index].key
         self.name = SECTORS[index].name
         self.holding_capacity = max(1, round(model.scenario.holding_capacity[self.key] / model.scale))
-        self.in_custody = 0
+
+    @property
+    def in_custody(self) -> int:
+        return int(self.model.border_patrol.in_custody[self.index])
 
 
 class BorderPatrol:
@@ -53,6 +57,8 @@ class BorderPatrol:
         self.model = model
         self.sectors = list(BorderPatrolSector.create_agents(model, N_SECTORS,
                                                              index=list(range(N_SECTORS))))
+        self.holding_capacity = np.array([s.holding_capacity for s in self.sectors])
+        self.in_custody = np.zeros(N_SECTORS, dtype=np.int64)  # agents, per sector
 
     def process(self, rows: np.ndarray, sectors: np.ndarray, day: int) -> None:
         """Decide and start the consequence for the people apprehended today."""
@@ -60,8 +66,7 @@ class BorderPatrol:
             return
         m, t = self.model, self.model.timeline
         pop = m.migrants.pop
-        room = np.array([max(s.holding_capacity - s.in_custody, 0) for s in self.sectors],
-                        dtype=np.float64)
+        room = np.maximum(self.holding_capacity - self.in_custody, 0).astype(np.float64)
         outcome, pending, custody_days, refused = _consequences(
             rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
             pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
@@ -101,8 +106,7 @@ class BorderPatrol:
         m.ice.intake(rows[to_ice], pending[to_ice], day)
 
     def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
-        for sector, count in zip(self.sectors, np.bincount(sectors, minlength=N_SECTORS).tolist()):
-            sector.in_custody += sign * count
+        self.in_custody += sign * np.bincount(sectors, minlength=N_SECTORS)
 
 
 # What happens to each person apprehended today (`_consequences`' outcome codes)

@@ -85,7 +85,7 @@ class ImmigrationCourts(mesa.Agent):
     def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Days until a released person's final hearing: the backlog ahead of them at
         today's completion rate (so years, mostly past the run), spread around that."""
-        mean = float(np.clip(self.backlog / max(self._completions(day), 1.0), 30.0, 3650.0))
+        mean = min(max(self.backlog / max(self._completions(day), 1.0), 30.0), 3650.0)
         wait = self.model.streams.gamma(Decision.REGULAR_HEARING_DAYS, self.model.migrants.pop,
                                         rows, day, 2, mean)
         return np.maximum(1, np.round(wait)).astype(np.int64)

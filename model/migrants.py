@@ -6,16 +6,18 @@ their next action, counts the move and feeds what happened into peers'
 experience. Keeping the moves here means conservation holds by construction.
 """
 
+import numba
 import numpy as np
 
 from model.behaviour import Behaviour
-from model.calendar import DueQueue
+from model.calendar import DueQueue, push_rows
 from model.geography import SECTOR_KEYS
 from model.people import NEVER, Population
 from model.recorder import COLUMN_INDEX, Recorder
 from model.streams import Decision
 from model.vocabulary import (
     DEMOGRAPHIC_KEYS,
+    N_STATUS,
     NORTHERN_TRIANGLE,
     Nationality,
     ReturnMode,
@@ -31,6 +33,70 @@ _DEMOGRAPHIC_COLUMN = np.array([COLUMN_INDEX[c] for c in (
     "encounters_single_adults", "encounters_family_units", "encounters_unaccompanied_children")])
 assert len(_DEMOGRAPHIC_COLUMN) == len(DEMOGRAPHIC_KEYS)
 _SECTOR_COLUMN = np.array([COLUMN_INDEX[f"encounters_{k}"] for k in SECTOR_KEYS])
+_ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_INDEX[c] for c in (
+    "encounters", "unique_encountered", "encounters_at_ports", "repeat_encounters",
+    "month_first_encounters", "fiscal_year_first_encounters"))
+
+
+@numba.njit(cache=True)
+def _move(rows, new, day, delays, status, counts, since, next_day, *queue):
+    """`Migrants.move` with a delay: new status (counts kept exact), next day, queued."""
+    when = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        counts[status[r]] -= 1
+        counts[new] += 1
+        status[r] = new
+        since[r] = day
+        when[i] = day + delays[i]
+        next_day[r] = when[i]
+    push_rows(*queue, rows, when)
+
+
+@numba.njit(cache=True)
+def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demographic,
+                       last_day, last_month, last_fy, n_encounters, today):
+    """`Migrants.record_encounters` in one pass; `today` is the recorder's row."""
+    today[_ENCOUNTERS] += rows.size
+    today[_UNIQUE] += rows.size  # one attempt a day, so a day's people are distinct
+    for i in range(rows.size):
+        r = rows[i]
+        today[_AT_PORTS] += at_port[i]
+        today[_REPEATS] += day - last_day[r] <= 365
+        today[_MONTH_FIRST] += last_month[r] != month
+        today[_FY_FIRST] += last_fy[r] != fy
+        today[_NATIONALITY_COLUMN[nationality[r]]] += 1
+        today[_DEMOGRAPHIC_COLUMN[demographic[r]]] += 1
+        today[_SECTOR_COLUMN[sectors[i]]] += 1
+        last_day[r] = day
+        last_month[r] = month
+        last_fy[r] = fy
+        n_encounters[r] += 1
+
+
+class DueToday:
+    """A day's due rows grouped by status, each group in row order."""
+
+    def __init__(self, rows: np.ndarray, offsets: np.ndarray):
+        self.rows, self.offsets = rows, offsets.tolist()
+
+    def __getitem__(self, status: Status) -> np.ndarray:
+        return self.rows[self.offsets[status]: self.offsets[status + 1]]
+
+
+@numba.njit(cache=True)
+def _by_status(rows, status, n_status):
+    """`rows` (sorted) grouped by status, keeping their order: (rows, offsets)."""
+    offsets = np.zeros(n_status + 1, dtype=np.int64)
+    for r in rows:
+        offsets[status[r] + 1] += 1
+    offsets = np.cumsum(offsets)
+    grouped = np.empty(rows.size, dtype=np.int64)
+    place = offsets[:-1].copy()
+    for r in rows:
+        grouped[place[status[r]]] = r
+        place[status[r]] += 1
+    return grouped, offsets
 
 
 class Migrants:
@@ -54,18 +120,20 @@ class Migrants:
         """Set status; with `delay`, the rows act again `delay` days from `day`."""
         if len(rows) == 0:
             return
-        self.pop.set_status(rows, status, day)
+        pop = self.pop
         if delay is None:
-            self.pop.next_day[rows] = NEVER
-        else:
-            when = np.add(delay, day, dtype=np.int64)
-            if when.ndim == 0:
-                when = np.full(len(rows), when)
-            self.pop.next_day[rows] = when
-            self.queue.push(rows, when)
+            pop.set_status(rows, status, day)
+            pop.next_day[rows] = NEVER
+            return
+        if np.ndim(delay) == 0:
+            delay = np.full(len(rows), delay, dtype=np.int64)
+        _move(rows, int(status), day, delay, pop.status, pop.status_counts, pop.status_since,
+              pop.next_day, *self.queue.buffers(len(rows)))
 
-    def due(self, day: int) -> np.ndarray:
-        return self.queue.pop(day, self.pop.next_day)
+    def due(self, day: int) -> "DueToday":
+        """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
+        return DueToday(*_by_status(self.queue.pop(day, self.pop.next_day), self.pop.status,
+                                    N_STATUS))
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
@@ -110,27 +178,15 @@ class Migrants:
 
     def record_encounters(self, rows: np.ndarray, sectors: np.ndarray, at_port: np.ndarray,
                           day: int) -> None:
-        pop, rec = self.pop, self.recorder
-        n = len(rows)
-        if n == 0:
+        """Count today's encounters (who, where, whether a repeat or a first this month
+        or fiscal year) and update each person's encounter history."""
+        if len(rows) == 0:
             return
-        rec.add("encounters", n)
-        rec.add("unique_encountered", n)  # one attempt a day, so a day's people are distinct
-        rec.add("encounters_at_ports", int(np.count_nonzero(at_port)))
-        rec.add("repeat_encounters",
-                int(np.count_nonzero(day - pop.last_encounter_day[rows] <= 365)))
-        month, fy = self.month_of_day[day], self.fiscal_year_of_day[day]
-        rec.add("month_first_encounters",
-                int(np.count_nonzero(pop.last_encounter_month[rows] != month)))
-        rec.add("fiscal_year_first_encounters",
-                int(np.count_nonzero(pop.last_encounter_fy[rows] != fy)))
-        rec.add_counts(np.concatenate((_NATIONALITY_COLUMN[pop.nationality[rows]],
-                                       _DEMOGRAPHIC_COLUMN[pop.demographic[rows]],
-                                       _SECTOR_COLUMN[sectors])))
-        pop.last_encounter_day[rows] = day
-        pop.last_encounter_month[rows] = month
-        pop.last_encounter_fy[rows] = fy
-        pop.n_encounters[rows] += 1
+        pop = self.pop
+        _record_encounters(rows, sectors, at_port, day, self.month_of_day[day],
+                           self.fiscal_year_of_day[day], pop.nationality, pop.demographic,
+                           pop.last_encounter_day, pop.last_encounter_month, pop.last_encounter_fy,
+                           pop.n_encounters, self.recorder.values[self.recorder.day])
 
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:

@@ -110,26 +110,24 @@ class BorderModel(mesa.Model):
             self.running = False
             return
         mig = self.migrants
-        pop = mig.pop
         self.mexico.start_day(day)
         mig.set_out(day, self.push[self.calendar.month_of_day[day]])
 
         due = mig.due(day)
-        status = pop.status[due]
-        arriving = due[status == Status.EN_ROUTE]
+        arriving = due[Status.EN_ROUTE]
         stopped = self.mexico.intercepts(arriving, day)
-        self.recorder.add("mexico_interceptions", int(stopped.sum()))
+        self.recorder.add("mexico_interceptions", int(np.count_nonzero(stopped)))
         mig.send_back(arriving[stopped], ReturnMode.MEXICO_DEPORT, Status.AT_HOME, day)
-        crossers = np.concatenate([arriving[~stopped], due[status == Status.AT_BORDER]])
+        crossers = np.concatenate([arriving[~stopped], due[Status.AT_BORDER]])
         caught, sectors, at_port = mig.attempt_crossing(crossers, day)
         mig.record_encounters(caught, sectors, at_port, day)
         self.border_patrol.process(caught, sectors, day)
 
-        self.border_patrol.finish_custody(due[status == Status.IN_CBP_CUSTODY], day)
-        self.ice.on_due(due[status == Status.IN_ICE_DETENTION], day)
-        self.courts.hear(due[status == Status.MPP_WAITING], day)
-        self.courts.hear_regular(due[status == Status.RELEASED_IN_US], day)
-        mig.start_journey(due[status == Status.AT_HOME], day)
+        self.border_patrol.finish_custody(due[Status.IN_CBP_CUSTODY], day)
+        self.ice.on_due(due[Status.IN_ICE_DETENTION], day)
+        self.courts.hear(due[Status.MPP_WAITING], day)
+        self.courts.hear_regular(due[Status.RELEASED_IN_US], day)
+        mig.start_journey(due[Status.AT_HOME], day)
 
         self.ice.enforce_cap(day)
         self.courts.mpp_daily(day)

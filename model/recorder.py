@@ -88,10 +88,6 @@ class Recorder:
     def add(self, name: str, amount: float) -> None:
         self.values[self.day, COLUMN_INDEX[name]] += amount
 
-    def add_counts(self, columns: np.ndarray) -> None:
-        """Add one to the column named by each element (column indices)."""
-        self.values[self.day] += np.bincount(columns, minlength=len(COLUMNS))
-
     def set(self, name: str, amount: float) -> None:
         self.values[self.day, COLUMN_INDEX[name]] = amount
 

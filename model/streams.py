@@ -120,11 +120,10 @@ class RandomStreams:
 
 
 def _per_row(value: "np.ndarray | float", rows: np.ndarray) -> np.ndarray:
-    if isinstance(value, np.ndarray) and value.shape == rows.shape and value.dtype == np.float64:
-        return value
-    if np.ndim(value) == 0:
-        return np.full(rows.shape, value, dtype=np.float64)
-    return np.asarray(value, dtype=np.float64)
+    """`value` as one float per row (a scalar is repeated)."""
+    if type(value) is np.ndarray and value.ndim == 1:
+        return value if value.dtype == np.float64 else value.astype(np.float64)
+    return np.full(rows.shape, value, dtype=np.float64)
 
 
 def _stream_key(seed: int, decision: Decision) -> np.uint64:
