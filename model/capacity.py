@@ -71,7 +71,7 @@ class CarriedRoom:
 
     def grant(self, people: "np.ndarray | float", key: int | None = None) -> None:
         if key is None:
-            self.granted = np.asarray(people, dtype=np.float64) / self.scale
+            self.granted[:] = np.asarray(people, dtype=np.float64) / self.scale
             self.credit += self.granted
         else:
             self.granted[key] = people / self.scale
@@ -79,16 +79,20 @@ class CarriedRoom:
 
     def take(self, pop, rows: np.ndarray, keys: "np.ndarray | int") -> np.ndarray:
         """Mask of the rows (under `keys`, in order, families together) given room."""
-        keys = np.broadcast_to(np.asarray(keys, dtype=np.int64), rows.shape)
+        if np.ndim(keys) == 0:
+            keys = np.full(len(rows), keys, dtype=np.int64)
         return fit_families(pop.family, rows, keys, self.credit)
 
-    def settle(self) -> None:
+    def settle(self, key: int | None = None) -> None:
         """End of the period. At full scale nothing carries: a day's places and a
         plane's seats are whole people, and what is unused is lost, as in reality.
         At a coarse scale the room left carries (whether nobody came or a family
         did not fit is mostly chance there), up to `CARRY_PERIODS` periods' worth
-        or `LARGE_FAMILY` agents, whichever is more."""
-        if self.scale == 1:
+        or `LARGE_FAMILY` agents, whichever is more. With `key`, that key only."""
+        if key is not None:  # one route after one flight: plain floats, no array work
+            cap = max(self.CARRY_PERIODS * self.granted[key], self.LARGE_FAMILY)
+            self.credit[key] = 0.0 if self.scale == 1 else min(self.credit[key], cap)
+        elif self.scale == 1:
             self.credit[:] = 0.0
         else:
             self.credit = np.minimum(self.credit, np.maximum(self.CARRY_PERIODS * self.granted,

@@ -12,10 +12,11 @@ country's new cases, and shrinks by the courts' completions.
 """
 
 import mesa
+import numba
 import numpy as np
 
 from model.capacity import CarriedRoom
-from model.streams import Decision
+from model.streams import Decision, draw_unit
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
@@ -115,7 +116,7 @@ class ImmigrationCourts(mesa.Agent):
     def mpp_daily(self, day: int) -> None:
         """A day in a Mexican border city for everyone waiting under MPP."""
         m, s, mig = self.model, self.model.scenario, self.model.migrants
-        pop, draw = mig.pop, m.streams.uniform
+        pop = mig.pop
         roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
         self.mpp_roster = roster
         if len(roster) == 0:
@@ -124,18 +125,16 @@ class ImmigrationCourts(mesa.Agent):
         if admissions > 0:
             self.wind_down_room.grant(admissions)
             admitted = self.wind_down_room.take(pop, roster, 0)
-            self.wind_down_room.settle()
+            self.wind_down_room.settle(0)
             mig.release(roster[admitted], day)
             roster = roster[~admitted]
-        hurt = draw(Decision.MPP_VIOLENCE, pop, roster, day, by_family=False) < s.mpp_daily_violence
-        victims = roster[hurt]
-        m.recorder.add("violence_incidents", len(victims))
-        pop.n_violence[victims] += 1
-        # a family leaves if its first member is hurt and gives up, or gives up anyway
-        p_leave = np.where(hurt, s.violence_give_up_prob, s.mpp_daily_give_up)
-        leaves = draw(Decision.MPP_GIVES_UP, pop, roster, day) < pop.shared(p_leave, roster)
-        crosses = ~leaves & (draw(Decision.MPP_CROSSES_ANYWAY, pop, roster, day)
-                             < s.mpp_daily_cross_anyway)
+        keys = m.streams.keys
+        victims, leaves, crosses = _a_day_waiting(
+            roster, pop.uid, pop.family, pop.n_violence, day + m.streams.day_offset,
+            keys[Decision.MPP_VIOLENCE], keys[Decision.MPP_GIVES_UP],
+            keys[Decision.MPP_CROSSES_ANYWAY], s.mpp_daily_violence, s.violence_give_up_prob,
+            s.mpp_daily_give_up, s.mpp_daily_cross_anyway)
+        m.recorder.add("violence_incidents", victims)
         mig.give_up(roster[leaves], day)
         mig.move(roster[crosses], Status.AT_BORDER, day, 1)
         self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
@@ -150,3 +149,37 @@ class ImmigrationCourts(mesa.Agent):
         """Cases the courts complete nationwide today."""
         m = self.model
         return m.scenario.court_completions_per_day * m.timeline.court_completion_share[day]
+
+
+@numba.njit(cache=True)
+def _a_day_waiting(roster, uid, family, n_violence, day, violence_key, leave_key, cross_key,
+                   p_violence, p_leave_if_hurt, p_leave, p_cross):
+    """`ImmigrationCourts.mpp_daily` for everyone on the roster (families together):
+    each person may suffer violence (counted on them); a family gives up (likelier
+    if its first member was just hurt) or crosses anyway. Returns (victims,
+    leaves, crosses)."""
+    n = roster.size
+    leaves = np.zeros(n, dtype=np.bool_)
+    crosses = np.zeros(n, dtype=np.bool_)
+    victims = 0
+    i = 0
+    while i < n:
+        head = family[roster[i]]
+        j = i
+        head_hurt = False
+        while j < n and family[roster[j]] == head:
+            r = roster[j]
+            if draw_unit(violence_key, uid[r], day) < p_violence:
+                n_violence[r] += 1
+                victims += 1
+                if j == i:
+                    head_hurt = True
+            j += 1
+        person = uid[head]
+        p = p_leave_if_hurt if head_hurt else p_leave
+        if draw_unit(leave_key, person, day) < p:
+            leaves[i:j] = True
+        elif draw_unit(cross_key, person, day) < p_cross:
+            crosses[i:j] = True
+        i = j
+    return victims, leaves, crosses

@@ -59,7 +59,7 @@ class Flight(mesa.Agent):
             seats = m.seat_room
             seats.grant(self.seats, self.route_index)
             rows = m.ice.board(self.destination, self._take_seats)
-            seats.settle()
+            seats.settle(self.route_index)
             if len(rows) == 0:
                 self.status = "cancelled: nobody waiting"
             else:

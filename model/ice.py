@@ -13,11 +13,15 @@ import mesa
 import numba
 import numpy as np
 
-from model.streams import Decision
+from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Destination, Nationality, Pending, ReturnMode, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
-IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)  # for the kernel
+# for the kernels
+IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
+CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
+                                                int(Pending.PORT_REMOVAL),
+                                                int(Pending.FLY_GUADALAJARA))
 
 
 class ICE(mesa.Agent):
@@ -50,26 +54,25 @@ class ICE(mesa.Agent):
         self._detain(rows[fits], pending[fits], day)
 
     def _detain(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
-        m, s = self.model, self.model.scenario
-        pop, streams, move = m.migrants.pop, m.streams, m.migrants.move
-        pop.pending[rows] = pending
-        fear = rows[pending == Pending.CREDIBLE_FEAR]
-        move(fear, Status.IN_ICE_DETENTION, day,
-             1 + streams.poisson(Decision.CREDIBLE_FEAR_DAYS, pop, fear, day,
-                                 s.credible_fear_days - 1))
-        port = rows[pending == Pending.PORT_REMOVAL]
-        move(port, Status.IN_ICE_DETENTION, day,
-             1 + streams.poisson(Decision.PORT_REMOVAL_DAYS, pop, port, day,
-                                 s.port_removal_days - 1))
-        flying = pending < Pending.RELEASE
-        fly_rows, fly_to = rows[flying], pending[flying]
-        if len(fly_rows) == 0:
+        """Detain `rows` for what `pending` says: a credible-fear interview, a removal
+        through a port (each some days), or a flight (until one takes them, or the
+        time limit); flyers join their destination's line."""
+        if len(rows) == 0:
             return
-        limit = np.where(fly_to == Pending.FLY_GUADALAJARA,
-                         int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
-        move(fly_rows, Status.IN_ICE_DETENTION, day, limit)
-        for dest in np.unique(fly_to).tolist():
-            self.waiting[dest].append(fly_rows[fly_to == dest])
+        m, s = self.model, self.model.scenario
+        pop, keys = m.migrants.pop, m.streams.keys
+        pop.pending[rows] = pending
+        days = _detention_days(
+            rows, pending, pop.uid, pop.family, day + m.streams.day_offset,
+            keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
+            s.credible_fear_days - 1, s.port_removal_days - 1,
+            int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
+        m.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
+        flying = pending < Pending.RELEASE
+        if flying.any():
+            fly_rows, fly_to = rows[flying], pending[flying]
+            for dest in np.unique(fly_to).tolist():
+                self.waiting[dest].append(fly_rows[fly_to == dest])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released."""
@@ -128,6 +131,25 @@ class ICE(mesa.Agent):
         aboard = choose(rows)
         self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
         return rows[aboard]
+
+
+@numba.njit(cache=True)
+def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_extra, port_extra,
+                    interior_wait, max_days):
+    """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
+    credible-fear interview or a port removal; the time limit for a flight."""
+    days = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        person = uid[family[rows[i]]]
+        if pending[i] == CREDIBLE_FEAR:
+            days[i] = 1 + poisson_from_unit(draw_unit(fear_key, person, day), fear_extra)
+        elif pending[i] == PORT_REMOVAL:
+            days[i] = 1 + poisson_from_unit(draw_unit(port_key, person, day), port_extra)
+        elif pending[i] == FLY_GUADALAJARA:
+            days[i] = interior_wait
+        else:
+            days[i] = max_days
+    return days
 
 
 @numba.njit(cache=True)

@@ -74,6 +74,16 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demo
         n_encounters[r] += 1
 
 
+# the stock columns and which statuses each one counts
+_STOCK_COLUMNS = [COLUMN_INDEX[c] for c in ("detention_population", "cbp_custody",
+                                             "mpp_waiting", "in_us")]
+_STOCKS_OF_STATUS = np.zeros((N_STATUS, len(_STOCK_COLUMNS)), dtype=np.int64)
+for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION,), (Status.IN_CBP_CUSTODY,),
+                                     (Status.MPP_WAITING,),
+                                     (Status.RELEASED_IN_US, Status.EVADED_INTO_US))):
+    _STOCKS_OF_STATUS[list(_statuses), _column] = 1
+
+
 class DueToday:
     """A day's due rows grouped by status, each group in row order."""
 
@@ -225,8 +235,6 @@ class Migrants:
 
     # -- daily bookkeeping -------------------------------------------------
     def record_stocks(self) -> None:
+        """The day's stocks: detained, in custody, waiting under MPP, in the US."""
         counts = self.pop.status_counts
-        self.recorder.set("detention_population", counts[Status.IN_ICE_DETENTION])
-        self.recorder.set("cbp_custody", counts[Status.IN_CBP_CUSTODY])
-        self.recorder.set("mpp_waiting", counts[Status.MPP_WAITING])
-        self.recorder.set("in_us", counts[Status.RELEASED_IN_US] + counts[Status.EVADED_INTO_US])
+        self.recorder.values[self.recorder.day, _STOCK_COLUMNS] = counts @ _STOCKS_OF_STATUS
