@@ -134,16 +134,18 @@ class Behaviour:
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
+        # agents setting out per day and group before the push and the feedback
+        self._departures_per_group = (self.base_departures[:, None] * self.demographic_mix
+                                      / scale).ravel()
 
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray, day: int) -> np.ndarray:
         """People (in agents) setting out on `day` per (nationality, demographic)."""
         self.push_today = push
-        pull = np.exp(self.s.departure_sensitivity *
-                      (self.experience.entry_share_by_group() - 0.5)).reshape(-1, N_DEMOGRAPHIC)
-        lam = (self.base_departures * push)[:, None] * self.demographic_mix * pull / self.scale
-        counts = self.streams.poisson_keys(Decision.DEPARTURES, self._group_keys, day, lam.ravel())
-        return counts.reshape(lam.shape)
+        pull = np.exp(self.s.departure_sensitivity * (self.experience.entry_share_by_group() - 0.5))
+        lam = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC) * pull
+        counts = self.streams.poisson_keys(Decision.DEPARTURES, self._group_keys, day, lam)
+        return counts.reshape(-1, N_DEMOGRAPHIC)
 
     def new_people(self, counts: np.ndarray, day: int) -> dict[str, np.ndarray]:
         """Attributes of the people setting out on `day`, given counts per group.

@@ -107,19 +107,13 @@ class Recorder:
 
     def monthly_frame(self, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:
         values = self.in_people()
-        rows = []
-        for m, label in enumerate(labels):
-            days = values[month_of_day == m]
-            row = {"month": label}
-            for i, c in enumerate(COLUMNS):
-                if c.how == "sum":
-                    row[c.name] = days[:, i].sum()
-                elif c.how == "mean":
-                    row[c.name] = days[:, i].mean()
-                elif c.how == "last":
-                    row[c.name] = days[-1, i]
-            rows.append(row)
-        frame = pd.DataFrame(rows)
+        starts = np.flatnonzero(np.diff(month_of_day, prepend=-1))  # each month's first day
+        ends = np.append(starts[1:], len(month_of_day)) - 1  # and last day
+        sums = np.add.reduceat(values, starts, axis=0)
+        aggregated = {"sum": sums, "mean": sums / (ends - starts + 1)[:, None],
+                      "last": values[ends], "rate": np.zeros_like(sums)}
+        frame = pd.DataFrame({c.name: aggregated[c.how][:, i] for i, c in enumerate(COLUMNS)})
+        frame.insert(0, "month", labels)
         # a month's distinct people are those whose first encounter of that month fell in it
         frame["unique_encountered"] = frame["month_first_encounters"]
         enc = frame["encounters"].to_numpy(dtype=float)
