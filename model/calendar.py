@@ -60,16 +60,16 @@ class DueQueue:
         """Schedule each row on its day; days outside the run are dropped."""
         if len(rows) == 0:
             return
-        push_rows(*self.buffers(len(rows)), np.asarray(rows), np.asarray(days))
+        self.reserve(len(rows))
+        push_rows(self.head, self.tail, self.rows, self.fill, self.next, self.state,
+                  np.asarray(rows), np.asarray(days))
 
-    def buffers(self, n: int) -> tuple:
-        """The queue's arrays, with room for `n` more rows, for a compiled caller
-        that schedules people itself (with `push_rows`)."""
-        # worst case: a new chunk per day touched, plus full ones (grow first: kernels cannot)
-        worst = min(n, len(self.head)) + n // self.CHUNK + 1
+    def reserve(self, n: int) -> None:
+        """Make room for `n` more rows, before a compiled caller that schedules
+        people itself (with `push_rows` on the queue's arrays): kernels cannot grow them."""
+        worst = min(n, len(self.head)) + n // self.CHUNK + 1  # a new chunk per day, full ones
         if self.state[1] + worst > len(self.fill):
             self._grow(self.state[1] + worst)
-        return self.head, self.tail, self.rows, self.fill, self.next, self.state
 
     def pop(self, day: int, next_day: np.ndarray) -> np.ndarray:
         """Rows still due on `day`, sorted, each once."""
@@ -101,7 +101,7 @@ def _new_chunk(fill, next_chunk, state):
 
 @numba.njit(cache=True)
 def push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, days):
-    """Append each row to its day's chain (the arrays of `DueQueue.buffers`)."""
+    """Append each row to its day's chain (a `DueQueue`'s arrays, after `reserve`)."""
     n_days = head.size
     size = chunk_rows.shape[1]
     for i in range(rows.size):

@@ -39,8 +39,10 @@ _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_IND
 
 
 @numba.njit(cache=True)
-def _move(rows, new, day, delays, status, counts, since, next_day, *queue):
-    """`Migrants.move` with a delay: new status (counts kept exact), next day, queued."""
+def _move(rows, new, day, delays, status, counts, since, next_day, head, tail, chunk_rows, fill,
+          next_chunk, state):
+    """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
+    (the queue's arrays: `DueQueue.reserve` first)."""
     when = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         r = rows[i]
@@ -50,7 +52,7 @@ def _move(rows, new, day, delays, status, counts, since, next_day, *queue):
         since[r] = day
         when[i] = day + delays[i]
         next_day[r] = when[i]
-    push_rows(*queue, rows, when)
+    push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, when)
 
 
 @numba.njit(cache=True)
@@ -135,10 +137,12 @@ class Migrants:
             pop.set_status(rows, status, day)
             pop.next_day[rows] = NEVER
             return
-        if np.ndim(delay) == 0:
+        if not isinstance(delay, np.ndarray):
             delay = np.full(len(rows), delay, dtype=np.int64)
+        q = self.queue
+        q.reserve(len(rows))
         _move(rows, int(status), day, delay, pop.status, pop.status_counts, pop.status_since,
-              pop.next_day, *self.queue.buffers(len(rows)))
+              pop.next_day, q.head, q.tail, q.rows, q.fill, q.next, q.state)
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""

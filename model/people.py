@@ -5,8 +5,9 @@ in seconds, so (as Covasim and Starsim do) a person is a row index and every
 decision is a vectorised draw over the rows due to act that day. The Mesa
 agents (sectors, ICE, flights, Mexico, courts) act on these rows.
 
-Every status change goes through `Population.set_status`, which keeps a count
-per status; that is what makes "people are conserved" cheap to check daily.
+Every status change keeps a count per status exact (`Population.set_status`,
+or the compiled move in `Migrants.move`); that is what makes "people are
+conserved" cheap to check daily.
 """
 
 import numba
