@@ -56,7 +56,7 @@ class Flight(mesa.Agent):
         m = self.model
         self.status = self._cancelled_because() or "flown"
         if self.status == "flown":
-            seats = m.seat_room
+            seats = m.ice.seats
             seats.grant(self.seats, self.route_index)
             rows = m.ice.board(self.destination, self._take_seats)
             seats.settle(self.route_index)
@@ -70,7 +70,7 @@ class Flight(mesa.Agent):
 
     def _take_seats(self, waiting: np.ndarray) -> np.ndarray:
         """Mask of the people in line who get a seat on this flight."""
-        return self.model.seat_room.take(self.model.migrants.pop, waiting, self.route_index)
+        return self.model.ice.seats.take(self.model.migrants.pop, waiting, self.route_index)
 
     def _cancelled_because(self) -> str | None:
         m, t = self.model, self.model.timeline
@@ -122,9 +122,9 @@ def flight_days(route: Flights) -> list[tuple[int, bool]]:
 
 def schedule_flights(model) -> None:
     """Create every flight of every route (each departs on its day by itself);
-    `model.seat_room` keeps each route's seats, carried over at coarse scales."""
+    ICE's charters keep each route's seats (`ice.seats`, carried over at coarse scales)."""
     routes = model.policies.of_kind(Flights)
-    model.seat_room = CarriedRoom(max(len(routes), 1), model.scale)
+    model.ice.seats = CarriedRoom(max(len(routes), 1), model.scale)
     for index, route in enumerate(routes):
         for number, (day, listed) in enumerate(flight_days(route)):
             Flight(model, route, index, number, day, route.origins[number % len(route.origins)],

@@ -26,13 +26,15 @@ CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
 
 class ICE(mesa.Agent):
     """Immigration and Customs Enforcement. Owns the detention beds (and the
-    COVID cap on them) and one waiting list per flight `Destination`.
+    COVID cap on them), one waiting list per flight `Destination`, and the
+    seats of its charter routes (`seats`).
     Border Patrol and the courts hand people over (`intake`); the model calls
     `on_due` and `enforce_cap` daily; flights call `board`."""
 
     def __init__(self, model):
         super().__init__(model)
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
+        self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
 
     @property
     def detained(self) -> int:

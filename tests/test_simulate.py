@@ -113,3 +113,11 @@ def test_fiscal_year_unique_counts_each_person_once(historical_result):
     assert (years.unique_encountered <= summed_months).all()
     assert (years.unique_encountered < summed_months).any()  # people seen in two months
     assert (years.encounters == monthly.groupby(fy.values).encounters.sum()).all()
+
+
+def test_invariants_hold_through_simulate_for_every_scenario():
+    """Conservation, capacities and whole families, checked every day, via simulate()."""
+    for name in ("historical", "mpp_off", "title42_off", "interior_repatriation"):
+        result = simulate(name, seed=1, scale=100, start="2019-06-01", end="2021-03-31",
+                          check_invariants=True)  # raises AssertionError on any breach
+        assert result.monthly.encounters.sum() > 0
