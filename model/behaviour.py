@@ -59,10 +59,11 @@ class Experience:
         self._share = None
         self._share_by_group = None
 
-    def record(self, groups: np.ndarray, sectors: np.ndarray, entered: bool) -> None:
-        """Count today's outcomes (they join the memory at the end of the day)."""
-        if len(groups):
-            _count_outcomes(self._today, groups, sectors, entered, self.people_per_agent)
+    def record(self, pop: Population, rows: np.ndarray, entered: bool) -> None:
+        """Count today's outcomes for `rows`, by their group and latest sector
+        (they join the memory at the end of the day)."""
+        if len(rows):
+            _count_outcomes(self._today, rows, pop.group, pop.sector, entered, self.people_per_agent)
 
     def end_day(self) -> None:
         self.entered = self.entered * self.decay + self._today[0]
@@ -86,16 +87,16 @@ class Experience:
 
 
 @numba.njit(cache=True)
-def _count_outcomes(today, groups, sectors, entered, weight):
-    """Add each outcome to today's (entered, total) per group and sector. People
-    stopped in transit never chose a sector (-1): their outcome counts in the
-    last sector's cell (Rio Grande Valley, where most Central Americans head)."""
+def _count_outcomes(today, rows, group, sector, entered, weight):
+    """Add each row's outcome to today's (entered, total) per group and sector.
+    People stopped in transit never chose a sector (-1): their outcome counts in
+    the last sector's cell (Rio Grande Valley, where most Central Americans head)."""
     last = today.shape[2] - 1
-    for i in range(groups.size):
-        sector = sectors[i] if sectors[i] >= 0 else last
-        today[1, groups[i], sector] += weight
+    for r in rows:
+        cell = sector[r] if sector[r] >= 0 else last
+        today[1, group[r], cell] += weight
         if entered:
-            today[0, groups[i], sector] += weight
+            today[0, group[r], cell] += weight
 
 
 class Behaviour:
@@ -178,8 +179,8 @@ class Behaviour:
 
     # -- crossing ----------------------------------------------------------
     def cross(self, pop: Population, rows: np.ndarray, day: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Everyone in `rows` crosses: (sector, apprehended, at_port, group) per row.
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Everyone in `rows` crosses: (sector, apprehended, at_port) per row.
 
         The sector follows the group's usual routes, tilted towards where peers
         got in lately; people present at a port of entry or cross between
@@ -290,7 +291,6 @@ def _cross(rows, uid, family, nationality, demographic, day, sector_key, port_ke
     sectors = np.empty(n, dtype=np.int8)
     caught = np.empty(n, dtype=np.bool_)
     at_port = np.empty(n, dtype=np.bool_)
-    groups = np.empty(n, dtype=np.int64)
     last = sector_cdf.shape[1] - 1
     for i in range(n):
         r = rows[i]
@@ -307,8 +307,7 @@ def _cross(rows, uid, family, nationality, demographic, day, sector_key, port_ke
         sectors[i] = sector
         at_port[i] = port
         caught[i] = port or gives_in or seen
-        groups[i] = group
-    return sectors, caught, at_port, groups
+    return sectors, caught, at_port
 
 
 @numba.njit(cache=True)

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from model.capacity import CarriedRoom
-from model.streams import Decision, draw_unit
+from model.streams import Decision, draw_unit, erlang_draw
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
@@ -86,10 +86,11 @@ class ImmigrationCourts(mesa.Agent):
     def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Days until a released person's final hearing: the backlog ahead of them at
         today's completion rate (so years, mostly past the run), spread around that."""
+        m = self.model
         mean = min(max(self.backlog / max(self._completions(day), 1.0), 30.0), 3650.0)
-        wait = self.model.streams.gamma(Decision.REGULAR_HEARING_DAYS, self.model.migrants.pop,
-                                        rows, day, 2, mean)
-        return np.maximum(1, np.round(wait)).astype(np.int64)
+        return _hearing_days(rows, m.migrants.pop.uid, m.migrants.pop.family,
+                             day + m.streams.day_offset,
+                             m.streams.keys[Decision.REGULAR_HEARING_DAYS], mean)
 
     def hear_regular(self, rows: np.ndarray, day: int) -> None:
         """Final hearings due today for people living in the US while their case runs."""
@@ -183,3 +184,12 @@ def _a_day_waiting(roster, uid, family, n_violence, day, violence_key, leave_key
             crosses[i:j] = True
         i = j
     return victims, leaves, crosses
+
+
+@numba.njit(cache=True)
+def _hearing_days(rows, uid, family, day, key, mean):
+    """Whole days (at least 1) to each row's regular-docket hearing: Gamma(2) around `mean`."""
+    days = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        days[i] = max(1, round(erlang_draw(key, uid[family[rows[i]]], day, 2, mean)))
+    return days

@@ -182,11 +182,11 @@ class Migrants:
         """Everyone in `rows` crosses today. Evaders enter the US; returns the
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
-        sectors, caught, at_port, groups = b.cross(pop, rows, day)
+        sectors, caught, at_port = b.cross(pop, rows, day)
         pop.sector[rows] = sectors
         evaders = rows[~caught]
         self.recorder.add("evasions", len(evaders))
-        b.experience.record(groups[~caught], sectors[~caught], entered=True)
+        self.record_outcome(evaders, entered=True)
         self.move(evaders, Status.EVADED_INTO_US, day)
         return rows[caught], sectors[caught], at_port[caught]
 
@@ -205,7 +205,7 @@ class Migrants:
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:
         """Peers learn how this attempt ended (inside the US or sent back)."""
-        self.behaviour.experience.record(self.pop.group[rows], self.pop.sector[rows], entered)
+        self.behaviour.experience.record(self.pop, rows, entered)
 
     def release(self, rows: np.ndarray, day: int, *, forced: bool = False) -> None:
         """Into the US with a notice to appear (or to an HHS sponsor, or paroled)."""

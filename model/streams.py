@@ -229,18 +229,25 @@ def _poisson_rows(stream, uid, family, rows, day, by_family, lam):
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def erlang_draw(stream, person, day, shape, mean):
+    """A Gamma(shape, mean / shape) draw (whole-number shape) from `shape` uniforms
+    chained off one key: for kernels elsewhere that draw as they go."""
+    z = _key(stream, person, day)
+    total = 0.0
+    for _ in range(shape):
+        z = _mix(z + _GOLDEN)
+        total -= math.log(1.0 - _unit(z))
+    return total * mean / shape
+
+
 @numba.njit(cache=True)
 def _erlang_rows(stream, uid, family, rows, day, by_family, shape, mean):
     out = np.empty(rows.size, dtype=np.float64)
     for i in range(rows.size):
         r = rows[i]
         person = uid[family[r]] if by_family else uid[r]
-        z = _key(stream, person, day)
-        total = 0.0
-        for _ in range(shape):
-            z = _mix(z + _GOLDEN)
-            total -= math.log(1.0 - _unit(z))
-        out[i] = total * mean[i] / shape
+        out[i] = erlang_draw(stream, person, day, shape, mean[i])
     return out
 
 
