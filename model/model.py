@@ -18,6 +18,7 @@ draw comes from `streams` (keyed by decision, person and day: common random
 numbers across scenarios).
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import mesa
@@ -37,6 +38,22 @@ from model.streams import RandomStreams
 from model.timeline import PolicyTimeline
 from model.validation import ScenarioError
 from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
+
+
+@contextmanager
+def ctrl_c_as_keyboard_interrupt():
+    """Ctrl-C raises KeyboardInterrupt, even when it lands while a compiled (numba)
+    kernel is calling back into Python: CPython then reports a SystemError caused
+    by the KeyboardInterrupt, which callers could not tell from a bug."""
+    try:
+        yield
+    except SystemError as error:
+        cause = error
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise KeyboardInterrupt from None
+        raise
 
 
 class BorderModel(mesa.Model):
@@ -102,7 +119,8 @@ class BorderModel(mesa.Model):
     def run(self) -> None:
         """Run from the current day to the end of the run."""
         if self.day < self.calendar.n_days:
-            self.run_until(self.calendar.n_days)
+            with ctrl_c_as_keyboard_interrupt():
+                self.run_until(self.calendar.n_days)
 
     def step(self) -> None:
         day = self.day

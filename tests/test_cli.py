@@ -185,10 +185,11 @@ def test_a_refused_probe_leaves_no_folders_behind(tmp_path, no_model, capsys, mo
 # --- 2. Ctrl-C: one line, exit 130, nothing half-written --------------------------------------
 
 def start_run(out: Path) -> subprocess.Popen:
-    """`run.py run historical --scale 5` (some ten seconds) in a child that takes Ctrl-C
-    (a child started in the background would otherwise inherit SIGINT ignored)."""
+    """`run.py run historical` at full scale (some five seconds, so a Ctrl-C a second in
+    lands mid-run) in a child that takes Ctrl-C (a child started in the background
+    would otherwise inherit SIGINT ignored)."""
     return subprocess.Popen(
-        [sys.executable, "run.py", "run", "historical", "--scale", "5", "--out", str(out)],
+        [sys.executable, "run.py", "run", "historical", "--scale", "1", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -381,3 +382,25 @@ def test_output_of_older_code_is_not_the_same_run(tmp_path, capsys):
     line = one_error_line(capsys.readouterr().err)
     assert line.startswith(f"error: --out {out}: holds the output of a different run")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_ctrl_c_inside_a_compiled_kernel_is_still_a_keyboard_interrupt():
+    """Ctrl-C landing while numba calls back into Python surfaces as a SystemError
+    chained from the KeyboardInterrupt; the model turns it back into Ctrl-C."""
+    from model.model import ctrl_c_as_keyboard_interrupt
+
+    def interrupted_in_a_kernel():
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as ctrl_c:
+                raise SystemError("returned a result with an exception set") from ctrl_c
+        except SystemError as inner:
+            raise SystemError("returned a result with an exception set") from inner
+
+    with pytest.raises(KeyboardInterrupt):
+        with ctrl_c_as_keyboard_interrupt():
+            interrupted_in_a_kernel()
+    with pytest.raises(SystemError):  # a real SystemError is not hidden
+        with ctrl_c_as_keyboard_interrupt():
+            raise SystemError("a bug")
