@@ -17,10 +17,13 @@ Layout of `out_dir`:
     errors/RUN_ID.txt  one per failed run
 """
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -107,7 +110,7 @@ def default_out_dir(sweep: Sweep) -> Path:
 def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
               scheduler: str | None = None, processes: bool = True,
               run: Callable[[RunTask], pd.DataFrame] = run_table,
-              progress: bool = True) -> SweepReport:
+              progress: bool = True, connect_timeout: float = 30) -> SweepReport:
     """Run every run of `sweep` not already in `out_dir/runs/`; see the module doc.
 
     workers: worker processes for a LocalCluster (default: os.cpu_count()).
@@ -115,6 +118,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     processes: False runs the LocalCluster's workers as threads in this process
         (for a `run` function that cannot be pickled, e.g. in tests).
     run: the function each task calls (default `run_table`).
+    connect_timeout: seconds to wait for the scheduler at `scheduler`.
     Ctrl-C cancels the pending runs, keeps every finished one, closes the cluster
     and returns with `interrupted` set.
     """
@@ -138,10 +142,18 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     cluster = None
     if scheduler is None:
         where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=processes, dashboard_address=None, silence_logs=50,
-                               **where)
-    client = Client(cluster if cluster is not None else scheduler)
+        with sigint_ignored():  # the worker processes inherit it: Ctrl-C is ours to handle
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=processes,
+                                   dashboard_address=None, silence_logs=50, **where)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SpecError(f"--scheduler {scheduler}: cannot connect: "
+                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                            ) from None
     bar = tqdm(total=len(todo), file=sys.stderr, unit="run", desc=sweep.stem,
                disable=not progress, dynamic_ncols=True)
     bar.set_postfix(failed=0)
@@ -169,6 +181,14 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     except KeyboardInterrupt:
         report.interrupted = True
         client.cancel([f for f in futures if not f.done()])
+        # Ctrl-C may land between a file's rename and its bookkeeping, or mid-write
+        for task in todo:
+            if (runs_dir / f"{task.run_id}.parquet").is_file() \
+                    and task.run_id not in report.finished:
+                report.finished.append(task.run_id)
+        for tmp in [*runs_dir.glob(f".tmp-{os.getpid()}-*"),
+                    *errors_dir.glob(f".tmp-{os.getpid()}-*")]:
+            tmp.unlink(missing_ok=True)
     finally:
         bar.close()
         client.close()
@@ -176,6 +196,22 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             cluster.close()
         write_manifest(sweep, out_dir, report)
     return report
+
+
+@contextlib.contextmanager
+def sigint_ignored():
+    """Ignore SIGINT while worker processes are started, so they inherit `ignore`:
+    Ctrl-C in a terminal reaches the whole process group, and the workers would
+    otherwise each print a KeyboardInterrupt traceback; this process cancels their
+    work and closes them instead."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:

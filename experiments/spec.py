@@ -323,7 +323,9 @@ def _design_points(where: str, axes: dict, design: str, samples: int | None,
                 v = low + float(u) * (high - low)
                 point[key] = int(round(v)) if whole else v
         points.append(point)
-    return points
+    # whole-number ranges and lists can draw the same point twice: run it once
+    unique = {tuple(as_text(v) for v in p.values()): p for p in reversed(points)}
+    return [p for p in points if unique[tuple(as_text(v) for v in p.values())] is p]
 
 
 def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:

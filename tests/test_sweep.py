@@ -54,7 +54,8 @@ def one_error_line(stderr: str) -> str:
 
 
 def run_files(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "runs").glob("*.parquet"))}
+    """Every finished run's file (a hidden temporary file is not one)."""
+    return {p.name: p.read_bytes() for p in sorted((out / "runs").glob("[!.]*.parquet"))}
 
 
 class Counting:
@@ -318,3 +319,63 @@ def test_a_sweep_on_a_separate_dask_scheduler_and_worker(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def test_a_design_point_drawn_twice_runs_once(tmp_path):
+    body = ('scenarios = ["historical"]\nscale = 500\nend = 2019-03-31\ndesign = "lhs"\n'
+            'samples = 10\n[vary]\ndetention_beds = {low = 30000, high = 30001}\n')
+    sweep = load_spec(write_spec(tmp_path, body))
+    assert sorted(p["detention_beds"] for p in sweep.points) == [30000, 30001]
+    assert len({t.run_id for t in sweep.runs}) == len(sweep.runs) == 2
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    sweep = load_spec(spec)
+    with pytest.raises(SpecError, match=rf"^--scheduler {address}: cannot connect: "):
+        runner.run_sweep(sweep, tmp_path / "out", scheduler=address, connect_timeout=1,
+                         progress=False)
+    assert run_files(tmp_path / "out") == {}
+
+
+def test_ctrl_c_in_a_terminal_stops_worker_processes_quietly(tmp_path):
+    """SIGINT to the whole process group, as a terminal sends it: one line, exit 130,
+    finished runs kept, no worker tracebacks, no worker left behind."""
+    spec = write_spec(tmp_path, SHORT.replace("seeds = 2", "seeds = 6").replace(
+        "end = 2019-03-31", "end = 2020-09-30"))
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "run.py", "sweep", str(spec), "--workers", "2", "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "runs").exists() or not run_files(out):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "no run finished"
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    kept = run_files(out)
+    last = stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert last == (f"interrupted: {len(kept)} of 24 runs done and kept in {out / 'runs'}; "
+                    f"run the same command again to finish")
+    assert 1 <= len(kept) < 24
+    deadline = time.monotonic() + 15
+    while group_alive(child.pid):  # the workers go with the sweep
+        assert time.monotonic() < deadline, "a worker process outlived the sweep"
+        time.sleep(0.1)
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
