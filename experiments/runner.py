@@ -46,7 +46,7 @@ def run_table(task: RunTask) -> pd.DataFrame:
     """Run one task with `simulate` and return its results in long form.
 
     Columns: run_id, scenario, one column per varied key, seed_index, seed, scale,
-    kind ("monthly" or "fiscal_year"), period ("2019-10" or "FY2020"),
+    code (the model code's hash on the worker that ran it), kind ("monthly" or "fiscal_year"), period ("2019-10" or "FY2020"),
     column (the output's name, e.g. "encounters") and value (float).
     """
     loaded = load_scenario(task.scenario_path, list(task.overrides),
@@ -63,7 +63,8 @@ def run_table(task: RunTask) -> pd.DataFrame:
         parts.append(long)
     long = pd.concat(parts, ignore_index=True)
     front = {"run_id": task.run_id, "scenario": task.scenario, **task.values,
-             "seed_index": task.seed_index, "seed": task.seed, "scale": task.scale}
+             "seed_index": task.seed_index, "seed": task.seed, "scale": task.scale,
+             "code": code_version()}
     for i, (name, value) in enumerate(front.items()):
         long.insert(i, name, value)
     for name in ("seed_index", "seed", "scale"):
@@ -85,6 +86,17 @@ def execute(run: Callable[[RunTask], pd.DataFrame], task: RunTask) -> "pd.DataFr
         return run(task)
     except Exception:
         return Failure(traceback.format_exc())
+
+
+def check_code(table: pd.DataFrame) -> "pd.DataFrame | Failure":
+    """A run made by other model code than this side's (a cluster worker with another
+    version installed) is a failure, not a result to mix in."""
+    codes = set(table["code"]) if "code" in table else {None}
+    if codes != {code_version()}:
+        return Failure(f"the worker ran model code {', '.join(map(str, sorted(codes, key=str)))}"
+                       f", this sweep's is {code_version()}: install the same version of "
+                       f"the project on every worker\n")
+    return table
 
 
 @dataclass
@@ -169,6 +181,8 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             except Exception as exc:  # the worker died, or the task could not be sent
                 outcome = Failure("".join(traceback.format_exception(exc)))
             future.release()
+            if not isinstance(outcome, Failure):
+                outcome = check_code(outcome)
             if isinstance(outcome, Failure):
                 write_atomically(errors_dir / f"{task.run_id}.txt", outcome.traceback.encode())
                 report.failed.append(task.run_id)

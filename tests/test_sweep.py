@@ -182,8 +182,9 @@ def test_one_and_two_worker_processes_write_the_same_bytes(tmp_path, capsys):
     table = pd.read_parquet(tmp_path / "1" / "runs")
     sweep = load_spec(spec)
     assert set(table["run_id"]) == {t.run_id for t in sweep.runs}
-    assert list(table.columns[:4]) == ["run_id", "scenario", "apprehension_prob.tucson",
-                                       "policies.title42.exception_share"]
+    assert list(table.columns) == ["run_id", "scenario", "apprehension_prob.tucson",
+                                   "policies.title42.exception_share", "seed_index", "seed",
+                                   "scale", "code", "kind", "period", "column", "value"]
     assert set(table["kind"]) == {"monthly", "fiscal_year"}
     months = table[(table.kind == "monthly") & (table.column == "encounters")]
     assert sorted(set(months.period)) == ["2018-10", "2018-11", "2018-12", "2019-01",
@@ -379,3 +380,39 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.toml")), ids=lambda p: p.stem)
+def test_the_example_specs_are_valid(path):
+    sweep = load_spec(path)
+    assert sweep.runs and sweep.description
+
+
+def test_a_scenario_path_is_relative_to_the_spec(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "fewer_beds.toml").write_text(
+        'description = "historical, fewer beds"\nbase = "historical"\n'
+        '[parameters]\ndetention_beds = 30000\n')
+    spec = write_spec(tmp_path / "mine", 'scenarios = ["fewer_beds.toml"]\nscale = 500\n'
+                                          'end = 2019-03-31\n[vary]\n'
+                                          '"apprehension_prob.tucson" = [0.7, 0.8]\n')
+    sweep = load_spec(spec)
+    assert {t.scenario for t in sweep.runs} == {"fewer_beds.toml"}
+    assert {t.scenario_path for t in sweep.runs} == {str(tmp_path / "mine" / "fewer_beds.toml")}
+    table = runner.run_table(sweep.runs[0])
+    assert set(table.loc[table.kind == "monthly", "period"]) == \
+        {"2018-10", "2018-11", "2018-12", "2019-01", "2019-02", "2019-03"}
+    assert (table["apprehension_prob.tucson"] == 0.7).all()
+
+
+def old_code(task):
+    return runner.run_table(task).assign(code="0123456789abcdef")
+
+
+def test_a_run_made_by_other_model_code_is_a_failure(tmp_path):
+    sweep = load_spec(write_spec(tmp_path, SHORT.replace("seeds = 2", "seeds = 1")))
+    report = runner.run_sweep(sweep, tmp_path / "out", workers=1, processes=False, run=old_code,
+                              progress=False)
+    assert len(report.failed) == 4 and run_files(tmp_path / "out") == {}
+    text = (tmp_path / "out" / "errors" / f"{report.failed[0]}.txt").read_text()
+    assert text.startswith("the worker ran model code 0123456789abcdef, this sweep's is ")
