@@ -2,6 +2,7 @@
 """Command line for the border-enforcement simulator.
 
     python run.py run SCENARIO [--seed N] [--scale K] [--set key=value ...] [--out DIR]
+    python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -59,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None,
                      help="output folder, new or empty (default runs/SCENARIO-seedN-scaleK)")
     verbs.add_parser("scenarios", help="list the scenarios in scenarios/ with what each changes")
+    sweep = verbs.add_parser("sweep", help="run a sweep spec (sweeps/*.toml) on Dask; "
+                                           "one Parquet file per run")
+    sweep.add_argument("spec", type=Path, help="sweep spec, a .toml file (see sweeps/)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int("--workers"), default=None,
+                       help="worker processes on this machine (default: one per CPU)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--out", type=Path, default=None,
+                       help="results folder (default runs/sweep-SPEC); re-running skips "
+                            "the runs already in it")
     return parser
 
 
@@ -147,11 +159,36 @@ def cmd_scenarios(args) -> int:
     return 1 if broken else 0
 
 
+def cmd_sweep(args) -> int:
+    """Check the spec (nothing runs if it is bad), run what is not done yet, and
+    print how many runs finished, were skipped or failed; exit 1 if any failed."""
+    from experiments import load_spec
+    from experiments.runner import default_out_dir, run_sweep
+
+    sweep = load_spec(args.spec)
+    out_dir = args.out or default_out_dir(sweep)
+    report = run_sweep(sweep, out_dir, workers=args.workers, scheduler=args.scheduler)
+    done = len(report.finished) + len(report.skipped)
+    if report.interrupted:
+        print(f"interrupted: {done} of {report.total} runs done and kept in {out_dir / 'runs'}; "
+              f"run the same command again to finish", file=sys.stderr)
+        return INTERRUPTED
+    print(f"{sweep.stem}: {report.total} runs: {len(report.finished)} finished, "
+          f"{len(report.skipped)} skipped (already done), {len(report.failed)} failed")
+    print(f"results in {out_dir / 'runs'} (pandas.read_parquet), manifest "
+          f"{out_dir / 'manifest.json'}")
+    if report.failed:
+        print(f"failed runs' tracebacks in {report.errors_dir}/ (run the same command again "
+              f"to retry them)")
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
-        return {"run": cmd_run, "scenarios": cmd_scenarios}[args.verb](args)
+        return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

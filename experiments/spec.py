@@ -1,0 +1,363 @@
+"""Sweep specs: a TOML file naming scenarios, seeds and the values to vary, checked
+and expanded into the list of runs before anything runs.
+
+    description = "Title 42 end date x Mexico's family acceptance"
+    scenarios = ["historical"]        # names in scenarios/ or .toml paths (relative to this file)
+    seeds = 5                         # seeds per design point, derived from master_seed
+    master_seed = 0
+    scale = 100
+    design = "grid"                   # grid | lhs | sobol (lhs/sobol need `samples = N`)
+    end = 2019-09-30                  # optional: a shorter run (start/end, as --set start/end)
+    [vary]                            # keys as `run.py run --set` takes them
+    "policies.title42.end" = [2021-03-31, 2021-06-30]                # a list of values
+    "apprehension_prob.tucson" = {low = 0.6, high = 0.9, steps = 4}  # a range
+
+Every varied value, and every combination the design makes, goes through the
+scenario's own checks (`load_scenario`) here, so a value the scenario would refuse
+is refused up front; the first problem raises `SpecError` as
+`FILE: FIELD: what is wrong`.
+"""
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import ScenarioError, load_scenario
+from model.scale_check import check_scale
+from model.scenario import SCENARIO_DIR, resolve_path
+
+TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
+                  "samples", "start", "end", "vary")
+DESIGNS = ("grid", "lhs", "sobol")
+RANGE_KEYS = ("low", "high", "steps")
+
+
+class SpecError(ScenarioError):
+    """A sweep spec that cannot be run (one line: `FILE: FIELD: what is wrong`)."""
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run of a sweep: what a worker needs to call `simulate`, and its identity.
+
+    `scenario` is the spec's text for it (name or path); `scenario_path` is what
+    the worker loads (a name, or an absolute path). `values` maps each varied key
+    to its value as a plain scalar (dates as ISO text); `overrides` are the same
+    values as `--set` texts, applied through the model's own checks.
+    """
+
+    run_id: str
+    scenario: str
+    scenario_path: str
+    values: dict[str, Any]
+    overrides: tuple[str, ...]
+    seed_index: int
+    seed: int
+    scale: int
+    start: str | None
+    end: str | None
+
+
+@dataclass
+class Sweep:
+    """A checked spec and the runs it makes (design points x scenarios x seeds)."""
+
+    path: Path
+    text: str
+    description: str
+    scenarios: list[str]
+    seeds: list[int]
+    master_seed: int
+    scale: int
+    design: str
+    samples: int | None
+    start: str | None
+    end: str | None
+    vary_keys: list[str]
+    points: list[dict[str, Any]]
+    runs: list[RunTask] = field(default_factory=list)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def derive_seeds(master_seed: int, n: int) -> list[int]:
+    """n run seeds from one master seed: child i of `SeedSequence(master_seed)`, as a
+    32-bit integer. The same seeds serve every design point (common random numbers)."""
+    children = np.random.SeedSequence(master_seed).spawn(n)
+    return [int(child.generate_state(1)[0]) for child in children]
+
+
+def run_id(scenario: str, values: dict[str, Any], seed: int, scale: int,
+           start: str | None, end: str | None) -> str:
+    """A stable name for a run: a hash of what defines it (not of where it runs)."""
+    identity = {"scenario": scenario, "values": values, "seed": seed, "scale": scale,
+                "start": start, "end": end}
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def as_text(value: Any) -> str:
+    """A scalar as `--set` would take it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if not isinstance(value, float) else repr(value)
+
+
+def plain(value: Any) -> Any:
+    """A scalar as stored in the results (dates as ISO text, numpy numbers as Python's)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load_spec(path: "str | Path") -> Sweep:
+    """Read and check a sweep spec and build its runs; raises SpecError."""
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise SpecError(f"{where}: no such sweep spec file")
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(f"{where}: {key}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
+
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError(f"{where}: description: expected text, got {description!r}")
+    n_seeds = _whole(where, "seeds", raw.get("seeds", 1), 1)
+    master_seed = _whole(where, "master_seed", raw.get("master_seed", 0), 0)
+    scale = _whole(where, "scale", raw.get("scale", 1), 1)
+    design = raw.get("design", "grid")
+    if design not in DESIGNS:
+        raise SpecError(f"{where}: design: unknown design {design!r} (known: {', '.join(DESIGNS)})")
+    samples = None
+    if design == "grid":
+        if "samples" in raw:
+            raise SpecError(f"{where}: samples: only for the lhs and sobol designs")
+    else:
+        if "samples" not in raw:
+            raise SpecError(f"{where}: samples: missing; a {design} design needs "
+                            f"`samples = N` (design points to draw)")
+        samples = _whole(where, "samples", raw["samples"], 1)
+    start, end = (_date_text(where, key, raw.get(key)) for key in ("start", "end"))
+
+    scenarios = raw.get("scenarios")
+    if (not isinstance(scenarios, list) or not scenarios
+            or not all(isinstance(s, str) for s in scenarios)):
+        raise SpecError(f"{where}: scenarios: expected a non-empty list of scenario names "
+                        f"or .toml paths, got {scenarios!r}")
+    if len(set(scenarios)) != len(scenarios):
+        raise SpecError(f"{where}: scenarios: listed twice: {scenarios!r}")
+    paths = {s: _scenario_path(s, path.parent) for s in scenarios}
+    for i, name in enumerate(scenarios):
+        try:
+            loaded = load_scenario(paths[name], start=start, end=end)
+        except ScenarioError as exc:
+            if not resolve_path(paths[name]).is_file():
+                known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+                raise SpecError(f"{where}: scenarios[{i}]: unknown scenario {name!r} "
+                                f"(scenarios: {known})") from None
+            raise SpecError(f"{where}: scenarios[{i}]: {name!r}: {exc}") from None
+        try:
+            check_scale(loaded, scale)
+        except ScenarioError as exc:
+            raise SpecError(f"{where}: {exc} (scenario {name!r})") from None
+
+    vary = raw.get("vary", {})
+    if not isinstance(vary, dict):
+        raise SpecError(f"{where}: vary: expected a table of key = values, got {vary!r}")
+    axes = {key: _axis(where, key, spec, design) for key, spec in vary.items()}
+    points = _design_points(where, axes, design, samples, master_seed)
+
+    sweep = Sweep(path=path, text=text, description=description, scenarios=scenarios,
+                  seeds=derive_seeds(master_seed, n_seeds), master_seed=master_seed, scale=scale,
+                  design=design, samples=samples, start=start, end=end,
+                  vary_keys=list(vary), points=points)
+    _check_values(sweep, paths)
+    sweep.runs = [
+        RunTask(run_id=run_id(name, point, seed, scale, start, end), scenario=name,
+                scenario_path=paths[name], values=point,
+                overrides=tuple(f"{k}={as_text(v)}" for k, v in point.items()),
+                seed_index=i, seed=seed, scale=scale, start=start, end=end)
+        for point in points for name in scenarios for i, seed in enumerate(sweep.seeds)]
+    return sweep
+
+
+def _whole(where: str, key: str, value: Any, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{where}: {key}: expected a whole number, got {value!r}")
+    if value < least:
+        raise SpecError(f"{where}: {key}: must be >= {least}, got {value}")
+    return value
+
+
+def _date_text(where: str, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            pass
+    if not isinstance(value, date) or hasattr(value, "hour"):
+        raise SpecError(f"{where}: {key}: expected a date (YYYY-MM-DD), got {value!r}")
+    return value.isoformat()
+
+
+def _scenario_path(name: str, spec_folder: Path) -> str:
+    """A name stays a name (the worker's scenarios/); a .toml path is made absolute,
+    relative to the spec's folder, so workers in any folder find it."""
+    if not name.endswith(".toml"):
+        return name
+    p = Path(name)
+    return str((p if p.is_absolute() else spec_folder / p).resolve())
+
+
+def _axis(where: str, key: str, spec: Any, design: str) -> list | tuple[float, float, bool]:
+    """A list of values (checked for one type), or a range: (low, high, whole numbers?)
+    for lhs/sobol; a grid's range becomes its list of `steps` values."""
+    field_ = f"{where}: vary.{key}"
+    if key in ("start", "end"):
+        raise SpecError(f"{field_}: set the run's dates with top-level start/end instead")
+    if key.startswith("parameters."):
+        raise SpecError(f"{field_}: write parameters without the 'parameters.' prefix, as "
+                        f"`--set` takes them (e.g. {key.removeprefix('parameters.')!r})")
+    if isinstance(spec, list):
+        if not spec:
+            raise SpecError(f"{field_}: empty list; give at least one value")
+        for v in spec:
+            if isinstance(v, (list, dict)) or hasattr(v, "hour"):
+                raise SpecError(f"{field_}: {v!r}: values must be numbers, text, dates or "
+                                f"true/false")
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
+            if any(isinstance(v, float) for v in spec):  # one column type in the results
+                spec = [float(v) for v in spec]
+        elif len({type(v) for v in spec}) > 1:
+            raise SpecError(f"{field_}: values of different kinds in one list: {spec!r}")
+        if len(set(map(repr, spec))) != len(spec):
+            raise SpecError(f"{field_}: a value is listed twice: {spec!r}")
+        return [plain(v) for v in spec]
+    if not isinstance(spec, dict):
+        raise SpecError(f"{field_}: expected a list of values or a range "
+                        f"{{low = ..., high = ...}}, got {spec!r}")
+    for k in spec:
+        if k not in RANGE_KEYS:
+            raise SpecError(f"{field_}.{k}: unknown key in a range (known: low, high, steps)")
+    for k in ("low", "high"):
+        v = spec.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SpecError(f"{field_}.{k}: expected a number, got {v!r}")
+    low, high = spec["low"], spec["high"]
+    if low > high:
+        raise SpecError(f"{field_}: low {low} is above high {high}")
+    whole = isinstance(low, int) and isinstance(high, int)  # whole-number bounds: whole values
+    if design != "grid":
+        if "steps" in spec:
+            raise SpecError(f"{field_}.steps: only for the grid design ({design} draws values "
+                            f"between low and high)")
+        return (low, high, whole)
+    if "steps" not in spec:
+        raise SpecError(f"{field_}: steps missing; a grid range needs "
+                        f"{{low = ..., high = ..., steps = N}}")
+    steps = spec["steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise SpecError(f"{field_}.steps: expected a whole number >= 1, got {steps!r}")
+    values = [low] if steps == 1 else np.linspace(low, high, steps).tolist()
+    if whole:
+        values = sorted(set(int(round(v)) for v in values))
+    else:
+        values = [float(v) for v in values]
+    return values
+
+
+def _design_points(where: str, axes: dict, design: str, samples: int | None,
+                   master_seed: int) -> list[dict[str, Any]]:
+    """The design points, each a {key: value} dict, in a fixed order."""
+    keys = list(axes)
+    if design == "grid":
+        if any(isinstance(a, tuple) for a in axes.values()):  # cannot happen: _axis expands
+            raise SpecError(f"{where}: vary: a grid needs lists or ranges with steps")
+        return [dict(zip(keys, combo)) for combo in itertools.product(*axes.values())]
+    if not keys:
+        raise SpecError(f"{where}: vary: a {design} design needs at least one key to vary")
+    from scipy.stats import qmc
+
+    with warnings.catch_warnings():  # Sobol: a sample size not a power of 2 is allowed
+        warnings.simplefilter("ignore")
+        if design == "lhs":
+            engine = qmc.LatinHypercube(d=len(keys), rng=np.random.default_rng(master_seed))
+        else:
+            engine = qmc.Sobol(d=len(keys), scramble=True, rng=np.random.default_rng(master_seed))
+        unit = engine.random(samples)
+    points = []
+    for row in unit:
+        point = {}
+        for key, u in zip(keys, row):
+            axis = axes[key]
+            if isinstance(axis, list):  # a list: each value an equal share of [0, 1)
+                point[key] = axis[min(int(u * len(axis)), len(axis) - 1)]
+            else:
+                low, high, whole = axis
+                v = low + float(u) * (high - low)
+                point[key] = int(round(v)) if whole else v
+        points.append(point)
+    # whole-number ranges and lists can draw the same point twice: run it once
+    unique = {tuple(as_text(v) for v in p.values()): p for p in reversed(points)}
+    return [p for p in points if unique[tuple(as_text(v) for v in p.values())] is p]
+
+
+def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:
+    """Each distinct value alone, then each design point whole, through the scenario's
+    own checks (`load_scenario`), for every scenario; raises SpecError naming it."""
+    where = str(sweep.path)
+    for name in sweep.scenarios:
+        def check(overrides: list[str]):
+            return load_scenario(paths[name], overrides, start=sweep.start, end=sweep.end)
+
+        seen: set[tuple[str, str]] = set()
+        for point in sweep.points:
+            for key, value in point.items():
+                if (key, as_text(value)) in seen:
+                    continue
+                seen.add((key, as_text(value)))
+                try:
+                    check([f"{key}={as_text(value)}"])
+                except ScenarioError as exc:
+                    raise SpecError(f"{where}: vary.{key}: value {as_text(value)} refused by "
+                                    f"scenario {name!r}: {_inner(exc, key)}") from None
+        for point in sweep.points:
+            try:
+                loaded = check([f"{k}={as_text(v)}" for k, v in point.items()])
+                check_scale(loaded, sweep.scale)
+            except ScenarioError as exc:
+                shown = ", ".join(f"{k}={as_text(v)}" for k, v in point.items())
+                raise SpecError(f"{where}: vary: the design point {shown} is refused by "
+                                f"scenario {name!r}: {exc}") from None
+
+
+def _inner(exc: ScenarioError, key: str) -> str:
+    """The scenario's message without the `--set KEY: ` it puts in front."""
+    text = str(exc)
+    return text.removeprefix(f"--set {key}: ")
