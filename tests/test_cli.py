@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
 
 import run as cli  # noqa: E402
 from model import ScenarioError, load_scenario, simulate  # noqa: E402
+from helpers import one_error_line  # noqa: E402
 from model.scale_check import check_scale  # noqa: E402
 
 SHORT = ("--set", "end=2019-03-31")  # the historical scenario's first six months: 182 days
@@ -29,15 +30,6 @@ SHORT = ("--set", "end=2019-03-31")  # the historical scenario's first six month
 def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, **kwargs)
-
-
-def one_error_line(stderr: str) -> str:
-    """The single `error:` line a refusal prints (and no traceback)."""
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import run as cli  # noqa: E402
 from experiments import derive_seeds, load_spec  # noqa: E402
 from experiments import runner  # noqa: E402
 from experiments.spec import SpecError  # noqa: E402
+from helpers import one_error_line  # noqa: E402
 
 SHORT = """\
 description = "test sweep"
@@ -43,14 +44,6 @@ def write_spec(folder: Path, body: str = SHORT, name: str = "spec.toml") -> Path
     path = folder / name
     path.write_text(body)
     return path
-
-
-def one_error_line(stderr: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]
 
 
 def run_files(out: Path) -> dict[str, bytes]:
@@ -224,13 +217,20 @@ def test_a_second_invocation_skips_finished_runs_and_redoes_a_deleted_one(tmp_pa
     assert run_files(out) == before
 
 
+REAL_RUN_SWEEP = runner.run_sweep
+
+
+def run_in_process_with(monkeypatch, run=None) -> None:
+    """Make `run.py sweep` run its runs in-process and quietly, through `run` if given."""
+    chosen = {"run": run} if run is not None else {}
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: REAL_RUN_SWEEP(
+        *a, **{**k, "processes": False, "progress": False, **chosen}))
+
+
 def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, monkeypatch):
     spec = write_spec(tmp_path)
     out = tmp_path / "out"
-    failing = Counting(tmp_path / "log", fail_tucson=0.8)
-    real_run_sweep = runner.run_sweep
-    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: real_run_sweep(
-        *a, **{**k, "processes": False, "run": failing, "progress": False}))
+    run_in_process_with(monkeypatch, Counting(tmp_path / "log", fail_tucson=0.8))
     assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 1
     printed = capsys.readouterr().out
     assert "8 runs: 4 finished, 0 skipped (already done), 4 failed" in printed
@@ -250,8 +250,7 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, monke
             if r["status"] == "failed"} == {r: "failed" for r in bad}
 
     # the same command again retries only the failed runs, and clears their errors
-    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: real_run_sweep(
-        *a, **{**k, "processes": False, "progress": False}))
+    run_in_process_with(monkeypatch)
     assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 0
     assert "8 runs: 4 finished, 4 skipped (already done), 0 failed" in capsys.readouterr().out
     assert list((out / "errors").iterdir()) == []
@@ -261,9 +260,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rest_run_later(tmp_path, capsys, mon
     spec = write_spec(tmp_path)
     out = tmp_path / "out"
     stopping = Counting(tmp_path / "log", interrupt_after=2)
-    real_run_sweep = runner.run_sweep
-    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: real_run_sweep(
-        *a, **{**k, "processes": False, "run": stopping, "progress": False}))
+    run_in_process_with(monkeypatch, stopping)
     assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 130
     captured = capsys.readouterr()
     line = one_error_line(captured.err.replace("interrupted", "error: interrupted"))
@@ -273,8 +270,7 @@ def test_ctrl_c_keeps_finished_runs_and_the_rest_run_later(tmp_path, capsys, mon
     assert json.loads((out / "manifest.json").read_text())["interrupted"] is True
     pd.read_parquet(out / "runs")  # nothing half-written
 
-    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: real_run_sweep(
-        *a, **{**k, "processes": False, "progress": False}))
+    run_in_process_with(monkeypatch)
     assert cli.main(["sweep", str(spec), "--workers", "1", "--out", str(out)]) == 0
     assert f"8 runs: {8 - len(kept)} finished, {len(kept)} skipped" in capsys.readouterr().out
 
