@@ -3,6 +3,8 @@
 
     python run.py run SCENARIO [--seed N] [--scale K] [--set key=value ...] [--out DIR]
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
+                  [--start DATE] [--end DATE] [--workers K | --scheduler ADDRESS] [--out DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -32,17 +34,25 @@ SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "mpp_enrollments", "releases", "removals", "flights"]
 
 
-def positive_int(flag: str):
+def positive_int(flag: str, least: int | None = None):
+    """An argparse type: a whole number >= `least` (default 0 for --seed, else 1)."""
+    least = (0 if flag == "--seed" else 1) if least is None else least
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{flag} must be a whole number, got {text!r}")
-        if value < (0 if flag == "--seed" else 1):
-            raise argparse.ArgumentTypeError(
-                f"{flag} must be {'>= 0' if flag == '--seed' else '>= 1'}, got {value}")
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {least}, got {value}")
         return value
     return parse
+
+
+def one_line_error(message: str):
+    """A parser's `error`: one line `error: ...` and exit status 2 (no usage)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +81,31 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=Path, default=None,
                        help="results folder (default runs/sweep-SPEC); re-running skips "
                             "the runs already in it")
+    compare = verbs.add_parser(
+        "compare", help="run scenarios on the same seeds; means and paired differences with "
+                        "95%% intervals (stdout, CSV, PNG, report.html)")
+    compare.error = one_line_error
+    compare.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                         help="two or more scenario names or .toml paths; the first is the "
+                              "baseline the others are compared with")
+    compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=10,
+                         help="seeds per scenario, the same for every scenario (default 10)")
+    compare.add_argument("--scale", type=positive_int("--scale"), default=20,
+                         help="one agent stands for K people (default 20)")
+    compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=0,
+                         help="the seeds are derived from it as a sweep's are (default 0)")
+    compare.add_argument("--start", default=None, metavar="DATE",
+                         help="a shorter run: first day (YYYY-MM-DD), as --set start")
+    compare.add_argument("--end", default=None, metavar="DATE",
+                         help="a shorter run: last day (YYYY-MM-DD), as --set end")
+    where = compare.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int("--workers"), default=None,
+                       help="worker processes on this machine (default: one per CPU)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
+                         help="report folder (default runs/compare-A-B...); re-running the "
+                              "same comparison skips the runs already in it")
     return parser
 
 
@@ -184,11 +219,48 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """Check everything (nothing runs or is written if anything is bad), run every
+    scenario on the same seeds, print the whole-run table and write the report."""
+    from experiments.compare import (WHOLE_RUN, WHOLE_RUN_NOTE, load_runs, plan_comparison,
+                                     readable_table, run_comparison, write_report)
+
+    plan = plan_comparison(args.scenarios, seeds=args.seeds, scale=args.scale,
+                           master_seed=args.master_seed, start=args.start, end=args.end,
+                           out_dir=args.out)
+    report = run_comparison(plan, workers=args.workers, scheduler=args.scheduler)
+    if report.interrupted:
+        print(f"interrupted: the finished runs are kept in {plan.out_dir / 'runs'}; run the "
+              f"same command again to finish", file=sys.stderr)
+        return INTERRUPTED
+    if report.failed:
+        print(f"error: {len(report.failed)} of {report.total} runs failed; tracebacks in "
+              f"{report.errors_dir}/ (run the same command again to retry them)",
+              file=sys.stderr)
+        return 1
+    files, summary = write_report(plan, load_runs(plan))
+    sweep = plan.sweep
+    print(f"{' vs '.join(plan.labels)}: {len(sweep.seeds)} seeds (master seed "
+          f"{sweep.master_seed}), scale {sweep.scale}, "
+          f"{sweep.start or 'scenario start'} to {sweep.end or 'scenario end'}")
+    print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
+          f"{plan.labels[0]} (seed by seed); 95% t-intervals")
+    print(f"{WHOLE_RUN_NOTE}:")
+    print(readable_table(summary, WHOLE_RUN).to_string())
+    print(f"wrote {plan.out_dir / 'tables'}/*.csv, {plan.out_dir / 'plots'}/*.png, {files['html']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # as parse_args would say it; compare's refusals are one line
+        (one_line_error if args.verb == "compare" else parser.error)(
+            f"unrecognized arguments: {' '.join(extra)}")
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
-        return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep}[args.verb](args)
+        return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
+                "compare": cmd_compare}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,9 +8,9 @@
     pandas.read_parquet("runs/sweep-title42_families/runs")  # every finished run, long form
 """
 
-from experiments.spec import RunTask, SpecError, Sweep, derive_seeds, load_spec
+from experiments.spec import RunTask, SpecError, Sweep, derive_seeds, load_spec, parse_spec
 
-__all__ = ["RunTask", "SpecError", "Sweep", "derive_seeds", "load_spec", "run_sweep",
+__all__ = ["RunTask", "SpecError", "Sweep", "derive_seeds", "load_spec", "parse_spec", "run_sweep",
            "run_table"]
 
 

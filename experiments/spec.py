@@ -136,8 +136,20 @@ def load_spec(path: "str | Path") -> Sweep:
         raise SpecError(f"{where}: no such sweep spec file")
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{where}: not valid TOML: {exc}") from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, path: "str | Path") -> Sweep:
+    """Check a spec given as text and build its runs; `path` names it in messages
+    and is where relative scenario paths start from (its folder). Raises SpecError.
+    (`run.py compare` builds its spec this way, without a file.)"""
+    path = Path(path)
+    where = str(path)
+    try:
         raw = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
     for key in raw:
         if key not in TOP_LEVEL_KEYS:

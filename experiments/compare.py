@@ -1,0 +1,384 @@
+"""Comparing scenarios on common random numbers: what `run.py compare A B [C ...]` does.
+
+Every scenario runs on the same seeds, derived from the master seed exactly as a
+sweep derives them (`derive_seeds`), through the sweep's own machinery: a
+comparison is a sweep spec with no varied values, built in memory
+(`plan_comparison`, checked before anything is written) and run by
+`experiments.runner.run_sweep` (a LocalCluster, or an existing cluster at
+--scheduler; one Parquet file per run in REPORT_DIR/runs/, so an interrupted
+comparison resumes where it stopped). Then:
+
+- `per_seed_outcomes`: each run's OUTCOMES per fiscal year and over the whole run;
+- `summarise`: for the first scenario its mean over seeds and the 95 % t-interval
+  of that mean (`t_interval`); for every other scenario the mean paired
+  difference, other minus first seed by seed, with its 95 % t-interval
+  (`paired_difference`). The seeds are shared, so the differences are paired;
+- `write_report`: the tables as CSV, a PNG per PLOTTED column (monthly mean per
+  scenario, band from the lowest to the highest seed) and one self-contained
+  report.html (tables inline, PNGs as data: URIs, no external links).
+
+Whole-run figures (period "run"): flows are summed over the run;
+`detention_population`, an average daily stock, is averaged over the run's days
+(its fiscal-year values weighted by their days); `mpp_waiting` and
+`court_backlog`, period-end stocks, are their values at the run's end;
+`repeat_encounter_rate` is the run's repeat encounters over its encounters; and
+`unique_encountered` is the sum of each fiscal year's distinct people (someone
+encountered in two fiscal years counts in both).
+"""
+
+import base64
+import html
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.spec import SpecError, Sweep, parse_spec
+from model import load_scenario
+from model.recorder import COLUMNS
+from model.scale_check import check_scale
+from model.scenario import resolve_path
+
+OUTCOMES = ("encounters", "unique_encountered", "repeat_encounter_rate", "title42_expulsions",
+            "releases", "mpp_waiting", "violence_incidents", "detention_population", "flights",
+            "flight_passengers", "removals", "court_backlog")
+PLOTTED = ("encounters", "title42_expulsions", "releases", "mpp_waiting", "detention_population")
+WHOLE_RUN = "run"
+CONFIDENCE = 0.95
+DEFAULT_SEEDS = 10
+DEFAULT_SCALE = 20
+_HOW = {c.name: c.how for c in COLUMNS}
+_MEANING = {c.name: c.meaning for c in COLUMNS}
+
+
+class CompareError(SpecError):
+    """A comparison that cannot be run (one line saying what is wrong)."""
+
+
+@dataclass
+class Comparison:
+    """A checked comparison: the scenarios as given, their labels in the report, the
+    sweep that runs them (same seeds for all) and the report folder."""
+
+    scenarios: list[str]
+    labels: list[str]
+    sweep: Sweep
+    out_dir: Path
+
+    @property
+    def label_of(self) -> dict[str, str]:
+        """The sweep's scenario text (a name or an absolute .toml path) -> its label."""
+        return dict(zip(self.sweep.scenarios, self.labels))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over n seeds and its two-sided t-interval."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def t_interval(values, confidence: float = CONFIDENCE) -> Interval:
+    """The mean of `values` and its `confidence` Student-t interval
+    (mean +/- t(df = n - 1) * sd / sqrt(n)); needs at least two values."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"an interval needs at least two values, got {len(x)}")
+    mean = float(x.mean())
+    half = float(t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return Interval(mean, mean - half, mean + half, len(x))
+
+
+def paired_difference(base, other, confidence: float = CONFIDENCE) -> Interval:
+    """The mean of `other - base`, seed by seed, and its t-interval (paired: the
+    i-th value of each comes from the same seed)."""
+    base, other = np.asarray(base, dtype=float), np.asarray(other, dtype=float)
+    if base.shape != other.shape:
+        raise ValueError(f"paired values need the same seeds: {len(base)} against {len(other)}")
+    return t_interval(other - base, confidence)
+
+
+def default_out_dir(labels: list[str]) -> Path:
+    return Path("runs") / ("compare-" + "-".join(labels))
+
+
+def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
+                    scale: int = DEFAULT_SCALE, master_seed: int = 0, start: str | None = None,
+                    end: str | None = None, out_dir: "Path | None" = None) -> Comparison:
+    """Check the scenarios, numbers, dates and report folder, and build the sweep;
+    nothing is written. Raises ScenarioError (one line) on the first problem."""
+    if len(scenarios) < 2:
+        raise CompareError(f"compare needs at least two scenarios, got {len(scenarios)}")
+    if seeds < 2:
+        raise CompareError(f"--seeds must be >= 2 (an interval needs two seeds), got {seeds}")
+    if scale < 1:
+        raise CompareError(f"--scale must be >= 1, got {scale}")
+    if master_seed < 0:
+        raise CompareError(f"--master-seed must be >= 0, got {master_seed}")
+    texts, files = [], {}
+    for given in scenarios:
+        text = str(Path(given).resolve()) if given.endswith(".toml") else given
+        loaded = load_scenario(text, start=start, end=end)  # ScenarioError names the problem
+        check_scale(loaded, scale)
+        file = resolve_path(text).resolve()
+        if file in files:
+            raise CompareError(f"{files[file]} and {given} are the same scenario")
+        files[file] = given
+        texts.append(text)
+    labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
+    if len(set(labels)) < len(labels):
+        labels = list(scenarios)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(labels)
+    lines = [f"description = {json.dumps('run.py compare ' + ' '.join(labels))}",
+             f"scenarios = {json.dumps(texts)}", f"seeds = {seeds}",
+             f"master_seed = {master_seed}", f"scale = {scale}"]
+    lines += [f"{key} = {value}" for key, value in (("start", start), ("end", end)) if value]
+    try:
+        sweep = parse_spec("\n".join(lines) + "\n", out_dir / "compare.toml")
+    except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
+        raise CompareError(str(exc).removeprefix(f"{out_dir / 'compare.toml'}: ")) from None
+    _check_out_dir(out_dir, sweep.text)
+    return Comparison(list(scenarios), labels, sweep, out_dir)
+
+
+def _check_out_dir(out_dir: Path, text: str) -> None:
+    """The report folder must be new, empty, or hold this same comparison (resumed)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CompareError(f"--out {out_dir}: is a file, not a folder")
+    spec = out_dir / "spec.toml"
+    if spec.is_file():
+        if spec.read_text(encoding="utf-8") != text:
+            raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
+                               f"seeds, scale or dates); use another --out")
+    elif out_dir.is_dir() and any(out_dir.iterdir()):
+        raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a new "
+                           f"or empty folder")
+
+
+def run_comparison(plan: Comparison, *, workers: int | None = None,
+                   scheduler: str | None = None, processes: bool = True,
+                   progress: bool = True):
+    """Run every scenario on every seed with `run_sweep` (see its arguments);
+    returns its SweepReport."""
+    from experiments.runner import run_sweep
+
+    return run_sweep(plan.sweep, plan.out_dir, workers=workers, scheduler=scheduler,
+                     processes=processes, progress=progress)
+
+
+def load_runs(plan: Comparison) -> pd.DataFrame:
+    """The comparison's runs, long form (as `runner.run_table` made them), with the
+    scenario column holding each scenario's label."""
+    runs = plan.out_dir / "runs"
+    long = pd.concat([pd.read_parquet(runs / f"{task.run_id}.parquet")
+                      for task in plan.sweep.runs], ignore_index=True)
+    long["scenario"] = long["scenario"].map(plan.label_of)
+    return long
+
+
+def whole_run(years: pd.DataFrame) -> dict[str, float]:
+    """One run's OUTCOMES over the whole run from its fiscal-year rows (in order):
+    see the module doc for how each kind of column is combined."""
+    out = {}
+    for name in OUTCOMES:
+        if name == "repeat_encounter_rate":
+            enc = years["encounters"].sum()
+            out[name] = float(years["repeat_encounters"].sum() / enc) if enc > 0 else 0.0
+        elif _HOW[name] == "sum":
+            out[name] = float(years[name].sum())
+        elif _HOW[name] == "mean":
+            out[name] = float((years[name] * years["days"]).sum() / years["days"].sum())
+        else:  # "last": the run's end
+            out[name] = float(years[name].iloc[-1])
+    return out
+
+
+def per_seed_outcomes(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per scenario, seed and period (each fiscal year, then "run"), one
+    column per outcome."""
+    years = long[long["kind"] == "fiscal_year"].pivot_table(
+        index=["scenario", "seed_index", "seed", "period"], columns="column", values="value")
+    rows = []
+    for (scenario, seed_index, seed), run in years.groupby(level=[0, 1, 2], sort=False):
+        run = run.droplevel([0, 1, 2]).sort_index()
+        for period, values in run[list(OUTCOMES)].iterrows():
+            rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
+                         "period": period, **values.to_dict()})
+        rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
+                     "period": WHOLE_RUN, **whole_run(run)})
+    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period", *OUTCOMES])
+
+
+def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Tidy summary: for each period and outcome, the first scenario's mean with its
+    interval (statistic "mean") and each other's paired difference from it
+    (statistic "difference", other minus first)."""
+    base_label = labels[0]
+    rows = []
+    for period in per_seed["period"].unique():
+        here = per_seed[per_seed["period"] == period]
+        values = {label: here[here["scenario"] == label].sort_values("seed_index")
+                  for label in labels}
+        for name in OUTCOMES:
+            base = values[base_label][name].to_numpy()
+            est = t_interval(base)
+            rows.append({"period": period, "outcome": name, "scenario": base_label,
+                         "statistic": "mean", "vs": "", "seeds": est.n, "estimate": est.mean,
+                         "low": est.low, "high": est.high})
+            for label in labels[1:]:
+                if list(values[label]["seed"]) != list(values[base_label]["seed"]):
+                    raise ValueError(f"{label} and {base_label} ran on different seeds")
+                est = paired_difference(base, values[label][name].to_numpy())
+                rows.append({"period": period, "outcome": name, "scenario": label,
+                             "statistic": "difference", "vs": base_label, "seeds": est.n,
+                             "estimate": est.mean, "low": est.low, "high": est.high})
+    return pd.DataFrame(rows)
+
+
+def wide_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
+    """One period's summary with one row per outcome: the first scenario's mean, low
+    and high, then each other scenario's difference, low and high (for CSV)."""
+    here = summary[summary["period"] == period]
+    table = pd.DataFrame(index=pd.Index(list(OUTCOMES), name="outcome"))
+    for (scenario, statistic, vs), part in here.groupby(["scenario", "statistic", "vs"],
+                                                        sort=False):
+        head = scenario if statistic == "mean" else f"{scenario} - {vs}"
+        head = f"{head} mean" if statistic == "mean" else head
+        part = part.set_index("outcome")
+        table[head] = part["estimate"]
+        table[f"{head} low"] = part["low"]
+        table[f"{head} high"] = part["high"]
+    return table
+
+
+def _number(name: str, value: float, sign: bool = False) -> str:
+    if name == "repeat_encounter_rate":
+        return f"{value:+.3f}" if sign else f"{value:.3f}"
+    return f"{value:+,.0f}" if sign else f"{value:,.0f}"
+
+
+def readable_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
+    """One period's summary as text: an estimate column and a `95% CI` column per
+    scenario (differences signed)."""
+    wide = wide_table(summary, period)
+    heads = [h for h in wide.columns if not h.endswith((" low", " high"))]
+    table = pd.DataFrame(index=wide.index)
+    for head in heads:
+        sign = not head.endswith(" mean")
+        table[head] = [_number(n, v, sign) for n, v in wide[head].items()]
+        table[f"{head.removesuffix(' mean')} {CONFIDENCE:.0%} CI"] = [
+            f"[{_number(n, lo, sign)}, {_number(n, hi, sign)}]"
+            for n, lo, hi in zip(wide.index, wide[f"{head} low"], wide[f"{head} high"])]
+    return table
+
+
+WHOLE_RUN_NOTE = ("whole run: flows summed; detention_population averaged over the run's days; "
+                  "mpp_waiting and court_backlog at the run's end; repeat_encounter_rate "
+                  "recomputed; unique_encountered summed over fiscal years")
+
+
+def plot_monthly(long: pd.DataFrame, labels: list[str], column: str) -> bytes:
+    """A PNG (Agg backend) of `column` by month: the mean over seeds per scenario, and
+    a band from the lowest to the highest seed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    monthly = long[(long["kind"] == "monthly") & (long["column"] == column)]
+    fig = Figure(figsize=(8, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for label in labels:
+        by_month = monthly[monthly["scenario"] == label].pivot_table(
+            index="period", columns="seed_index", values="value").sort_index()
+        x = pd.to_datetime(by_month.index, format="%Y-%m")
+        line, = ax.plot(x, by_month.mean(axis=1), label=label)
+        ax.fill_between(x, by_month.min(axis=1), by_month.max(axis=1),
+                        color=line.get_color(), alpha=0.25, linewidth=0)
+    seeds = monthly["seed_index"].nunique()
+    ax.set_title(f"{column}: mean of {seeds} seeds, band from lowest to highest seed")
+    ax.set_ylabel(_MEANING[column][:60], fontsize=8)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path], pd.DataFrame]:
+    """Compute the tables and plots of a finished comparison and write them into
+    the report folder: tables/*.csv (one per fiscal year and one for the whole run,
+    wide; summary.csv tidy; per_seed.csv), plots/*.png and report.html. Returns
+    the files written ({"run": ..., "html": ..., ...}) and the tidy summary."""
+    from experiments.runner import write_atomically
+
+    out = plan.out_dir
+    per_seed = per_seed_outcomes(long)
+    summary = summarise(per_seed, plan.labels)
+    periods = list(dict.fromkeys(summary["period"]))
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "plots").mkdir(exist_ok=True)
+    files = {}
+    for period in periods:
+        path = out / "tables" / f"{period}.csv"
+        write_atomically(path, wide_table(summary, period).to_csv().encode())
+        files[period] = path
+    for name, table in (("summary", summary), ("per_seed", per_seed)):
+        path = out / "tables" / f"{name}.csv"
+        write_atomically(path, table.to_csv(index=False).encode())
+        files[name] = path
+    pngs = {}
+    for column in PLOTTED:
+        pngs[column] = plot_monthly(long, plan.labels, column)
+        files[f"plot {column}"] = out / "plots" / f"{column}.png"
+        write_atomically(files[f"plot {column}"], pngs[column])
+    files["html"] = out / "report.html"
+    write_atomically(files["html"], report_html(plan, summary, periods, pngs).encode())
+    return files, summary
+
+
+def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
+                pngs: dict[str, bytes]) -> str:
+    """One self-contained HTML page: the settings, the whole-run and fiscal-year
+    tables, and the plots as base64 data: URIs (no external CSS, JS or images)."""
+    sweep = plan.sweep
+    window = f"{sweep.start or 'scenario start'} to {sweep.end or 'scenario end'}"
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>compare {esc(' vs '.join(plan.labels))}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:80em}"
+        "table{border-collapse:collapse;font-size:90%;margin-bottom:1.5em}"
+        "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}</style></head><body>",
+        f"<h1>{esc(' vs '.join(plan.labels))}</h1>",
+        f"<p>{len(sweep.seeds)} seeds (master seed {sweep.master_seed}), the same for every "
+        f"scenario (common random numbers); scale {sweep.scale}; {esc(window)}.</p>",
+        f"<p>First column: the mean of <b>{esc(plan.labels[0])}</b> over the seeds with its "
+        f"{CONFIDENCE:.0%} t-interval. Other columns: the mean paired difference, other "
+        f"scenario minus {esc(plan.labels[0])} seed by seed, with its {CONFIDENCE:.0%} "
+        f"t-interval.</p>",
+    ]
+    for period in [WHOLE_RUN] + [p for p in periods if p != WHOLE_RUN]:
+        title = "Whole run" if period == WHOLE_RUN else period
+        parts.append(f"<h2>{esc(title)}</h2>")
+        if period == WHOLE_RUN:
+            parts.append(f"<p>{esc(WHOLE_RUN_NOTE)}.</p>")
+        parts.append(readable_table(summary, period).to_html())
+    parts.append("<h2>By month</h2>")
+    for column, png in pngs.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f'<h3>{esc(column)}</h3><img alt="{esc(column)} by month" '
+                     f'src="data:image/png;base64,{data}">')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

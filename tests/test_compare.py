@@ -1,0 +1,173 @@
+"""`run.py compare`: scenarios on the same seeds through the sweep's Dask runner, the
+paired differences and their t-intervals, the CSV/PNG/HTML report, and bad input
+refused in one line before anything runs.
+
+Runs are short (FY2020 and FY2021, when Title 42 was in force) at scale 500.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import run as cli  # noqa: E402
+from experiments import compare, derive_seeds  # noqa: E402
+from helpers import one_error_line  # noqa: E402
+
+START, END = "2019-10-01", "2021-09-30"
+WINDOW = ["--scale", "500", "--start", START, "--end", END]
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """historical against title42_off, 4 seeds, by the real CLI on 2 worker processes."""
+    out = tmp_path_factory.mktemp("compare") / "report"
+    result = subprocess.run(
+        [sys.executable, "run.py", "compare", "historical", "title42_off", "--seeds", "4",
+         *WINDOW, "--workers", "2", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout
+
+
+def test_compare_writes_tables_plots_and_an_offline_report(compared):
+    out, stdout = compared
+    assert "title42_off - historical" in stdout and "title42_expulsions" in stdout
+    tables = {p.name for p in (out / "tables").glob("*.csv")}
+    assert tables == {"FY2020.csv", "FY2021.csv", "run.csv", "summary.csv", "per_seed.csv"}
+    pngs = sorted((out / "plots").glob("*.png"))
+    assert [p.stem for p in pngs] == sorted(compare.PLOTTED)
+    assert all(p.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == len(compare.PLOTTED)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page and "<link" not in page
+    assert page.count("<table") == 3  # the whole run, FY2020, FY2021
+
+
+def test_every_scenario_ran_on_the_sweeps_seeds(compared):
+    out, _ = compared
+    per_seed = pd.read_csv(out / "tables" / "per_seed.csv")
+    for scenario in ("historical", "title42_off"):
+        seeds = per_seed[(per_seed.scenario == scenario) & (per_seed.period == "run")]
+        assert list(seeds.sort_values("seed_index").seed) == derive_seeds(0, 4)
+
+
+def test_paired_differences_have_the_expected_sign(compared):
+    out, _ = compared
+    run = pd.read_csv(out / "tables" / "run.csv", index_col="outcome")
+    diff = "title42_off - historical"
+    # no expulsions at all without Title 42: the difference is minus the historical mean
+    assert run.loc["title42_expulsions", "historical mean"] > 0
+    assert run.loc["title42_expulsions", diff] == -run.loc["title42_expulsions",
+                                                           "historical mean"]
+    assert run.loc["title42_expulsions", f"{diff} high"] < 0
+    # processed under Title 8 instead: more people released, the whole interval above 0
+    assert run.loc["releases", f"{diff} low"] > 0
+    years = pd.read_csv(out / "tables" / "FY2021.csv", index_col="outcome")
+    assert years.loc["releases", f"{diff} low"] > 0
+    # the whole run's figures are the fiscal years' combined
+    fy20 = pd.read_csv(out / "tables" / "FY2020.csv", index_col="outcome")
+    assert run.loc["encounters", "historical mean"] == pytest.approx(
+        fy20.loc["encounters", "historical mean"] + years.loc["encounters", "historical mean"])
+    assert run.loc["court_backlog", "historical mean"] == years.loc["court_backlog",
+                                                                    "historical mean"]
+
+
+def test_the_paired_interval_shrinks_as_seeds_grow(tmp_path):
+    widths = {}
+    for seeds in (3, 8):
+        plan = compare.plan_comparison(["historical", "mexico_accepts_families"], seeds=seeds,
+                                       scale=500, start=START, end=END,
+                                       out_dir=tmp_path / f"seeds{seeds}")
+        report = compare.run_comparison(plan, workers=2, processes=False, progress=False)
+        assert not report.failed
+        summary = compare.summarise(compare.per_seed_outcomes(compare.load_runs(plan)),
+                                    plan.labels)
+        row = summary[(summary.period == "FY2021") & (summary.outcome == "releases")
+                      & (summary.statistic == "difference")].iloc[0]
+        assert row.seeds == seeds
+        assert row.high < 0  # Mexico takes families back: fewer are released
+        widths[seeds] = row.high - row.low
+    assert widths[8] < widths[3] / 1.5, widths
+
+
+def test_t_interval_matches_scipy():
+    values = [3.0, 7.5, 4.25, 6.0, 5.5]
+    got = compare.t_interval(values)
+    sem = np.std(values, ddof=1) / np.sqrt(len(values))
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=sem)
+    assert (got.mean, got.n) == (pytest.approx(5.25), 5)
+    assert got.low == pytest.approx(low) and got.high == pytest.approx(high)
+
+    base, other = [10.0, 12.0, 14.0, 16.0], [11.0, 14.0, 15.0, 19.0]  # differences 1, 2, 1, 3
+    paired = compare.paired_difference(base, other)
+    sem = np.std([1, 2, 1, 3], ddof=1) / 2
+    low, high = stats.t.interval(0.95, 3, loc=1.75, scale=sem)
+    assert paired.mean == pytest.approx(1.75)
+    assert (paired.low, paired.high) == (pytest.approx(low), pytest.approx(high))
+    assert compare.t_interval([2.0, 2.0, 2.0]) == compare.Interval(2.0, 2.0, 2.0, 3)
+    with pytest.raises(ValueError):
+        compare.t_interval([1.0])
+    with pytest.raises(ValueError):
+        compare.paired_difference([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+BAD = [
+    (["historical", "histerical"], "histerical.toml: no such scenario file"),
+    (["historical", "nowhere/mine.toml"], "mine.toml: no such scenario file"),
+    (["historical"], "compare needs at least two scenarios, got 1"),
+    (["historical", "historical"], "historical and historical are the same scenario"),
+    (["historical", "title42_off", "--seeds", "1"], "--seeds must be >= 2, got 1"),
+    (["historical", "title42_off", "--seeds", "many"], "--seeds must be a whole number"),
+    (["historical", "title42_off", "--scale", "0"], "--scale must be >= 1, got 0"),
+    (["historical", "title42_off", "--scale", "100000000"], "too coarse"),
+    (["historical", "title42_off", "--master-seed", "-1"], "--master-seed must be >= 0"),
+    (["historical", "title42_off", "--end", "2030-01-01"], "2030-01-01"),
+    (["historical", "title42_off", "--workers", "2", "--scheduler", "tcp://x:1"],
+     "not allowed with"),
+    (["historical", "title42_off", "--nonsense"], "unrecognized arguments: --nonsense"),
+]
+
+
+@pytest.mark.parametrize("args, what", BAD, ids=[" ".join(a[1:]) or a[0] for a, _ in BAD])
+def test_bad_input_is_refused_in_one_line_before_anything_runs(tmp_path, capsys, monkeypatch,
+                                                               args, what):
+    monkeypatch.setattr(compare, "run_comparison", lambda *a, **k: pytest.fail("it ran"))
+    out = tmp_path / "out"
+    try:
+        status = cli.main(["compare", *args, "--out", str(out)])
+    except SystemExit as exc:  # argparse's refusals
+        status = exc.code
+    captured = capsys.readouterr()
+    assert status == 2
+    assert what in one_error_line(captured.err)
+    assert captured.out == ""
+    assert not out.exists()
+
+
+def test_a_folder_holding_another_comparison_is_refused(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "spec.toml").write_text("seeds = 3\n")
+    with pytest.raises(compare.CompareError, match="holds another comparison"):
+        compare.plan_comparison(["historical", "title42_off"], out_dir=out, scale=500)
+    (out / "spec.toml").unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(compare.CompareError, match="is not empty"):
+        compare.plan_comparison(["historical", "title42_off"], out_dir=out, scale=500)
+
+
+def test_help_gives_the_defaults():
+    text = cli.build_parser()._subparsers._group_actions[0].choices["compare"].format_help()
+    assert "(default 10)" in text and "(default 20)" in text
