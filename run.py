@@ -241,8 +241,7 @@ def cmd_compare(args) -> int:
     files, summary = write_report(plan, load_runs(plan))
     sweep = plan.sweep
     print(f"{' vs '.join(plan.labels)}: {len(sweep.seeds)} seeds (master seed "
-          f"{sweep.master_seed}), scale {sweep.scale}, "
-          f"{sweep.start or 'scenario start'} to {sweep.end or 'scenario end'}")
+          f"{sweep.master_seed}), scale {sweep.scale}, {plan.first_day} to {plan.last_day}")
     print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
           f"{plan.labels[0]} (seed by seed); 95% t-intervals")
     print(f"{WHOLE_RUN_NOTE}:")

@@ -68,6 +68,8 @@ class Comparison:
     labels: list[str]
     sweep: Sweep
     out_dir: Path
+    first_day: str
+    last_day: str
 
     @property
     def label_of(self) -> dict[str, str]:
@@ -124,11 +126,17 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
         raise CompareError(f"--scale must be >= 1, got {scale}")
     if master_seed < 0:
         raise CompareError(f"--master-seed must be >= 0, got {master_seed}")
-    texts, files = [], {}
+    texts, files, window = [], {}, None
     for given in scenarios:
         text = str(Path(given).resolve()) if given.endswith(".toml") else given
         loaded = load_scenario(text, start=start, end=end)  # ScenarioError names the problem
         check_scale(loaded, scale)
+        dates = (loaded.start.isoformat(), loaded.end.isoformat())
+        if window is not None and dates != window[1]:
+            raise CompareError(f"{window[0]} runs {window[1][0]} to {window[1][1]} but {given} "
+                               f"runs {dates[0]} to {dates[1]}: give --start and --end inside "
+                               f"both")
+        window = window or (given, dates)
         file = resolve_path(text).resolve()
         if file in files:
             raise CompareError(f"{files[file]} and {given} are the same scenario")
@@ -147,7 +155,7 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
     except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
         raise CompareError(str(exc).removeprefix(f"{out_dir / 'compare.toml'}: ")) from None
     _check_out_dir(out_dir, sweep.text)
-    return Comparison(list(scenarios), labels, sweep, out_dir)
+    return Comparison(list(scenarios), labels, sweep, out_dir, *window[1])
 
 
 def _check_out_dir(out_dir: Path, text: str) -> None:
@@ -305,7 +313,8 @@ def plot_monthly(long: pd.DataFrame, labels: list[str], column: str) -> bytes:
                         color=line.get_color(), alpha=0.25, linewidth=0)
     seeds = monthly["seed_index"].nunique()
     ax.set_title(f"{column}: mean of {seeds} seeds, band from lowest to highest seed")
-    ax.set_ylabel(_MEANING[column][:60], fontsize=8)
+    ax.set_ylabel({"sum": "people in the month", "mean": "people (average day of the month)",
+                   "last": "people (month end)"}[_HOW[column]])
     ax.legend()
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
@@ -352,7 +361,7 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
     """One self-contained HTML page: the settings, the whole-run and fiscal-year
     tables, and the plots as base64 data: URIs (no external CSS, JS or images)."""
     sweep = plan.sweep
-    window = f"{sweep.start or 'scenario start'} to {sweep.end or 'scenario end'}"
+    window = f"{plan.first_day} to {plan.last_day}"
     esc = html.escape
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

@@ -168,6 +168,36 @@ def test_a_folder_holding_another_comparison_is_refused(tmp_path):
         compare.plan_comparison(["historical", "title42_off"], out_dir=out, scale=500)
 
 
+def test_scenarios_running_different_dates_are_refused(tmp_path, monkeypatch):
+    real = compare.load_scenario
+
+    def title42_off_ends_early(text, start=None, end=None):  # as a file with another end would
+        early = "2020-12-31" if text == "title42_off" else None
+        return real(text, start=start, end=end or early)
+
+    monkeypatch.setattr(compare, "load_scenario", title42_off_ends_early)
+    with pytest.raises(compare.CompareError, match="historical runs 2018-10-01 to 2021-12-31 "
+                                                   "but title42_off runs 2018-10-01 to "
+                                                   "2020-12-31: give --start and --end"):
+        compare.plan_comparison(["historical", "title42_off"], out_dir=tmp_path / "out")
+    plan = compare.plan_comparison(["historical", "title42_off"], end="2020-06-30", scale=500,
+                                   out_dir=tmp_path / "out")
+    assert (plan.first_day, plan.last_day) == ("2018-10-01", "2020-06-30")
+    assert not (tmp_path / "out").exists()
+
+
 def test_help_gives_the_defaults():
     text = cli.build_parser()._subparsers._group_actions[0].choices["compare"].format_help()
     assert "(default 10)" in text and "(default 20)" in text
+
+
+def test_a_scenario_path_and_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = ROOT / "scenarios" / "title42_off.toml"
+    plan = compare.plan_comparison(["historical", str(path)])
+    assert plan.labels == ["historical", "title42_off"]
+    assert plan.sweep.scenarios == ["historical", str(path)]
+    assert plan.out_dir == Path("runs") / "compare-historical-title42_off"
+    assert plan.sweep.seeds == derive_seeds(0, 10) and plan.sweep.scale == 20
+    assert [t.seed for t in plan.sweep.runs] == derive_seeds(0, 10) * 2
+    assert not (tmp_path / "runs").exists()
