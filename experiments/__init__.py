@@ -1,4 +1,5 @@
-"""Many-run work on top of `model.simulate`: parameter sweeps on Dask distributed.
+"""Many-run work on top of `model.simulate`: parameter sweeps on Dask distributed, and
+scenario comparisons on common random numbers (`experiments.compare`, run as a sweep).
 
 `model/` is the simulation only; everything that runs it many times lives here.
 
