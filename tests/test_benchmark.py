@@ -73,3 +73,14 @@ def test_scale_check_leaves_too_few_agents_unjudged_but_not_zeros():
     # nothing at full scale: the coarse scale must have nothing either
     assert judge([0.0, 0.0], [0.0], scale=50, counted_in_agents=True)["pass"] is True
     assert judge([0.0, 0.0], [50.0], scale=50, counted_in_agents=True)["pass"] is False
+
+
+def test_sweep_bench_script_prints_one_json_object():
+    out = subprocess.run(
+        [sys.executable, "benchmarks/bench_sweep.py", "--runs", "3", "--loop-runs", "2",
+         "--workers", "1", "--scale", "500"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(out)
+    assert {"sweep_wall_s", "runs_per_s", "loop_wall_s", "dask_one_worker_wall_s",
+            "dask_overhead", "meets_bars", "machine_load"} <= set(figures)
+    assert figures["sweep_wall_s"] > 0 and figures["loop_wall_s"] > 0
