@@ -77,11 +77,7 @@ class BorderModel(mesa.Model):
         if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or scale < 1:
             raise ScenarioError(f"scale: must be a whole number >= 1, got {scale!r}")
         seed, scale = int(seed), int(scale)
-        if (not isinstance(scenario, LoadedScenario) or params is not None
-                or policies is not None or start is not None or end is not None):
-            scenario = load_scenario(scenario, params=params, policies=policies,
-                                     start=start, end=end)
-        loaded = scenario
+        loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end)
         super().__init__(scenario=loaded.make_scenario(seed))
         self.seed = seed
         self.loaded = loaded

@@ -261,21 +261,25 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
     """Read, merge, apply overrides and check a scenario; nothing runs.
 
     `scenario` is a name in scenarios/, a path to a .toml file, or a scenario
-    already loaded (its merged table is checked again with the new overrides).
+    already loaded: returned as it is without overrides, else its merged table
+    is checked again with them (keeping its run window unless they change it).
     `overrides` are `--set key=value` texts; `params` and `policies` are plain
     dicts in the scenario file's shape (`{"apprehension_prob": {"tucson": 0.8}}`,
     `{"title42": {"end": "2021-06-30"}}`); `start`/`end` set the run's window
     inside the scenario's. All go through the same checks as a file, and the
     first problem raises ScenarioError naming where it is.
     """
+    window: dict[str, Any] = {}
     if isinstance(scenario, LoadedScenario):
+        if not overrides and params is None and policies is None and start is end is None:
+            return scenario
         name, raw, files = scenario.name, copy.deepcopy(scenario.raw), list(scenario.sources)
         where = files[-1]
+        window = {"start": scenario.start, "end": scenario.end}
     else:
         path = resolve_path(str(scenario))
         raw, files = _read_raw(path)
         name, where = path.stem, str(path)
-    window: dict[str, Any] = {}
     if overrides:
         where = f"{where} (with --set)"  # the flag may be the culprit
     for text in overrides:
@@ -285,14 +289,15 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
         raw = apply_dicts(raw, params, policies)
     for key, value in (("start", start), ("end", end)):
         if value is not None:
-            window[key] = _parse_date(f"{key}=", value)
+            window[key] = _parse_date(key, value)
     return _build(name, raw, files, where, window)
 
 
-def _parse_date(path: str, value: Any) -> date:
+def _parse_date(key: str, value: Any) -> date:
+    """A run's `start`/`end` from code: a date, or its ISO text."""
     if isinstance(value, str):
-        return parse_text(path.rstrip("="), value, date)
-    return check_value(path.rstrip("="), value, date)
+        return parse_text(key, value, date)
+    return check_value(key, value, date)
 
 
 def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> LoadedScenario:

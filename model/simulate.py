@@ -99,9 +99,7 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
         months are clipped to it (a policy starting after `end` is not in force).
     check_invariants: check conservation and capacities every day (slower).
     """
-    loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end) \
-        if (params is not None or policies is not None or start is not None or end is not None
-            or not isinstance(scenario, LoadedScenario)) else scenario
+    loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end)
     check_scale(loaded, scale)
     started = time.perf_counter()
     border = BorderModel(loaded, seed=seed, scale=scale, check_invariants=check_invariants)

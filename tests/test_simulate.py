@@ -121,3 +121,21 @@ def test_invariants_hold_through_simulate_for_every_scenario():
         result = simulate(name, seed=1, scale=100, start="2019-06-01", end="2021-03-31",
                           check_invariants=True)  # raises AssertionError on any breach
         assert result.monthly.encounters.sum() > 0
+
+
+def test_policies_are_looked_up_by_class_and_a_loaded_scenario_keeps_its_window():
+    from model.policies import MPP, PolicyBook, Title42
+
+    loaded = load_scenario("historical", end="2020-06-30")
+    book = PolicyBook(loaded.policies, loaded.start)
+    day = (date(2020, 5, 1) - loaded.start).days
+    assert book.active(Title42, day).id == "title42"
+    assert book.active(MPP, day).id == "mpp_2020"
+    assert book.active(Title42, 0) is None
+    with pytest.raises(TypeError, match="not a policy class"):
+        book.active(dict, day)
+    # overrides on an already loaded, shortened scenario keep its window
+    again = load_scenario(loaded, params={"detention_beds": 30000})
+    assert (again.start, again.end) == (loaded.start, loaded.end)
+    assert again.parameters["detention_beds"] == 30000
+    assert load_scenario(loaded) is loaded
