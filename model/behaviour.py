@@ -166,16 +166,18 @@ class Behaviour:
                 "origin_state": origin, "asylum_intent": intent,
                 "family_key": family_key, "head_uid": head_uid}
 
-    def travel_mean(self, nationality: np.ndarray, origin_state: np.ndarray) -> np.ndarray:
-        """Mean days to the border: by nationality, plus the road from a Mexican home state."""
-        km = np.where(origin_state >= 0, STATE_KM[np.maximum(origin_state, 0)], 0)
-        return self.travel_days[nationality] + km / 500.0
-
     def travel_time(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
-        """Days on the road for people setting out on `day` (1 + Poisson(mean - 1))."""
-        return _travel_time(rows, pop.uid, pop.family, pop.nationality, pop.origin_state,
-                            day + self.streams.day_offset, self.streams.keys[Decision.TRAVEL_DAYS],
-                            self.travel_days, STATE_KM)
+        """Days on the road for `rows` setting out on `day` (families travel together)."""
+        return self.travel_time_of(pop.uid[pop.family[rows]], pop.nationality[rows],
+                                   pop.origin_state[rows], day)
+
+    def travel_time_of(self, person: np.ndarray, nationality: np.ndarray,
+                       origin_state: np.ndarray, day: int) -> np.ndarray:
+        """Days on the road, 1 + Poisson(mean - 1), for people keyed by `person` (their
+        family's first uid): the mean by nationality, plus the road from a Mexican
+        home state at 500 km a day."""
+        return _travel_time(person, nationality, origin_state, day + self.streams.day_offset,
+                            self.streams.keys[Decision.TRAVEL_DAYS], self.travel_days, STATE_KM)
 
     # -- crossing ----------------------------------------------------------
     def cross(self, pop: Population, rows: np.ndarray, day: int
@@ -271,15 +273,14 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
 
 
 @numba.njit(cache=True)
-def _travel_time(rows, uid, family, nationality, origin_state, day, key, travel_days, state_km):
-    """`Behaviour.travel_time` for each row (`travel_mean`, then the draw)."""
-    out = np.empty(rows.size, dtype=np.int64)
-    for i in range(rows.size):
-        r = rows[i]
-        mean = travel_days[nationality[r]]
-        if origin_state[r] >= 0:
-            mean += state_km[origin_state[r]] / 500.0
-        out[i] = 1 + poisson_from_unit(draw_unit(key, uid[family[r]], day), max(mean - 1.0, 0.0))
+def _travel_time(person, nationality, origin_state, day, key, travel_days, state_km):
+    """`Behaviour.travel_time_of` for each person."""
+    out = np.empty(person.size, dtype=np.int64)
+    for i in range(person.size):
+        mean = travel_days[nationality[i]]
+        if origin_state[i] >= 0:
+            mean += state_km[origin_state[i]] / 500.0
+        out[i] = 1 + poisson_from_unit(draw_unit(key, person[i], day), max(mean - 1.0, 0.0))
     return out
 
 

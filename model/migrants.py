@@ -12,9 +12,8 @@ import numpy as np
 from model.behaviour import Behaviour
 from model.calendar import DueQueue, push_rows
 from model.geography import SECTOR_KEYS
-from model.people import NEVER, Population
+from model.people import NEVER, Population, set_status_rows
 from model.recorder import COLUMN_INDEX, Recorder
-from model.streams import Decision
 from model.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_STATUS,
@@ -24,7 +23,7 @@ from model.vocabulary import (
     Status,
 )
 
-# output column of each nationality, demographic and sector (for one bincount a day)
+# output column of each nationality, demographic and sector (for `_record_encounters`)
 _NATIONALITY_COLUMN = np.array([
     COLUMN_INDEX["encounters_mexico" if n == Nationality.MEXICO else
                  "encounters_northern_triangle" if n in NORTHERN_TRIANGLE else
@@ -43,15 +42,9 @@ def _move(rows, new, day, delays, status, counts, since, next_day, head, tail, c
           next_chunk, state):
     """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
     (the queue's arrays: `DueQueue.reserve` first)."""
-    when = np.empty(rows.size, dtype=np.int64)
-    for i in range(rows.size):
-        r = rows[i]
-        counts[status[r]] -= 1
-        counts[new] += 1
-        status[r] = new
-        since[r] = day
-        when[i] = day + delays[i]
-        next_day[r] = when[i]
+    set_status_rows(status, counts, since, rows, new, day)
+    when = day + delays
+    next_day[rows] = when
     push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, when)
 
 
@@ -120,7 +113,6 @@ class Migrants:
         self.model = model
         self.pop = Population(capacity=expected_people)
         self.queue = DueQueue(n_days)
-        self.streams = model.streams
         self.behaviour = Behaviour(model.scenario, model.streams, model.scale)
         self.recorder: Recorder = model.recorder
         self.month_of_day = model.calendar.month_of_day
@@ -164,9 +156,8 @@ class Migrants:
         b = self.behaviour
         for back in range(lookback_days, 0, -1):
             attrs = b.new_people(b.departures(push, -back), -back)
-            mean = b.travel_mean(attrs["nationality"], attrs["origin_state"])
-            travel = 1 + self.streams.poisson_keys(Decision.TRAVEL_DAYS, attrs.pop("head_uid"),
-                                                   -back, np.maximum(mean - 1.0, 0.0))
+            travel = b.travel_time_of(attrs.pop("head_uid"), attrs["nationality"],
+                                      attrs["origin_state"], -back)
             on_road = travel > back
             rows = self.pop.add(int(on_road.sum()), day=0,
                                 **{k: v[on_road] for k, v in attrs.items()})

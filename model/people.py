@@ -87,14 +87,15 @@ class Population:
         """Move people to `status`, keeping the per-status counts exact."""
         if len(rows) == 0:
             return
-        _set_status(self.status, self.status_counts, self.status_since, rows, int(status), day)
+        set_status_rows(self.status, self.status_counts, self.status_since, rows, int(status), day)
 
     # -- families: one unit, one decision -------------------------------------
     def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`values` with every family member given its family's first value in `rows`.
 
-        Every draw that decides where a person goes passes through here, so a
-        family is apprehended, expelled, enrolled or released together.
+        Random draws are shared by keying them on the family's first uid
+        (`streams`); this shares a value computed per person, such as a
+        probability that depends on what that person went through.
         """
         return share_by_key(values, self.family[rows])
 
@@ -105,7 +106,8 @@ class Population:
 
 
 @numba.njit(cache=True)
-def _set_status(status, counts, since, rows, new, day):
+def set_status_rows(status, counts, since, rows, new, day):
+    """`Population.set_status` on its arrays (for compiled callers too)."""
     for r in rows:
         counts[status[r]] -= 1
         counts[new] += 1

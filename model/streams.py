@@ -76,9 +76,9 @@ class Decision(IntEnum):
 class RandomStreams:
     """The run's random numbers. Built once per model from its seed; every actor
     draws through it (`model.streams`), never from a generator of its own.
-
-    Arguments: `uid` and `family` are the population's columns (read at each
-    call, so growing arrays are fine: pass the current ones).
+    Per-person draws read the population's `uid` and `family` columns as they
+    are at the call; compiled kernels draw for themselves with `draw_unit` on
+    `keys[decision]` and the day plus `day_offset`.
     """
 
     day_offset = _DAY_OFFSET  # compiled kernels drawing for themselves add it to the day

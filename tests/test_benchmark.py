@@ -30,12 +30,16 @@ def test_same_work_check_catches_a_different_loop():
         assert_same_work(vec, obj)
 
 
+def bench_json(script: str, *flags: str) -> dict:
+    """Run a benchmark script with `flags`; the one JSON object it prints."""
+    out = subprocess.run([sys.executable, f"benchmarks/{script}", *flags], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
 def test_bench_script_prints_one_json_object():
-    out = subprocess.run(
-        [sys.executable, "benchmarks/bench_model.py", "--scales", "1000", "--repeats", "1",
-         "--core-n", "2000", "--core-days", "30"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    figures = json.loads(out)
+    figures = bench_json("bench_model.py", "--scales", "1000", "--repeats", "1",
+                         "--core-n", "2000", "--core-days", "30")
     assert {"git", "wall_s_by_scale", "runs_s_by_scale", "agents_created_by_scale",
             "per_day_overhead_ms", "peak_rss_mib", "first_setup_s", "setup_s_median", "core_loop",
             "speedup_vs_per_object_mesa", "meets_bars"} <= set(figures)
@@ -76,11 +80,8 @@ def test_scale_check_leaves_too_few_agents_unjudged_but_not_zeros():
 
 
 def test_sweep_bench_script_prints_one_json_object():
-    out = subprocess.run(
-        [sys.executable, "benchmarks/bench_sweep.py", "--runs", "3", "--loop-runs", "2",
-         "--workers", "1", "--scale", "500"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    figures = json.loads(out)
+    figures = bench_json("bench_sweep.py", "--runs", "3", "--loop-runs", "2", "--workers", "1",
+                         "--scale", "500")
     assert {"sweep_wall_s", "runs_per_s", "loop_wall_s", "dask_one_worker_wall_s",
             "dask_overhead", "meets_bars", "machine_load"} <= set(figures)
     assert figures["sweep_wall_s"] > 0 and figures["loop_wall_s"] > 0
