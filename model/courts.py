@@ -112,7 +112,8 @@ class ImmigrationCourts(mesa.Agent):
         m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
         m.recorder.add("regular_relief_granted", int(granted.sum()))
         m.recorder.add("regular_removal_orders", int((attends & ~granted).sum()))
-        mig.move(rows, Status.RELEASED_IN_US, day)  # case decided; no further hearing
+        mig.move(rows[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
+        m.ice.interior.final_orders(rows[~granted], day)  # ordered removed: until ICE arrests them
 
     def mpp_daily(self, day: int) -> None:
         """A day in a Mexican border city for everyone waiting under MPP."""

@@ -101,7 +101,7 @@ class Flight(mesa.Agent):
             m.migrants.move(rows[stays], Status.IN_THIRD_COUNTRY, self.day)
             m.migrants.send_back(rows[~stays], ReturnMode.THIRD_COUNTRY, Status.AT_HOME, self.day)
         else:
-            m.recorder.add("removals", len(rows))
+            m.ice.record_removals(rows)
             m.migrants.send_back(rows, ReturnMode.REMOVAL, Status.AT_HOME, self.day)
 
 

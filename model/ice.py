@@ -1,10 +1,12 @@
-"""ICE: detention with a bed cap, and the waiting lists for flights.
+"""ICE: detention with a bed cap, the waiting lists for flights, and removals.
 
 People are detained for a credible-fear interview, for a removal through a
-land port, or to wait for a seat on a flight to one destination. A flight takes
-the longest-waiting people first and never more than its seats; whoever waits
+land port, to wait for a seat on a flight to one destination, or (arrested in
+the interior, `ice_interior.py`) for the detained docket. A flight takes the
+longest-waiting people first and never more than its seats; whoever waits
 past the time limit is let go (Mexicans waiting for an interior flight are
-returned at a port instead). Detention never holds more than the cap.
+returned at a port instead). Detention never holds more than the cap. While a
+removal moratorium is in force nobody is removed: people due wait a day more.
 """
 
 from collections.abc import Callable
@@ -13,8 +15,20 @@ import mesa
 import numba
 import numpy as np
 
+from model.ice_interior import ICEInterior
+from model.recorder import COLUMN_INDEX
 from model.streams import Decision, draw_unit, poisson_from_unit
-from model.vocabulary import REMOVAL_BY_NATIONALITY, Destination, Nationality, Pending, ReturnMode, Status
+from model.vocabulary import (
+    NATIONALITY_KEYS,
+    N_NATIONALITY,
+    REMOVAL_BY_NATIONALITY,
+    Arrest,
+    Destination,
+    Nationality,
+    Pending,
+    ReturnMode,
+    Status,
+)
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # for the kernels
@@ -22,19 +36,22 @@ IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
 CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
                                                 int(Pending.PORT_REMOVAL),
                                                 int(Pending.FLY_GUADALAJARA))
+_REMOVALS_BY_NATIONALITY = np.array([COLUMN_INDEX[f"removals_{k}"] for k in NATIONALITY_KEYS])
 
 
 class ICE(mesa.Agent):
     """Immigration and Customs Enforcement. Owns the detention beds (and the
     COVID cap on them), one waiting list per flight `Destination`, and the
-    seats of its charter routes (`seats`).
+    seats of its charter routes (`seats`), and its interior side (`interior`:
+    interior arrests, the detained docket, final orders).
     Border Patrol and the courts hand people over (`intake`); the model calls
-    `on_due` and `enforce_cap` daily; flights call `board`."""
+    `on_due` and `enforce_cap` daily; flights call `board` and `record_removals`."""
 
     def __init__(self, model):
         super().__init__(model)
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
+        self.interior = ICEInterior(self)
 
     @property
     def detained(self) -> int:
@@ -53,9 +70,9 @@ class ICE(mesa.Agent):
         pop = self.model.migrants.pop
         fits = pop.whole_families(rows, max(self.capacity(day) - self.detained, 0))
         self._turn_away(rows[~fits], day)
-        self._detain(rows[fits], pending[fits], day)
+        self.detain(rows[fits], pending[fits], day)
 
-    def _detain(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
+    def detain(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
         """Detain `rows` for what `pending` says: a credible-fear interview, a removal
         through a port (each some days), or a flight (until one takes them, or the
         time limit); flyers join their destination's line."""
@@ -63,13 +80,22 @@ class ICE(mesa.Agent):
             return
         m, s = self.model, self.model.scenario
         pop, keys = m.migrants.pop, m.streams.keys
-        pop.pending[rows] = pending
         days = _detention_days(
             rows, pending, pop.uid, pop.family, day + m.streams.day_offset,
             keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
             s.credible_fear_days - 1, s.port_removal_days - 1,
             int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
-        m.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
+        self.hold(rows, pending, day, days)
+
+    def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
+             ) -> None:
+        """In detention for `days`, then `pending` is carried out; flyers join their line."""
+        if len(rows) == 0:
+            return
+        pop = self.model.migrants.pop
+        pop.pending[rows] = pending
+        self.model.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
+        pending = pop.pending[rows]
         flying = pending < Pending.RELEASE
         if flying.any():
             fly_rows, fly_to = rows[flying], pending[flying]
@@ -77,13 +103,30 @@ class ICE(mesa.Agent):
                 self.waiting[dest].append(fly_rows[fly_to == dest])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
-        """No bed: Mexicans are returned at a port, everyone else released."""
+        """No bed: Mexicans are returned at a port, everyone else released (people
+        arrested in the interior: released with a notice to appear)."""
         if len(rows) == 0:
             return
         m = self.model
+        rows = self._interior_released(rows, day)
         mexican = m.migrants.pop.nationality[rows] == Nationality.MEXICO
         m.migrants.return_at_port(rows[mexican], day)
         m.migrants.release(rows[~mexican], day, forced=True)
+
+    def _interior_released(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Release the people arrested in the interior among `rows`; return the others."""
+        inside = self.model.migrants.pop.arrest[rows] != Arrest.BORDER
+        if inside.any():
+            self.interior.release(rows[inside], day)
+            return rows[~inside]
+        return rows
+
+    def record_removals(self, rows: np.ndarray) -> None:
+        """Count removals, in all and by nationality."""
+        m = self.model
+        m.recorder.add("removals", len(rows))
+        m.recorder.values[m.recorder.day, _REMOVALS_BY_NATIONALITY] += np.bincount(
+            m.migrants.pop.nationality[rows], minlength=N_NATIONALITY)
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:
@@ -96,13 +139,18 @@ class ICE(mesa.Agent):
                     < m.scenario.credible_fear_positive)
         m.migrants.release(fear[positive], day)
         negative = fear[~positive]
-        self._detain(negative, _REMOVAL[pop.nationality[negative]], day)
+        self.detain(negative, _REMOVAL[pop.nationality[negative]], day)
 
         removed = rows[pending == Pending.PORT_REMOVAL]
-        m.recorder.add("removals", len(removed))
-        m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
+        if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
+            m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
+        else:
+            self.record_removals(removed)
+            m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
 
-        timed_out = rows[pending < Pending.RELEASE]
+        self.interior.decide(rows[pending == Pending.INTERIOR_CASE], day)
+
+        timed_out = self._interior_released(rows[pending < Pending.RELEASE], day)
         no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
         m.migrants.return_at_port(timed_out[no_seat], day)
         m.migrants.release(timed_out[~no_seat], day)

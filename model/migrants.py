@@ -18,7 +18,9 @@ from model.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_STATUS,
     NORTHERN_TRIANGLE,
+    Arrest,
     Nationality,
+    Pending,
     ReturnMode,
     Status,
 )
@@ -39,10 +41,10 @@ _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_IND
 
 @numba.njit(cache=True)
 def _move(rows, new, day, delays, status, counts, since, next_day, head, tail, chunk_rows, fill,
-          next_chunk, state):
+          next_chunk, state, arrest, arrest_counts):
     """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
     (the queue's arrays: `DueQueue.reserve` first)."""
-    set_status_rows(status, counts, since, rows, new, day)
+    set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
     when = day + delays
     next_day[rows] = when
     push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, when)
@@ -77,6 +79,8 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION,), (Status.IN_CBP_
                                      (Status.MPP_WAITING,),
                                      (Status.RELEASED_IN_US, Status.EVADED_INTO_US))):
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
+_DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
+    "detention_population_border", "detention_population_interior", "in_us"))
 
 
 class DueToday:
@@ -117,6 +121,7 @@ class Migrants:
         self.recorder: Recorder = model.recorder
         self.month_of_day = model.calendar.month_of_day
         self.fiscal_year_of_day = model.calendar.fiscal_year_of_day
+        self.people_set_out = 0  # rows added by setting out (before the run too)
 
     # -- scheduling --------------------------------------------------------
     def move(self, rows: np.ndarray, status: Status, day: int, delay: np.ndarray | int | None = None
@@ -134,7 +139,8 @@ class Migrants:
         q = self.queue
         q.reserve(len(rows))
         _move(rows, int(status), day, delay, pop.status, pop.status_counts, pop.status_since,
-              pop.next_day, q.head, q.tail, q.rows, q.fill, q.next, q.state)
+              pop.next_day, q.head, q.tail, q.rows, q.fill, q.next, q.state, pop.arrest,
+              pop.arrest_counts)
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
@@ -147,6 +153,7 @@ class Migrants:
         attrs = b.new_people(b.departures(push, day), day)
         del attrs["head_uid"]
         rows = self.pop.add(len(attrs["uid"]), day=day, **attrs)
+        self.people_set_out += len(rows)
         self.recorder.add("new_migrants", len(rows))
         self.start_journey(rows, day)
 
@@ -161,6 +168,7 @@ class Migrants:
             on_road = travel > back
             rows = self.pop.add(int(on_road.sum()), day=0,
                                 **{k: v[on_road] for k, v in attrs.items()})
+            self.people_set_out += len(rows)
             self.move(rows, Status.EN_ROUTE, 0, travel[on_road] - back)
 
     def start_journey(self, rows: np.ndarray, day: int) -> None:
@@ -175,6 +183,7 @@ class Migrants:
         pop, b = self.pop, self.behaviour
         sectors, caught, at_port = b.cross(pop, rows, day)
         pop.sector[rows] = sectors
+        pop.set_arrest(rows[pop.arrest[rows] != Arrest.BORDER], Arrest.BORDER)  # crossing again
         evaders = rows[~caught]
         self.recorder.add("evasions", len(evaders))
         self.record_outcome(evaders, entered=True)
@@ -207,6 +216,7 @@ class Migrants:
             self.recorder.add("capacity_releases", len(rows))
         courts = self.model.courts
         courts.open_cases(len(rows))
+        self.pop.pending[rows] = Pending.RELEASE
         self.record_outcome(rows, entered=True)
         self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(rows, day))
 
@@ -230,6 +240,14 @@ class Migrants:
 
     # -- daily bookkeeping -------------------------------------------------
     def record_stocks(self) -> None:
-        """The day's stocks: detained, in custody, waiting under MPP, in the US."""
-        counts = self.pop.status_counts
-        self.recorder.values[self.recorder.day, _STOCK_COLUMNS] = counts @ _STOCKS_OF_STATUS
+        """The day's stocks: detained (in all, arrested at the border, in the interior),
+        in custody, waiting under MPP, in the US (this run's border crossers: not the
+        long-term residents ICE arrested and released)."""
+        today = self.recorder.values[self.recorder.day]
+        today[_STOCK_COLUMNS] = self.pop.status_counts @ _STOCKS_OF_STATUS
+        by_arrest = self.pop.arrest_counts
+        today[_DETAINED_BORDER] = by_arrest[Arrest.BORDER, Status.IN_ICE_DETENTION]
+        today[_DETAINED_INTERIOR] = (by_arrest[Arrest.INTERIOR, Status.IN_ICE_DETENTION]
+                                     + by_arrest[Arrest.RESIDENT, Status.IN_ICE_DETENTION])
+        today[_IN_US] -= (by_arrest[Arrest.RESIDENT, Status.RELEASED_IN_US]
+                          + by_arrest[Arrest.RESIDENT, Status.EVADED_INTO_US])

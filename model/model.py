@@ -37,7 +37,7 @@ from model.scenario import LoadedScenario, load_scenario, push_by_month
 from model.streams import RandomStreams
 from model.timeline import PolicyTimeline
 from model.validation import ScenarioError
-from model.vocabulary import N_STATUS, NATIONALITY_KEYS, ReturnMode, Status
+from model.vocabulary import N_ARREST, N_STATUS, NATIONALITY_KEYS, Pending, ReturnMode, Status
 
 
 @contextmanager
@@ -100,6 +100,7 @@ class BorderModel(mesa.Model):
         self.courts = ImmigrationCourts(self)
         self.border_patrol = BorderPatrol(self)
         self.sectors = self.border_patrol.sectors
+        self.ice.interior.seed_detention()
         self.flight_log = []
         schedule_flights(self)
         self.day = 0
@@ -140,9 +141,13 @@ class BorderModel(mesa.Model):
         self.border_patrol.finish_custody(due[Status.IN_CBP_CUSTODY], day)
         self.ice.on_due(due[Status.IN_ICE_DETENTION], day)
         self.courts.hear(due[Status.MPP_WAITING], day)
-        self.courts.hear_regular(due[Status.RELEASED_IN_US], day)
+        in_us = due[Status.RELEASED_IN_US]
+        final_order = mig.pop.pending[in_us] == Pending.FINAL_ORDER
+        self.courts.hear_regular(in_us[~final_order], day)
+        self.ice.interior.arrest_final_orders(in_us[final_order], day)
         mig.start_journey(due[Status.AT_HOME], day)
 
+        self.ice.interior.arrest(day)
         self.ice.enforce_cap(day)
         self.courts.mpp_daily(day)
         self.courts.end_day(day)
@@ -167,6 +172,11 @@ class BorderModel(mesa.Model):
         counted = np.bincount(pop.status[: pop.n], minlength=N_STATUS)
         assert np.array_equal(counted, pop.status_counts), (counted, pop.status_counts)
         assert counted.sum() == pop.n, "status counts do not sum to everyone created"
+        by_arrest = np.zeros((N_ARREST, N_STATUS), dtype=np.int64)
+        np.add.at(by_arrest, (pop.arrest[: pop.n], pop.status[: pop.n]), 1)
+        assert np.array_equal(by_arrest, pop.arrest_counts), (by_arrest, pop.arrest_counts)
+        added = self.migrants.people_set_out + self.ice.interior.people_added
+        assert pop.n == added, f"{pop.n} people in the run, {added} set out or entered through ICE"
         assert self.ice.detained <= self.ice.capacity(self.day), (
             f"day {self.day}: {self.ice.detained} detained > cap {self.ice.capacity(self.day)}")
         rows = np.arange(pop.n)

@@ -15,7 +15,7 @@ import numpy as np
 
 from model.capacity import fit_under
 from model.geography import MEXICAN_STATES
-from model.vocabulary import N_DEMOGRAPHIC, N_STATUS, Status
+from model.vocabulary import N_ARREST, N_DEMOGRAPHIC, N_STATUS, Status
 
 NEVER = np.iinfo(np.int32).min // 2  # "no such day"
 STATE_KM = np.array([s.km_to_border for s in MEXICAN_STATES], dtype=np.int16)
@@ -40,6 +40,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "n_violence": (np.int16, 0),
     "status_since": (np.int32, 0),
     "family": (np.int32, -1),  # row of the family's first member; own row for everyone else
+    "arrest": (np.int8, 0),  # vocabulary.Arrest: border crosser, or arrested in the interior
 }
 
 
@@ -55,6 +56,7 @@ class Population:
         for name, (dtype, fill) in _COLUMNS.items():
             setattr(self, name, np.full(self._cap, fill, dtype=dtype))
         self.status_counts = np.zeros(N_STATUS, dtype=np.int64)
+        self.arrest_counts = np.zeros((N_ARREST, N_STATUS), dtype=np.int64)  # (Arrest, Status)
 
     def add(self, count: int, *, day: int, family_key: np.ndarray | None = None,
             **attrs: np.ndarray) -> np.ndarray:
@@ -72,6 +74,7 @@ class Population:
         self.status_since[new] = day
         self.n += count
         self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
+        np.add.at(self.arrest_counts, (self.arrest[new], self.status[new]), 1)
         return rows
 
     def _grow(self, needed: int) -> None:
@@ -87,7 +90,14 @@ class Population:
         """Move people to `status`, keeping the per-status counts exact."""
         if len(rows) == 0:
             return
-        set_status_rows(self.status, self.status_counts, self.status_since, rows, int(status), day)
+        set_status_rows(self.status, self.status_counts, self.status_since, rows, int(status), day,
+                        self.arrest, self.arrest_counts)
+
+    def set_arrest(self, rows: np.ndarray, arrest: int) -> None:
+        """Mark `rows` as arrested at the border or in the interior (`Arrest`),
+        keeping the counts per (arrest, status) exact."""
+        if len(rows):
+            _set_arrest_rows(self.arrest, self.arrest_counts, self.status, rows, int(arrest))
 
     # -- families: one unit, one decision -------------------------------------
     def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -106,13 +116,23 @@ class Population:
 
 
 @numba.njit(cache=True)
-def set_status_rows(status, counts, since, rows, new, day):
+def set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts):
     """`Population.set_status` on its arrays (for compiled callers too)."""
     for r in rows:
         counts[status[r]] -= 1
         counts[new] += 1
+        arrest_counts[arrest[r], status[r]] -= 1
+        arrest_counts[arrest[r], new] += 1
         status[r] = new
         since[r] = day
+
+
+@numba.njit(cache=True)
+def _set_arrest_rows(arrest, arrest_counts, status, rows, new):
+    for r in rows:
+        arrest_counts[arrest[r], status[r]] -= 1
+        arrest_counts[new, status[r]] += 1
+        arrest[r] = new
 
 
 def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:

@@ -146,11 +146,28 @@ class EnforcementPriorities(Policy):
     kind: ClassVar[str] = "enforcement_priorities"
     removal_flight_share: Probability = 0.6
     detention_share: Probability = 0.5
+    interior_arrest_share: Probability = 1.0  # of the interior arrests ICE would make otherwise
+
+
+@dataclass(frozen=True)
+class InteriorEnforcement(Policy):
+    """ICE arrests in the interior: a daily flow of long-term residents (most ICE
+    arrests: people handed over from jails and prisons), of whom `detained_share`
+    are held for the detained docket and the rest released with a notice to
+    appear; and arrests of people living under a final removal order (in absentia
+    or after a hearing), each of them arrested within a year with probability
+    `final_order_arrest_rate`."""
+
+    kind: ClassVar[str] = "interior_enforcement"
+    arrests_per_day: NonNegative = 390.0
+    detained_share: Probability = 0.9
+    final_order_arrest_rate: Probability = 0.1
 
 
 @dataclass(frozen=True)
 class RemovalMoratorium(Policy):
-    """No removals at all (the 100-day moratorium, while it stood)."""
+    """No removals at all (the 100-day moratorium, while it stood): no removal
+    flights, no removals through a port; whoever is due waits in detention."""
 
     kind: ClassVar[str] = "removal_moratorium"
 
@@ -186,7 +203,7 @@ POLICY_KINDS: dict[str, type[Policy]] = {
     cls.kind: cls
     for cls in (PortReturn, InteriorRepatriation, Flights, MPP, MPPHearingsPostponed,
                 MPPWindDown, Title42, MexicoRefusesFamilies, DetentionCap,
-                EnforcementPriorities, RemovalMoratorium, GuatemalaAgreement,
+                EnforcementPriorities, InteriorEnforcement, RemovalMoratorium, GuatemalaAgreement,
                 MexicanEnforcement, CourtSlowdown)
 }
 

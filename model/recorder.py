@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from model.geography import SECTOR_KEYS
+from model.vocabulary import NATIONALITY_KEYS
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("mpp_relief_granted", "sum", "MPP cases granted asylum or other relief"),
     Column("regular_hearings", "sum", "final hearings held on the regular (non-detained) docket for people this model released"),
     Column("regular_in_absentia_orders", "sum", "regular-docket removal orders for missing the hearing"),
-    Column("regular_removal_orders", "sum", "regular-docket removal orders after a hearing (the person stays in the US: interior enforcement is not modelled)"),
+    Column("regular_removal_orders", "sum", "regular-docket removal orders after a hearing (the person stays in the US under a final order until ICE arrests them)"),
     Column("regular_relief_granted", "sum", "regular-docket cases granted asylum or other relief"),
     Column("hearings_postponed", "sum", "hearings (MPP or regular) moved to a later date"),
     Column("gave_up", "sum", "people who stopped trying"),
@@ -69,6 +70,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("in_us", "last", "people in the US: released, admitted or evaded (period end)"),
     *(Column(f"encounters_{k}", "sum", f"encounters in the {k.replace('_', ' ')} sector")
       for k in SECTOR_KEYS),
+    Column("interior_arrests", "sum", "people ICE arrested in the interior: long-term residents, and people living under a final removal order"),
+    Column("interior_releases", "sum", "people arrested in the interior and released with a notice to appear (at arrest, by the detained docket, or for want of a bed)"),
+    Column("detention_population_border", "mean", "people in ICE detention arrested at the border (average daily)"),
+    Column("detention_population_interior", "mean", "people in ICE detention arrested in the interior (average daily)"),
+    *(Column(f"removals_{k}", "sum", f"removals (as `removals`) of {label}")
+      for k, label in zip(NATIONALITY_KEYS, ("Mexicans", "Guatemalans", "Hondurans", "Salvadorans",
+                                             "Chinese nationals", "all other nationalities"))),
 )
 COLUMN_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
 

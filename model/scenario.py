@@ -116,6 +116,14 @@ class BorderScenario(Scenario):
     credible_fear_positive: Probability = 0.75
     max_detention_days: Days = 180.0
     port_removal_days: Days = 10.0  # detained Mexicans removed through a land port
+    # ICE's interior side (the flow of arrests is the `interior_enforcement` policy)
+    initial_detained_border: Count = 0  # in ICE detention on the first day, arrested at the border
+    initial_detained_interior: Count = 0  # ... arrested in the interior
+    interior_arrest_nationality: PerNationality = {  # weights (ICE removals by country, FY2019)
+        "mexico": 127492.0, "guatemala": 54919.0, "honduras": 41800.0, "el_salvador": 18981.0,
+        "china": 1000.0, "other": 23066.0}
+    interior_detention_days: Days = 45.0  # arrest to the detained docket's decision (mean)
+    interior_removal_share: Probability = 0.65  # of detained interior cases: ordered removed
     # After a return: mean days before trying again, and the chance of giving up
     retry_days: ReturnModeDays = {
         "title42": 3.0, "port_return": 7.0, "interior_flight": 75.0, "removal": 150.0,
@@ -330,6 +338,9 @@ def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> 
     for key, hint in PARAMETER_TYPES.items():
         merged[key] = check_value(f"{where}: parameters.{key}", merged[key], hint)
     _check_push(where, merged["push"], declared_start, declared_end)
+    if sum(merged["interior_arrest_nationality"].values()) <= 0:
+        raise ScenarioError(f"{where}: parameters.interior_arrest_nationality: all weights are "
+                            f"zero (ICE's interior arrests need some nationality)")
 
     tables = check_value(f"{where}: policies", raw.get("policies", {}), dict[str, dict[str, Any]])
     policies = []

@@ -71,6 +71,12 @@ class Decision(IntEnum):
     ACA_STAYS = 39  # claims asylum in Guatemala
     FLIGHT_CANCELLED = 40  # a charter dropped under the 2021 priorities
     CAP_RELEASE = 41  # who is let go when the detention cap drops
+    INTERIOR_ARRESTS = 42  # how many people ICE arrests in the interior, per nationality and day
+    INTERIOR_DETAINED = 43  # an interior arrestee detained (or released with a notice to appear)
+    INTERIOR_CASE_DAYS = 44  # days in detention until the detained docket decides
+    INTERIOR_REMOVED = 45  # the detained docket orders removal (or releases)
+    FINAL_ORDER_ARREST = 46  # days until ICE arrests someone living under a final order
+    START_DETENTION = 47  # who was in ICE detention on the first day, and for how long yet
 
 
 class RandomStreams:

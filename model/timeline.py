@@ -20,6 +20,7 @@ from model.policies import (
     DetentionCap,
     EnforcementPriorities,
     GuatemalaAgreement,
+    InteriorEnforcement,
     InteriorRepatriation,
     MexicanEnforcement,
     MexicoRefusesFamilies,
@@ -68,6 +69,9 @@ class PolicyTimeline:
         self.priorities = np.zeros(d, dtype=bool)
         self.priorities_detention_share = np.ones(d)
         self.removal_flight_share = np.ones(d)
+        self.interior_arrests = np.zeros(d)  # people per day ICE arrests in the interior
+        self.interior_detained_share = np.zeros(d)
+        self.final_order_arrest_rate = np.zeros(d)  # per person and year
         self.detention_cap_share = np.ones(d)
         self.moratorium = np.zeros(d, dtype=bool)
         self.court_completion_share = np.ones(d)
@@ -124,6 +128,13 @@ class PolicyTimeline:
             self.priorities[days(p)] = True
             self.priorities_detention_share[days(p)] = p.detention_share
             self.removal_flight_share[days(p)] = p.removal_flight_share
+        for p in first_wins(InteriorEnforcement):
+            self.interior_arrests[days(p)] = p.arrests_per_day
+            self.interior_detained_share[days(p)] = p.detained_share
+            self.final_order_arrest_rate[days(p)] = p.final_order_arrest_rate
+        for p in first_wins(EnforcementPriorities):  # the 2021 priorities arrest fewer
+            self.interior_arrests[days(p)] *= p.interior_arrest_share
+            self.final_order_arrest_rate[days(p)] *= p.interior_arrest_share
         for p in first_wins(DetentionCap):
             self.detention_cap_share[days(p)] = p.share
         for p in book.of_kind(RemovalMoratorium):

@@ -86,6 +86,17 @@ class Pending(IntEnum):
     MPP = 11
     CREDIBLE_FEAR = 12
     PORT_REMOVAL = 13
+    INTERIOR_CASE = 14  # arrested by ICE in the interior: the detained docket decides
+    FINAL_ORDER = 15  # living in the US under a final removal order, until ICE arrests them
+
+
+class Arrest(IntEnum):
+    """Who a person is to ICE: how they were last arrested (`Population.arrest`).
+    Kept with a count per status, so the detained population splits exactly."""
+
+    BORDER = 0  # crossed the border in this run (or never arrested)
+    INTERIOR = 1  # crossed in this run, later arrested by ICE in the interior
+    RESIDENT = 2  # a long-term resident arrested by ICE in the interior: enters the run then
 
 
 NATIONALITY_KEYS = keys(Nationality)
@@ -94,6 +105,7 @@ RETURN_MODES = keys(ReturnMode)
 DESTINATIONS = keys(Destination)
 NORTHERN_TRIANGLE = (Nationality.GUATEMALA, Nationality.HONDURAS, Nationality.EL_SALVADOR)
 N_STATUS = len(Status)
+N_ARREST = len(Arrest)
 N_NATIONALITY = len(Nationality)
 N_DEMOGRAPHIC = len(Demographic)
 N_GROUPS = N_NATIONALITY * N_DEMOGRAPHIC  # behaviour groups: nationality x demographic

@@ -364,6 +364,41 @@ HISTORICAL_CASES = {
     "unknown sector": (
         "[parameters.holding_capacity]\nnogales = 100\n",
         "parameters.holding_capacity", ["unknown sector 'nogales'"]),
+    # ICE's interior side and the starting state
+    "negative starting detention": (
+        "[parameters]\ninitial_detained_interior = -1\n",
+        "parameters.initial_detained_interior", ["-1", "is not non-negative"]),
+    "interior arrests of nobody": (
+        "[parameters.interior_arrest_nationality]\nmexico = 0\nguatemala = 0\nhonduras = 0\n"
+        "el_salvador = 0\nchina = 0\nother = 0\n",
+        "parameters.interior_arrest_nationality", ["all weights are zero"]),
+    "negative interior arrest weight": (
+        "[parameters.interior_arrest_nationality]\nmexico = -3\n",
+        "parameters.interior_arrest_nationality.mexico", ["is not non-negative"]),
+    "unknown nationality of interior arrests": (
+        "[parameters.interior_arrest_nationality]\natlantis = 3\n",
+        "parameters.interior_arrest_nationality", ["unknown nationality 'atlantis'"]),
+    "interior removal share above 1": (
+        "[parameters]\ninterior_removal_share = 1.2\n",
+        "parameters.interior_removal_share", ["is not a probability in [0, 1]"]),
+    "interior detention of zero days": (
+        "[parameters]\ninterior_detention_days = 0\n",
+        "parameters.interior_detention_days", ["is not positive"]),
+    "negative interior arrests": (
+        "[policies.interior_enforcement_2019]\narrests_per_day = -10.0\n",
+        "policies.interior_enforcement_2019.arrests_per_day", ["is not non-negative"]),
+    "interior detained share above 1": (
+        "[policies.interior_enforcement_covid]\ndetained_share = 1.5\n",
+        "policies.interior_enforcement_covid.detained_share", ["is not a probability in [0, 1]"]),
+    "final-order arrest rate as text": (
+        '[policies.interior_enforcement_2021]\nfinal_order_arrest_rate = "often"\n',
+        "policies.interior_enforcement_2021.final_order_arrest_rate", ["expected a number"]),
+    "priorities arresting more than everyone": (
+        "[policies.enforcement_priorities]\ninterior_arrest_share = 2.0\n",
+        "policies.enforcement_priorities.interior_arrest_share", ["is not a probability in [0, 1]"]),
+    "interior enforcement field that does not exist": (
+        "[policies.interior_enforcement_2019]\nraids_per_day = 3.0\n",
+        "policies.interior_enforcement_2019.raids_per_day", ["unknown field"]),
 }
 
 

@@ -7,6 +7,7 @@ from model.scenario import SCENARIO_DIR
 
 SCALE = 25
 COUNTERFACTUALS = ["port_return_only", "interior_repatriation", "mpp_off", "mpp_on",
+                   "no_interior_enforcement", "no_removal_moratorium",
                    "title42_off", "mexico_accepts_families"]
 _cache: dict = {}
 

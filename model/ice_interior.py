@@ -1,0 +1,198 @@
+"""ICE's interior side: arrests in the interior, the detained docket, people living
+under a final removal order, and who was in ICE detention on the first day.
+
+Most of the people ICE arrests in the interior are long-term residents (handed
+over from jails and prisons, or arrested at home or work): they are not this
+model's border crossers, so each day's arrests add new people to the run
+(`Arrest.RESIDENT`, nationality by `interior_arrest_nationality`), as many as
+the `interior_enforcement` policy in force says (a Poisson draw per
+nationality and day). Some are released at once with a notice to appear; the
+rest are detained until the detained docket decides: removal (a flight home, or
+a land port for Mexicans) or release. People this model released at the border
+who are later ordered removed (in absentia or after a hearing) live under a
+final order until ICE arrests them (a yearly rate set by the same policy,
+lower under the 2021 priorities), then are detained and removed.
+
+Nobody the interior side releases counts as a border release (`releases`);
+their court cases join the backlog.
+"""
+
+import numpy as np
+
+from model.streams import Decision
+from model.vocabulary import (
+    N_DEMOGRAPHIC,
+    N_NATIONALITY,
+    NATIONALITY_KEYS,
+    REMOVAL_BY_NATIONALITY,
+    Arrest,
+    Demographic,
+    Pending,
+    Status,
+)
+
+_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
+# new people are keyed (streams.new_uid) by a day far from any day people set out on
+_RESIDENTS_DAY = 1 << 20
+_START_DAY = 1 << 21
+
+
+class ICEInterior:
+    """ICE's interior enforcement, owned by the `ICE` agent (`ice.interior`).
+
+    The model calls `seed_detention` once before the first day, `arrest` every
+    day; ICE hands over the detained docket's due cases (`decide`); the courts
+    hand over people ordered removed (`final_orders`), and the model the ones
+    whose arrest day has come (`arrest_final_orders`).
+    """
+
+    def __init__(self, ice):
+        self.ice = ice
+        self.model = ice.model
+        s = self.model.scenario
+        weights = np.array([s.interior_arrest_nationality[k] for k in NATIONALITY_KEYS])
+        self.nationality_share = weights / weights.sum()
+        self.final_order_rate_max = float(self.model.timeline.final_order_arrest_rate.max())
+        self._keys = np.arange(N_NATIONALITY, dtype=np.uint64)
+        self.people_added = 0  # rows this side added to the run (residents arrested, detained at the start)
+
+    # -- the first day ---------------------------------------------------------
+    def seed_detention(self) -> None:
+        """ICE's detained population on the first day: people arrested at the border
+        (single adults, by the mix of who sets out, each awaiting a credible-fear
+        interview or a removal) and residents arrested in the interior (awaiting the
+        detained docket), each some days into their stay. With fewer beds than that
+        (a what-if), both shrink alike to fit them."""
+        m, s = self.model, self.model.scenario
+        pop = m.migrants.pop
+        single = np.array([1 - s.family_share[k] - s.child_share[k] for k in NATIONALITY_KEYS])
+        border_mix = np.array([s.departures_per_day[k] for k in NATIONALITY_KEYS]) * single
+        wanted = s.initial_detained_border + s.initial_detained_interior
+        fit = min(1.0, self.ice.capacity(0) * m.scale / wanted) if wanted else 1.0
+        border = self._add(_share_out(int(s.initial_detained_border * fit / m.scale), border_mix),
+                           _START_DAY, Arrest.BORDER, 0)
+        interior = self._add(_share_out(int(s.initial_detained_interior * fit / m.scale),
+                                        self.nationality_share), _START_DAY + 1, Arrest.RESIDENT, 0)
+        u = m.streams.uniform(Decision.START_DETENTION, pop, border, 0)
+        nationality = pop.nationality[border]
+        claims = u < (np.array([s.asylum_intent_share[k] for k in NATIONALITY_KEYS])[nationality]
+                      * s.claim_fear_prob["single_adult"])
+        # a stay already under way: what is left of it is uniform over twice its mean
+        left = m.streams.uniform(Decision.START_DETENTION, pop, interior, -1)
+        self.ice.hold(interior, Pending.INTERIOR_CASE, 0,
+                      1 + np.floor(left * 2 * s.interior_detention_days).astype(np.int64))
+        fear = border[claims]
+        left = m.streams.uniform(Decision.START_DETENTION, pop, fear, -1)
+        self.ice.hold(fear, Pending.CREDIBLE_FEAR, 0,
+                      1 + np.floor(left * 2 * s.credible_fear_days).astype(np.int64))
+        removal = border[~claims]
+        self.ice.detain(removal, _REMOVAL[pop.nationality[removal]], 0)
+
+    # -- the day's arrests -------------------------------------------------------
+    def arrest(self, day: int) -> None:
+        """Today's interior arrests of long-term residents: booked in (while beds
+        allow) or released with a notice to appear."""
+        m, t = self.model, self.model.timeline
+        if t.interior_arrests[day] <= 0:
+            return
+        lam = t.interior_arrests[day] * self.nationality_share / m.scale
+        counts = m.streams.poisson_keys(Decision.INTERIOR_ARRESTS, self._keys, day, lam)
+        rows = self._add(counts, _RESIDENTS_DAY + day, Arrest.RESIDENT, day)
+        m.recorder.add("interior_arrests", len(rows))
+        held = (m.streams.uniform(Decision.INTERIOR_DETAINED, m.migrants.pop, rows, day)
+                < t.interior_detained_share[day])
+        self.release(rows[~held], day)
+        self.book_in(rows[held], day)
+
+    def book_in(self, rows: np.ndarray, day: int) -> None:
+        """Detain for the detained docket whoever fits under the beds; release the rest."""
+        m, ice = self.model, self.ice
+        fits = m.migrants.pop.whole_families(rows, max(ice.capacity(day) - ice.detained, 0))
+        self.release(rows[~fits], day)
+        held = rows[fits]
+        days = 1 + m.streams.poisson(Decision.INTERIOR_CASE_DAYS, m.migrants.pop, held, day,
+                                     max(m.scenario.interior_detention_days - 1.0, 0.0))
+        ice.hold(held, Pending.INTERIOR_CASE, day, days)
+
+    def decide(self, rows: np.ndarray, day: int) -> None:
+        """The detained docket's decisions due today: removal, or release."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        pop = m.migrants.pop
+        removed = (m.streams.uniform(Decision.INTERIOR_REMOVED, pop, rows, day)
+                   < m.scenario.interior_removal_share)
+        self.release(rows[~removed], day)
+        ordered = rows[removed]
+        self.ice.detain(ordered, _REMOVAL[pop.nationality[ordered]], day)
+
+    def release(self, rows: np.ndarray, day: int) -> None:
+        """Into the community with a notice to appear: a regular-docket case, a hearing date."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        m.recorder.add("interior_releases", len(rows))
+        m.migrants.pop.pending[rows] = Pending.RELEASE
+        m.courts.open_cases(len(rows))
+        m.migrants.move(rows, Status.RELEASED_IN_US, day, m.courts.regular_hearing_delay(rows, day))
+
+    # -- final orders ------------------------------------------------------------
+    def final_orders(self, rows: np.ndarray, day: int) -> None:
+        """People ordered removed today who live in the US: they stay until ICE
+        arrests them (never, in a run without interior enforcement of final orders)."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        if self.final_order_rate_max <= 0:
+            m.migrants.move(rows, Status.RELEASED_IN_US, day)
+            return
+        m.migrants.pop.pending[rows] = Pending.FINAL_ORDER
+        m.migrants.move(rows, Status.RELEASED_IN_US, day, self._days_to_arrest(rows, day))
+
+    def arrest_final_orders(self, rows: np.ndarray, day: int) -> None:
+        """People under a final order whose arrest day has come: arrested at today's
+        rate (relative to the run's highest), detained and removed; the others, and
+        those ICE has no bed for, wait for a later day."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        pop = m.migrants.pop
+        today = m.timeline.final_order_arrest_rate[day] / self.final_order_rate_max
+        arrested = m.streams.uniform(Decision.FINAL_ORDER_ARREST, pop, rows, day) < today
+        caught = rows[arrested]
+        fits = pop.whole_families(caught, max(self.ice.capacity(day) - self.ice.detained, 0))
+        later = np.concatenate([rows[~arrested], caught[~fits]])
+        m.migrants.move(later, Status.RELEASED_IN_US, day, self._days_to_arrest(later, day))
+        held = caught[fits]
+        m.recorder.add("interior_arrests", len(held))
+        pop.set_arrest(held, Arrest.INTERIOR)
+        self.ice.detain(held, _REMOVAL[pop.nationality[held]], day)
+
+    def _days_to_arrest(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Exponential waits at the run's highest yearly arrest rate (thinned on the day)."""
+        m = self.model
+        wait = m.streams.gamma(Decision.FINAL_ORDER_ARREST, m.migrants.pop, rows, day, 1,
+                               365.0 / self.final_order_rate_max)
+        return np.maximum(np.ceil(wait), 1).astype(np.int64)
+
+    # -- new people ----------------------------------------------------------------
+    def _add(self, per_nationality: np.ndarray, key_day: int, arrest: Arrest, day: int
+             ) -> np.ndarray:
+        """Add single adults (counts per nationality) who enter the run through ICE."""
+        m = self.model
+        counts = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=np.int64)
+        counts[:, Demographic.SINGLE_ADULT] = per_nationality
+        attrs = m.migrants.behaviour.new_people(counts, key_day)
+        del attrs["head_uid"], attrs["family_key"]
+        n = len(attrs["uid"])
+        rows = m.migrants.pop.add(n, day=day, arrest=np.full(n, arrest, dtype=np.int8), **attrs)
+        self.people_added += n
+        return rows
+
+
+def _share_out(total: int, weights: np.ndarray) -> np.ndarray:
+    """`total` split by `weights` in whole numbers that add up to it (largest remainders)."""
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact, kind="stable")[: total - counts.sum()]] += 1
+    return counts
