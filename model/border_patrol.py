@@ -72,7 +72,8 @@ class BorderPatrol:
             pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
             t.title42[day], t.title42_exception[day], t.title42_by_air[day],
             t.title42_uac_exempt[day], t.family_acceptance[day],
-            t.port_return[day], t.interior[day], t.interior_share[day], _BORDER_STATE,
+            t.port_return[day], t.formal_removal_share[day], t.interior[day],
+            t.interior_share[day], _BORDER_STATE,
             t.aca[day], t.aca_share[day], t.aca_group[day],
             t.mpp[day], t.mpp_exempt[day], t.mpp_nationality[day], m.mexico.mpp_room.credit,
             t.priorities[day], t.priorities_detention_share[day],
@@ -93,14 +94,18 @@ class BorderPatrol:
 
     # -- custody -------------------------------------------------------------
     def finish_custody(self, rows: np.ndarray, day: int) -> None:
-        """Processing done: release, hand over to Mexico under MPP, or transfer to ICE."""
+        """Processing done: release (families first to ICE's family beds, while they
+        have room), hand over to Mexico under MPP, or transfer to ICE."""
         if len(rows) == 0:
             return
         m = self.model
         pop = m.migrants.pop
         self._count_custody(pop.sector[rows], -1)
         pending = pop.pending[rows]
-        m.migrants.release(rows[pending == Pending.RELEASE], day)
+        released = rows[pending == Pending.RELEASE]
+        family = pop.demographic[released] == Demographic.FAMILY_UNIT
+        held_elsewhere = m.ice.families.take(released[family], day)  # family beds first
+        m.migrants.release(np.concatenate([released[~family], held_elsewhere]), day)
         m.courts.enroll_mpp(rows[pending == Pending.MPP], day)
         to_ice = (pending != Pending.RELEASE) & (pending != Pending.MPP)
         m.ice.intake(rows[to_ice], pending[to_ice], day)
@@ -128,7 +133,8 @@ _BORDER_STATE = np.array([s.border for s in MEXICAN_STATES])
 @numba.njit(cache=True)
 def _consequences(rows, sectors, uid, family, nationality, demographic, intent, origin_state, day,
                   keys, title42, t42_exception, t42_by_air, t42_uac_exempt, family_acceptance,
-                  port_return, interior, interior_share, border_state, aca, aca_share, aca_group,
+                  port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
+                  aca_group,
                   mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
                   claim_prob, strategic_claim_prob, entry_share, holding_room, custody_extra_days):
     """The consequence for each person apprehended today, family by family, in order.
@@ -138,7 +144,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
     or by air for other nationalities; otherwise Title 8. Title 8: Mexican
     children are repatriated at the port; Mexican adults without a fear claim
     are flown to the interior (under interior repatriation, from an interior
-    state), returned at the port, or held for a formal removal; Mexican single
+    state), returned at the port (or, a share, held for a formal removal through
+    it), or held for a formal removal where no port return applies; Mexican single
     adults with a claim are held for a credible-fear interview. Others (children
     aside) with a claim may be sent to Guatemala (the agreement) or to wait in
     Mexico (MPP, while the site has room), or else single adults are held for
@@ -198,7 +205,10 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                       and draw_unit(keys[Decision.INTERIOR_ELIGIBLE], person, day) < interior_share):
                     pend = _FLY_GUADALAJARA
                 elif port_return[sector]:
-                    out = PORT_RETURNED
+                    if draw_unit(keys[Decision.MEXICAN_FORMAL_REMOVAL], person, day) < formal_share:
+                        pend = _PORT_REMOVAL  # expedited removal or reinstatement, not a return
+                    else:
+                        out = PORT_RETURNED
                 else:
                     pend = _PORT_REMOVAL
             elif demo != _CHILD:

@@ -128,7 +128,7 @@ class ImmigrationCourts(mesa.Agent):
             self.wind_down_room.grant(admissions)
             admitted = self.wind_down_room.take(pop, roster, 0)
             self.wind_down_room.settle(0)
-            mig.release(roster[admitted], day)
+            mig.release(roster[admitted], day, has_case=True)  # their MPP case goes on
             roster = roster[~admitted]
         keys = m.streams.keys
         victims, leaves, crosses = _a_day_waiting(

@@ -58,7 +58,7 @@ class Flight(mesa.Agent):
         if self.status == "flown":
             seats = m.ice.seats
             seats.grant(self.seats, self.route_index)
-            rows = m.ice.board(self.destination, self._take_seats)
+            rows = m.ice.board(self.destination, self._take_seats, self.day)
             seats.settle(self.route_index)
             if len(rows) == 0:
                 self.status = "cancelled: nobody waiting"

@@ -15,6 +15,7 @@ import mesa
 import numba
 import numpy as np
 
+from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
 from model.recorder import COLUMN_INDEX
 from model.streams import Decision, draw_unit, poisson_from_unit
@@ -33,6 +34,7 @@ from model.vocabulary import (
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # for the kernels
 IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
+IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
 CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
                                                 int(Pending.PORT_REMOVAL),
                                                 int(Pending.FLY_GUADALAJARA))
@@ -52,6 +54,7 @@ class ICE(mesa.Agent):
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
         self.interior = ICEInterior(self)
+        self.families = FamilyResidentialCentres(model)
 
     @property
     def detained(self) -> int:
@@ -95,7 +98,11 @@ class ICE(mesa.Agent):
         pop = self.model.migrants.pop
         pop.pending[rows] = pending
         self.model.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
-        pending = pop.pending[rows]
+        self.join_lines(rows)
+
+    def join_lines(self, rows: np.ndarray) -> None:
+        """Whoever in `rows` waits for a flight joins that destination's line."""
+        pending = self.model.migrants.pop.pending[rows]
         flying = pending < Pending.RELEASE
         if flying.any():
             fly_rows, fly_to = rows[flying], pending[flying]
@@ -137,7 +144,11 @@ class ICE(mesa.Agent):
         fear = rows[pending == Pending.CREDIBLE_FEAR]
         positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
                     < m.scenario.credible_fear_positive)
-        m.migrants.release(fear[positive], day)
+        found = fear[positive]  # a credible fear: kept for the detained docket, or released
+        kept = (m.streams.uniform(Decision.DETAINED_DOCKET, pop, found, day)
+                < m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
+        self.hold_for_docket(found[kept], day)
+        m.migrants.release(found[~kept], day)
         negative = fear[~positive]
         self.detain(negative, _REMOVAL[pop.nationality[negative]], day)
 
@@ -148,12 +159,32 @@ class ICE(mesa.Agent):
             self.record_removals(removed)
             m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
 
-        self.interior.decide(rows[pending == Pending.INTERIOR_CASE], day)
+        self._docket_decides(rows[pending == Pending.DETAINED_DOCKET], day)
 
         timed_out = self._interior_released(rows[pending < Pending.RELEASE], day)
         no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
         m.migrants.return_at_port(timed_out[no_seat], day)
         m.migrants.release(timed_out[~no_seat], day)
+
+    # -- the detained docket ---------------------------------------------------
+    def hold_for_docket(self, rows: np.ndarray, day: int) -> None:
+        """Detained until the detained docket decides (some weeks)."""
+        m = self.model
+        days = 1 + m.streams.poisson(Decision.DETAINED_DOCKET_DAYS, m.migrants.pop, rows, day,
+                                     max(m.scenario.detained_docket_days - 1.0, 0.0))
+        self.hold(rows, Pending.DETAINED_DOCKET, day, days)
+
+    def _docket_decides(self, rows: np.ndarray, day: int) -> None:
+        """The detained docket's decisions due today: removal, or release."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        pop = m.migrants.pop
+        removed = (m.streams.uniform(Decision.DETAINED_DOCKET_REMOVED, pop, rows, day)
+                   < m.scenario.detained_docket_removal_share)
+        m.migrants.release(self._interior_released(rows[~removed], day), day)
+        ordered = rows[removed]
+        self.detain(ordered, _REMOVAL[pop.nationality[ordered]], day)
 
     def enforce_cap(self, day: int) -> None:
         """When the cap drops below the population (COVID), release the excess."""
@@ -169,16 +200,27 @@ class ICE(mesa.Agent):
         self._turn_away(detained[np.isin(pop.family[detained], pop.family[chosen])], day)
 
     # -- flights -------------------------------------------------------------
-    def board(self, destination: int, choose: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    def board(self, destination: int, choose: Callable[[np.ndarray], np.ndarray], day: int
+              ) -> np.ndarray:
         """The people `choose` takes (a mask over those still detained for
-        `destination`, longest-waiting first); the rest keep their place."""
+        `destination` whose travel documents are ready: on removal flights,
+        `removal_processing_days` into their stay; longest-waiting first); the rest
+        keep their place."""
         pop = self.model.migrants.pop
         queue = self.waiting[destination]
         if not queue:
             return np.empty(0, dtype=np.int64)
         rows = _still_waiting(queue[0] if len(queue) == 1 else np.concatenate(queue),
                               pop.status, pop.pending, int(destination))
-        aboard = choose(rows)
+        if destination in (Destination.GUADALAJARA, Destination.GUATEMALA_ACA):
+            ready = np.ones(len(rows), dtype=bool)  # no travel documents to wait for
+        else:
+            ready = day - pop.status_since[rows] >= self.model.scenario.removal_processing_days
+        if ready.all():
+            aboard = choose(rows)
+        else:
+            aboard = np.zeros(len(rows), dtype=bool)
+            aboard[ready] = choose(rows[ready])
         self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
         return rows[aboard]
 
@@ -204,13 +246,14 @@ def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_ex
 
 @numba.njit(cache=True)
 def _still_waiting(rows, status, pending, destination):
-    """The rows still detained for `destination`, in line order, each once (someone
-    detained twice for it keeps their first place)."""
+    """The rows still detained (adults, or families) for `destination`, in line order,
+    each once (someone detained twice for it keeps their first place)."""
     keep = np.zeros(rows.size, dtype=np.bool_)
     seen = set()
     for i in range(rows.size):
         r = rows[i]
-        if status[r] == IN_ICE_DETENTION and pending[r] == destination and r not in seen:
+        held = status[r] == IN_ICE_DETENTION or status[r] == IN_FAMILY_DETENTION
+        if held and pending[r] == destination and r not in seen:
             seen.add(r)
             keep[i] = True
     return rows[keep]

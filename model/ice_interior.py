@@ -7,8 +7,8 @@ model's border crossers, so each day's arrests add new people to the run
 (`Arrest.RESIDENT`, nationality by `interior_arrest_nationality`), as many as
 the `interior_enforcement` policy in force says (a Poisson draw per
 nationality and day). Some are released at once with a notice to appear; the
-rest are detained until the detained docket decides: removal (a flight home, or
-a land port for Mexicans) or release. People this model released at the border
+rest are detained until the detained docket decides (`ICE.hold_for_docket`):
+removal (a flight home, or a land port for Mexicans) or release. People this model released at the border
 who are later ordered removed (in absentia or after a hearing) live under a
 final order until ICE arrests them (a yearly rate set by the same policy,
 lower under the 2021 priorities), then are detained and removed.
@@ -41,7 +41,7 @@ class ICEInterior:
     """ICE's interior enforcement, owned by the `ICE` agent (`ice.interior`).
 
     The model calls `seed_detention` once before the first day, `arrest` every
-    day; ICE hands over the detained docket's due cases (`decide`); the courts
+    day; ICE releases people it arrested inside through `release`; the courts
     hand over people ordered removed (`final_orders`), and the model the ones
     whose arrest day has come (`arrest_final_orders`).
     """
@@ -79,8 +79,8 @@ class ICEInterior:
                       * s.claim_fear_prob["single_adult"])
         # a stay already under way: what is left of it is uniform over twice its mean
         left = m.streams.uniform(Decision.START_DETENTION, pop, interior, -1)
-        self.ice.hold(interior, Pending.INTERIOR_CASE, 0,
-                      1 + np.floor(left * 2 * s.interior_detention_days).astype(np.int64))
+        self.ice.hold(interior, Pending.DETAINED_DOCKET, 0,
+                      1 + np.floor(left * 2 * s.detained_docket_days).astype(np.int64))
         fear = border[claims]
         left = m.streams.uniform(Decision.START_DETENTION, pop, fear, -1)
         self.ice.hold(fear, Pending.CREDIBLE_FEAR, 0,
@@ -109,22 +109,7 @@ class ICEInterior:
         m, ice = self.model, self.ice
         fits = m.migrants.pop.whole_families(rows, max(ice.capacity(day) - ice.detained, 0))
         self.release(rows[~fits], day)
-        held = rows[fits]
-        days = 1 + m.streams.poisson(Decision.INTERIOR_CASE_DAYS, m.migrants.pop, held, day,
-                                     max(m.scenario.interior_detention_days - 1.0, 0.0))
-        ice.hold(held, Pending.INTERIOR_CASE, day, days)
-
-    def decide(self, rows: np.ndarray, day: int) -> None:
-        """The detained docket's decisions due today: removal, or release."""
-        if len(rows) == 0:
-            return
-        m = self.model
-        pop = m.migrants.pop
-        removed = (m.streams.uniform(Decision.INTERIOR_REMOVED, pop, rows, day)
-                   < m.scenario.interior_removal_share)
-        self.release(rows[~removed], day)
-        ordered = rows[removed]
-        self.ice.detain(ordered, _REMOVAL[pop.nationality[ordered]], day)
+        ice.hold_for_docket(rows[fits], day)
 
     def release(self, rows: np.ndarray, day: int) -> None:
         """Into the community with a notice to appear: a regular-docket case, a hearing date."""

@@ -14,6 +14,7 @@ from model.calendar import DueQueue, push_rows
 from model.geography import SECTOR_KEYS
 from model.people import NEVER, Population, set_status_rows
 from model.recorder import COLUMN_INDEX, Recorder
+from model.streams import Decision
 from model.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_STATUS,
@@ -73,11 +74,13 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demo
 
 # the stock columns and which statuses each one counts
 _STOCK_COLUMNS = [COLUMN_INDEX[c] for c in ("detention_population", "cbp_custody",
-                                             "mpp_waiting", "in_us")]
+                                             "mpp_waiting", "in_us",
+                                             "family_detention_population")]
 _STOCKS_OF_STATUS = np.zeros((N_STATUS, len(_STOCK_COLUMNS)), dtype=np.int64)
-for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION,), (Status.IN_CBP_CUSTODY,),
-                                     (Status.MPP_WAITING,),
-                                     (Status.RELEASED_IN_US, Status.EVADED_INTO_US))):
+for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION),
+                                     (Status.IN_CBP_CUSTODY,), (Status.MPP_WAITING,),
+                                     (Status.RELEASED_IN_US, Status.EVADED_INTO_US),
+                                     (Status.IN_FAMILY_DETENTION,))):
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
@@ -207,17 +210,28 @@ class Migrants:
         """Peers learn how this attempt ended (inside the US or sent back)."""
         self.behaviour.experience.record(self.pop, rows, entered)
 
-    def release(self, rows: np.ndarray, day: int, *, forced: bool = False) -> None:
-        """Into the US with a notice to appear (or to an HHS sponsor, or paroled)."""
+    def release(self, rows: np.ndarray, day: int, *, forced: bool = False,
+                has_case: bool = False) -> None:
+        """Into the US with a notice to appear (or to an HHS sponsor, or paroled): a new
+        court case and a hearing date, unless the person already has a case
+        (`has_case`: MPP) or, while the notice-to-report policy is in force, gets a
+        notice to report instead (no case filed, no hearing in the run)."""
         if len(rows) == 0:
             return
+        m = self.model
         self.recorder.add("releases", len(rows))
         if forced:
             self.recorder.add("capacity_releases", len(rows))
-        courts = self.model.courts
-        courts.open_cases(len(rows))
         self.pop.pending[rows] = Pending.RELEASE
         self.record_outcome(rows, entered=True)
+        share = m.timeline.notice_to_report_share[day]
+        if share > 0 and not has_case:
+            report = m.streams.uniform(Decision.NOTICE_TO_REPORT, self.pop, rows, day) < share
+            self.move(rows[report], Status.RELEASED_IN_US, day)
+            rows = rows[~report]
+        courts = m.courts
+        if not has_case:
+            courts.open_cases(len(rows))
         self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(rows, day))
 
     def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
@@ -240,13 +254,15 @@ class Migrants:
 
     # -- daily bookkeeping -------------------------------------------------
     def record_stocks(self) -> None:
-        """The day's stocks: detained (in all, arrested at the border, in the interior),
+        """The day's stocks: detained (in all, arrested at the border, in the interior,
+        families),
         in custody, waiting under MPP, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
         today = self.recorder.values[self.recorder.day]
         today[_STOCK_COLUMNS] = self.pop.status_counts @ _STOCKS_OF_STATUS
         by_arrest = self.pop.arrest_counts
-        today[_DETAINED_BORDER] = by_arrest[Arrest.BORDER, Status.IN_ICE_DETENTION]
+        today[_DETAINED_BORDER] = (by_arrest[Arrest.BORDER, Status.IN_ICE_DETENTION]
+                                   + by_arrest[Arrest.BORDER, Status.IN_FAMILY_DETENTION])
         today[_DETAINED_INTERIOR] = (by_arrest[Arrest.INTERIOR, Status.IN_ICE_DETENTION]
                                      + by_arrest[Arrest.RESIDENT, Status.IN_ICE_DETENTION])
         today[_IN_US] -= (by_arrest[Arrest.RESIDENT, Status.RELEASED_IN_US]

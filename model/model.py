@@ -140,6 +140,7 @@ class BorderModel(mesa.Model):
 
         self.border_patrol.finish_custody(due[Status.IN_CBP_CUSTODY], day)
         self.ice.on_due(due[Status.IN_ICE_DETENTION], day)
+        self.ice.families.on_due(due[Status.IN_FAMILY_DETENTION], day)
         self.courts.hear(due[Status.MPP_WAITING], day)
         in_us = due[Status.RELEASED_IN_US]
         final_order = mig.pop.pending[in_us] == Pending.FINAL_ORDER
@@ -149,6 +150,7 @@ class BorderModel(mesa.Model):
 
         self.ice.interior.arrest(day)
         self.ice.enforce_cap(day)
+        self.ice.families.keep_to_beds(day)
         self.courts.mpp_daily(day)
         self.courts.end_day(day)
         mig.behaviour.experience.end_day()
@@ -177,6 +179,14 @@ class BorderModel(mesa.Model):
         assert np.array_equal(by_arrest, pop.arrest_counts), (by_arrest, pop.arrest_counts)
         added = self.migrants.people_set_out + self.ice.interior.people_added
         assert pop.n == added, f"{pop.n} people in the run, {added} set out or entered through ICE"
+        families = self.ice.families
+        assert families.held <= families.capacity(self.day), (
+            f"day {self.day}: {families.held} in family detention > {families.capacity(self.day)}")
+        in_family = pop.status[: pop.n] == Status.IN_FAMILY_DETENTION
+        if in_family.any():
+            stay = self.day - pop.status_since[: pop.n][in_family].min()
+            limit = max(self.timeline.family_max_days[max(self.day - int(stay), 0): self.day + 1])
+            assert stay <= limit, f"day {self.day}: a family held {stay} days (limit {limit})"
         assert self.ice.detained <= self.ice.capacity(self.day), (
             f"day {self.day}: {self.ice.detained} detained > cap {self.ice.capacity(self.day)}")
         rows = np.arange(pop.n)

@@ -38,7 +38,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "last_encounter_fy": (np.int16, -1),
     "n_encounters": (np.int16, 0),
     "n_violence": (np.int16, 0),
-    "status_since": (np.int32, 0),
+    "status_since": (np.int32, 0),  # the day the person entered their current status
     "family": (np.int32, -1),  # row of the family's first member; own row for everyone else
     "arrest": (np.int8, 0),  # vocabulary.Arrest: border crosser, or arrested in the interior
 }
@@ -123,8 +123,9 @@ def set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts
         counts[new] += 1
         arrest_counts[arrest[r], status[r]] -= 1
         arrest_counts[arrest[r], new] += 1
+        if status[r] != new:
+            since[r] = day
         status[r] = new
-        since[r] = day
 
 
 @numba.njit(cache=True)

@@ -53,6 +53,9 @@ class PortReturn(Policy):
 
     kind: ClassVar[str] = "port_return"
     sectors: SectorList = field(default_factory=lambda: list(SECTOR_KEYS))
+    # of those, held instead for a formal removal through a port (expedited removal,
+    # reinstatement of an earlier order): a removal ICE counts, after some days detained
+    formal_removal_share: Probability = 0.0
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,27 @@ class InteriorEnforcement(Policy):
 
 
 @dataclass(frozen=True)
+class FamilyDetention(Policy):
+    """ICE's family residential centres: `beds` for parents with children, who may
+    be held at most `max_days` (the court-ordered 20-day limit); families wait
+    there for a credible-fear interview, and for a removal if they have none.
+    Families that find no bed, or reach the limit, are released."""
+
+    kind: ClassVar[str] = "family_detention"
+    beds: Count = 3300
+    max_days: Days = 20.0
+
+
+@dataclass(frozen=True)
+class NoticeToReport(Policy):
+    """Border releases with a notice to report to ICE (or parole) instead of a notice
+    to appear: no court case is filed for them, so they join no docket in the run."""
+
+    kind: ClassVar[str] = "notice_to_report"
+    share: Probability = 0.33
+
+
+@dataclass(frozen=True)
 class RemovalMoratorium(Policy):
     """No removals at all (the 100-day moratorium, while it stood): no removal
     flights, no removals through a port; whoever is due waits in detention."""
@@ -203,7 +227,9 @@ POLICY_KINDS: dict[str, type[Policy]] = {
     cls.kind: cls
     for cls in (PortReturn, InteriorRepatriation, Flights, MPP, MPPHearingsPostponed,
                 MPPWindDown, Title42, MexicoRefusesFamilies, DetentionCap,
-                EnforcementPriorities, InteriorEnforcement, RemovalMoratorium, GuatemalaAgreement,
+                EnforcementPriorities, InteriorEnforcement, FamilyDetention, NoticeToReport,
+                RemovalMoratorium,
+                GuatemalaAgreement,
                 MexicanEnforcement, CourtSlowdown)
 }
 

@@ -116,14 +116,16 @@ class BorderScenario(Scenario):
     credible_fear_positive: Probability = 0.75
     max_detention_days: Days = 180.0
     port_removal_days: Days = 10.0  # detained Mexicans removed through a land port
+    removal_processing_days: NonNegative = 0.0  # detained before a removal flight may take them
     # ICE's interior side (the flow of arrests is the `interior_enforcement` policy)
     initial_detained_border: Count = 0  # in ICE detention on the first day, arrested at the border
     initial_detained_interior: Count = 0  # ... arrested in the interior
     interior_arrest_nationality: PerNationality = {  # weights (ICE removals by country, FY2019)
         "mexico": 127492.0, "guatemala": 54919.0, "honduras": 41800.0, "el_salvador": 18981.0,
         "china": 1000.0, "other": 23066.0}
-    interior_detention_days: Days = 45.0  # arrest to the detained docket's decision (mean)
-    interior_removal_share: Probability = 0.65  # of detained interior cases: ordered removed
+    detained_docket_days: Days = 46.0  # detention to the detained docket's decision (mean)
+    detained_docket_removal_share: Probability = 0.65  # of detained docket cases: ordered removed
+    detained_docket_share: Probability = 0.0  # of single adults with a credible fear: kept detained
     # After a return: mean days before trying again, and the chance of giving up
     retry_days: ReturnModeDays = {
         "title42": 3.0, "port_return": 7.0, "interior_flight": 75.0, "removal": 150.0,

@@ -73,10 +73,13 @@ class Decision(IntEnum):
     CAP_RELEASE = 41  # who is let go when the detention cap drops
     INTERIOR_ARRESTS = 42  # how many people ICE arrests in the interior, per nationality and day
     INTERIOR_DETAINED = 43  # an interior arrestee detained (or released with a notice to appear)
-    INTERIOR_CASE_DAYS = 44  # days in detention until the detained docket decides
-    INTERIOR_REMOVED = 45  # the detained docket orders removal (or releases)
+    DETAINED_DOCKET_DAYS = 44  # days in detention until the detained docket decides
+    DETAINED_DOCKET_REMOVED = 45  # the detained docket orders removal (or releases)
     FINAL_ORDER_ARREST = 46  # days until ICE arrests someone living under a final order
     START_DETENTION = 47  # who was in ICE detention on the first day, and for how long yet
+    DETAINED_DOCKET = 48  # a single adult with a credible fear kept in detention for the docket
+    MEXICAN_FORMAL_REMOVAL = 49  # a Mexican held for a formal removal instead of a port return
+    NOTICE_TO_REPORT = 50  # released with a notice to report (no court case yet) instead of an NTA
 
 
 class RandomStreams:

@@ -19,6 +19,7 @@ from model.policies import (
     CourtSlowdown,
     DetentionCap,
     EnforcementPriorities,
+    FamilyDetention,
     GuatemalaAgreement,
     InteriorEnforcement,
     InteriorRepatriation,
@@ -26,6 +27,7 @@ from model.policies import (
     MexicoRefusesFamilies,
     MPPHearingsPostponed,
     MPPWindDown,
+    NoticeToReport,
     PolicyBook,
     PortReturn,
     RemovalMoratorium,
@@ -48,6 +50,7 @@ class PolicyTimeline:
         self.family_acceptance = np.ones((d, s))  # share still taken back, per sector
         # Title 8 for Mexicans
         self.port_return = np.zeros((d, s), dtype=bool)
+        self.formal_removal_share = np.zeros(d)  # of Mexicans otherwise returned at a port
         self.interior = np.zeros((d, s), dtype=bool)
         self.interior_share = np.zeros(d)
         self.interior_wait_days = np.full(d, 14.0)
@@ -75,6 +78,9 @@ class PolicyTimeline:
         self.detention_cap_share = np.ones(d)
         self.moratorium = np.zeros(d, dtype=bool)
         self.court_completion_share = np.ones(d)
+        self.notice_to_report_share = np.zeros(d)  # of border releases: no court case filed
+        self.family_beds = np.zeros(d)  # people, in family residential centres
+        self.family_max_days = np.full(d, 20.0)
         self.interception = np.full(d, base_interception)
         self.aca_stays_share = 0.0
         self._fill(book, start)
@@ -100,6 +106,8 @@ class PolicyTimeline:
                 self.family_acceptance[days(p), index] = p.acceptance.get(key, p.default_acceptance)
         for p in book.of_kind(PortReturn):
             self.port_return[days(p), [SECTOR_INDEX[k] for k in p.sectors]] = True
+        for p in first_wins(PortReturn):
+            self.formal_removal_share[days(p)] = p.formal_removal_share
         for p in first_wins(InteriorRepatriation):
             on = days(p)
             self.interior[on] = False
@@ -139,6 +147,11 @@ class PolicyTimeline:
             self.detention_cap_share[days(p)] = p.share
         for p in book.of_kind(RemovalMoratorium):
             self.moratorium[days(p)] = True
+        for p in first_wins(FamilyDetention):
+            self.family_beds[days(p)] = p.beds
+            self.family_max_days[days(p)] = p.max_days
+        for p in first_wins(NoticeToReport):
+            self.notice_to_report_share[days(p)] = p.share
         for p in first_wins(CourtSlowdown):
             self.court_completion_share[days(p)] = p.completion_share
         for p in first_wins(MexicanEnforcement):

@@ -43,6 +43,7 @@ class Status(IntEnum):
     AT_HOME = 7  # back in the home country (removed, flown, deported by Mexico); may leave again
     GAVE_UP = 8  # stopped trying
     IN_THIRD_COUNTRY = 9  # transferred to Guatemala under the cooperative agreement
+    IN_FAMILY_DETENTION = 10  # a family held by ICE in a family residential centre
 
 
 class ReturnMode(IntEnum):
@@ -86,7 +87,7 @@ class Pending(IntEnum):
     MPP = 11
     CREDIBLE_FEAR = 12
     PORT_REMOVAL = 13
-    INTERIOR_CASE = 14  # arrested by ICE in the interior: the detained docket decides
+    DETAINED_DOCKET = 14  # held for the detained docket: removal or release when it decides
     FINAL_ORDER = 15  # living in the US under a final removal order, until ICE arrests them
 
 

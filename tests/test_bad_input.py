@@ -379,11 +379,14 @@ HISTORICAL_CASES = {
         "[parameters.interior_arrest_nationality]\natlantis = 3\n",
         "parameters.interior_arrest_nationality", ["unknown nationality 'atlantis'"]),
     "interior removal share above 1": (
-        "[parameters]\ninterior_removal_share = 1.2\n",
-        "parameters.interior_removal_share", ["is not a probability in [0, 1]"]),
+        "[parameters]\ndetained_docket_removal_share = 1.2\n",
+        "parameters.detained_docket_removal_share", ["is not a probability in [0, 1]"]),
+    "detained docket share below 0": (
+        "[parameters]\ndetained_docket_share = -0.1\n",
+        "parameters.detained_docket_share", ["is not a probability in [0, 1]"]),
     "interior detention of zero days": (
-        "[parameters]\ninterior_detention_days = 0\n",
-        "parameters.interior_detention_days", ["is not positive"]),
+        "[parameters]\ndetained_docket_days = 0\n",
+        "parameters.detained_docket_days", ["is not positive"]),
     "negative interior arrests": (
         "[policies.interior_enforcement_2019]\narrests_per_day = -10.0\n",
         "policies.interior_enforcement_2019.arrests_per_day", ["is not non-negative"]),
@@ -396,6 +399,21 @@ HISTORICAL_CASES = {
     "priorities arresting more than everyone": (
         "[policies.enforcement_priorities]\ninterior_arrest_share = 2.0\n",
         "policies.enforcement_priorities.interior_arrest_share", ["is not a probability in [0, 1]"]),
+    "negative removal processing days": (
+        "[parameters]\nremoval_processing_days = -2\n",
+        "parameters.removal_processing_days", ["-2", "is not non-negative"]),
+    "notice-to-report share above 1": (
+        "[policies.notice_to_report]\nshare = 1.5\n",
+        "policies.notice_to_report.share", ["is not a probability in [0, 1]"]),
+    "formal removal share of port returns as text": (
+        '[policies.port_return]\nformal_removal_share = "half"\n',
+        "policies.port_return.formal_removal_share", ["expected a number"]),
+    "negative family beds": (
+        "[policies.family_detention]\nbeds = -100\n",
+        "policies.family_detention.beds", ["-100", "is not non-negative"]),
+    "family stay limit of zero days": (
+        "[policies.family_detention]\nmax_days = 0\n",
+        "policies.family_detention.max_days", ["is not positive"]),
     "interior enforcement field that does not exist": (
         "[policies.interior_enforcement_2019]\nraids_per_day = 3.0\n",
         "policies.interior_enforcement_2019.raids_per_day", ["unknown field"]),

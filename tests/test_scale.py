@@ -25,6 +25,9 @@ def test_coarse_scale_estimates_full_scale_totals(full_scale, scale):
     coarse = np.mean([simulate("historical", seed=s, scale=scale, **WINDOW).monthly[COLUMNS].sum()
                       for s in range(4)], axis=0)
     ratio = dict(zip(COLUMNS, (coarse / full_scale.to_numpy()).round(3)))
-    tolerance = {"interior_repatriations": 0.06}  # ~1,850 people: 90 agents at scale 20
+    # ~1,850 people: 90 agents at scale 20; and since Mexicans are also removed formally
+    # (fewer try again), the flights' demand is close to their seats, where a coarse run
+    # leaves more seats empty (1,640-1,740 of 1,850 over seeds, 0.89-0.94)
+    tolerance = {"interior_repatriations": 0.12}
     for column, r in ratio.items():
         assert abs(r - 1) <= tolerance.get(column, 0.04), ratio

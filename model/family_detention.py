@@ -1,0 +1,96 @@
+"""Family detention: ICE's family residential centres (Dilley, Karnes, Berks).
+
+A few thousand beds for parents with children, by the `family_detention`
+policy in force. Families Border Patrol would release are held instead while
+beds allow, whole, for a credible-fear interview: with a credible fear they are
+released; without one they wait for a removal (a flight home, or a land port
+for Mexicans). Nobody stays past the stay limit (the court-ordered 20 days):
+whoever is still there is released. Families that find no bed are released
+at once, as before.
+"""
+
+import mesa
+import numpy as np
+
+from model.streams import Decision
+from model.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
+
+_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
+
+
+class FamilyResidentialCentres(mesa.Agent):
+    """ICE's family beds. Owns nothing but the rule: the beds and stay limit are in
+    the policy timeline, the families' places in the status counts. Border Patrol
+    hands over families it would release (`take`); the model calls `on_due` and
+    `keep_to_beds` daily."""
+
+    @property
+    def held(self) -> int:
+        return int(self.model.migrants.pop.status_counts[Status.IN_FAMILY_DETENTION])
+
+    def capacity(self, day: int) -> int:
+        """Family beds today, in agents."""
+        return int(self.model.timeline.family_beds[day] / self.model.scale)
+
+    def take(self, rows: np.ndarray, day: int) -> np.ndarray:
+        """Hold the families that fit (whole) for a credible-fear interview; return the rest."""
+        if len(rows) == 0 or self.model.timeline.family_beds[day] <= 0:
+            return rows
+        m, s = self.model, self.model.scenario
+        pop = m.migrants.pop
+        fits = pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
+        taken = rows[fits]
+        limit = int(m.timeline.family_max_days[day])
+        days = 1 + m.streams.poisson(Decision.CREDIBLE_FEAR_DAYS, pop, taken, day,
+                                     s.credible_fear_days - 1)
+        pop.pending[taken] = Pending.CREDIBLE_FEAR
+        m.migrants.move(taken, Status.IN_FAMILY_DETENTION, day, np.minimum(days, limit))
+        return rows[~fits]
+
+    def on_due(self, rows: np.ndarray, day: int) -> None:
+        """Interviews done, removals due, or the stay limit reached."""
+        if len(rows) == 0:
+            return
+        m, s = self.model, self.model.scenario
+        pop = m.migrants.pop
+        pending = pop.pending[rows]
+        left = (m.timeline.family_max_days[day] - (day - pop.status_since[rows])).astype(np.int64)
+        fear = rows[pending == Pending.CREDIBLE_FEAR]
+        positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
+                    < m.scenario.credible_fear_positive)
+        m.migrants.release(fear[positive], day)
+        # without a credible fear: held for a removal, while the stay limit allows
+        fear_left = left[pending == Pending.CREDIBLE_FEAR][~positive]
+        negative = fear[~positive][fear_left > 0]
+        m.migrants.release(fear[~positive][fear_left <= 0], day)  # interviewed at the limit
+        left_negative = fear_left[fear_left > 0]
+        removal = _REMOVAL[pop.nationality[negative]]
+        pop.pending[negative] = removal
+        by_port = removal == Pending.PORT_REMOVAL
+        due = np.where(by_port, np.minimum(int(s.port_removal_days), left_negative), left_negative)
+        m.migrants.move(negative, Status.IN_FAMILY_DETENTION, day, due)
+        m.ice.join_lines(negative[~by_port])
+        at_port = (pending == Pending.PORT_REMOVAL) & (left >= 0)
+        removed = rows[at_port]
+        if m.timeline.moratorium[day]:  # no removals: wait a day, within the stay limit
+            waits = left[at_port] > 0
+            m.migrants.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
+            m.migrants.release(removed[~waits], day)
+        else:
+            m.ice.record_removals(removed)
+            m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
+        # the stay limit reached, or no flight in time: released
+        m.migrants.release(rows[(pending != Pending.CREDIBLE_FEAR) & ~at_port], day)
+
+    def keep_to_beds(self, day: int) -> None:
+        """When the beds shrink below the families held (a policy ends), release the
+        excess, whole families, in random order (rare: a scan of everyone is fine)."""
+        excess = self.held - self.capacity(day)
+        if excess <= 0:
+            return
+        m = self.model
+        pop = m.migrants.pop
+        held = np.flatnonzero(pop.status[: pop.n] == Status.IN_FAMILY_DETENTION)
+        u = m.streams.uniform(Decision.CAP_RELEASE, pop, held, day)
+        chosen = held[np.argsort(u, kind="stable")[:excess]]
+        m.migrants.release(held[np.isin(pop.family[held], pop.family[chosen])], day)
