@@ -19,6 +19,8 @@ total.
 import numba
 import numpy as np
 
+from model.streams import Decision
+
 
 @numba.njit(cache=True)
 def fit_families(family: np.ndarray, rows: np.ndarray, keys: np.ndarray, room: np.ndarray
@@ -97,3 +99,14 @@ class CarriedRoom:
         else:
             self.credit = np.minimum(self.credit, np.maximum(self.CARRY_PERIODS * self.granted,
                                                              self.LARGE_FAMILY))
+
+
+def over_capacity(model, status: int, excess: int, day: int) -> np.ndarray:
+    """`excess` people (or a few more: whole families leave together) held in `status`,
+    drawn at random, to let go when the beds shrink below the people held (rare: a
+    scan of everyone is fine)."""
+    pop = model.migrants.pop
+    held = np.flatnonzero(pop.status[: pop.n] == status)
+    u = model.streams.uniform(Decision.CAP_RELEASE, pop, held, day)
+    chosen = held[np.argsort(u, kind="stable")[:excess]]
+    return held[np.isin(pop.family[held], pop.family[chosen])]

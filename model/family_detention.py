@@ -12,6 +12,7 @@ at once, as before.
 import mesa
 import numpy as np
 
+from model.capacity import over_capacity
 from model.streams import Decision
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
 
@@ -84,13 +85,8 @@ class FamilyResidentialCentres(mesa.Agent):
 
     def keep_to_beds(self, day: int) -> None:
         """When the beds shrink below the families held (a policy ends), release the
-        excess, whole families, in random order (rare: a scan of everyone is fine)."""
+        excess, whole families, in random order."""
         excess = self.held - self.capacity(day)
-        if excess <= 0:
-            return
-        m = self.model
-        pop = m.migrants.pop
-        held = np.flatnonzero(pop.status[: pop.n] == Status.IN_FAMILY_DETENTION)
-        u = m.streams.uniform(Decision.CAP_RELEASE, pop, held, day)
-        chosen = held[np.argsort(u, kind="stable")[:excess]]
-        m.migrants.release(held[np.isin(pop.family[held], pop.family[chosen])], day)
+        if excess > 0:
+            self.model.migrants.release(
+                over_capacity(self.model, Status.IN_FAMILY_DETENTION, excess, day), day)

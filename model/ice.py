@@ -15,6 +15,7 @@ import mesa
 import numba
 import numpy as np
 
+from model.capacity import over_capacity
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
 from model.recorder import COLUMN_INDEX
@@ -191,13 +192,7 @@ class ICE(mesa.Agent):
         excess = self.detained - self.capacity(day)
         if excess <= 0:
             return
-        m = self.model
-        pop = m.migrants.pop
-        detained = np.flatnonzero(pop.status[: pop.n] == Status.IN_ICE_DETENTION)
-        u = m.streams.uniform(Decision.CAP_RELEASE, pop, detained, day)
-        chosen = detained[np.argsort(u, kind="stable")[:excess]]
-        # whole families leave together (the cap is then kept with room to spare)
-        self._turn_away(detained[np.isin(pop.family[detained], pop.family[chosen])], day)
+        self._turn_away(over_capacity(self.model, Status.IN_ICE_DETENTION, excess, day), day)
 
     # -- flights -------------------------------------------------------------
     def board(self, destination: int, choose: Callable[[np.ndarray], np.ndarray], day: int
