@@ -71,7 +71,8 @@ class BorderPatrol:
             rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
             pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
             t.title42[day], t.title42_exception[day], t.title42_by_air[day],
-            t.title42_uac_exempt[day], t.family_acceptance[day],
+            t.title42_uac_exempt[day], t.family_acceptance[day], t.title42_refused_by_air[day],
+            t.title42_flight[day],
             t.port_return[day], t.formal_removal_share[day], t.interior[day],
             t.interior_share[day], _BORDER_STATE,
             t.aca[day], t.aca_share[day], t.aca_group[day],
@@ -84,7 +85,9 @@ class BorderPatrol:
         m.recorder.add("family_expulsions_refused", refused)
         m.recorder.add("title42_expulsions", int(np.count_nonzero(expelled | by_air)))
         m.migrants.send_back(rows[expelled], ReturnMode.TITLE42, Status.AT_BORDER, day)
-        m.migrants.send_back(rows[by_air], ReturnMode.REMOVAL, Status.AT_HOME, day)
+        flies = by_air & (pending < Pending.RELEASE)  # held for an expulsion flight
+        m.ice.hold_for_expulsion(rows[flies], pending[flies], day)
+        m.migrants.send_back(rows[by_air & ~flies], ReturnMode.REMOVAL, Status.AT_HOME, day)
         m.migrants.return_at_port(rows[outcome == PORT_RETURNED], day)
         m.migrants.release(rows[outcome == NO_ROOM], day, forced=True)
         held = outcome == HELD
@@ -133,15 +136,16 @@ _BORDER_STATE = np.array([s.border for s in MEXICAN_STATES])
 @numba.njit(cache=True)
 def _consequences(rows, sectors, uid, family, nationality, demographic, intent, origin_state, day,
                   keys, title42, t42_exception, t42_by_air, t42_uac_exempt, family_acceptance,
-                  port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
+                  t42_refused_by_air, t42_flight, port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
                   aca_group,
                   mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
                   claim_prob, strategic_claim_prob, entry_share, holding_room, custody_extra_days):
     """The consequence for each person apprehended today, family by family, in order.
 
     In the order the law applied them: Title 42 expulsion where Mexico takes the
-    person back (Central American families only where it still accepts them),
-    or by air for other nationalities; otherwise Title 8. Title 8: Mexican
+    person back (Central American families only where it still accepts them, a
+    share of the others on expulsion flights home), or by air for other
+    nationalities (held for an expulsion flight where a route is in force); otherwise Title 8. Title 8: Mexican
     children are repatriated at the port; Mexican adults without a fear claim
     are flown to the interior (under interior repatriation, from an interior
     state), returned at the port (or, a share, held for a formal removal through
@@ -181,12 +185,19 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                        and draw_unit(keys[Decision.MEXICO_ACCEPTS], person, day)
                        >= family_acceptance[sector])
             if subject and refused:
-                refused_people += size
+                if (t42_flight[nat] >= 0 and draw_unit(keys[Decision.TITLE42_FAMILY_BY_AIR],
+                                                       person, day) < t42_refused_by_air):
+                    out = EXPELLED_BY_AIR  # on an expulsion flight home
+                    pend = t42_flight[nat]
+                else:
+                    refused_people += size
             elif subject and (nat == _MEXICO or _CENTRAL_AMERICAN[nat]):
                 out = EXPELLED
             elif (subject and (nat == _CHINA or nat == _OTHER)
                   and draw_unit(keys[Decision.TITLE42_BY_AIR], person, day) < t42_by_air):
-                out = EXPELLED_BY_AIR
+                out = EXPELLED_BY_AIR  # on an expulsion flight if a route is in force, else at once
+                if t42_flight[nat] >= 0:
+                    pend = t42_flight[nat]
         if out < 0:  # Title 8
             u = draw_unit(keys[Decision.CLAIMS_FEAR], person, day)
             if intent[r]:

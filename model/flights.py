@@ -19,7 +19,7 @@ import numpy as np
 from model.capacity import CarriedRoom
 from model.policies import Flights
 from model.streams import Decision
-from model.vocabulary import DESTINATIONS, Destination, ReturnMode, Status
+from model.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
 
 
 @dataclass
@@ -76,6 +76,8 @@ class Flight(mesa.Agent):
         m, t = self.model, self.model.timeline
         if not m.mexico.receives_flight(self.destination, self.day):
             return "cancelled: Mexico does not receive it"
+        if self.destination in TITLE42_DESTINATIONS:
+            return None  # expulsions, not removals: neither the moratorium nor the priorities
         if t.moratorium[self.day]:
             return "cancelled: removal moratorium"
         if (t.priorities[self.day] and not self.listed
@@ -93,6 +95,9 @@ class Flight(mesa.Agent):
         if self.destination == Destination.GUADALAJARA:
             m.recorder.add("interior_repatriations", len(rows))
             m.migrants.send_back(rows, ReturnMode.INTERIOR_FLIGHT, Status.AT_HOME, self.day)
+        elif self.destination in TITLE42_DESTINATIONS:
+            m.recorder.add("title42_flight_expulsions", len(rows))
+            m.migrants.send_back(rows, ReturnMode.REMOVAL, Status.AT_HOME, self.day)
         elif self.destination == Destination.GUATEMALA_ACA:
             m.recorder.add("third_country_transfers", len(rows))
             stays = (m.streams.uniform(Decision.ACA_STAYS, m.migrants.pop, rows, self.day)

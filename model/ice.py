@@ -24,6 +24,7 @@ from model.vocabulary import (
     NATIONALITY_KEYS,
     N_NATIONALITY,
     REMOVAL_BY_NATIONALITY,
+    TITLE42_DESTINATIONS,
     Arrest,
     Destination,
     Nationality,
@@ -39,6 +40,9 @@ IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
 CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
                                                 int(Pending.PORT_REMOVAL),
                                                 int(Pending.FLY_GUADALAJARA))
+# flights that take people without travel documents: Mexico's interior, Guatemala under
+# the agreement, Title 42 expulsions
+_NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
 _REMOVALS_BY_NATIONALITY = np.array([COLUMN_INDEX[f"removals_{k}"] for k in NATIONALITY_KEYS])
 
 
@@ -167,6 +171,18 @@ class ICE(mesa.Agent):
         m.migrants.return_at_port(timed_out[no_seat], day)
         m.migrants.release(timed_out[~no_seat], day)
 
+    # -- Title 42 expulsion flights ------------------------------------------------
+    def hold_for_expulsion(self, rows: np.ndarray, destination: np.ndarray, day: int) -> None:
+        """Held for an expulsion flight while beds allow (at most the policy's wait, then
+        processed under Title 8: released); expelled by air at once when there is no bed."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        fits = m.migrants.pop.whole_families(rows, max(self.capacity(day) - self.detained, 0))
+        m.migrants.send_back(rows[~fits], ReturnMode.REMOVAL, Status.AT_HOME, day)
+        wait = max(int(m.timeline.title42_flight_wait[day]), 1)
+        self.hold(rows[fits], destination[fits], day, np.full(int(fits.sum()), wait))
+
     # -- the detained docket ---------------------------------------------------
     def hold_for_docket(self, rows: np.ndarray, day: int) -> None:
         """Detained until the detained docket decides (some weeks)."""
@@ -207,7 +223,7 @@ class ICE(mesa.Agent):
             return np.empty(0, dtype=np.int64)
         rows = _still_waiting(queue[0] if len(queue) == 1 else np.concatenate(queue),
                               pop.status, pop.pending, int(destination))
-        if destination in (Destination.GUADALAJARA, Destination.GUATEMALA_ACA):
+        if destination in _NO_DOCUMENTS:
             ready = np.ones(len(rows), dtype=bool)  # no travel documents to wait for
         else:
             ready = day - pop.status_since[rows] >= self.model.scenario.removal_processing_days

@@ -120,6 +120,10 @@ class Title42(Policy):
     uac_exempt_from: date | None = None
     exception_share: Probability = 0.05  # processed under Title 8 anyway
     other_nationalities_share: Probability = 0.05  # expelled by air to their own country
+    # Central American families Mexico will not take back, expelled by air instead (while
+    # an expulsion flight route to their country is in force)
+    refused_families_by_air: Probability = 0.0
+    flight_wait_days: Days = 14.0  # held for an expulsion flight at most this long, then Title 8
 
 
 @dataclass(frozen=True)

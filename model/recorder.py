@@ -74,6 +74,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("interior_releases", "sum", "people arrested in the interior and released with a notice to appear (at arrest, by the detained docket, or for want of a bed)"),
     Column("detention_population_border", "mean", "people in ICE detention arrested at the border (average daily)"),
     Column("detention_population_interior", "mean", "people in ICE detention arrested in the interior (average daily)"),
+    Column("title42_flight_expulsions", "sum", "people expelled under Title 42 on expulsion flights, when flown (part of title42_expulsions, which counts them when expelled)"),
     Column("family_detention_population", "mean", "people (parents and children) in ICE's family residential centres (average daily; part of detention_population)"),
     *(Column(f"removals_{k}", "sum", f"removals (as `removals`) of {label}")
       for k, label in zip(NATIONALITY_KEYS, ("Mexicans", "Guatemalans", "Hondurans", "Salvadorans",

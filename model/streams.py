@@ -80,6 +80,7 @@ class Decision(IntEnum):
     DETAINED_DOCKET = 48  # a single adult with a credible fear kept in detention for the docket
     MEXICAN_FORMAL_REMOVAL = 49  # a Mexican held for a formal removal instead of a port return
     NOTICE_TO_REPORT = 50  # released with a notice to report (no court case yet) instead of an NTA
+    TITLE42_FAMILY_BY_AIR = 51  # a family Mexico refuses, expelled by air instead
 
 
 class RandomStreams:

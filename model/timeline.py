@@ -20,6 +20,7 @@ from model.policies import (
     DetentionCap,
     EnforcementPriorities,
     FamilyDetention,
+    Flights,
     GuatemalaAgreement,
     InteriorEnforcement,
     InteriorRepatriation,
@@ -33,7 +34,14 @@ from model.policies import (
     RemovalMoratorium,
     Title42,
 )
-from model.vocabulary import DEMOGRAPHIC_KEYS, N_DEMOGRAPHIC, N_NATIONALITY, NATIONALITY_KEYS
+from model.vocabulary import (
+    DEMOGRAPHIC_KEYS,
+    DESTINATIONS,
+    N_DEMOGRAPHIC,
+    N_NATIONALITY,
+    NATIONALITY_KEYS,
+    TITLE42_FLIGHT_BY_NATIONALITY,
+)
 
 
 class PolicyTimeline:
@@ -47,6 +55,10 @@ class PolicyTimeline:
         self.title42_exception = np.zeros(d)
         self.title42_by_air = np.zeros(d)
         self.title42_uac_exempt = np.zeros(d, dtype=bool)
+        self.title42_refused_by_air = np.zeros(d)
+        self.title42_flight_wait = np.full(d, 14.0)
+        # per nationality, the expulsion flight destination in force (-1: none)
+        self.title42_flight = np.full((d, N_NATIONALITY), -1, dtype=np.int8)
         self.family_acceptance = np.ones((d, s))  # share still taken back, per sector
         # Title 8 for Mexicans
         self.port_return = np.zeros((d, s), dtype=bool)
@@ -98,9 +110,16 @@ class PolicyTimeline:
             self.title42_exception[on] = p.exception_share
             self.title42_by_air[on] = p.other_nationalities_share
             self.title42_uac_exempt[on] = False
+            self.title42_refused_by_air[on] = p.refused_families_by_air
+            self.title42_flight_wait[on] = p.flight_wait_days
             if p.uac_exempt_from is not None:
                 exempt_from = max((p.uac_exempt_from - start).days, on.start)
                 self.title42_uac_exempt[exempt_from:on.stop] = True
+        for p in book.of_kind(Flights):  # expulsion flight routes
+            destination = DESTINATIONS.index(p.destination)
+            for nat, flies_to in enumerate(TITLE42_FLIGHT_BY_NATIONALITY):
+                if flies_to == destination:
+                    self.title42_flight[days(p), nat] = destination
         for p in first_wins(MexicoRefusesFamilies):
             for key, index in SECTOR_INDEX.items():
                 self.family_acceptance[days(p), index] = p.acceptance.get(key, p.default_acceptance)

@@ -68,6 +68,10 @@ class Destination(IntEnum):
     CHINA = 4
     OTHER = 5
     GUATEMALA_ACA = 6  # Hondurans and Salvadorans sent to Guatemala under the agreement
+    TITLE42_GUATEMALA = 7  # Title 42 expulsion flights (not removals), to each country
+    TITLE42_HONDURAS = 8
+    TITLE42_EL_SALVADOR = 9
+    TITLE42_OTHER = 10  # e.g. Haiti, September 2021
 
 
 class Pending(IntEnum):
@@ -83,12 +87,16 @@ class Pending(IntEnum):
     FLY_CHINA = Destination.CHINA
     FLY_OTHER = Destination.OTHER
     FLY_GUATEMALA_ACA = Destination.GUATEMALA_ACA
-    RELEASE = 10
-    MPP = 11
-    CREDIBLE_FEAR = 12
-    PORT_REMOVAL = 13
-    DETAINED_DOCKET = 14  # held for the detained docket: removal or release when it decides
-    FINAL_ORDER = 15  # living in the US under a final removal order, until ICE arrests them
+    FLY_TITLE42_GUATEMALA = Destination.TITLE42_GUATEMALA
+    FLY_TITLE42_HONDURAS = Destination.TITLE42_HONDURAS
+    FLY_TITLE42_EL_SALVADOR = Destination.TITLE42_EL_SALVADOR
+    FLY_TITLE42_OTHER = Destination.TITLE42_OTHER
+    RELEASE = 20
+    MPP = 21
+    CREDIBLE_FEAR = 22
+    PORT_REMOVAL = 23
+    DETAINED_DOCKET = 24  # held for the detained docket: removal or release when it decides
+    FINAL_ORDER = 25  # living in the US under a final removal order, until ICE arrests them
 
 
 class Arrest(IntEnum):
@@ -115,3 +123,8 @@ N_GROUPS = N_NATIONALITY * N_DEMOGRAPHIC  # behaviour groups: nationality x demo
 REMOVAL_BY_NATIONALITY = (Pending.PORT_REMOVAL, Pending.FLY_GUATEMALA, Pending.FLY_HONDURAS,
                           Pending.FLY_EL_SALVADOR, Pending.FLY_CHINA, Pending.FLY_OTHER)
 assert len(REMOVAL_BY_NATIONALITY) == N_NATIONALITY
+# Where a Title 42 expulsion flight takes each nationality (-1: none; Mexicans go by land)
+TITLE42_FLIGHT_BY_NATIONALITY = (-1, Destination.TITLE42_GUATEMALA, Destination.TITLE42_HONDURAS,
+                                 Destination.TITLE42_EL_SALVADOR, -1, Destination.TITLE42_OTHER)
+TITLE42_DESTINATIONS = tuple(d for d in TITLE42_FLIGHT_BY_NATIONALITY if d >= 0)
+assert len(TITLE42_FLIGHT_BY_NATIONALITY) == N_NATIONALITY

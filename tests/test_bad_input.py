@@ -414,6 +414,15 @@ HISTORICAL_CASES = {
     "family stay limit of zero days": (
         "[policies.family_detention]\nmax_days = 0\n",
         "policies.family_detention.max_days", ["is not positive"]),
+    "refused families by air above 1": (
+        "[policies.title42]\nrefused_families_by_air = 1.5\n",
+        "policies.title42.refused_families_by_air", ["is not a probability in [0, 1]"]),
+    "expulsion flight wait of zero days": (
+        "[policies.title42]\nflight_wait_days = 0\n",
+        "policies.title42.flight_wait_days", ["is not positive"]),
+    "unknown expulsion flight destination": (
+        '[policies.title42_flights]\ndestination = "title42_mars"\n',
+        "policies.title42_flights.destination", ["unknown destination 'title42_mars'"]),
     "interior enforcement field that does not exist": (
         "[policies.interior_enforcement_2019]\nraids_per_day = 3.0\n",
         "policies.interior_enforcement_2019.raids_per_day", ["unknown field"]),

@@ -151,3 +151,32 @@ def test_without_family_beds_families_are_released_as_before():
     fy19 = slice("2018-10", "2019-09")
     h, n = hist.monthly.set_index("month").loc[fy19], none.monthly.set_index("month").loc[fy19]
     assert n.releases.sum() > h.releases.sum()  # held families are released later, or removed
+
+
+def test_title42_expulsion_flights_fly_from_march_2020_and_to_haiti_in_september_2021(
+        historical_run, historical_monthly):
+    flown = [f for f in historical_run.flight_log
+             if f.destination.startswith("title42_") and f.status == "flown"]
+    assert flown and min(f.date for f in flown) >= "2020-03-21"
+    haiti = [f for f in flown if f.route == "title42_flights_haiti"]
+    # few are held for them: Title 42's share by air for other nationalities is small
+    assert haiti and all("2021-09-19" <= f.date <= "2021-09-24" for f in haiti)
+    m = historical_monthly.set_index("month")
+    assert m.loc[:"2020-02"].title42_flight_expulsions.sum() == 0
+    assert m.loc["2021-09"].title42_flight_expulsions > 0
+    # flown expulsions are part of the expulsions counted when decided
+    assert m.title42_flight_expulsions.sum() < m.title42_expulsions.sum()
+
+
+def test_without_expulsion_routes_by_air_expulsions_are_immediate():
+    routes = ["title42_flights", "title42_flights_haiti", "title42_flights_guatemala",
+              "title42_flights_honduras", "title42_flights_el_salvador"]
+    none = simulate("historical", seed=2, scale=SCALE,
+                    policies={r: {"enabled": False} for r in routes})
+    assert none.monthly.title42_flight_expulsions.sum() == 0
+    assert not none.flights.destination.str.startswith("title42_").any()
+    hist = run("historical")
+    # the refused families that would have been flown home stay under Title 8
+    fy21 = slice("2020-10", "2021-09")
+    h, n = hist.monthly.set_index("month").loc[fy21], none.monthly.set_index("month").loc[fy21]
+    assert n.family_expulsions_refused.sum() > h.family_expulsions_refused.sum()
