@@ -1,7 +1,8 @@
 """Flights are agents: scheduled transport with seats, origin, destination and date.
 
-Each flight is created from a `flights` policy (a route) and scheduled with
-`model.schedule_event` for the start of its day. It boards the longest-waiting
+Each flight is created from a `flights` policy (a route); each day's flights
+depart together, in schedule order, from one `model.schedule_event` at the start
+of that day. It boards the longest-waiting
 detainees for its destination, never more than its seats; a flight with nobody
 to carry, or cancelled by a moratorium or the 2021 priorities, does not fly.
 
@@ -34,8 +35,8 @@ class FlightRecord:
 
 
 class Flight(mesa.Agent):
-    """One scheduled flight of a route. Created by `schedule_flights`; departs by
-    itself (a scheduled event); boards from ICE's waiting list for its destination."""
+    """One scheduled flight of a route. Created by `schedule_flights`; departs with
+    its day's flights (`FlightDay`); boards from ICE's waiting list for its destination."""
 
     def __init__(self, model, route: Flights, route_index: int, number: int, day: int,
                  origin: str, listed: bool):
@@ -50,7 +51,6 @@ class Flight(mesa.Agent):
         self.seats = route.seats
         self.passengers = 0
         self.status = "scheduled"
-        model.schedule_event(self.depart, at=day + 0.5)  # before that day's step
 
     def depart(self) -> None:
         m = self.model
@@ -125,12 +125,30 @@ def flight_days(route: Flights) -> list[tuple[int, bool]]:
     return [(day, day in listed) for day in sorted(days)]
 
 
+class FlightDay:
+    """The flights leaving on one day, in schedule order: one scheduled event (at the
+    start of the day, before its step) departs them all, so thousands of flights cost
+    a few hundred events."""
+
+    def __init__(self, flights: list[Flight]):
+        self.flights = flights
+
+    def depart(self) -> None:
+        for flight in self.flights:
+            flight.depart()
+
+
 def schedule_flights(model) -> None:
-    """Create every flight of every route (each departs on its day by itself);
+    """Create every flight of every route, and schedule each day's departures;
     ICE's charters keep each route's seats (`ice.seats`, carried over at coarse scales)."""
     routes = model.policies.of_kind(Flights)
     model.ice.seats = CarriedRoom(max(len(routes), 1), model.scale)
+    by_day: dict[int, list[Flight]] = {}
     for index, route in enumerate(routes):
         for number, (day, listed) in enumerate(flight_days(route)):
-            Flight(model, route, index, number, day, route.origins[number % len(route.origins)],
-                   listed)
+            by_day.setdefault(day, []).append(Flight(
+                model, route, index, number, day, route.origins[number % len(route.origins)],
+                listed))
+    model.flight_days = [FlightDay(by_day[day]) for day in sorted(by_day)]  # kept: events hold weak refs
+    for flight_day in model.flight_days:
+        model.schedule_event(flight_day.depart, at=flight_day.flights[0].day + 0.5)

@@ -58,6 +58,8 @@ class ICE(mesa.Agent):
         super().__init__(model)
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
+        self._marks = np.zeros(0, dtype=np.int32)  # scratch for `board` (see _still_waiting)
+        self._stamp = 0
         self.interior = ICEInterior(self)
         self.families = FamilyResidentialCentres(model)
 
@@ -103,7 +105,8 @@ class ICE(mesa.Agent):
         pop = self.model.migrants.pop
         pop.pending[rows] = pending
         self.model.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
-        self.join_lines(rows)
+        if np.ndim(pending) or pending < Pending.RELEASE:  # (a docket or an interview: no line)
+            self.join_lines(rows)
 
     def join_lines(self, rows: np.ndarray) -> None:
         """Whoever in `rows` waits for a flight joins that destination's line."""
@@ -221,8 +224,11 @@ class ICE(mesa.Agent):
         queue = self.waiting[destination]
         if not queue:
             return np.empty(0, dtype=np.int64)
+        if len(self._marks) < pop.n:  # one mark per person: who is already in this line
+            self._marks = np.zeros(len(pop.status), dtype=np.int32)
+        self._stamp += 1
         rows = _still_waiting(queue[0] if len(queue) == 1 else np.concatenate(queue),
-                              pop.status, pop.pending, int(destination))
+                              pop.status, pop.pending, int(destination), self._marks, self._stamp)
         if destination in _NO_DOCUMENTS:
             ready = np.ones(len(rows), dtype=bool)  # no travel documents to wait for
         else:
@@ -256,15 +262,15 @@ def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_ex
 
 
 @numba.njit(cache=True)
-def _still_waiting(rows, status, pending, destination):
+def _still_waiting(rows, status, pending, destination, marks, stamp):
     """The rows still detained (adults, or families) for `destination`, in line order,
-    each once (someone detained twice for it keeps their first place)."""
+    each once (someone detained twice for it keeps their first place: `marks[r] ==
+    stamp` once seen in this call; a new stamp each call)."""
     keep = np.zeros(rows.size, dtype=np.bool_)
-    seen = set()
     for i in range(rows.size):
         r = rows[i]
         held = status[r] == IN_ICE_DETENTION or status[r] == IN_FAMILY_DETENTION
-        if held and pending[r] == destination and r not in seen:
-            seen.add(r)
+        if held and pending[r] == destination and marks[r] != stamp:
+            marks[r] = stamp
             keep[i] = True
     return rows[keep]

@@ -97,6 +97,8 @@ class ICEInterior:
             return
         lam = t.interior_arrests[day] * self.nationality_share / m.scale
         counts = m.streams.poisson_keys(Decision.INTERIOR_ARRESTS, self._keys, day, lam)
+        if not counts.any():
+            return
         rows = self._add(counts, _RESIDENTS_DAY + day, Arrest.RESIDENT, day)
         m.recorder.add("interior_arrests", len(rows))
         held = (m.streams.uniform(Decision.INTERIOR_DETAINED, m.migrants.pop, rows, day)

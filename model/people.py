@@ -74,7 +74,9 @@ class Population:
         self.status_since[new] = day
         self.n += count
         self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
-        np.add.at(self.arrest_counts, (self.arrest[new], self.status[new]), 1)
+        self.arrest_counts += np.bincount(
+            self.arrest[new].astype(np.int64) * N_STATUS + self.status[new],
+            minlength=self.arrest_counts.size).reshape(self.arrest_counts.shape)
         return rows
 
     def _grow(self, needed: int) -> None:
