@@ -53,7 +53,8 @@ def record_value(figures: list[RecordFigure], column: str, period: str) -> float
 
 def model_value(figure: RecordFigure, daily: pd.DataFrame) -> float | None:
     """The figure as a run's daily table gives it; None when the run does not
-    cover its period or the column is not (yet) an output."""
+    cover its period, the column is not (yet) an output, or the figure is a
+    capacity (the model's input, not an outcome)."""
     if figure.column not in daily.columns or figure.how == "capacity":
         return None
     dates = daily["date"].dt.strftime("%Y-%m-%d")
@@ -79,7 +80,14 @@ def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = N
     lines = ["| figure | period | public record | model | model / record |", "|---|---|---|---|---|"]
     for f in figures:
         value = model_value(f, daily)
-        model = "not modelled" if value is None else f"{value:,.0f}"
+        if value is not None:
+            model = f"{value:,.0f}"
+        elif f.column not in daily.columns:
+            model = "not modelled"
+        elif f.how == "capacity":
+            model = "an input"
+        else:
+            model = "before the run"
         ratio = "" if value is None else f"{value / f.value:.2f}"
         lines.append(f"| {f.figure} | {f.period} | {f.value:,.0f} | {model} | {ratio} |")
     return "\n".join(lines)
