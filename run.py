@@ -3,6 +3,7 @@
 
     python run.py run SCENARIO [--seed N] [--scale K] [--set key=value ...] [--out DIR]
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py sensitivity SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
                   [--start DATE] [--end DATE] [--workers K | --scheduler ADDRESS] [--out DIR]
 
@@ -55,6 +56,15 @@ def one_line_error(message: str):
     sys.exit(2)
 
 
+def add_where(verb: argparse.ArgumentParser) -> None:
+    """--workers K | --scheduler ADDRESS: where a many-run verb runs (Dask)."""
+    where = verb.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int("--workers"), default=None,
+                       help="worker processes on this machine (default: one per CPU)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,14 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = verbs.add_parser("sweep", help="run a sweep spec (sweeps/*.toml) on Dask; "
                                            "one Parquet file per run")
     sweep.add_argument("spec", type=Path, help="sweep spec, a .toml file (see sweeps/)")
-    where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int("--workers"), default=None,
-                       help="worker processes on this machine (default: one per CPU)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_where(sweep)
     sweep.add_argument("--out", type=Path, default=None,
                        help="results folder (default runs/sweep-SPEC); re-running skips "
                             "the runs already in it")
+    sensitivity = verbs.add_parser(
+        "sensitivity", help="run a saltelli or morris sweep spec and give Sobol indices or "
+                            "Morris elementary effects (SALib) with 95%% intervals")
+    sensitivity.add_argument("spec", type=Path,
+                             help="sweep spec with design = \"saltelli\" or \"morris\" and "
+                                  "a [sensitivity] table (see sweeps/)")
+    add_where(sensitivity)
+    sensitivity.add_argument("--out", type=Path, default=None,
+                             help="results folder (default runs/sweep-SPEC, shared with "
+                                  "`run.py sweep SPEC`); re-running skips the runs in it")
     compare = verbs.add_parser(
         "compare", help="run scenarios on the same seeds; means and paired differences with "
                         "95%% intervals (stdout, CSV, PNG, report.html)")
@@ -98,11 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a shorter run: first day (YYYY-MM-DD), as --set start")
     compare.add_argument("--end", default=None, metavar="DATE",
                          help="a shorter run: last day (YYYY-MM-DD), as --set end")
-    where = compare.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int("--workers"), default=None,
-                       help="worker processes on this machine (default: one per CPU)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_where(compare)
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
@@ -198,9 +210,15 @@ def cmd_sweep(args) -> int:
     """Check the spec (nothing runs if it is bad), run what is not done yet, and
     print how many runs finished, were skipped or failed; exit 1 if any failed."""
     from experiments import load_spec
+
+    return run_spec(load_spec(args.spec), args)
+
+
+def run_spec(sweep, args) -> int:
+    """Run what is not done yet of a checked sweep and print how many runs finished,
+    were skipped or failed; exit status 1 if any failed, 130 if interrupted."""
     from experiments.runner import default_out_dir, run_sweep
 
-    sweep = load_spec(args.spec)
     out_dir = args.out or default_out_dir(sweep)
     report = run_sweep(sweep, out_dir, workers=args.workers, scheduler=args.scheduler)
     done = len(report.finished) + len(report.skipped)
@@ -216,6 +234,33 @@ def cmd_sweep(args) -> int:
         print(f"failed runs' tracebacks in {report.errors_dir}/ (run the same command again "
               f"to retry them)")
         return 1
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    """Check the spec (a SALib design with a [sensitivity] table) before anything
+    runs, run it as a sweep, then print and write the indices."""
+    from experiments import load_spec
+    from experiments.runner import default_out_dir
+    from experiments.sensitivity import readable_indices, write_sensitivity
+    from experiments.spec import SALIB_DESIGNS, SpecError
+
+    sweep = load_spec(args.spec)
+    if sweep.design not in SALIB_DESIGNS:
+        raise SpecError(f"{args.spec}: design: {sweep.design!r} is not a sensitivity design; "
+                        f"use design = \"saltelli\" (Sobol indices) or \"morris\" (elementary "
+                        f"effects) with a [sensitivity] table")
+    status = run_spec(sweep, args)
+    if status:
+        return status
+    out_dir = args.out or default_out_dir(sweep)
+    files, indices = write_sensitivity(sweep, out_dir)
+    what = "Sobol indices" if sweep.design == "saltelli" else "Morris elementary effects"
+    print(f"{what} over {sweep.sensitivity.period} ({len(sweep.design_rows)} design rows x "
+          f"{len(sweep.seeds)} seeds, scale {sweep.scale}); 95% confidence intervals:")
+    print(readable_indices(indices).to_string(line_width=200))
+    print(f"wrote {files['indices']}, {files['rows']} and "
+          f"{', '.join(str(v) for k, v in files.items() if k.startswith('plot'))}")
     return 0
 
 
@@ -259,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
-                "compare": cmd_compare}[args.verb](args)
+                "sensitivity": cmd_sensitivity, "compare": cmd_compare}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

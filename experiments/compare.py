@@ -193,11 +193,11 @@ def load_runs(plan: Comparison) -> pd.DataFrame:
     return long
 
 
-def whole_run(years: pd.DataFrame) -> dict[str, float]:
-    """One run's OUTCOMES over the whole run from its fiscal-year rows (in order):
-    see the module doc for how each kind of column is combined."""
+def whole_run(years: pd.DataFrame, names=OUTCOMES) -> dict[str, float]:
+    """One run's columns `names` over the whole run from its fiscal-year rows (in
+    order): see the module doc for how each kind of column is combined."""
     out = {}
-    for name in OUTCOMES:
+    for name in names:
         if name == "repeat_encounter_rate":
             enc = years["encounters"].sum()
             out[name] = float(years["repeat_encounters"].sum() / enc) if enc > 0 else 0.0
