@@ -5,7 +5,8 @@
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py sensitivity SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
-                  [--start DATE] [--end DATE] [--workers K | --scheduler ADDRESS] [--out DIR]
+                  [--start DATE] [--end DATE] [--costs FILE]
+                  [--workers K | --scheduler ADDRESS] [--out DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--end", default=None, metavar="DATE",
                          help="a shorter run: last day (YYYY-MM-DD), as --set end")
     add_where(compare)
+    compare.add_argument("--costs", type=Path, default=None, metavar="FILE",
+                         help="unit costs laid over costs/unit_costs.toml (same format: "
+                              "[items.NAME] with the fields to change, or a new item)")
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
@@ -272,7 +276,7 @@ def cmd_compare(args) -> int:
 
     plan = plan_comparison(args.scenarios, seeds=args.seeds, scale=args.scale,
                            master_seed=args.master_seed, start=args.start, end=args.end,
-                           out_dir=args.out)
+                           out_dir=args.out, costs=args.costs)
     report = run_comparison(plan, workers=args.workers, scheduler=args.scheduler)
     if report.interrupted:
         print(f"interrupted: the finished runs are kept in {plan.out_dir / 'runs'}; run the "

@@ -8,7 +8,9 @@ comparison is a sweep spec with no varied values, built in memory
 --scheduler; one Parquet file per run in REPORT_DIR/runs/, so an interrupted
 comparison resumes where it stopped). Then:
 
-- `per_seed_outcomes`: each run's OUTCOMES per fiscal year and over the whole run;
+- `per_seed_outcomes`: each run's OUTCOMES per fiscal year and over the whole run,
+  and what it costs: each unit-cost item's quantity and dollars and their total
+  (`experiments.costs`; defaults in costs/unit_costs.toml, each with its source);
 - `summarise`: for the first scenario its mean over seeds and the 95 % t-interval
   of that mean (`t_interval`); for every other scenario the mean paired
   difference, other minus first seed by seed, with its 95 % t-interval
@@ -23,7 +25,7 @@ Whole-run figures (period "run"): flows are summed over the run;
 `court_backlog`, period-end stocks, are their values at the run's end;
 `repeat_encounter_rate` is the run's repeat encounters over its encounters; and
 `unique_encountered` is the sum of each fiscal year's distinct people (someone
-encountered in two fiscal years counts in both).
+encountered in two fiscal years counts in both); quantities and costs are summed.
 """
 
 import base64
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.costs import CostItem, check_distinct, load_costs, price, unit_cost_table
 from experiments.spec import SpecError, Sweep, parse_spec
 from model import load_scenario
 from model.recorder import COLUMNS
@@ -70,6 +73,7 @@ class Comparison:
     out_dir: Path
     first_day: str
     last_day: str
+    costs: list[CostItem]
 
     @property
     def label_of(self) -> dict[str, str]:
@@ -115,9 +119,11 @@ def default_out_dir(labels: list[str]) -> Path:
 
 def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
                     scale: int = DEFAULT_SCALE, master_seed: int = 0, start: str | None = None,
-                    end: str | None = None, out_dir: "Path | None" = None) -> Comparison:
-    """Check the scenarios, numbers, dates and report folder, and build the sweep;
-    nothing is written. Raises ScenarioError (one line) on the first problem."""
+                    end: str | None = None, out_dir: "Path | None" = None,
+                    costs: "str | Path | None" = None) -> Comparison:
+    """Check the scenarios, numbers, dates, unit costs (`costs`: a file laid over
+    costs/unit_costs.toml) and report folder, and build the sweep; nothing is
+    written. Raises ScenarioError (one line) on the first problem."""
     if len(scenarios) < 2:
         raise CompareError(f"compare needs at least two scenarios, got {len(scenarios)}")
     if seeds < 2:
@@ -126,6 +132,8 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
         raise CompareError(f"--scale must be >= 1, got {scale}")
     if master_seed < 0:
         raise CompareError(f"--master-seed must be >= 0, got {master_seed}")
+    items = load_costs(costs)
+    check_distinct(items, OUTCOMES)
     texts, files, window = [], {}, None
     for given in scenarios:
         text = str(Path(given).resolve()) if given.endswith(".toml") else given
@@ -155,7 +163,7 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
     except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
         raise CompareError(str(exc).removeprefix(f"{out_dir / 'compare.toml'}: ")) from None
     _check_out_dir(out_dir, sweep.text)
-    return Comparison(list(scenarios), labels, sweep, out_dir, *window[1])
+    return Comparison(list(scenarios), labels, sweep, out_dir, *window[1], items)
 
 
 def _check_out_dir(out_dir: Path, text: str) -> None:
@@ -210,20 +218,32 @@ def whole_run(years: pd.DataFrame, names=OUTCOMES) -> dict[str, float]:
     return out
 
 
-def per_seed_outcomes(long: pd.DataFrame) -> pd.DataFrame:
+def per_seed_outcomes(long: pd.DataFrame, costs: "list[CostItem] | None" = None
+                      ) -> pd.DataFrame:
     """One row per scenario, seed and period (each fiscal year, then "run"), one
-    column per outcome."""
+    column per outcome, then each cost item's quantity and cost and the total cost."""
     years = long[long["kind"] == "fiscal_year"].pivot_table(
         index=["scenario", "seed_index", "seed", "period"], columns="column", values="value")
     rows = []
+    names = None
     for (scenario, seed_index, seed), run in years.groupby(level=[0, 1, 2], sort=False):
         run = run.droplevel([0, 1, 2]).sort_index()
-        for period, values in run[list(OUTCOMES)].iterrows():
+        table = run[list(OUTCOMES)].join(price(run, costs or []))
+        names = list(table.columns)
+        for period, values in table.iterrows():
             rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
                          "period": period, **values.to_dict()})
+        priced = table.columns[len(OUTCOMES):]
         rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
-                     "period": WHOLE_RUN, **whole_run(run)})
-    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period", *OUTCOMES])
+                     "period": WHOLE_RUN, **whole_run(run),
+                     **table[priced].sum().to_dict()})
+    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period",
+                                       *(names or OUTCOMES)])
+
+
+def measured(per_seed: pd.DataFrame) -> list[str]:
+    """The outcome (and cost) columns of a per-seed table, in order."""
+    return list(per_seed.columns[4:])
 
 
 def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
@@ -236,7 +256,7 @@ def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
         here = per_seed[per_seed["period"] == period]
         values = {label: here[here["scenario"] == label].sort_values("seed_index")
                   for label in labels}
-        for name in OUTCOMES:
+        for name in measured(per_seed):
             base = values[base_label][name].to_numpy()
             est = t_interval(base)
             rows.append({"period": period, "outcome": name, "scenario": base_label,
@@ -256,7 +276,7 @@ def wide_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     """One period's summary with one row per outcome: the first scenario's mean, low
     and high, then each other scenario's difference, low and high (for CSV)."""
     here = summary[summary["period"] == period]
-    table = pd.DataFrame(index=pd.Index(list(OUTCOMES), name="outcome"))
+    table = pd.DataFrame(index=pd.Index(list(dict.fromkeys(here["outcome"])), name="outcome"))
     for (scenario, statistic, vs), part in here.groupby(["scenario", "statistic", "vs"],
                                                         sort=False):
         head = scenario if statistic == "mean" else f"{scenario} - {vs}"
@@ -289,6 +309,10 @@ def readable_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     return table
 
 
+COSTS_NOTE = ("Costs are each item's quantity (its columns summed; an average daily stock as "
+              "person-days; times per_unit) times its unit cost, in US dollars as published "
+              "(cost_*_usd); cost_total_usd adds them. Defaults in costs/unit_costs.toml; run.py compare "
+              "--costs FILE overrides them.")
 WHOLE_RUN_NOTE = ("whole run: flows summed; detention_population averaged over the run's days; "
                   "mpp_waiting and court_backlog at the run's end; repeat_encounter_rate "
                   "recomputed; unique_encountered summed over fiscal years")
@@ -332,8 +356,9 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
     from experiments.runner import write_atomically
 
     out = plan.out_dir
-    per_seed = per_seed_outcomes(long)
+    per_seed = per_seed_outcomes(long, plan.costs)
     summary = summarise(per_seed, plan.labels)
+    costs = unit_cost_table(plan.costs)
     periods = list(dict.fromkeys(summary["period"]))
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(exist_ok=True)
@@ -342,7 +367,7 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
         path = out / "tables" / f"{period}.csv"
         write_atomically(path, wide_table(summary, period).to_csv().encode())
         files[period] = path
-    for name, table in (("summary", summary), ("per_seed", per_seed)):
+    for name, table in (("summary", summary), ("per_seed", per_seed), ("unit_costs", costs)):
         path = out / "tables" / f"{name}.csv"
         write_atomically(path, table.to_csv(index=False).encode())
         files[name] = path
@@ -352,12 +377,12 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
         files[f"plot {column}"] = out / "plots" / f"{column}.png"
         write_atomically(files[f"plot {column}"], pngs[column])
     files["html"] = out / "report.html"
-    write_atomically(files["html"], report_html(plan, summary, periods, pngs).encode())
+    write_atomically(files["html"], report_html(plan, summary, periods, pngs, costs).encode())
     return files, summary
 
 
 def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
-                pngs: dict[str, bytes]) -> str:
+                pngs: dict[str, bytes], costs: "pd.DataFrame | None" = None) -> str:
     """One self-contained HTML page: the settings, the whole-run and fiscal-year
     tables, and the plots as base64 data: URIs (no external CSS, JS or images)."""
     sweep = plan.sweep
@@ -384,6 +409,12 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
         if period == WHOLE_RUN:
             parts.append(f"<p>{esc(WHOLE_RUN_NOTE)}.</p>")
         parts.append(readable_table(summary, period).to_html())
+    if costs is not None and len(costs):
+        parts.append("<h2>Unit costs</h2>")
+        parts.append(f"<p>{esc(COSTS_NOTE)}</p>")
+        shown = costs[["item", "quantity", "columns", "per_unit", "unit", "unit_cost_usd",
+                       "source", "per_unit_source"]]
+        parts.append(shown.to_html(index=False))
     parts.append("<h2>By month</h2>")
     for column, png in pngs.items():
         data = base64.b64encode(png).decode("ascii")
