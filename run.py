@@ -105,11 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                          help="two or more scenario names or .toml paths; the first is the "
                               "baseline the others are compared with")
-    compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=10,
+    compare.add_argument("--from", type=Path, default=None, metavar="SWEEP_DIR", dest="from_dir",
+                         help="compare runs an earlier `run.py sweep` made instead of running "
+                              "(SCENARIO, or SCENARIO:key=value,... to pick a design point)")
+    compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=None,
                          help="seeds per scenario, the same for every scenario (default 10)")
-    compare.add_argument("--scale", type=positive_int("--scale"), default=20,
+    compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
-    compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=0,
+    compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,
                          help="the seeds are derived from it as a sweep's are (default 0)")
     compare.add_argument("--start", default=None, metavar="DATE",
                          help="a shorter run: first day (YYYY-MM-DD), as --set start")
@@ -272,11 +275,20 @@ def cmd_compare(args) -> int:
     """Check everything (nothing runs or is written if anything is bad), run every
     scenario on the same seeds, print the whole-run table and write the report."""
     from experiments.compare import (WHOLE_RUN, WHOLE_RUN_NOTE, load_runs, plan_comparison,
-                                     readable_table, run_comparison, write_report)
+                                     plan_from_sweep, readable_table, run_comparison,
+                                     write_report)
 
-    plan = plan_comparison(args.scenarios, seeds=args.seeds, scale=args.scale,
-                           master_seed=args.master_seed, start=args.start, end=args.end,
-                           out_dir=args.out, costs=args.costs)
+    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end")
+           if getattr(args, f) is not None}  # the rest: plan_comparison's defaults
+    if args.from_dir is not None:
+        given = [*how, *(f for f in ("workers", "scheduler") if getattr(args, f) is not None)]
+        if given:
+            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale "
+                                f"and dates; drop --{given[0].replace('_', '-')}")
+        plan = plan_from_sweep(args.scenarios, args.from_dir, out_dir=args.out,
+                               costs=args.costs)
+    else:
+        plan = plan_comparison(args.scenarios, out_dir=args.out, costs=args.costs, **how)
     report = run_comparison(plan, workers=args.workers, scheduler=args.scheduler)
     if report.interrupted:
         print(f"interrupted: the finished runs are kept in {plan.out_dir / 'runs'}; run the "
@@ -288,9 +300,9 @@ def cmd_compare(args) -> int:
               file=sys.stderr)
         return 1
     files, summary = write_report(plan, load_runs(plan))
-    sweep = plan.sweep
-    print(f"{' vs '.join(plan.labels)}: {len(sweep.seeds)} seeds (master seed "
-          f"{sweep.master_seed}), scale {sweep.scale}, {plan.first_day} to {plan.last_day}")
+    print(f"{' vs '.join(plan.labels)}: {len(plan.seeds)} seeds (master seed "
+          f"{plan.master_seed}), scale {plan.scale}, {plan.first_day} to {plan.last_day}"
+          + (f", runs from {plan.source}" if plan.source else ""))
     print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
           f"{plan.labels[0]} (seed by seed); 95% t-intervals")
     print(f"{WHOLE_RUN_NOTE}:")

@@ -54,6 +54,7 @@ WHOLE_RUN = "run"
 CONFIDENCE = 0.95
 DEFAULT_SEEDS = 10
 DEFAULT_SCALE = 20
+SELECTION_FILE = "selection.json"  # in a report folder made from an earlier sweep
 _HOW = {c.name: c.how for c in COLUMNS}
 _MEANING = {c.name: c.meaning for c in COLUMNS}
 
@@ -65,20 +66,23 @@ class CompareError(SpecError):
 @dataclass
 class Comparison:
     """A checked comparison: the scenarios as given, their labels in the report, the
-    sweep that runs them (same seeds for all) and the report folder."""
+    report folder, the unit costs, the shared seeds, and where each label's runs
+    are (one Parquet file per seed, in seed order). `sweep` runs them; it is None
+    when they come from an earlier sweep's folder (`source`, `--from`)."""
 
     scenarios: list[str]
     labels: list[str]
-    sweep: Sweep
     out_dir: Path
     first_day: str
     last_day: str
     costs: list[CostItem]
-
-    @property
-    def label_of(self) -> dict[str, str]:
-        """The sweep's scenario text (a name or an absolute .toml path) -> its label."""
-        return dict(zip(self.sweep.scenarios, self.labels))
+    seeds: list[int]
+    master_seed: int
+    scale: int
+    run_files: dict[str, list[Path]]
+    identity: str  # what makes two comparisons the same (kept in the report folder)
+    sweep: "Sweep | None" = None
+    source: "Path | None" = None
 
 
 @dataclass(frozen=True)
@@ -163,14 +167,103 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
     except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
         raise CompareError(str(exc).removeprefix(f"{out_dir / 'compare.toml'}: ")) from None
     _check_out_dir(out_dir, sweep.text)
-    return Comparison(list(scenarios), labels, sweep, out_dir, *window[1], items)
+    label_of = dict(zip(sweep.scenarios, labels))
+    run_files = {label: [] for label in labels}
+    for task in sorted(sweep.runs, key=lambda t: t.seed_index):
+        run_files[label_of[task.scenario]].append(out_dir / "runs" / f"{task.run_id}.parquet")
+    return Comparison(list(scenarios), labels, out_dir, *window[1], items, sweep.seeds,
+                      master_seed, scale, run_files, sweep.text, sweep=sweep)
 
 
-def _check_out_dir(out_dir: Path, text: str) -> None:
-    """The report folder must be new, empty, or hold this same comparison (resumed)."""
+def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | None" = None,
+                    costs: "str | Path | None" = None) -> Comparison:
+    """A comparison of runs an earlier sweep made (`run.py compare A B --from DIR`):
+    each selection is a scenario of that sweep, `NAME`, narrowed to one design point
+    with `NAME:key=value,key=value` when the sweep varied values. Every selection
+    must have one finished run per seed of the sweep. Nothing runs; nothing is
+    written. Raises CompareError (one line) on the first problem."""
+    if len(selections) < 2:
+        raise CompareError(f"compare needs at least two scenarios, got {len(selections)}")
+    source = Path(source)
+    manifest_path = source / "manifest.json"
+    if not manifest_path.is_file():
+        raise CompareError(f"--from {source}: holds no sweep (no manifest.json); give the "
+                           f"folder `run.py sweep` wrote")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        runs, vary, seeds = manifest["runs"], manifest["vary"], manifest["seeds"]
+    except (ValueError, KeyError, TypeError):
+        raise CompareError(f"--from {manifest_path}: not a sweep manifest") from None
+    if len(seeds) < 2:
+        raise CompareError(f"--from {source}: the sweep ran {len(seeds)} seed per point; an "
+                           f"interval needs two or more")
+    items = load_costs(costs)
+    check_distinct(items, OUTCOMES)
+    from experiments.spec import as_text
+
+    run_files, chosen = {}, {}
+    for given in selections:
+        name, _, where = given.partition(":")
+        wanted = {}
+        for pair in filter(None, where.split(",")):
+            key, eq, value = pair.partition("=")
+            if not eq or key not in vary:
+                raise CompareError(f"{given}: {pair!r}: expected key=value with a key the "
+                                   f"sweep varied ({', '.join(vary) or 'it varied none'})")
+            wanted[key] = value
+        mine = [r for r in runs if r["scenario"] == name
+                and all(_same(as_text(r["values"][k]), v) for k, v in wanted.items())]
+        if not mine:
+            known = sorted({r["scenario"] for r in runs})
+            raise CompareError(f"{given}: no run of {source} matches (its scenarios: "
+                               f"{', '.join(known)}; varied: {', '.join(vary) or 'none'})")
+        points = {json.dumps(r["values"], sort_keys=True) for r in mine}
+        if len(points) > 1:
+            free = [k for k in vary if k not in wanted]
+            raise CompareError(f"{given}: matches {len(points)} design points of {source}; "
+                               f"pick one with {name}:{','.join(f'{k}=...' for k in free)}")
+        undone = [r for r in mine if r["status"] not in ("finished", "skipped")]
+        if undone:
+            raise CompareError(f"{given}: {len(undone)} of its {len(mine)} runs in {source} are "
+                               f"not finished; run `run.py sweep` on it again first")
+        key = points.pop()
+        if key in chosen.values():
+            other = next(g for g, k in chosen.items() if k == key)
+            raise CompareError(f"{other} and {given} are the same runs")
+        chosen[given] = key
+        mine.sort(key=lambda r: r["seed_index"])
+        if [r["seed"] for r in mine] != list(seeds):
+            raise CompareError(f"{given}: its runs in {source} are not one per seed of the "
+                               f"sweep")
+        run_files[given] = [source / "runs" / f"{r['run_id']}.parquet" for r in mine]
+    labels = list(selections)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(labels)
+    identity = json.dumps({"from": str(source.resolve()), "runs": {
+        label: [f.name for f in files] for label, files in run_files.items()}}, indent=1)
+    _check_out_dir(out_dir, identity, SELECTION_FILE)
+    months = pd.read_parquet(run_files[labels[0]][0], columns=["kind", "period"])
+    months = sorted(months.loc[months["kind"] == "monthly", "period"])
+    return Comparison(labels, labels, out_dir, months[0], months[-1], items, list(seeds),
+                      manifest.get("master_seed", 0), manifest.get("scale", 1), run_files,
+                      identity, source=source)
+
+
+def _same(stored: str, given: str) -> bool:
+    """A varied value as stored and as typed: the same text, or the same number."""
+    if stored == given:
+        return True
+    try:
+        return float(stored) == float(given)
+    except ValueError:
+        return False
+
+
+def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
+    """The report folder must be new, empty, or hold this same comparison (resumed,
+    or its report made again); `name` is the file in it that says which."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CompareError(f"--out {out_dir}: is a file, not a folder")
-    spec = out_dir / "spec.toml"
+    spec = out_dir / name
     if spec.is_file():
         if spec.read_text(encoding="utf-8") != text:
             raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
@@ -184,20 +277,29 @@ def run_comparison(plan: Comparison, *, workers: int | None = None,
                    scheduler: str | None = None, processes: bool = True,
                    progress: bool = True):
     """Run every scenario on every seed with `run_sweep` (see its arguments);
-    returns its SweepReport."""
-    from experiments.runner import run_sweep
+    returns its SweepReport. A comparison from an earlier sweep runs nothing."""
+    from experiments.runner import SweepReport, run_sweep
 
+    if plan.sweep is None:
+        done = [f.stem for files in plan.run_files.values() for f in files]
+        return SweepReport(plan.out_dir, total=len(done), skipped=done)
     return run_sweep(plan.sweep, plan.out_dir, workers=workers, scheduler=scheduler,
                      processes=processes, progress=progress)
 
 
 def load_runs(plan: Comparison) -> pd.DataFrame:
     """The comparison's runs, long form (as `runner.run_table` made them), with the
-    scenario column holding each scenario's label."""
-    runs = plan.out_dir / "runs"
-    long = pd.concat([pd.read_parquet(runs / f"{task.run_id}.parquet")
-                      for task in plan.sweep.runs], ignore_index=True)
-    long["scenario"] = long["scenario"].map(plan.label_of)
+    scenario column holding each scenario's label (the varied values' columns,
+    which differ between sweeps, are left out)."""
+    keep = ["run_id", "scenario", "seed_index", "seed", "scale", "code", "kind", "period",
+            "column", "value"]
+    parts = []
+    for label, files in plan.run_files.items():
+        for file in files:
+            part = pd.read_parquet(file, columns=keep)
+            part["scenario"] = label
+            parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
     return long
 
 
@@ -356,6 +458,9 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
     from experiments.runner import write_atomically
 
     out = plan.out_dir
+    if plan.sweep is None:  # from an earlier sweep: say which runs this report is of
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomically(out / SELECTION_FILE, plan.identity.encode())
     per_seed = per_seed_outcomes(long, plan.costs)
     summary = summarise(per_seed, plan.labels)
     costs = unit_cost_table(plan.costs)
@@ -385,8 +490,8 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
                 pngs: dict[str, bytes], costs: "pd.DataFrame | None" = None) -> str:
     """One self-contained HTML page: the settings, the whole-run and fiscal-year
     tables, and the plots as base64 data: URIs (no external CSS, JS or images)."""
-    sweep = plan.sweep
     window = f"{plan.first_day} to {plan.last_day}"
+    origin = f" Runs read from the sweep in {plan.source}." if plan.source else ""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -396,8 +501,9 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>",
         f"<h1>{esc(' vs '.join(plan.labels))}</h1>",
-        f"<p>{len(sweep.seeds)} seeds (master seed {sweep.master_seed}), the same for every "
-        f"scenario (common random numbers); scale {sweep.scale}; {esc(window)}.</p>",
+        f"<p>{len(plan.seeds)} seeds (master seed {plan.master_seed}), the same for every "
+        f"scenario (common random numbers); scale {plan.scale}; {esc(window)}."
+        f"{esc(origin)}</p>",
         f"<p>First column: the mean of <b>{esc(plan.labels[0])}</b> over the seeds with its "
         f"{CONFIDENCE:.0%} t-interval. Other columns: the mean paired difference, other "
         f"scenario minus {esc(plan.labels[0])} seed by seed, with its {CONFIDENCE:.0%} "

@@ -5,6 +5,7 @@ refused in one line before anything runs.
 Runs are short (FY2020 and FY2021, when Title 42 was in force) at scale 500.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -273,3 +274,85 @@ def test_a_scenario_path_and_the_defaults(tmp_path, monkeypatch):
     assert plan.sweep.seeds == derive_seeds(0, 10) and plan.sweep.scale == 20
     assert [t.seed for t in plan.sweep.runs] == derive_seeds(0, 10) * 2
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A small sweep (two values of Tucson's apprehension, 3 seeds) to compare from."""
+    from experiments import load_spec, runner
+
+    folder = tmp_path_factory.mktemp("swept")
+    spec = folder / "tucson.toml"
+    spec.write_text(f'scenarios = ["historical"]\nseeds = 3\nscale = 500\nstart = {START}\n'
+                    f'end = {END}\n[vary]\n"apprehension_prob.tucson" = [0.6, 0.9]\n')
+    report = runner.run_sweep(load_spec(spec), folder / "sweep", workers=2, processes=False,
+                              progress=False)
+    assert not report.failed and len(report.finished) == 6
+    return folder / "sweep"
+
+
+def test_compare_from_a_sweep_reads_its_runs_and_runs_nothing(swept, tmp_path, capsys,
+                                                              monkeypatch):
+    from experiments import runner
+
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: pytest.fail("it ran"))
+    low, high = "historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=.9"
+    out = tmp_path / "report"
+    assert cli.main(["compare", low, high, "--from", str(swept), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"runs from {swept}" in printed and "3 seeds" in printed
+    per_seed = pd.read_csv(out / "tables" / "per_seed.csv")
+    assert set(per_seed.scenario) == {low, high}
+    manifest = json.loads((swept / "manifest.json").read_text())
+    for label, value in ((low, 0.6), (high, 0.9)):
+        ids = [r["run_id"] for r in sorted(manifest["runs"], key=lambda r: r["seed_index"])
+               if r["values"]["apprehension_prob.tucson"] == value]
+        direct = [pd.read_parquet(swept / "runs" / f"{i}.parquet") for i in ids]
+        encounters = [d[(d.kind == "fiscal_year") & (d.column == "encounters")].value.sum()
+                      for d in direct]
+        mine = per_seed[(per_seed.scenario == label) & (per_seed.period == "run")]
+        assert list(mine.sort_values("seed_index").encounters) == encounters
+    assert json.loads((out / "selection.json").read_text())["from"] == str(swept.resolve())
+    # the same command again makes the same report; another selection is refused there
+    assert cli.main(["compare", low, high, "--from", str(swept), "--out", str(out)]) == 0
+    with pytest.raises(compare.CompareError, match="holds another comparison"):
+        compare.plan_from_sweep([high, low], swept, out_dir=out)
+
+
+FROM_BAD = [
+    (["historical", "historical:apprehension_prob.tucson=0.9"],
+     "historical: matches 2 design points of"),
+    (["historical:tucson=0.6", "historical:apprehension_prob.tucson=0.9"],
+     "'tucson=0.6': expected key=value with a key the sweep varied (apprehension_prob.tucson)"),
+    (["title42_off", "historical:apprehension_prob.tucson=0.9"],
+     "title42_off: no run of"),
+    (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.60"],
+     "are the same runs"),
+    (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.9",
+      "--seeds", "5"], "the sweep's runs set the seeds, scale and dates; drop --seeds"),
+]
+
+
+@pytest.mark.parametrize("args, what", FROM_BAD, ids=[w[:30] for _, w in FROM_BAD])
+def test_compare_from_refuses_what_it_cannot_pick(swept, tmp_path, capsys, args, what):
+    out = tmp_path / "out"
+    assert cli.main(["compare", *args, "--from", str(swept), "--out", str(out)]) == 2
+    assert what in one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_compare_from_refuses_unfinished_runs_and_non_sweeps(swept, tmp_path):
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(swept, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["runs"][0]["status"] = "failed"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    value = manifest["runs"][0]["values"]["apprehension_prob.tucson"]
+    with pytest.raises(compare.CompareError, match="1 of its 3 runs in .* are not finished"):
+        compare.plan_from_sweep([f"historical:apprehension_prob.tucson={value}",
+                                 f"historical:apprehension_prob.tucson={1.5 - value}"], copy,
+                                out_dir=tmp_path / "out")
+    with pytest.raises(compare.CompareError, match="holds no sweep"):
+        compare.plan_from_sweep(["a", "b"], tmp_path / "nowhere", out_dir=tmp_path / "out")
