@@ -119,6 +119,21 @@ def default_out_dir(sweep: Sweep) -> Path:
     return Path("runs") / f"sweep-{sweep.stem}"
 
 
+def _local_worker_config() -> dict:
+    """Dask settings for the LocalCluster's workers. Dask's statistical profiler (a
+    thread sampling every 10 ms) cost each run ~10 %; and the nanny's
+    MALLOC_TRIM_THRESHOLD_=65536, which returns freed memory to the system at once
+    (for long-lived data on workers; ours hold none), made each run ~5 % more CPU
+    through page faults on the model's daily arrays (measured: 0.548 vs 0.533 CPU-s
+    per run at scale 100)."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {"distributed.worker.profile.enabled": False,
+            "distributed.nanny.pre-spawn-environ": environ}
+
+
 def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
               scheduler: str | None = None, processes: bool = True,
               run: Callable[[RunTask], pd.DataFrame] = run_table,
@@ -155,9 +170,9 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     cluster = None
     if scheduler is None:
         where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
-        # the worker processes inherit both: Ctrl-C is ours to handle, and Dask's
-        # statistical profiler (a thread sampling every 10 ms) would cost each run ~10 %
-        with sigint_ignored(), dask.config.set({"distributed.worker.profile.enabled": False}):
+        # the worker processes inherit SIGINT ignored (Ctrl-C is ours to handle) and
+        # the settings of `_local_worker_config`
+        with sigint_ignored(), dask.config.set(_local_worker_config()):
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=processes,
                                    dashboard_address=None, silence_logs=50, **where)
