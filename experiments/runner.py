@@ -3,8 +3,9 @@
 `run_sweep(sweep, out_dir, workers=K | scheduler=ADDRESS)` submits every run not
 already in `out_dir/runs/` to a Dask cluster (a `LocalCluster` of K single-threaded
 worker processes on 127.0.0.1, or an existing cluster at ADDRESS: the same
-submit/collect path), and writes each run's file on this side as its result
-arrives. Files are written under a hidden temporary name and moved into place, so
+submit/collect path). Each worker encodes its run's table as Parquet and sends
+the bytes back (`execute`), and this side writes each run's file as it arrives
+(the encoding is spread over the workers, and nothing is pickled twice). Files are written under a hidden temporary name and moved into place, so
 a run's file is either whole or absent: re-running the same sweep skips the runs
 whose file exists and redoes the rest. A run that raises is recorded in
 `out_dir/errors/RUN_ID.txt` (its traceback) and in the manifest, and the sweep goes on.
@@ -18,6 +19,7 @@ Layout of `out_dir`:
 """
 
 import contextlib
+import io
 import json
 import os
 import platform
@@ -79,24 +81,37 @@ class Failure:
     traceback: str
 
 
-def execute(run: Callable[[RunTask], pd.DataFrame], task: RunTask) -> "pd.DataFrame | Failure":
-    """The Dask task: `run(task)`, with an exception turned into a Failure holding
-    the worker's traceback (so one bad run never stops the sweep)."""
+@dataclass
+class Finished:
+    """What a worker sends back for a finished run: the model code(s) its table says
+    made it, and the table as Parquet bytes, ready to be written."""
+
+    codes: list
+    parquet: bytes
+
+
+def execute(run: Callable[[RunTask], pd.DataFrame], task: RunTask) -> "Finished | Failure":
+    """The Dask task: `run(task)`, encoded as Parquet on the worker, with an exception
+    turned into a Failure holding the worker's traceback (so one bad run never
+    stops the sweep)."""
     try:
-        return run(task)
+        table = run(task)
+        codes = sorted(set(table["code"]), key=str) if "code" in table else [None]
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False, engine="pyarrow")
+        return Finished(codes, buffer.getvalue())
     except Exception:
         return Failure(traceback.format_exc())
 
 
-def check_code(table: pd.DataFrame) -> "pd.DataFrame | Failure":
+def check_code(outcome: Finished) -> "Finished | Failure":
     """A run made by other model code than this side's (a cluster worker with another
     version installed) is a failure, not a result to mix in."""
-    codes = set(table["code"]) if "code" in table else {None}
-    if codes != {code_version()}:
-        return Failure(f"the worker ran model code {', '.join(map(str, sorted(codes, key=str)))}"
+    if outcome.codes != [code_version()]:
+        return Failure(f"the worker ran model code {', '.join(map(str, outcome.codes))}"
                        f", this sweep's is {code_version()}: install the same version of "
                        f"the project on every worker\n")
-    return table
+    return outcome
 
 
 @dataclass
@@ -206,7 +221,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
                 report.failed.append(task.run_id)
                 bar.set_postfix(failed=len(report.failed))
             else:
-                write_parquet(outcome, runs_dir / f"{task.run_id}.parquet")
+                write_atomically(runs_dir / f"{task.run_id}.parquet", outcome.parquet)
                 (errors_dir / f"{task.run_id}.txt").unlink(missing_ok=True)
                 report.finished.append(task.run_id)
             bar.update(1)
