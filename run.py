@@ -5,6 +5,7 @@
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
                   [--start DATE] [--end DATE] [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py ui [--port N] [--host HOST] [--save-dir DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -106,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
+    ui = verbs.add_parser("ui", help="serve the browser app (Solara) on this machine")
+    ui.add_argument("--port", type=positive_int("--port"), default=8765,
+                    help="port to serve on (default 8765)")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--save-dir", type=Path, default=None,
+                    help="where the page saves scenario files (default scenarios/)")
     return parser
 
 
@@ -250,6 +258,29 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    """Serve ui/app.py with `solara run` (production mode, telemetry off) until Ctrl-C."""
+    import os
+
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    if args.save_dir is not None:
+        env["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
+    command = [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--production",
+               "--no-open", "--no-check-version", "--port", str(args.port), "--host", args.host]
+    print(f"serving the browser app at http://{args.host}:{args.port}/ (Ctrl-C stops it)",
+          file=sys.stderr)
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        print("interrupted: browser app stopped", file=sys.stderr)
+        return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -259,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
-                "compare": cmd_compare}[args.verb](args)
+                "compare": cmd_compare, "ui": cmd_ui}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

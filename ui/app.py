@@ -7,6 +7,7 @@ package, charts and map as PNG images drawn here; telemetry is off.
 """
 
 import os
+import threading
 
 os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
 
@@ -19,11 +20,23 @@ try:  # when imported by a running server, its settings were read before this mo
 except ImportError:  # solara without its server (component tests)
     pass
 
+from model import BorderModel  # noqa: E402
 from ui.compare_page import ComparePage  # noqa: E402
 from ui.fit_page import FitPage  # noqa: E402
 from ui.simulate_page import SimulatePage  # noqa: E402
 
 TITLE = "Border enforcement simulator"
+
+
+def warm_up() -> None:
+    """Load the model's compiled kernels before the first visitor needs them (a second
+    or more per process), by building and stepping a small run in the background."""
+    model = BorderModel("historical", scale=1000, start="2019-12-01", end="2020-01-10")
+    while model.running:
+        model.step()
+
+
+threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
 
 
 @solara.component

@@ -205,10 +205,10 @@ class LiveChart:
         ax.tick_params(labelsize=6.5)
         ax.grid(alpha=0.3)
         ax.yaxis.set_major_formatter(FuncFormatter(_people))
-        locator = AutoDateLocator(maxticks=7)
+        locator = AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        ax.set_xlim(date2num(first_day), date2num(last_day + 1))
+        ax.set_xlim(date2num(first_day), date2num(last_day + np.timedelta64(1, "D")))
         ax.set_ylim(0, 1)
         self.artists = spec.setup(ax)
         self.caption = ""

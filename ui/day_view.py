@@ -92,8 +92,8 @@ def series(model) -> dict[str, np.ndarray]:
     cal = model.calendar
     values = model.recorder.in_people()[: model.day]
     out = {name: values[:, i] for name, i in COLUMN_INDEX.items()}
-    out["dates"] = np.arange(np.datetime64(cal.start, "D"), np.datetime64(cal.start, "D")
-                             + model.day)
+    first = np.datetime64(cal.start, "D")
+    out["dates"] = np.arange(first, first + np.timedelta64(model.day, "D"))
     out["x"] = date2num(out["dates"])  # matplotlib's day numbers, for the charts
     out["detention_cap"] = (model.scenario.detention_beds
                             * model.timeline.detention_cap_share[: model.day])
