@@ -12,6 +12,7 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
+import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -270,6 +271,15 @@ def cmd_ui(args) -> int:
     print(f"serving the browser app at http://{args.host}:{args.port}/ (Ctrl-C stops it)",
           file=sys.stderr)
     server = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    def stop(signum, _frame):  # terminated (not Ctrl-C): stop the server with us
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it waits for open pages: do not
+            server.kill()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
     try:
         return server.wait()
     except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal

@@ -180,7 +180,7 @@ def SettingsPanel():
     with solara.Card("Title 42", margin=0):
         for pid in _policies_of(s, "title42"):
             PolicySwitch(pid, f"Title 42 expulsions ({pid})")
-            DateField("Ends", s.policies[pid]["end"], _set_policy(pid, "end"))
+            DateField("Ends", s.policies[pid]["end"], _set_policy(pid, "end"), [f"end-{pid}"])
 
     with solara.Card("Mexico refuses families", margin=0):
         for pid in _policies_of(s, "mexico_refuses_families"):

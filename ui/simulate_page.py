@@ -68,7 +68,10 @@ def PoliciesInForce(frame: session.Frame):
 
 @solara.component
 def SimulatePage():
-    solara.use_effect(lambda: None if session.run.value is not None else session.reset(), [])
+    def first_run():
+        if session.run.value is None:
+            session.reset()
+    solara.use_effect(first_run, [])
     with solara.Sidebar():
         with solara.Card("Run controls", margin=0):
             RunBar()
