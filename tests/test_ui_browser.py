@@ -21,6 +21,7 @@ from conftest import ROOT
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+FIRST_VISIT = {}  # how long the first page after the server started took to be usable
 
 
 def free_port() -> int:
@@ -82,6 +83,7 @@ class Visit:
         self.page.wait_for_selector(".run-date", timeout=60_000)
         self.page.wait_for_selector(".chart-mpp_waiting img", timeout=60_000)
         self.usable_s = time.perf_counter() - started
+        FIRST_VISIT.setdefault("usable_s", self.usable_s)
 
     def outside(self) -> list[str]:
         return [u for u in self.requests if not u.startswith(LOCAL)]
@@ -187,7 +189,9 @@ def test_saved_scenario_runs_with_run_py(server, browser, tmp_path):
 
 def test_speed_a_year_plays_and_page_loads(server, browser):
     """The issue's figures, measured here and written to tests/artifacts/ui_speed.json
-    (the README quotes them); machines are shared and noisy, so no bar is asserted."""
+    (the README quotes them): how long a page takes to be usable (the first visit after
+    the server started, and this later one) and how long 2019 takes to play; machines
+    are shared and noisy, so no bar is asserted."""
     url, _ = server
     visit = Visit(browser, url)
     usable = visit.usable_s
@@ -196,7 +200,8 @@ def test_speed_a_year_plays_and_page_loads(server, browser):
     visit.shot("year-2019")
     played = visit.page.locator(".played").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
-    figures = {"page_usable_s": round(usable, 2), "year_play_s": round(year, 2),
+    figures = {"first_visit_usable_s": round(FIRST_VISIT["usable_s"], 2),
+               "page_usable_s": round(usable, 2), "year_play_s": round(year, 2),
                "page_says": played, "scale": 10, "days_per_frame": 14}
     (ARTIFACTS / "ui_speed.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures))
