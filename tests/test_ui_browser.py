@@ -36,9 +36,10 @@ def server(tmp_path_factory):
     save_dir = tmp_path_factory.mktemp("saved")
     port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
+    env = dict(os.environ, BORDER_UI_RUNS_DIR=str(tmp_path_factory.mktemp("runs")))
     process = subprocess.Popen([sys.executable, "run.py", "ui", "--port", str(port),
                                 "--save-dir", str(save_dir)], cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
@@ -184,6 +185,30 @@ def test_saved_scenario_runs_with_run_py(server, browser, tmp_path):
     visit.page.wait_for_selector(".page-message:has-text('Not applied')")
     visit.shot("refused")
     assert visit.errors == []
+    visit.page.close()
+
+
+def test_compare_page_runs_then_reads_a_comparison(server, browser):
+    url, _ = server
+    visit = Visit(browser, url)
+    visit.page.locator(".nav-compare").click()
+    visit.page.wait_for_selector(".compare-run")
+    visit.fill(".compare-seeds", "2")
+    visit.fill(".compare-start", "2019-01-01")
+    visit.fill(".compare-end", "2019-06-30")
+    for made, read in ((4, 0), (0, 4)):  # the second time, the runs are read from its folder
+        visit.page.locator(".compare-run").click()
+        done = visit.page.wait_for_selector(f".compare-done:has-text('{read} runs read from')",
+                                            timeout=180_000)
+        assert f"{made} run now" in done.inner_text()
+    page = visit.page.content()
+    assert "mpp_off - historical" in page and "95% CI" in page
+    visit.page.wait_for_selector(".compare-plot-mpp_waiting img")
+    visit.shot("compare")
+    visit.fill(".compare-end", "2035-01-01")
+    visit.page.locator(".compare-run").click()
+    visit.page.wait_for_selector(".compare-error:has-text('2035-01-01')")
+    assert visit.errors == [] and visit.outside() == []
     visit.page.close()
 
 

@@ -8,6 +8,7 @@ then the monthly bands and the paired differences with their 95 % intervals.
 """
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from ui import html
 from ui.controls import scenario_choices
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def runs_dir() -> Path:
+    """Where report folders go: $BORDER_UI_RUNS_DIR, else runs/ (as run.py compare)."""
+    return Path(os.environ.get("BORDER_UI_RUNS_DIR") or ROOT / "runs")
 DEFAULT_SEEDS, DEFAULT_SCALE = 5, 50
 
 
@@ -43,7 +49,7 @@ def plan(scenarios: list[str], seeds: int, scale: int, start: str, end: str):
     """The comparison, in the command line's folder unless that holds another one."""
     kwargs = dict(seeds=seeds, scale=scale, start=start or None, end=end or None)
     labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
-    out_dir = ROOT / default_out_dir(labels)
+    out_dir = runs_dir() / default_out_dir(labels).name
     try:
         return plan_comparison(scenarios, out_dir=out_dir, **kwargs)
     except CompareError as exc:
@@ -93,8 +99,10 @@ def ComparePage():
                               classes=["compare-scenarios"])
         solara.InputInt("Seeds", value=seeds, dense=True, classes=["compare-seeds"])
         solara.Select("Scale", values=[10, 20, 50, 100], value=scale, dense=True)
-        solara.InputText("Start (optional)", value=start, dense=True, placeholder="YYYY-MM-DD")
-        solara.InputText("End (optional)", value=end, dense=True, placeholder="YYYY-MM-DD")
+        solara.InputText("Start (optional)", value=start, dense=True, placeholder="YYYY-MM-DD",
+                         classes=["compare-start"])
+        solara.InputText("End (optional)", value=end, dense=True, placeholder="YYYY-MM-DD",
+                         classes=["compare-end"])
         solara.Button("Run comparison", on_click=job, color="primary",
                       disabled=job.pending, classes=["compare-run"])
     if job.pending:
