@@ -4,7 +4,7 @@ coordinates shipped in the repo (`places`), updated in place each frame.
 `BorderMap` owns one figure: coastlines, borders and state lines (drawn once),
 a circle per Border Patrol sector (area: the day's apprehensions; colour: custody
 against holding capacity), a triangle per MPP border city (area: people waiting),
-and an arc per flight flown in the last days (interior repatriation to
+and an arc per flight flown since the last frame (interior repatriation to
 Guadalajara in red, removal flights south in blue). `png()` renders it.
 """
 
@@ -103,7 +103,8 @@ class BorderMap:
         self.flights.set_color(colours)
         self.title.set_text(f"{view.date:%a %d %b %Y}: {int(apprehended.sum()):,} apprehended, "
                             f"{sum(s.mpp_waiting for s in view.sectors):,} waiting under MPP, "
-                            f"{len(view.flights)} flights in the last 7 days")
+                            f"{len(view.flights)} flights in the last "
+                            f"{'day' if view.flight_days == 1 else f'{view.flight_days} days'}")
 
     def png(self) -> bytes:
         buffer = io.BytesIO()

@@ -48,6 +48,7 @@ class DayView:
     finished: bool
     sectors: tuple[SectorDay, ...]
     flights: tuple[FlightDay, ...]  # flown in the `flight_days` days to `date`
+    flight_days: int
     detained: int
     detention_capacity: int
     policies: tuple[str, ...]  # "id (kind): start to end" for each policy in force
@@ -74,7 +75,7 @@ class DayView:
         in_force = tuple(f"{p.id} ({p.kind}): {p.start} to {p.end}"
                          for p in model.policies.policies if p.in_force(last))
         return cls(model.day, cal.n_days, cal.date(last), not model.running, sectors, flights,
-                   model.ice.detained * scale, model.ice.capacity(last) * scale, in_force)
+                   flight_days, model.ice.detained * scale, model.ice.capacity(last) * scale, in_force)
 
 
 def mpp_waiting_by_sector(model) -> np.ndarray:

@@ -40,8 +40,9 @@ class Frame:
     series: dict
 
     @classmethod
-    def of(cls, model: BorderModel) -> "Frame":
-        return cls(DayView.of(model), series(model))
+    def of(cls, model: BorderModel, days: int = 1) -> "Frame":
+        """A snapshot after `days` days were run (the map shows their flights)."""
+        return cls(DayView.of(model, flight_days=max(days, 1)), series(model))
 
 
 @dataclass(eq=False)
@@ -86,11 +87,12 @@ def step(days: int) -> None:
     if state is None:
         return
     with state.lock:
+        first = state.model.day
         for _ in range(days):
             if not state.model.running:
                 break
             state.model.step()
-        snapshot = Frame.of(state.model)
+        snapshot = Frame.of(state.model, state.model.day - first)
     if run.value is state:
         frame.value = snapshot
 
@@ -107,4 +109,3 @@ def play_loop() -> None:
     state.played = (state.model.day - first_day, time.perf_counter() - started)
     if run.value is state:
         playing.value = False
-        frame.value = Frame.of(state.model)

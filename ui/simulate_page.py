@@ -36,7 +36,8 @@ def SectorTable(frame: session.Frame):
                    right={1, 2, 4})
         html.paragraph(f"{view.detained:,} of {view.detention_capacity:,} usable beds",
                        bold="ICE detention:")
-        html.paragraph(f"Flights flown in the 7 days to {view.date.isoformat()}:")
+        html.paragraph(f"Flights flown in the {view.flight_days} day(s) to "
+                       f"{view.date.isoformat()}:")
         html.lines([f"{f.date}: {f.origin} → {f.destination}, {f.passengers:,} people"
                     for f in view.flights] or ["none"], classes=["flights-list"])
 
