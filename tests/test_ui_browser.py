@@ -73,7 +73,7 @@ class Visit:
     """One page in the browser, recording console errors and every request it makes."""
 
     def __init__(self, browser, url: str):
-        self.page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        self.page = browser.new_page(viewport={"width": 1500, "height": 2000})
         self.errors, self.requests = [], []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
@@ -178,6 +178,14 @@ def test_saved_scenario_runs_with_run_py(server, browser, tmp_path):
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert (out / "monthly.csv").is_file()
+    # and loads back from the scenario list: its own settings, seed, scale and window
+    visit.page.locator(".scenario").click()
+    visit.page.locator(".v-menu__content .v-list-item", has_text="from_browser.toml").click()
+    visit.page.wait_for_selector("text=Differs from from_browser.toml")
+    assert visit.page.locator(".differences li").all_inner_texts() == [
+        "run start: 2018-10-01 -> 2019-06-01", "run end: 2021-12-31 -> 2019-08-31"]
+    assert visit.page.locator(".run-start input").input_value() == "2019-06-01"
+    assert not visit.page.locator(".switch-guatemala_aca input").is_checked()
     # an invalid combination: a message in the page, and the server still answers
     visit.fill(".run-end", "2035-01-01")
     visit.page.wait_for_selector(".refusal:has-text('2035-01-01')")

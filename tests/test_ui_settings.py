@@ -66,3 +66,24 @@ def test_saved_file_reruns_with_run_py_and_loads_back(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(out / "monthly.csv"), expected,
                                   check_dtype=False)
     assert expected["mpp_enrollments"].sum() == 0
+
+
+def test_a_file_saved_over_a_saved_file_names_it_by_path(tmp_path):
+    first = tmp_path / "first.toml"
+    first.write_text(ui.scenario_toml(ui.baseline("mpp_off").with_policy("title42", "enabled",
+                                                                         False)))
+    over = ui.read_scenario_file(first).with_parameter("detention_beds", 20000)
+    assert ui.differences(over) == ["detention_beds: 40000 -> 20000"]
+    second = tmp_path / "second.toml"
+    second.write_text(ui.scenario_toml(over))
+    assert f'base = "{first.resolve()}"' in second.read_text()
+    loaded = load_scenario(str(second))
+    assert loaded.parameters["detention_beds"] == 20000
+    assert not any(p.kind in ("mpp", "title42") for p in loaded.policies)
+
+
+def test_a_bad_ui_line_is_named(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('# ui: seed=x scale=10\nbase = "historical"\n')
+    with pytest.raises(ScenarioError, match="seed and scale must be whole numbers"):
+        ui.read_scenario_file(path)

@@ -52,6 +52,8 @@ def choose_scenario(name: str) -> None:
 
 
 def scenario_choices() -> list[str]:
+    """The scenarios in scenarios/, then the files saved from the page (as paths)."""
+    session.files_saved.value  # noqa: B018 (a dependency: the list changes when a file is saved)
     saved = sorted(str(p) for p in session.save_dir().glob("*.toml")
                    if p.parent.resolve() != ui_settings.SCENARIO_DIR.resolve())
     return ui_settings.scenario_names() + saved
@@ -262,6 +264,7 @@ def SaveLoad():
         except (ScenarioError, OSError) as exc:
             set_saved(f"error: cannot save: {exc}")
             return
+        session.files_saved.value += 1
         command = body.splitlines()[1].lstrip("# ").replace("FILE", str(target))
         set_saved(f"saved {target}; rerun it with: {command}")
 
@@ -273,6 +276,7 @@ def SaveLoad():
         except OSError as exc:
             session.message.value = f"Cannot keep {info['name']}: {exc}"
             return
+        session.files_saved.value += 1
         choose_scenario(str(target))
 
     with solara.Card("Save and load", margin=0):

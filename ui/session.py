@@ -8,6 +8,8 @@ taken between steps (`Frame.of`), never from the model while it runs.
 - `settings`: what the controls show (`ui.settings.Settings`).
 - `run`: the model and the settings it was built from (None before the first Reset).
 - `frame`: the latest snapshot drawn; `message`: the last refusal or error, for the page.
+- `playing`, `days_per_frame`: the play loop's switch and frame size; `files_saved`: a
+  counter that makes the scenario lists refresh after a save.
 """
 
 import os
@@ -61,6 +63,7 @@ frame: solara.Reactive[Frame | None] = solara.reactive(None)
 message = solara.reactive("")
 days_per_frame = solara.reactive(DEFAULT_DAYS_PER_FRAME)
 playing = solara.reactive(False)
+files_saved = solara.reactive(0)  # bumped when the page saves or receives a file: lists refresh
 
 
 def reset() -> bool:
