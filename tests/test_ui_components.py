@@ -17,6 +17,7 @@ from ui.fit_page import FitPage
 from ui.simulate_page import SimulatePage
 
 WINDOW = {"start": "2019-01-01", "end": "2019-03-01"}
+RENDERED = []  # render contexts to close after each test (their tasks stop with them)
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +30,16 @@ def fresh_session():
     session.playing.value = False
     assert session.reset()
     yield
+    session.playing.value = False
+    while RENDERED:
+        RENDERED.pop().close()
+
+
+def render(element):
+    """Render a component like a browser session would; closed after the test."""
+    _box, rc = solara.render(element, handle_error=False)
+    RENDERED.append(rc)
+    return rc
 
 
 def click(rc, label: str) -> None:
@@ -65,7 +76,7 @@ def texts(rc) -> str:
 
 
 def test_step_buttons_advance_the_date():
-    box, rc = solara.render(RunBar(), handle_error=False)
+    rc = render(RunBar())
     assert "day 0 of 60" in texts(rc)
     click(rc, "+1 day")
     assert session.run.value.model.day == 1
@@ -75,7 +86,7 @@ def test_step_buttons_advance_the_date():
 
 
 def test_mpp_switch_turns_every_phase_off_and_reset_applies_it():
-    box, rc = solara.render(SettingsPanel(), handle_error=False)
+    rc = render(SettingsPanel())
     switch = rc.find(v.Switch, label="MPP (every phase and the wind-down)")
     switch.assert_single()
     switch.widget.v_model = False
@@ -90,7 +101,7 @@ def test_mpp_switch_turns_every_phase_off_and_reset_applies_it():
 
 
 def test_refused_settings_say_why_and_keep_the_run():
-    box, rc = solara.render(SettingsPanel(), handle_error=False)
+    rc = render(SettingsPanel())
     before = session.run.value
     session.settings.value = session.settings.value.with_policy("title42", "end", "2019-01-01")
     assert "These settings are refused" in texts(rc)
@@ -101,7 +112,7 @@ def test_refused_settings_say_why_and_keep_the_run():
 
 
 def test_simulate_page_draws_map_charts_and_captions():
-    box, rc = solara.render(SimulatePage(), handle_error=False)
+    rc = render(SimulatePage())
     session.step(40)
     page = texts(rc)
     assert "people waiting in Mexico" in page and "2019-02-09" in page
@@ -128,9 +139,21 @@ def test_fit_page_judges_only_covered_figures():
     session.settings.value = ui_settings.baseline("historical", scale=50).replace(
         start="2019-01-01", end="2020-01-31")
     assert session.reset()
-    box, rc = solara.render(FitPage(), handle_error=False)
+    rc = render(FitPage())
     session.step(400)
     page = texts(rc)
     assert "not reached yet" in page  # FY2021 figures
     assert "the run starts after this period begins" not in page.split("May 2019")[0]
     assert "Encounters, May 2019" in page and ("met" in page)
+
+
+def test_play_runs_to_the_end_once_and_records_its_time():
+    state = session.run.value
+    session.playing.value = True
+    with state.playing_lock:  # a loop already running: a second one leaves at once
+        session.play_loop()
+        assert state.model.day == 0
+    session.play_loop()
+    assert not state.model.running and state.model.day == 60
+    assert state.played[0] == 60 and state.played[1] > 0
+    assert not session.playing.value and session.frame.value.view.finished

@@ -9,8 +9,8 @@ week (weeks counted from the run's first day); stocks are daily. Each chart's
 """
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -49,12 +49,14 @@ class Frame:
 
 @dataclass(eq=False)
 class RunState:
-    """A model, the settings it was built from, and its lock (one stepper at a time)."""
+    """A model, the settings it was built from, its lock (one stepper at a time) and the
+    play loop's (one loop at a time)."""
 
     model: BorderModel
     settings: ui_settings.Settings
     lock: threading.Lock = field(default_factory=threading.Lock)
     played: tuple[int, float] | None = None  # (days, seconds) of the last Play
+    playing_lock: threading.Lock = field(default_factory=threading.Lock)  # one play loop
 
 
 settings = solara.reactive(ui_settings.baseline("historical"))
@@ -104,11 +106,15 @@ def play_loop() -> None:
     """While `playing`: run `days_per_frame` days, redraw, repeat; stops at the run's end.
     Records how many days it played and how long that took (with the redraws)."""
     state = run.value
-    if not playing.value or state is None:
+    # the page may mount its play task again (after a visit to another page): one loop
+    if not playing.value or state is None or not state.playing_lock.acquire(blocking=False):
         return
-    started, first_day = time.perf_counter(), state.model.day
-    while playing.value and run.value is state and state.model.running:
-        step(days_per_frame.value)
-    state.played = (state.model.day - first_day, time.perf_counter() - started)
+    try:
+        started, first_day = time.perf_counter(), state.model.day
+        while playing.value and run.value is state and state.model.running:
+            step(days_per_frame.value)
+        state.played = (state.model.day - first_day, time.perf_counter() - started)
+    finally:
+        state.playing_lock.release()
     if run.value is state:
         playing.value = False

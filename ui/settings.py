@@ -22,7 +22,7 @@ from typing import Any
 import tomli_w
 
 from model import LoadedScenario, ScenarioError, load_scenario
-from model.policies import POLICY_KINDS, policy_fields
+from model.policies import POLICY_KINDS
 from model.scale_check import check_scale
 from model.scenario import SCENARIO_DIR, resolve_path
 
@@ -199,10 +199,10 @@ def scenario_toml(settings: Settings, description: str = "") -> str:
     window += [f"--set end={settings.end}"] if settings.end != base.end else []
     header = [
         "# Saved from the browser (python run.py ui). Rerun it with",
-        f"#   python run.py run FILE --seed {settings.seed} --scale {settings.scale} "
-        + " ".join(window),
-        f"{UI_LINE} seed={settings.seed} scale={settings.scale} start={settings.start} "
-        f"end={settings.end}",
+        (f"#   python run.py run FILE --seed {settings.seed} --scale {settings.scale} "
+         + " ".join(window)),
+        (f"{UI_LINE} seed={settings.seed} scale={settings.scale} start={settings.start} "
+         f"end={settings.end}"),
     ]
     return "\n".join(header) + "\n" + tomli_w.dumps(table)
 
