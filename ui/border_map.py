@@ -5,10 +5,9 @@ coordinates shipped in the repo (`places`), updated in place each frame.
 a circle per Border Patrol sector (area: the day's apprehensions; colour: custody
 against holding capacity), a triangle per MPP border city (area: people waiting),
 and an arc per flight flown since the last frame (interior repatriation to
-Guadalajara in red, removal flights south in blue). `png()` renders it.
+Guadalajara in red, removal flights south in blue). `png()` renders it, drawing only
+those moving parts again (the outline is drawn once).
 """
-
-import io
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from model.geography import SECTORS
+from ui.blit import BlittedFigure
 from ui.day_view import DayView
 from ui.places import AIRPORTS, MAP_EXTENT, MPP_CITIES, SECTOR_STATIONS, outline
 
@@ -66,7 +66,7 @@ class BorderMap:
         cities = np.array([MPP_CITIES[s.key][1:] for s in SECTORS])
         self.mpp = ax.scatter(cities[:, 0], cities[:, 1], s=np.zeros(len(cities)), marker="v",
                               color="#7b1fa2", alpha=0.75, edgecolors="white", linewidths=0.5,
-                              zorder=3)
+                              zorder=5)  # over the sector's circle: Juarez is at El Paso
         for s, (x, y) in zip(SECTORS, xy):
             ax.annotate(s.name, (x, y), xytext=(0, 7), textcoords="offset points", fontsize=6.5,
                         ha="center", zorder=5)
@@ -74,7 +74,7 @@ class BorderMap:
                     textcoords="offset points", fontsize=6.5)
         self.flights = LineCollection([], linewidths=1.6, zorder=2)
         ax.add_collection(self.flights)
-        self.title = ax.set_title("", fontsize=9, loc="left")
+        self.title = self.figure.text(0.01, 0.965, "", fontsize=9)
         self.unplaced: set[str] = set()  # airports the map has no coordinates for
         ax.legend(handles=[
             Line2D([], [], marker="o", ls="", color="#fdae61", mec="black",
@@ -83,6 +83,8 @@ class BorderMap:
             Line2D([], [], color=INTERIOR_COLOUR, label="flight to Guadalajara"),
             Line2D([], [], color=REMOVAL_COLOUR, label="removal flight"),
         ], loc="lower left", fontsize=6.5, framealpha=0.85)
+        self.drawing = BlittedFigure(self.figure, [self.flights, self.sectors, self.mpp,
+                                                   self.title])
 
     def update(self, view: DayView) -> None:
         apprehended = np.array([s.apprehended for s in view.sectors])
@@ -107,6 +109,4 @@ class BorderMap:
                             f"{'day' if view.flight_days == 1 else f'{view.flight_days} days'}")
 
     def png(self) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-        return buffer.getvalue()
+        return self.drawing.png()

@@ -8,7 +8,6 @@ week (weeks counted from the run's first day); stocks are daily. Each chart's
 `caption` gives its latest values as text.
 """
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from ui.blit import BlittedFigure, nice_ceiling
 
 OUTCOMES = (  # encounters by consequence: (column, label, colour)
     ("title42_expulsions", "Title 42 expulsion", "#6a1b9a"),
@@ -193,7 +194,7 @@ CHARTS: tuple[ChartSpec, ...] = (
 class LiveChart:
     """One chart's figure for one run: axes, date range and artists made once;
     `update(series)` moves the artists to the run so far and returns the caption;
-    `png()` renders it."""
+    `png()` renders it (blitted: only the data is drawn again, unless the y axis grew)."""
 
     def __init__(self, spec: ChartSpec, first_day: np.datetime64, last_day: np.datetime64,
                  width: float = 4.4, height: float = 2.5, dpi: int = 80):
@@ -211,14 +212,17 @@ class LiveChart:
         ax.set_xlim(date2num(first_day), date2num(last_day + np.timedelta64(1, "D")))
         ax.set_ylim(0, 1)
         self.artists = spec.setup(ax)
+        moving = [a for v in self.artists.values() for a in (v if isinstance(v, list) else [v])]
+        self.drawing = BlittedFigure(self.figure, moving)
         self.caption = ""
 
     def update(self, series: dict) -> str:
         self.caption, top = self.spec.update(self.artists, series)
-        self.ax.set_ylim(0, max(float(top) * 1.08, 1.0))
+        top = nice_ceiling(float(top) * 1.05)
+        if top != self.ax.get_ylim()[1]:  # new ticks: the background is drawn again
+            self.ax.set_ylim(0, top)
+            self.drawing.invalidate()
         return self.caption
 
     def png(self) -> bytes:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-        return buffer.getvalue()
+        return self.drawing.png()

@@ -26,7 +26,8 @@ from ui import settings as ui_settings
 from ui.day_view import DayView, series
 
 DAYS_PER_FRAME = (1, 7, 14, 30)
-DEFAULT_DAYS_PER_FRAME = 14  # a redraw costs ~0.4 s: a year then plays in ~12 s
+FRAME_TIMEOUT_S = 2.0  # the longest the play loop waits for the page to draw a frame
+DEFAULT_DAYS_PER_FRAME = 7  # a week a frame; a frame costs ~0.1-0.2 s to draw (blitted)
 
 
 def save_dir() -> Path:
@@ -57,6 +58,8 @@ class RunState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     played: tuple[int, float] | None = None  # (days, seconds) of the last Play
     playing_lock: threading.Lock = field(default_factory=threading.Lock)  # one play loop
+    drawn: threading.Event = field(default_factory=threading.Event)  # the page drew a frame
+    viewers: int = 0  # pages drawing this run's frames (the play loop waits for them)
 
 
 settings = solara.reactive(ui_settings.baseline("historical"))
@@ -104,7 +107,9 @@ def step(days: int) -> None:
 
 def play_loop() -> None:
     """While `playing`: run `days_per_frame` days, redraw, repeat; stops at the run's end.
-    Records how many days it played and how long that took (with the redraws)."""
+    Each frame waits until the page has drawn it (Solara may draw it in another thread,
+    and would otherwise skip frames), so every frame is seen. Records how many days it
+    played and how long that took (with the redraws)."""
     state = run.value
     # the page may mount its play task again (after a visit to another page): one loop
     if not playing.value or state is None or not state.playing_lock.acquire(blocking=False):
@@ -112,7 +117,10 @@ def play_loop() -> None:
     try:
         started, first_day = time.perf_counter(), state.model.day
         while playing.value and run.value is state and state.model.running:
+            state.drawn.clear()
             step(days_per_frame.value)
+            if state.viewers > 0:
+                state.drawn.wait(timeout=FRAME_TIMEOUT_S)
         state.played = (state.model.day - first_day, time.perf_counter() - started)
     finally:
         state.playing_lock.release()

@@ -49,8 +49,18 @@ def ChartGrid(frame: session.Frame, state: session.RunState):
         lambda: [LiveChart(spec, np.datetime64(cal.start, "D"), np.datetime64(cal.end, "D"))
                  for spec in CHARTS], [state])
 
+    def watch():  # the play loop waits for this page to draw each frame
+        state.viewers += 1
+
+        def unwatch():
+            state.viewers -= 1
+        return unwatch
+    solara.use_effect(watch, [state])
+
     def draw():
-        return [(chart.update(frame.series), chart.png()) for chart in charts]
+        pictures = [(chart.update(frame.series), chart.png()) for chart in charts]
+        state.drawn.set()
+        return pictures
     drawn = solara.use_memo(draw, [frame, charts])
     with solara.Row(style={"flex-wrap": "wrap"}, gap="8px"):
         for chart, (caption, png) in zip(charts, drawn):
