@@ -41,6 +41,8 @@ def test_refused_settings_name_the_field():
         ui.check(s)
     with pytest.raises(ScenarioError, match="end"):
         ui.check(ui.baseline("historical").replace(end="2030-01-01"))
+    with pytest.raises(ScenarioError, match="seed: must be a whole number >= 0"):
+        ui.check(ui.baseline("historical").replace(seed=-1))
 
 
 def test_saved_file_reruns_with_run_py_and_loads_back(tmp_path):

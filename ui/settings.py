@@ -135,8 +135,10 @@ def model_kwargs(settings: Settings) -> dict:
 
 
 def check(settings: Settings) -> LoadedScenario:
-    """The scenario as these settings make it, through the scenario's own checks and
-    the scale check; raises ScenarioError naming the first problem."""
+    """The scenario as these settings make it, through the scenario's own checks, the
+    scale check and the seed's; raises ScenarioError naming the first problem."""
+    if not isinstance(settings.seed, int) or settings.seed < 0:
+        raise ScenarioError(f"seed: must be a whole number >= 0, got {settings.seed!r}")
     kwargs = model_kwargs(settings)
     loaded = load_scenario(kwargs["scenario"], params=kwargs["params"],
                            policies=kwargs["policies"], start=kwargs["start"],
