@@ -7,12 +7,14 @@
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py ui [--port N] [--host HOST] [--save-dir DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
 
 import argparse
 import hashlib
+import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -125,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
+    ui = verbs.add_parser("ui", help="serve the browser app (Solara) on this machine")
+    ui.add_argument("--port", type=positive_int("--port"), default=8765,
+                    help="port to serve on (default 8765)")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--save-dir", type=Path, default=None,
+                    help="where the page saves scenario files (default scenarios/)")
     return parser
 
 
@@ -311,6 +320,38 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_ui(args) -> int:
+    """Serve ui/app.py with `solara run` (production mode, telemetry off) until Ctrl-C."""
+    import os
+
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    if args.save_dir is not None:
+        env["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
+    command = [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--production",
+               "--no-open", "--no-check-version", "--port", str(args.port), "--host", args.host]
+    print(f"serving the browser app at http://{args.host}:{args.port}/ (Ctrl-C stops it)",
+          file=sys.stderr)
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    def stop(signum, _frame):  # terminated (not Ctrl-C): stop the server with us
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it waits for open pages: do not
+            server.kill()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        print("interrupted: browser app stopped", file=sys.stderr)
+        return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -320,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
-                "sensitivity": cmd_sensitivity, "compare": cmd_compare}[args.verb](args)
+                "sensitivity": cmd_sensitivity, "compare": cmd_compare,
+                "ui": cmd_ui}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
