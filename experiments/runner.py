@@ -186,11 +186,12 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     if scheduler is None:
         where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
         # the worker processes inherit SIGINT ignored (Ctrl-C is ours to handle) and
-        # the settings of `_local_worker_config`
+        # the settings of `_local_worker_config`; the scheduler's HTTP server takes a free
+        # port (":0"), so a second sweep does not warn that 8787 is taken
         with sigint_ignored(), dask.config.set(_local_worker_config()):
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                    threads_per_worker=1, processes=processes,
-                                   dashboard_address=None, silence_logs=50, **where)
+                                   dashboard_address=":0", silence_logs=50, **where)
         client = Client(cluster)
     else:
         try:
