@@ -13,12 +13,12 @@ range the model would refuse (a probability above 1) is refused here.
 """
 
 import math
-import tomllib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+from calibration.tables_file import read_named_tables
 from model.scenario import PARAMETER_TYPES, BorderScenario
 from model.validation import ScenarioError, check_value
 
@@ -59,18 +59,7 @@ class Prior:
 def load_priors(path: Path | str = PRIORS_FILE) -> tuple[Prior, ...]:
     """Every entry of a priors file, checked; the first problem raises PriorsError."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PriorsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PriorsError(f"{path}: not valid TOML: {exc}") from None
-    for key in raw:
-        if key != "priors":
-            raise PriorsError(f"{path}: {key}: unknown key (the file holds [priors.NAME] tables)")
-    tables = raw.get("priors")
-    if not isinstance(tables, dict) or not tables:
-        raise PriorsError(f"{path}: priors: no [priors.NAME] tables")
+    tables = read_named_tables(path, "priors", "[priors.NAME]", PriorsError)
     priors = tuple(parse_prior(f"{path}: priors.{name}", name, table)
                    for name, table in tables.items())
     seen: dict[str, str] = {}

@@ -15,7 +15,6 @@ from disk). The file's header says what each field means.
 import calendar
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from calibration.tables_file import read_named_tables
 from model.recorder import COLUMNS
 from model.validation import ScenarioError
 from model.vocabulary import DESTINATIONS
@@ -98,18 +98,7 @@ class Target:
 def load_targets(path: Path | str = TARGETS_FILE) -> tuple[Target, ...]:
     """Every entry of a targets file, checked; the first problem raises TargetsError."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TargetsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TargetsError(f"{path}: not valid TOML: {exc}") from None
-    for key in raw:
-        if key != "targets":
-            raise TargetsError(f"{path}: {key}: unknown key (the file holds [targets.ID] tables)")
-    tables = raw.get("targets")
-    if not isinstance(tables, dict) or not tables:
-        raise TargetsError(f"{path}: targets: no [targets.ID] tables")
+    tables = read_named_tables(path, "targets", "[targets.ID]", TargetsError)
     return tuple(parse_target(f"{path}: targets.{tid}", tid, table)
                  for tid, table in tables.items())
 
