@@ -23,6 +23,8 @@ import hashlib
 import json
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -198,16 +200,19 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
     outcome = FitOutcome(setup.db, 0, 0, None)
     progress = Progress(setup.budget, lambda: abc.history.total_nr_simulations, write)
     quiet = _quiet_pyabc(progress)
+    shield = InterruptShield()
     try:
         abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
                            TargetDistance(setup.targets), population_size=setup.population,
                            sampler=DaskDistributedSampler(dask_client=client))
-        if history_id is None:
-            setup.db.parent.mkdir(parents=True, exist_ok=True)
-            abc.new(db_url, observed_values(setup.targets),
-                    meta_info={"identity": json.dumps(setup.identity(), default=str)})
-        else:
-            abc.load(db_url, history_id)
+        with shield:
+            if history_id is None:
+                setup.db.parent.mkdir(parents=True, exist_ok=True)
+                abc.new(db_url, observed_values(setup.targets),
+                        meta_info={"identity": json.dumps(setup.identity(), default=str)})
+            else:
+                abc.load(db_url, history_id)
+        shield.protect(abc.history, HISTORY_WRITES)
         done_before = progress.done_before = abc.history.total_nr_simulations
         generations_left = (np.inf if setup.generations is None
                             else setup.generations - abc.history.n_populations)
@@ -224,6 +229,7 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
         outcome.interrupted = True
     finally:
         quiet()
+        shield.close()
     outcome.wall_s = time.monotonic() - started
     if not setup.db.is_file():  # interrupted before the history was created
         return outcome
@@ -235,6 +241,55 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
     if not outcome.interrupted and outcome.generations:
         outcome.files = write_results(setup, history)
     return outcome
+
+
+HISTORY_WRITES = ("append_population", "update_after_calibration", "done")
+
+
+class InterruptShield:
+    """Ctrl-C held back while the history is written. A KeyboardInterrupt inside one
+    of SQLAlchemy's commits left the SQLite file locked and the next commit waiting
+    for ever; with the shield, a SIGINT that lands in a `protect`ed method (or a
+    `with shield:` block) is raised as soon as it returns. Main thread only (signal
+    handlers live there); elsewhere it does nothing."""
+
+    def __init__(self):
+        self.depth, self.pending = 0, False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "InterruptShield":
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.depth -= 1
+        if self.depth == 0 and self.pending and exc[0] is None:
+            self.pending = False
+            raise KeyboardInterrupt
+        return False
+
+    def protect(self, obj, names: tuple[str, ...]) -> None:
+        """Wrap `obj`'s methods `names` so they run shielded."""
+        for name in names:
+            method = getattr(obj, name)
+
+            def shielded(*args, _method=method, **kwargs):
+                with self:
+                    return _method(*args, **kwargs)
+            setattr(obj, name, shielded)
+
+    def close(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 def _quiet_pyabc(progress: Progress) -> Callable[[], None]:

@@ -18,7 +18,9 @@ import pytest
 import run as cli
 from calibration.fit import FitError, FitSetup, TargetModel, plan_fit, run_fit, weighted_quantile
 from calibration.priors import Prior
+from calibration.report import write_report
 from calibration.targets import Target
+from model import load_scenario
 from experiments.runner import close_client, open_client
 from tests.helpers import one_error_line
 
@@ -65,6 +67,15 @@ def test_known_parameters_are_recovered_inside_their_90_percent_intervals(tmp_pa
         assert high - low < 0.8 * (p.high - p.low), f"{p.name}: the targets did not narrow it"
     calibrated = outcome.files["calibrated"].read_text()
     assert 'base = "historical"' in calibrated and "[parameters.apprehension_prob]" in calibrated
+    load_scenario(outcome.files["calibrated"])  # a scenario the model accepts
+
+    files = write_report(setup, client, draws=4)  # the posterior predictive, on new seeds
+    report = files["report"].read_text()
+    for c in COLUMNS:
+        assert f"| {c} | about | " in report
+    assert "averaged relative difference" in report
+    for name in ("targets", "marginals", "correlations"):
+        assert files[name].stat().st_size > 5000  # a PNG with something drawn
 
 
 def populations(db: Path) -> list[tuple]:
@@ -131,6 +142,7 @@ def test_ctrl_c_keeps_the_history_and_exits_130_with_one_line(tmp_path):
     with open(log, "w") as stderr:
         child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
                                  text=True, start_new_session=True,
+                                 env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # see below
                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
@@ -139,7 +151,12 @@ def test_ctrl_c_keeps_the_history_and_exits_130_with_one_line(tmp_path):
             assert time.monotonic() < deadline, "no generation finished"
             time.sleep(0.1)
         os.killpg(child.pid, signal.SIGINT)
-        child.communicate(timeout=60)
+        try:
+            child.communicate(timeout=90)
+        except subprocess.TimeoutExpired:  # where it hangs: faulthandler dumps every thread
+            child.send_signal(signal.SIGABRT)
+            time.sleep(2)
+            pytest.fail(f"still running 90 s after Ctrl-C:\n{log.read_text()[-8000:]}")
     finally:
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
