@@ -143,8 +143,12 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
               correlations.iloc[i, j])
              for i in range(len(correlations)) for j in range(i + 1, len(correlations))
              if np.isfinite(correlations.iloc[i, j])]
+    ess = 1 / float((w ** 2).sum())
     lines += ["", "## Pairwise correlations", "", f"![correlations]({files['correlations'].name})",
-              "", "Strongest (weighted, last generation):", ""]
+              "", f"Strongest (weighted, last generation; effective sample size {ess:.1f} of "
+              f"{len(posterior)}" + ("; fewer than twice the parameters: these correlations "
+                                     "say little, run a larger --population)"
+                                     if ess < 2 * len(setup.priors) else ")") + ":", ""]
     lines += [f"- {a} ~ {b}: {r:+.2f}" for _, a, b, r in sorted(pairs, reverse=True)[:8]]
     return "\n".join(lines) + "\n"
 
