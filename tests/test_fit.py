@@ -55,11 +55,11 @@ def client():
 
 
 def test_known_parameters_are_recovered_inside_their_90_percent_intervals(tmp_path, client):
-    setup = synthetic_setup(tmp_path, population=25, generations=3, budget=400)
+    setup = synthetic_setup(tmp_path, population=30, generations=4, budget=600)
     outcome = run_fit(setup, client, plan_fit(setup), write=lambda line: None)
-    assert outcome.generations == 3 and not outcome.interrupted
+    assert outcome.generations == 4 and not outcome.interrupted
     posterior = pd.read_parquet(outcome.files["posterior"])
-    assert len(posterior) == 25 and posterior["weight"].sum() == pytest.approx(1)
+    assert len(posterior) == 30 and posterior["weight"].sum() == pytest.approx(1)
     for p in PRIORS:
         low, high = (weighted_quantile(posterior[p.name].to_numpy(),
                                        posterior["weight"].to_numpy(), q) for q in (0.05, 0.95))
