@@ -8,6 +8,8 @@
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py ui [--port N] [--host HOST] [--save-dir DIR]
+    python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
+                  [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -134,6 +136,48 @@ def build_parser() -> argparse.ArgumentParser:
                     help="address to listen on (default 127.0.0.1: this machine only)")
     ui.add_argument("--save-dir", type=Path, default=None,
                     help="where the page saves scenario files (default scenarios/)")
+    calibrate = verbs.add_parser(
+        "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "
+                          "articles' figures (calibration/targets.toml): ABC-SMC with pyabc "
+                          "on Dask; posterior.parquet, calibrated.toml, --report")
+    calibrate.add_argument("--budget", type=positive_int("--budget"), default=2000,
+                           help="simulations in all, resumes included (default 2000; checked "
+                                "after each generation, so the last one may run past it)")
+    calibrate.add_argument("--population", type=positive_int("--population", 2), default=50,
+                           help="parameter sets kept per generation (default 50)")
+    calibrate.add_argument("--generations", type=positive_int("--generations"), default=None,
+                           help="stop after this many generations in all (default: the budget "
+                                "decides)")
+    calibrate.add_argument("--min-epsilon", type=float, default=0.0, metavar="E",
+                           help="stop once epsilon (the distance accepted) is below E "
+                                "(default 0: the budget decides)")
+    calibrate.add_argument("--scale", type=positive_int("--scale"), default=20,
+                           help="one agent stands for K people in every run (default 20)")
+    calibrate.add_argument("--scenario", default="historical",
+                           help="the scenario fitted (default historical)")
+    calibrate.add_argument("--start", default=None, metavar="DATE",
+                           help="fit shorter runs: first day (YYYY-MM-DD), as --set start; "
+                                "every target must lie inside the runs")
+    calibrate.add_argument("--end", default=None, metavar="DATE",
+                           help="fit shorter runs: last day (YYYY-MM-DD), as --set end")
+    add_where(calibrate)
+    calibrate.add_argument("--resume", action="store_true",
+                           help="continue the calibration in --db from its last finished "
+                                "generation")
+    calibrate.add_argument("--report", action="store_true",
+                           help="then run the posterior predictive on new seeds and write "
+                                "report.md with its PNGs")
+    calibrate.add_argument("--draws", type=positive_int("--draws", 2), default=50,
+                           help="posterior-predictive runs for --report (default 50)")
+    calibrate.add_argument("--priors", type=Path, default=None, metavar="FILE",
+                           help="priors file (default calibration/priors.toml)")
+    calibrate.add_argument("--targets", type=Path, default=None, metavar="FILE",
+                           help="targets file (default calibration/targets.toml)")
+    calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="where posterior.parquet, calibrated.toml and the report go "
+                                "(default calibration/)")
+    calibrate.add_argument("--db", type=Path, default=None, metavar="FILE",
+                           help="the SQLite history (default DIR/history.db)")
     return parser
 
 
@@ -352,6 +396,50 @@ def cmd_ui(args) -> int:
         return INTERRUPTED
 
 
+def cmd_calibrate(args) -> int:
+    """Check priors, targets, scenario, scale and history before anything runs; fit on
+    Dask with a line per generation; write the posterior and calibrated.toml, then
+    with --report the posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
+    from calibration.fit import CALIBRATION_DIR, FitSetup, plan_fit, run_fit
+    from calibration.priors import PRIORS_FILE
+    from calibration.targets import TARGETS_FILE
+    from experiments.runner import close_client, open_client
+
+    setup = FitSetup(scenario=args.scenario, scale=args.scale, population=args.population,
+                     budget=args.budget, generations=args.generations,
+                     min_epsilon=args.min_epsilon, priors_path=args.priors or PRIORS_FILE,
+                     targets_path=args.targets or TARGETS_FILE,
+                     out_dir=args.out or CALIBRATION_DIR, db=args.db, start=args.start,
+                     end=args.end)
+    history_id = plan_fit(setup, resume=args.resume)
+    print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} parameters, "
+          f"{sum(t.measurable for t in setup.targets)} targets, population {setup.population}, "
+          f"budget {setup.budget} runs; history {setup.db}", file=sys.stderr)
+    client, cluster = open_client(args.workers, args.scheduler)
+    try:
+        outcome = run_fit(setup, client, history_id,
+                          write=lambda line: print(line, file=sys.stderr, flush=True))
+        if outcome.interrupted:
+            print(f"interrupted: {outcome.generations} finished generations kept in {setup.db}; "
+                  f"add --resume to the same command to go on", file=sys.stderr)
+            return INTERRUPTED
+        if not outcome.generations:
+            print("error: no generation finished; nothing written", file=sys.stderr)
+            return 1
+        print(f"{outcome.generations} generations, {outcome.simulations} simulations, "
+              f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
+              f"{', '.join(str(p) for p in outcome.files.values())}")
+        if args.report:
+            from calibration.report import write_report
+
+            print(f"posterior predictive: {args.draws} runs on new seeds ...", file=sys.stderr)
+            files = write_report(setup, client, draws=args.draws)
+            print(f"wrote {', '.join(str(p) for p in files.values())}")
+    finally:
+        close_client(client, cluster)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -362,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
                 "sensitivity": cmd_sensitivity, "compare": cmd_compare,
-                "ui": cmd_ui}[args.verb](args)
+                "ui": cmd_ui, "calibrate": cmd_calibrate}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -178,28 +178,10 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     if not todo:
         return report
 
-    import dask
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
     from tqdm import tqdm
 
-    cluster = None
-    if scheduler is None:
-        where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
-        # the worker processes inherit SIGINT ignored (Ctrl-C is ours to handle) and
-        # the settings of `_local_worker_config`; the scheduler's HTTP server takes a free
-        # port (":0"), so a second sweep does not warn that 8787 is taken
-        with sigint_ignored(), dask.config.set(_local_worker_config()):
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                   threads_per_worker=1, processes=processes,
-                                   dashboard_address=":0", silence_logs=50, **where)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(scheduler, timeout=connect_timeout)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SpecError(f"--scheduler {scheduler}: cannot connect: "
-                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                            ) from None
+    client, cluster = open_client(workers, scheduler, processes, connect_timeout)
     bar = tqdm(total=len(todo), file=sys.stderr, unit="run", desc=sweep.stem,
                disable=not progress, dynamic_ncols=True)
     bar.set_postfix(failed=0)
@@ -239,11 +221,42 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             tmp.unlink(missing_ok=True)
     finally:
         bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_client(client, cluster)
         write_manifest(sweep, out_dir, report)
     return report
+
+
+def open_client(workers: int | None = None, scheduler: str | None = None,
+                processes: bool = True, connect_timeout: float = 30):
+    """(client, cluster) for many runs: a LocalCluster of `workers` single-threaded
+    processes on 127.0.0.1 (default one per CPU; `processes=False`: threads in this
+    process), whose workers ignore Ctrl-C and run with `_local_worker_config`; or a
+    client of the running cluster at `scheduler` (cluster None). An address nobody
+    answers at raises SpecError naming --scheduler. Close with `close_client`."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
+        # the scheduler's HTTP server takes a free port (":0"), so a second cluster on the
+        # machine does not warn that 8787 is taken
+        with sigint_ignored(), dask.config.set(_local_worker_config()):
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=processes,
+                                   dashboard_address=":0", silence_logs=50, **where)
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout=connect_timeout), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SpecError(f"--scheduler {scheduler}: cannot connect: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                        ) from None
+
+
+def close_client(client, cluster) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 @contextlib.contextmanager
