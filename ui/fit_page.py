@@ -1,38 +1,21 @@
 """The fit page: each figure the seed articles give (`calibration.seed_figures`) against
 the current run's value, read off its output so far by the same `model_value`.
 
-A figure is judged only once the run has covered its whole period. "More than" and
-"over" figures are floors: met when the run reaches them. The others are met when
-the run is within `TOLERANCE` of them. At a coarse scale small figures (a few hundred
-people) are a handful of agents: read them at scale 1.
+A figure is judged only once the run has covered its whole period, by the rule the
+calibration uses (`calibration.distance.met`: its kind and tolerance in
+calibration/targets.toml). At a coarse scale small figures (a few hundred people)
+are a handful of agents: read them at scale 1.
 """
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 
 import solara
 
+from calibration.distance import met
 from calibration.seed_figures import SEED_FIGURES, SeedFigure, model_value
 from model.simulate import tabulate
 from ui import html, session
-
-TOLERANCE = 0.10
-FLOOR_WORDS = ("more than", "over")
-
-
-def is_floor(figure: SeedFigure) -> bool:
-    return figure.seed_says.startswith(FLOOR_WORDS)
-
-
-def period(figure: SeedFigure) -> tuple[date, date]:
-    """A figure's first and last day (a YYYY-MM period runs from the month's first to last day)."""
-    def day(text: str, last: bool) -> date:
-        if len(text) == 7:
-            year, month = map(int, text.split("-"))
-            return date(year, month, calendar.monthrange(year, month)[1] if last else 1)
-        return date.fromisoformat(text)
-    return day(figure.first, False), day(figure.last, True)
 
 
 @dataclass(frozen=True)
@@ -43,10 +26,9 @@ class FitRow:
 
 
 def judge(figure: SeedFigure, value: float) -> str:
-    if is_floor(figure):
-        return "met" if value >= figure.value else "not met"
+    """"met" or "not met" (by the figure's kind and tolerance), and how far off it is."""
     off = (value - figure.value) / figure.value
-    return ("met" if abs(off) <= TOLERANCE else "not met") + f" ({off:+.0%})"
+    return ("met" if met(figure, value) else "not met") + f" ({off:+.0%})"
 
 
 def fit_rows(result, first_day: date, last_run_day: date | None) -> list[FitRow]:
@@ -54,7 +36,7 @@ def fit_rows(result, first_day: date, last_run_day: date | None) -> list[FitRow]
     last_run_day (None: no day run yet)."""
     rows = []
     for figure in SEED_FIGURES:
-        start, end = period(figure)
+        start, end = figure.first_day(), figure.last_day()
         if last_run_day is None or start < first_day or end > last_run_day:
             why = ("the run starts after this period begins" if start < first_day
                    else "not reached yet")
@@ -80,9 +62,10 @@ def FitPage():
     rows = solara.use_memo(compute, [state, frame])
     html.heading("Fit to the seed articles")
     html.paragraph("Each figure the seed articles give, against the current run (the Simulate "
-                   "page's), read off its output so far. 'More than' and 'over' figures are "
-                   f"floors; the others are met within {TOLERANCE:.0%}. A figure is judged once "
-                   "the run has covered its period.")
+                   "page's), read off its output so far, and judged as the calibration judges "
+                   "it: a floor (at least) or ceiling (at most) is met when the run is on its "
+                   "side, the others within their tolerance (calibration/targets.toml). A "
+                   "figure is judged once the run has covered its period.")
     if state is None or frame is None:
         solara.Info("No run yet: open the Simulate page first.")
         return
