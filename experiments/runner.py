@@ -141,19 +141,19 @@ def _local_worker_config() -> dict:
     - no statistical profiler (a thread sampling every 10 ms cost each run ~10 %);
     - no MALLOC_TRIM_THRESHOLD_=65536 from the nanny (it returns freed memory at once:
       ~1,100-1,500 page faults a run at scale 100 instead of ~0, ~3-5 % CPU);
-    - the event loop's housekeeping slowed (tick 20 ms -> 1 s, memory monitor
-      100 ms -> 2 s, system monitor 500 ms -> 5 s) and no spilling or pausing for
-      data the workers do not keep: each wake-up takes the GIL from the simulation
-      between its compiled kernels; a run at scale 100 took 0.56-0.61 s on a worker
-      with these against 0.67-0.71 s without (0.50 s in a plain loop). The nanny
-      still ends a worker past 95 % of memory."""
+    - the worker's housekeeping slowed (memory monitor 100 ms -> 2 s, system monitor
+      500 ms -> 5 s) and no spilling or pausing for data the workers do not keep: each
+      wake-up takes the GIL from the simulation between its compiled kernels; a run at
+      scale 100 took 0.55-0.61 s on a worker with these against 0.67-0.71 s without
+      (0.50 s in a plain loop). The nanny still ends a worker past 95 % of memory.
+      (The event loop's 20 ms tick stays: with a 1 s tick, a Ctrl-C during a
+      calibration left the client waiting on its event loop, 1 time in 3.)"""
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     return {"distributed.worker.profile.enabled": False,
             "distributed.nanny.pre-spawn-environ": environ,
-            "distributed.admin.tick.interval": "1s",
             "distributed.worker.memory.monitor-interval": "2s",
             "distributed.admin.system-monitor.interval": "5s",
             "distributed.worker.memory.target": False,
