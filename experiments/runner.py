@@ -146,8 +146,10 @@ def _local_worker_config() -> dict:
       wake-up takes the GIL from the simulation between its compiled kernels; a run at
       scale 100 took 0.55-0.61 s on a worker with these against 0.67-0.71 s without
       (0.50 s in a plain loop). The nanny still ends a worker past 95 % of memory.
-      (The event loop's 20 ms tick stays: with a 1 s tick, a Ctrl-C during a
-      calibration left the client waiting on its event loop, 1 time in 3.)"""
+    The event loop's tick (20 ms -> 1 s) is slowed in the worker processes only, by
+    `_WORKER_PROCESS_CONFIG`: set here, it would also reach the scheduler in this
+    process, and a Ctrl-C during a calibration then left the client waiting on the
+    event loop, 1 time in 3."""
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
@@ -159,6 +161,12 @@ def _local_worker_config() -> dict:
             "distributed.worker.memory.target": False,
             "distributed.worker.memory.spill": False,
             "distributed.worker.memory.pause": False}
+
+
+# Given to each worker process through its nanny (which applies it with dask.config.set
+# before the worker starts). A dotted key, because the nanny merges this into its whole
+# config one level deep: a nested {"distributed": ...} would replace that subtree.
+_WORKER_PROCESS_CONFIG = {"distributed.admin.tick.interval": "1s"}
 
 
 def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
@@ -249,7 +257,9 @@ def open_client(workers: int | None = None, scheduler: str | None = None,
     from distributed import Client, LocalCluster
 
     if scheduler is None:
-        where = {"host": "127.0.0.1"} if processes else {}  # threads: in-process comms
+        # threads: in-process comms, and no nanny to carry a worker-only config
+        where = ({"host": "127.0.0.1", "config": _WORKER_PROCESS_CONFIG} if processes
+                 else {})
         # the scheduler's HTTP server takes a free port (":0"), so a second cluster on the
         # machine does not warn that 8787 is taken
         with sigint_ignored(), dask.config.set(_local_worker_config()):
