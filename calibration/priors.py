@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from calibration.tables_file import read_named_tables
+from model.tables_file import read_named_tables
 from model.scenario import PARAMETER_TYPES, BorderScenario
 from model.validation import ScenarioError, check_value
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from calibration.tables_file import read_named_tables
+from model.tables_file import read_named_tables
 from model.recorder import COLUMNS
 from model.validation import ScenarioError
 from model.vocabulary import DESTINATIONS

@@ -16,7 +16,6 @@ line naming the file and field); `price` adds each item's quantity, its cost
 """
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pandas as pd
 
 from model import ScenarioError
 from model.recorder import COLUMNS
+from model.tables_file import read_named_tables
 
 DEFAULT_COSTS = Path(__file__).resolve().parent.parent / "costs" / "unit_costs.toml"
 ITEM_KEYS = ("label", "quantity", "columns", "per_unit", "per_unit_source", "unit",
@@ -72,19 +72,7 @@ def load_costs(override: "str | Path | None" = None,
 
 
 def _read(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        raise CostError(f"{path}: no such unit-cost file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CostError(f"{path}: not valid TOML: {exc}") from None
-    for key in raw:
-        if key != "items":
-            raise CostError(f"{path}: {key}: unknown key (a unit-cost file holds [items.NAME] "
-                            f"tables)")
-    items = raw.get("items", {})
-    if not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
-        raise CostError(f"{path}: items: expected [items.NAME] tables")
+    items = read_named_tables(path, "items", "[items.NAME]", CostError)
     for key, fields in items.items():
         if not key.isidentifier():
             raise CostError(f"{path}: items.{key}: a name of letters, digits and _ please")

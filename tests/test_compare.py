@@ -141,6 +141,8 @@ BAD_COSTS = [
     ('[items.detention]\nquantity = "encounters"\n', "'encounters' is already an outcome's name"),
     ("currency = 'EUR'\n", "currency: unknown key"),
     ("[items.detention\n", "not valid TOML"),
+    ("items = 3\n", "items: no [items.NAME] tables"),
+    ("[items]\ndetention = 3\n", "items.detention: expected a [items.NAME] table"),
 ]
 
 

@@ -1,5 +1,6 @@
-"""Reading a calibration data file: TOML holding one section of named tables
-(`[targets.ID]`, `[priors.NAME]`); anything else is refused in one line."""
+"""Reading a data file of named tables: TOML holding one section of them
+(`[targets.ID]`, `[priors.NAME]` for calibration, `[items.NAME]` for unit costs);
+anything else is refused in one line. Shared by `calibration/` and `experiments/`."""
 
 import tomllib
 from pathlib import Path
@@ -21,4 +22,7 @@ def read_named_tables(path: Path, section: str, what: str, error: type[Exception
     tables = raw.get(section)
     if not isinstance(tables, dict) or not tables:
         raise error(f"{path}: {section}: no {what} tables")
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise error(f"{path}: {section}.{name}: expected a {what} table")
     return tables
