@@ -3,14 +3,20 @@
 
     python run.py run SCENARIO [--seed N] [--scale K] [--set key=value ...] [--out DIR]
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py sensitivity SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
-                  [--start DATE] [--end DATE] [--workers K | --scheduler ADDRESS] [--out DIR]
+                  [--start DATE] [--end DATE] [--costs FILE]
+                  [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py ui [--port N] [--host HOST] [--save-dir DIR]
+    python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
+                  [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
 
 import argparse
 import hashlib
+import signal
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -55,6 +61,15 @@ def one_line_error(message: str):
     sys.exit(2)
 
 
+def add_where(verb: argparse.ArgumentParser) -> None:
+    """--workers K | --scheduler ADDRESS: where a many-run verb runs (Dask)."""
+    where = verb.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int("--workers"), default=None,
+                       help="worker processes on this machine (default: one per CPU)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,14 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = verbs.add_parser("sweep", help="run a sweep spec (sweeps/*.toml) on Dask; "
                                            "one Parquet file per run")
     sweep.add_argument("spec", type=Path, help="sweep spec, a .toml file (see sweeps/)")
-    where = sweep.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int("--workers"), default=None,
-                       help="worker processes on this machine (default: one per CPU)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_where(sweep)
     sweep.add_argument("--out", type=Path, default=None,
                        help="results folder (default runs/sweep-SPEC); re-running skips "
                             "the runs already in it")
+    sensitivity = verbs.add_parser(
+        "sensitivity", help="run a saltelli or morris sweep spec and give Sobol indices or "
+                            "Morris elementary effects (SALib) with 95%% intervals")
+    sensitivity.add_argument("spec", type=Path,
+                             help="sweep spec with design = \"saltelli\" or \"morris\" and "
+                                  "a [sensitivity] table (see sweeps/)")
+    add_where(sensitivity)
+    sensitivity.add_argument("--out", type=Path, default=None,
+                             help="results folder (default runs/sweep-SPEC, shared with "
+                                  "`run.py sweep SPEC`); re-running skips the runs in it")
     compare = verbs.add_parser(
         "compare", help="run scenarios on the same seeds; means and paired differences with "
                         "95%% intervals (stdout, CSV, PNG, report.html)")
@@ -88,24 +109,75 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                          help="two or more scenario names or .toml paths; the first is the "
                               "baseline the others are compared with")
-    compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=10,
+    compare.add_argument("--from", type=Path, default=None, metavar="SWEEP_DIR", dest="from_dir",
+                         help="compare runs an earlier `run.py sweep` made instead of running "
+                              "(SCENARIO, or SCENARIO:key=value,... to pick a design point)")
+    compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=None,
                          help="seeds per scenario, the same for every scenario (default 10)")
-    compare.add_argument("--scale", type=positive_int("--scale"), default=20,
+    compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
-    compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=0,
+    compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,
                          help="the seeds are derived from it as a sweep's are (default 0)")
     compare.add_argument("--start", default=None, metavar="DATE",
                          help="a shorter run: first day (YYYY-MM-DD), as --set start")
     compare.add_argument("--end", default=None, metavar="DATE",
                          help="a shorter run: last day (YYYY-MM-DD), as --set end")
-    where = compare.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int("--workers"), default=None,
-                       help="worker processes on this machine (default: one per CPU)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    add_where(compare)
+    compare.add_argument("--costs", type=Path, default=None, metavar="FILE",
+                         help="unit costs laid over costs/unit_costs.toml (same format: "
+                              "[items.NAME] with the fields to change, or a new item)")
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
+    ui = verbs.add_parser("ui", help="serve the browser app (Solara) on this machine")
+    ui.add_argument("--port", type=positive_int("--port"), default=8765,
+                    help="port to serve on (default 8765)")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--save-dir", type=Path, default=None,
+                    help="where the page saves scenario files (default scenarios/)")
+    calibrate = verbs.add_parser(
+        "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "
+                          "articles' figures (calibration/targets.toml): ABC-SMC with pyabc "
+                          "on Dask; posterior.parquet, calibrated.toml, --report")
+    calibrate.add_argument("--budget", type=positive_int("--budget"), default=2000,
+                           help="simulations in all, resumes included (default 2000; checked "
+                                "after each generation, so the last one may run past it)")
+    calibrate.add_argument("--population", type=positive_int("--population", 2), default=50,
+                           help="parameter sets kept per generation (default 50)")
+    calibrate.add_argument("--generations", type=positive_int("--generations"), default=None,
+                           help="stop after this many generations in all (default: the budget "
+                                "decides)")
+    calibrate.add_argument("--min-epsilon", type=float, default=0.0, metavar="E",
+                           help="stop once epsilon (the distance accepted) is below E "
+                                "(default 0: the budget decides)")
+    calibrate.add_argument("--scale", type=positive_int("--scale"), default=20,
+                           help="one agent stands for K people in every run (default 20)")
+    calibrate.add_argument("--scenario", default="historical",
+                           help="the scenario fitted (default historical)")
+    calibrate.add_argument("--start", default=None, metavar="DATE",
+                           help="fit shorter runs: first day (YYYY-MM-DD), as --set start; "
+                                "every target must lie inside the runs")
+    calibrate.add_argument("--end", default=None, metavar="DATE",
+                           help="fit shorter runs: last day (YYYY-MM-DD), as --set end")
+    add_where(calibrate)
+    calibrate.add_argument("--resume", action="store_true",
+                           help="continue the calibration in --db from its last finished "
+                                "generation")
+    calibrate.add_argument("--report", action="store_true",
+                           help="then run the posterior predictive on new seeds and write "
+                                "report.md with its PNGs")
+    calibrate.add_argument("--draws", type=positive_int("--draws", 2), default=50,
+                           help="posterior-predictive runs for --report (default 50)")
+    calibrate.add_argument("--priors", type=Path, default=None, metavar="FILE",
+                           help="priors file (default calibration/priors.toml)")
+    calibrate.add_argument("--targets", type=Path, default=None, metavar="FILE",
+                           help="targets file (default calibration/targets.toml)")
+    calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="where posterior.parquet, calibrated.toml and the report go "
+                                "(default calibration/)")
+    calibrate.add_argument("--db", type=Path, default=None, metavar="FILE",
+                           help="the SQLite history (default DIR/history.db)")
     return parser
 
 
@@ -198,9 +270,15 @@ def cmd_sweep(args) -> int:
     """Check the spec (nothing runs if it is bad), run what is not done yet, and
     print how many runs finished, were skipped or failed; exit 1 if any failed."""
     from experiments import load_spec
+
+    return run_spec(load_spec(args.spec), args)
+
+
+def run_spec(sweep, args) -> int:
+    """Run what is not done yet of a checked sweep and print how many runs finished,
+    were skipped or failed; exit status 1 if any failed, 130 if interrupted."""
     from experiments.runner import default_out_dir, run_sweep
 
-    sweep = load_spec(args.spec)
     out_dir = args.out or default_out_dir(sweep)
     report = run_sweep(sweep, out_dir, workers=args.workers, scheduler=args.scheduler)
     done = len(report.finished) + len(report.skipped)
@@ -219,15 +297,51 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_sensitivity(args) -> int:
+    """Check the spec (a SALib design with a [sensitivity] table) before anything
+    runs, run it as a sweep, then print and write the indices."""
+    from experiments import load_spec
+    from experiments.runner import default_out_dir
+    from experiments.sensitivity import readable_indices, write_sensitivity
+    from experiments.spec import SALIB_DESIGNS, SpecError
+
+    sweep = load_spec(args.spec)
+    if sweep.design not in SALIB_DESIGNS:
+        raise SpecError(f"{args.spec}: design: {sweep.design!r} is not a sensitivity design; "
+                        f"use design = \"saltelli\" (Sobol indices) or \"morris\" (elementary "
+                        f"effects) with a [sensitivity] table")
+    status = run_spec(sweep, args)
+    if status:
+        return status
+    out_dir = args.out or default_out_dir(sweep)
+    files, indices = write_sensitivity(sweep, out_dir)
+    what = "Sobol indices" if sweep.design == "saltelli" else "Morris elementary effects"
+    print(f"{what} over {sweep.sensitivity.period} ({len(sweep.design_rows)} design rows x "
+          f"{len(sweep.seeds)} seeds, scale {sweep.scale}); 95% confidence intervals:")
+    print(readable_indices(indices).to_string(line_width=200))
+    print(f"wrote {files['indices']}, {files['rows']} and "
+          f"{', '.join(str(v) for k, v in files.items() if k.startswith('plot'))}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     """Check everything (nothing runs or is written if anything is bad), run every
     scenario on the same seeds, print the whole-run table and write the report."""
     from experiments.compare import (WHOLE_RUN, WHOLE_RUN_NOTE, load_runs, plan_comparison,
-                                     readable_table, run_comparison, write_report)
+                                     plan_from_sweep, readable_table, run_comparison,
+                                     write_report)
 
-    plan = plan_comparison(args.scenarios, seeds=args.seeds, scale=args.scale,
-                           master_seed=args.master_seed, start=args.start, end=args.end,
-                           out_dir=args.out)
+    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end")
+           if getattr(args, f) is not None}  # the rest: plan_comparison's defaults
+    if args.from_dir is not None:
+        given = [*how, *(f for f in ("workers", "scheduler") if getattr(args, f) is not None)]
+        if given:
+            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale "
+                                f"and dates; drop --{given[0].replace('_', '-')}")
+        plan = plan_from_sweep(args.scenarios, args.from_dir, out_dir=args.out,
+                               costs=args.costs)
+    else:
+        plan = plan_comparison(args.scenarios, out_dir=args.out, costs=args.costs, **how)
     report = run_comparison(plan, workers=args.workers, scheduler=args.scheduler)
     if report.interrupted:
         print(f"interrupted: the finished runs are kept in {plan.out_dir / 'runs'}; run the "
@@ -239,14 +353,90 @@ def cmd_compare(args) -> int:
               file=sys.stderr)
         return 1
     files, summary = write_report(plan, load_runs(plan))
-    sweep = plan.sweep
-    print(f"{' vs '.join(plan.labels)}: {len(sweep.seeds)} seeds (master seed "
-          f"{sweep.master_seed}), scale {sweep.scale}, {plan.first_day} to {plan.last_day}")
+    print(f"{' vs '.join(plan.labels)}: {len(plan.seeds)} seeds (master seed "
+          f"{plan.master_seed}), scale {plan.scale}, {plan.first_day} to {plan.last_day}"
+          + (f", runs from {plan.source}" if plan.source else ""))
     print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
           f"{plan.labels[0]} (seed by seed); 95% t-intervals")
     print(f"{WHOLE_RUN_NOTE}:")
     print(readable_table(summary, WHOLE_RUN).to_string())
     print(f"wrote {plan.out_dir / 'tables'}/*.csv, {plan.out_dir / 'plots'}/*.png, {files['html']}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    """Serve ui/app.py with `solara run` (production mode, telemetry off) until Ctrl-C."""
+    import os
+
+    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
+    if args.save_dir is not None:
+        env["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
+    command = [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--production",
+               "--no-open", "--no-check-version", "--port", str(args.port), "--host", args.host]
+    print(f"serving the browser app at http://{args.host}:{args.port}/ (Ctrl-C stops it)",
+          file=sys.stderr)
+    server = subprocess.Popen(command, cwd=ROOT, env=env)
+
+    def stop(signum, _frame):  # terminated (not Ctrl-C): stop the server with us
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # it waits for open pages: do not
+            server.kill()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        print("interrupted: browser app stopped", file=sys.stderr)
+        return INTERRUPTED
+
+
+def cmd_calibrate(args) -> int:
+    """Check priors, targets, scenario, scale and history before anything runs; fit on
+    Dask with a line per generation; write the posterior and calibrated.toml, then
+    with --report the posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
+    from calibration.fit import CALIBRATION_DIR, FitSetup, plan_fit, run_fit
+    from calibration.priors import PRIORS_FILE
+    from calibration.targets import TARGETS_FILE
+    from experiments.runner import close_client, open_client
+
+    setup = FitSetup(scenario=args.scenario, scale=args.scale, population=args.population,
+                     budget=args.budget, generations=args.generations,
+                     min_epsilon=args.min_epsilon, priors_path=args.priors or PRIORS_FILE,
+                     targets_path=args.targets or TARGETS_FILE,
+                     out_dir=args.out or CALIBRATION_DIR, db=args.db, start=args.start,
+                     end=args.end)
+    history_id = plan_fit(setup, resume=args.resume)
+    print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} parameters, "
+          f"{sum(t.measurable for t in setup.targets)} targets, population {setup.population}, "
+          f"budget {setup.budget} runs; history {setup.db}", file=sys.stderr)
+    client, cluster = open_client(args.workers, args.scheduler)
+    try:
+        outcome = run_fit(setup, client, history_id,
+                          write=lambda line: print(line, file=sys.stderr, flush=True))
+        if outcome.interrupted:
+            print(f"interrupted: {outcome.generations} finished generations kept in {setup.db}; "
+                  f"add --resume to the same command to go on", file=sys.stderr)
+            return INTERRUPTED
+        if not outcome.generations:
+            print("error: no generation finished; nothing written", file=sys.stderr)
+            return 1
+        print(f"{outcome.generations} generations, {outcome.simulations} simulations, "
+              f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
+              f"{', '.join(str(p) for p in outcome.files.values())}")
+        if args.report:
+            from calibration.report import write_report
+
+            print(f"posterior predictive: {args.draws} runs on new seeds ...", file=sys.stderr)
+            files = write_report(setup, client, draws=args.draws)
+            print(f"wrote {', '.join(str(p) for p in files.values())}")
+    finally:
+        close_client(client, cluster)
     return 0
 
 
@@ -259,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
-                "compare": cmd_compare}[args.verb](args)
+                "sensitivity": cmd_sensitivity, "compare": cmd_compare,
+                "ui": cmd_ui, "calibrate": cmd_calibrate}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

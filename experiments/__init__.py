@@ -1,5 +1,7 @@
-"""Many-run work on top of `model.simulate`: parameter sweeps on Dask distributed, and
-scenario comparisons on common random numbers (`experiments.compare`, run as a sweep).
+"""Many-run work on top of `model.simulate`: parameter sweeps on Dask distributed,
+scenario comparisons on common random numbers with costs (`experiments.compare`,
+`experiments.costs`, run as a sweep), and global sensitivity analysis with SALib
+(`experiments.sensitivity`, a Saltelli or Morris sample run as a sweep).
 
 `model/` is the simulation only; everything that runs it many times lives here.
 

@@ -8,7 +8,9 @@ comparison is a sweep spec with no varied values, built in memory
 --scheduler; one Parquet file per run in REPORT_DIR/runs/, so an interrupted
 comparison resumes where it stopped). Then:
 
-- `per_seed_outcomes`: each run's OUTCOMES per fiscal year and over the whole run;
+- `per_seed_outcomes`: each run's OUTCOMES per fiscal year and over the whole run,
+  and what it costs: each unit-cost item's quantity and dollars and their total
+  (`experiments.costs`; defaults in costs/unit_costs.toml, each with its source);
 - `summarise`: for the first scenario its mean over seeds and the 95 % t-interval
   of that mean (`t_interval`); for every other scenario the mean paired
   difference, other minus first seed by seed, with its 95 % t-interval
@@ -23,7 +25,7 @@ Whole-run figures (period "run"): flows are summed over the run;
 `court_backlog`, period-end stocks, are their values at the run's end;
 `repeat_encounter_rate` is the run's repeat encounters over its encounters; and
 `unique_encountered` is the sum of each fiscal year's distinct people (someone
-encountered in two fiscal years counts in both).
+encountered in two fiscal years counts in both); quantities and costs are summed.
 """
 
 import base64
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.costs import CostItem, check_distinct, load_costs, price, unit_cost_table
 from experiments.spec import SpecError, Sweep, parse_spec
 from model import load_scenario
 from model.recorder import COLUMNS
@@ -51,6 +54,7 @@ WHOLE_RUN = "run"
 CONFIDENCE = 0.95
 DEFAULT_SEEDS = 10
 DEFAULT_SCALE = 20
+SELECTION_FILE = "selection.json"  # in a report folder made from an earlier sweep
 _HOW = {c.name: c.how for c in COLUMNS}
 _MEANING = {c.name: c.meaning for c in COLUMNS}
 
@@ -62,19 +66,23 @@ class CompareError(SpecError):
 @dataclass
 class Comparison:
     """A checked comparison: the scenarios as given, their labels in the report, the
-    sweep that runs them (same seeds for all) and the report folder."""
+    report folder, the unit costs, the shared seeds, and where each label's runs
+    are (one Parquet file per seed, in seed order). `sweep` runs them; it is None
+    when they come from an earlier sweep's folder (`source`, `--from`)."""
 
     scenarios: list[str]
     labels: list[str]
-    sweep: Sweep
     out_dir: Path
     first_day: str
     last_day: str
-
-    @property
-    def label_of(self) -> dict[str, str]:
-        """The sweep's scenario text (a name or an absolute .toml path) -> its label."""
-        return dict(zip(self.sweep.scenarios, self.labels))
+    costs: list[CostItem]
+    seeds: list[int]
+    master_seed: int
+    scale: int
+    run_files: dict[str, list[Path]]
+    identity: str  # what makes two comparisons the same (kept in the report folder)
+    sweep: "Sweep | None" = None
+    source: "Path | None" = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +123,11 @@ def default_out_dir(labels: list[str]) -> Path:
 
 def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
                     scale: int = DEFAULT_SCALE, master_seed: int = 0, start: str | None = None,
-                    end: str | None = None, out_dir: "Path | None" = None) -> Comparison:
-    """Check the scenarios, numbers, dates and report folder, and build the sweep;
-    nothing is written. Raises ScenarioError (one line) on the first problem."""
+                    end: str | None = None, out_dir: "Path | None" = None,
+                    costs: "str | Path | None" = None) -> Comparison:
+    """Check the scenarios, numbers, dates, unit costs (`costs`: a file laid over
+    costs/unit_costs.toml) and report folder, and build the sweep; nothing is
+    written. Raises ScenarioError (one line) on the first problem."""
     if len(scenarios) < 2:
         raise CompareError(f"compare needs at least two scenarios, got {len(scenarios)}")
     if seeds < 2:
@@ -126,6 +136,8 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
         raise CompareError(f"--scale must be >= 1, got {scale}")
     if master_seed < 0:
         raise CompareError(f"--master-seed must be >= 0, got {master_seed}")
+    items = load_costs(costs)
+    check_distinct(items, OUTCOMES)
     texts, files, window = [], {}, None
     for given in scenarios:
         text = str(Path(given).resolve()) if given.endswith(".toml") else given
@@ -155,14 +167,103 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
     except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
         raise CompareError(str(exc).removeprefix(f"{out_dir / 'compare.toml'}: ")) from None
     _check_out_dir(out_dir, sweep.text)
-    return Comparison(list(scenarios), labels, sweep, out_dir, *window[1])
+    label_of = dict(zip(sweep.scenarios, labels))
+    run_files = {label: [] for label in labels}
+    for task in sorted(sweep.runs, key=lambda t: t.seed_index):
+        run_files[label_of[task.scenario]].append(out_dir / "runs" / f"{task.run_id}.parquet")
+    return Comparison(list(scenarios), labels, out_dir, *window[1], items, sweep.seeds,
+                      master_seed, scale, run_files, sweep.text, sweep=sweep)
 
 
-def _check_out_dir(out_dir: Path, text: str) -> None:
-    """The report folder must be new, empty, or hold this same comparison (resumed)."""
+def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | None" = None,
+                    costs: "str | Path | None" = None) -> Comparison:
+    """A comparison of runs an earlier sweep made (`run.py compare A B --from DIR`):
+    each selection is a scenario of that sweep, `NAME`, narrowed to one design point
+    with `NAME:key=value,key=value` when the sweep varied values. Every selection
+    must have one finished run per seed of the sweep. Nothing runs; nothing is
+    written. Raises CompareError (one line) on the first problem."""
+    if len(selections) < 2:
+        raise CompareError(f"compare needs at least two scenarios, got {len(selections)}")
+    source = Path(source)
+    manifest_path = source / "manifest.json"
+    if not manifest_path.is_file():
+        raise CompareError(f"--from {source}: holds no sweep (no manifest.json); give the "
+                           f"folder `run.py sweep` wrote")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        runs, vary, seeds = manifest["runs"], manifest["vary"], manifest["seeds"]
+    except (ValueError, KeyError, TypeError):
+        raise CompareError(f"--from {manifest_path}: not a sweep manifest") from None
+    if len(seeds) < 2:
+        raise CompareError(f"--from {source}: the sweep ran {len(seeds)} seed per point; an "
+                           f"interval needs two or more")
+    items = load_costs(costs)
+    check_distinct(items, OUTCOMES)
+    from experiments.spec import as_text
+
+    run_files, chosen = {}, {}
+    for given in selections:
+        name, _, where = given.partition(":")
+        wanted = {}
+        for pair in filter(None, where.split(",")):
+            key, eq, value = pair.partition("=")
+            if not eq or key not in vary:
+                raise CompareError(f"{given}: {pair!r}: expected key=value with a key the "
+                                   f"sweep varied ({', '.join(vary) or 'it varied none'})")
+            wanted[key] = value
+        mine = [r for r in runs if r["scenario"] == name
+                and all(_same(as_text(r["values"][k]), v) for k, v in wanted.items())]
+        if not mine:
+            known = sorted({r["scenario"] for r in runs})
+            raise CompareError(f"{given}: no run of {source} matches (its scenarios: "
+                               f"{', '.join(known)}; varied: {', '.join(vary) or 'none'})")
+        points = {json.dumps(r["values"], sort_keys=True) for r in mine}
+        if len(points) > 1:
+            free = [k for k in vary if k not in wanted]
+            raise CompareError(f"{given}: matches {len(points)} design points of {source}; "
+                               f"pick one with {name}:{','.join(f'{k}=...' for k in free)}")
+        undone = [r for r in mine if r["status"] not in ("finished", "skipped")]
+        if undone:
+            raise CompareError(f"{given}: {len(undone)} of its {len(mine)} runs in {source} are "
+                               f"not finished; run `run.py sweep` on it again first")
+        key = points.pop()
+        if key in chosen.values():
+            other = next(g for g, k in chosen.items() if k == key)
+            raise CompareError(f"{other} and {given} are the same runs")
+        chosen[given] = key
+        mine.sort(key=lambda r: r["seed_index"])
+        if [r["seed"] for r in mine] != list(seeds):
+            raise CompareError(f"{given}: its runs in {source} are not one per seed of the "
+                               f"sweep")
+        run_files[given] = [source / "runs" / f"{r['run_id']}.parquet" for r in mine]
+    labels = list(selections)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(labels)
+    identity = json.dumps({"from": str(source.resolve()), "runs": {
+        label: [f.name for f in files] for label, files in run_files.items()}}, indent=1)
+    _check_out_dir(out_dir, identity, SELECTION_FILE)
+    months = pd.read_parquet(run_files[labels[0]][0], columns=["kind", "period"])
+    months = sorted(months.loc[months["kind"] == "monthly", "period"])
+    return Comparison(labels, labels, out_dir, months[0], months[-1], items, list(seeds),
+                      manifest.get("master_seed", 0), manifest.get("scale", 1), run_files,
+                      identity, source=source)
+
+
+def _same(stored: str, given: str) -> bool:
+    """A varied value as stored and as typed: the same text, or the same number."""
+    if stored == given:
+        return True
+    try:
+        return float(stored) == float(given)
+    except ValueError:
+        return False
+
+
+def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
+    """The report folder must be new, empty, or hold this same comparison (resumed,
+    or its report made again); `name` is the file in it that says which."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CompareError(f"--out {out_dir}: is a file, not a folder")
-    spec = out_dir / "spec.toml"
+    spec = out_dir / name
     if spec.is_file():
         if spec.read_text(encoding="utf-8") != text:
             raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
@@ -176,28 +277,37 @@ def run_comparison(plan: Comparison, *, workers: int | None = None,
                    scheduler: str | None = None, processes: bool = True,
                    progress: bool = True):
     """Run every scenario on every seed with `run_sweep` (see its arguments);
-    returns its SweepReport."""
-    from experiments.runner import run_sweep
+    returns its SweepReport. A comparison from an earlier sweep runs nothing."""
+    from experiments.runner import SweepReport, run_sweep
 
+    if plan.sweep is None:
+        done = [f.stem for files in plan.run_files.values() for f in files]
+        return SweepReport(plan.out_dir, total=len(done), skipped=done)
     return run_sweep(plan.sweep, plan.out_dir, workers=workers, scheduler=scheduler,
                      processes=processes, progress=progress)
 
 
 def load_runs(plan: Comparison) -> pd.DataFrame:
     """The comparison's runs, long form (as `runner.run_table` made them), with the
-    scenario column holding each scenario's label."""
-    runs = plan.out_dir / "runs"
-    long = pd.concat([pd.read_parquet(runs / f"{task.run_id}.parquet")
-                      for task in plan.sweep.runs], ignore_index=True)
-    long["scenario"] = long["scenario"].map(plan.label_of)
+    scenario column holding each scenario's label (the varied values' columns,
+    which differ between sweeps, are left out)."""
+    keep = ["run_id", "scenario", "seed_index", "seed", "scale", "code", "kind", "period",
+            "column", "value"]
+    parts = []
+    for label, files in plan.run_files.items():
+        for file in files:
+            part = pd.read_parquet(file, columns=keep)
+            part["scenario"] = label
+            parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
     return long
 
 
-def whole_run(years: pd.DataFrame) -> dict[str, float]:
-    """One run's OUTCOMES over the whole run from its fiscal-year rows (in order):
-    see the module doc for how each kind of column is combined."""
+def whole_run(years: pd.DataFrame, names=OUTCOMES) -> dict[str, float]:
+    """One run's columns `names` over the whole run from its fiscal-year rows (in
+    order): see the module doc for how each kind of column is combined."""
     out = {}
-    for name in OUTCOMES:
+    for name in names:
         if name == "repeat_encounter_rate":
             enc = years["encounters"].sum()
             out[name] = float(years["repeat_encounters"].sum() / enc) if enc > 0 else 0.0
@@ -210,20 +320,32 @@ def whole_run(years: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def per_seed_outcomes(long: pd.DataFrame) -> pd.DataFrame:
+def per_seed_outcomes(long: pd.DataFrame, costs: "list[CostItem] | None" = None
+                      ) -> pd.DataFrame:
     """One row per scenario, seed and period (each fiscal year, then "run"), one
-    column per outcome."""
+    column per outcome, then each cost item's quantity and cost and the total cost."""
     years = long[long["kind"] == "fiscal_year"].pivot_table(
         index=["scenario", "seed_index", "seed", "period"], columns="column", values="value")
     rows = []
+    names = None
     for (scenario, seed_index, seed), run in years.groupby(level=[0, 1, 2], sort=False):
         run = run.droplevel([0, 1, 2]).sort_index()
-        for period, values in run[list(OUTCOMES)].iterrows():
+        table = run[list(OUTCOMES)].join(price(run, costs or []))
+        names = list(table.columns)
+        for period, values in table.iterrows():
             rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
                          "period": period, **values.to_dict()})
+        priced = table.columns[len(OUTCOMES):]
         rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
-                     "period": WHOLE_RUN, **whole_run(run)})
-    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period", *OUTCOMES])
+                     "period": WHOLE_RUN, **whole_run(run),
+                     **table[priced].sum().to_dict()})
+    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period",
+                                       *(names or OUTCOMES)])
+
+
+def measured(per_seed: pd.DataFrame) -> list[str]:
+    """The outcome (and cost) columns of a per-seed table, in order."""
+    return list(per_seed.columns[4:])
 
 
 def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
@@ -236,7 +358,7 @@ def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
         here = per_seed[per_seed["period"] == period]
         values = {label: here[here["scenario"] == label].sort_values("seed_index")
                   for label in labels}
-        for name in OUTCOMES:
+        for name in measured(per_seed):
             base = values[base_label][name].to_numpy()
             est = t_interval(base)
             rows.append({"period": period, "outcome": name, "scenario": base_label,
@@ -256,7 +378,7 @@ def wide_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     """One period's summary with one row per outcome: the first scenario's mean, low
     and high, then each other scenario's difference, low and high (for CSV)."""
     here = summary[summary["period"] == period]
-    table = pd.DataFrame(index=pd.Index(list(OUTCOMES), name="outcome"))
+    table = pd.DataFrame(index=pd.Index(list(dict.fromkeys(here["outcome"])), name="outcome"))
     for (scenario, statistic, vs), part in here.groupby(["scenario", "statistic", "vs"],
                                                         sort=False):
         head = scenario if statistic == "mean" else f"{scenario} - {vs}"
@@ -289,6 +411,10 @@ def readable_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     return table
 
 
+COSTS_NOTE = ("Costs are each item's quantity (its columns summed; an average daily stock as "
+              "person-days; times per_unit) times its unit cost, in US dollars as published "
+              "(cost_*_usd); cost_total_usd adds them. Defaults in costs/unit_costs.toml; run.py compare "
+              "--costs FILE overrides them.")
 WHOLE_RUN_NOTE = ("whole run: flows summed; detention_population averaged over the run's days; "
                   "mpp_waiting and court_backlog at the run's end; repeat_encounter_rate "
                   "recomputed; unique_encountered summed over fiscal years")
@@ -332,8 +458,12 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
     from experiments.runner import write_atomically
 
     out = plan.out_dir
-    per_seed = per_seed_outcomes(long)
+    if plan.sweep is None:  # from an earlier sweep: say which runs this report is of
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomically(out / SELECTION_FILE, plan.identity.encode())
+    per_seed = per_seed_outcomes(long, plan.costs)
     summary = summarise(per_seed, plan.labels)
+    costs = unit_cost_table(plan.costs)
     periods = list(dict.fromkeys(summary["period"]))
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(exist_ok=True)
@@ -342,7 +472,7 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
         path = out / "tables" / f"{period}.csv"
         write_atomically(path, wide_table(summary, period).to_csv().encode())
         files[period] = path
-    for name, table in (("summary", summary), ("per_seed", per_seed)):
+    for name, table in (("summary", summary), ("per_seed", per_seed), ("unit_costs", costs)):
         path = out / "tables" / f"{name}.csv"
         write_atomically(path, table.to_csv(index=False).encode())
         files[name] = path
@@ -352,16 +482,16 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
         files[f"plot {column}"] = out / "plots" / f"{column}.png"
         write_atomically(files[f"plot {column}"], pngs[column])
     files["html"] = out / "report.html"
-    write_atomically(files["html"], report_html(plan, summary, periods, pngs).encode())
+    write_atomically(files["html"], report_html(plan, summary, periods, pngs, costs).encode())
     return files, summary
 
 
 def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
-                pngs: dict[str, bytes]) -> str:
+                pngs: dict[str, bytes], costs: "pd.DataFrame | None" = None) -> str:
     """One self-contained HTML page: the settings, the whole-run and fiscal-year
     tables, and the plots as base64 data: URIs (no external CSS, JS or images)."""
-    sweep = plan.sweep
     window = f"{plan.first_day} to {plan.last_day}"
+    origin = f" Runs read from the sweep in {plan.source}." if plan.source else ""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -371,8 +501,9 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
         "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>",
         f"<h1>{esc(' vs '.join(plan.labels))}</h1>",
-        f"<p>{len(sweep.seeds)} seeds (master seed {sweep.master_seed}), the same for every "
-        f"scenario (common random numbers); scale {sweep.scale}; {esc(window)}.</p>",
+        f"<p>{len(plan.seeds)} seeds (master seed {plan.master_seed}), the same for every "
+        f"scenario (common random numbers); scale {plan.scale}; {esc(window)}."
+        f"{esc(origin)}</p>",
         f"<p>First column: the mean of <b>{esc(plan.labels[0])}</b> over the seeds with its "
         f"{CONFIDENCE:.0%} t-interval. Other columns: the mean paired difference, other "
         f"scenario minus {esc(plan.labels[0])} seed by seed, with its {CONFIDENCE:.0%} "
@@ -384,6 +515,12 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
         if period == WHOLE_RUN:
             parts.append(f"<p>{esc(WHOLE_RUN_NOTE)}.</p>")
         parts.append(readable_table(summary, period).to_html())
+    if costs is not None and len(costs):
+        parts.append("<h2>Unit costs</h2>")
+        parts.append(f"<p>{esc(COSTS_NOTE)}</p>")
+        shown = costs[["item", "quantity", "columns", "per_unit", "unit", "unit_cost_usd",
+                       "source", "per_unit_source"]]
+        parts.append(shown.to_html(index=False))
     parts.append("<h2>By month</h2>")
     for column, png in pngs.items():
         data = base64.b64encode(png).decode("ascii")

@@ -6,11 +6,22 @@ and expanded into the list of runs before anything runs.
     seeds = 5                         # seeds per design point, derived from master_seed
     master_seed = 0
     scale = 100
-    design = "grid"                   # grid | lhs | sobol (lhs/sobol need `samples = N`)
+    design = "grid"                   # grid | lhs | sobol | saltelli | morris (all but grid
+                                      # need `samples = N`)
     end = 2019-09-30                  # optional: a shorter run (start/end, as --set start/end)
     [vary]                            # keys as `run.py run --set` takes them
     "policies.title42.end" = [2021-03-31, 2021-06-30]                # a list of values
     "apprehension_prob.tucson" = {low = 0.6, high = 0.9, steps = 4}  # a range
+
+The `saltelli` and `morris` designs are SALib's samples for Sobol indices and
+Morris elementary effects (`run.py sensitivity`); they vary ranges only, and a
+`[sensitivity]` table names what to analyse:
+
+    [sensitivity]
+    outputs = ["encounters", "releases"]   # monthly.csv columns (see model.recorder)
+    period = "run"                         # "run" (the whole run) or a fiscal year, "FY2020"
+    levels = 4                             # morris only: grid levels (even, >= 2)
+    second_order = false                   # saltelli only: also second-order indices
 
 Every varied value, and every combination the design makes, goes through the
 scenario's own checks (`load_scenario`) here, so a value the scenario would refuse
@@ -36,8 +47,10 @@ from model.scale_check import check_scale
 from model.scenario import SCENARIO_DIR, resolve_path
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
-                  "samples", "start", "end", "vary")
-DESIGNS = ("grid", "lhs", "sobol")
+                  "samples", "start", "end", "vary", "sensitivity")
+SALIB_DESIGNS = ("saltelli", "morris")  # SALib samples: their rows' order is the analysis's
+DESIGNS = ("grid", "lhs", "sobol", *SALIB_DESIGNS)
+SENSITIVITY_KEYS = ("outputs", "period", "levels", "second_order")
 RANGE_KEYS = ("low", "high", "steps")
 
 
@@ -85,6 +98,11 @@ class Sweep:
     vary_keys: list[str]
     points: list[dict[str, Any]]
     runs: list[RunTask] = field(default_factory=list)
+    # saltelli/morris: every row of SALib's sample in its order (a row drawn twice
+    # is one point, run once), the ranges as SALib's `problem`, and [sensitivity]
+    design_rows: list[dict[str, Any]] = field(default_factory=list)
+    problem: dict | None = None
+    sensitivity: "Sensitivity | None" = None
 
     @property
     def stem(self) -> str:
@@ -92,6 +110,18 @@ class Sweep:
 
     def spec_hash(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """A spec's [sensitivity] table, checked: the outputs (monthly.csv columns) to
+    analyse over `period` ("run" or "FY2020"), Morris's grid levels and whether
+    Saltelli's sample carries second-order indices."""
+
+    outputs: tuple[str, ...]
+    period: str
+    levels: int
+    second_order: bool
 
 
 def derive_seeds(master_seed: int, n: int) -> list[int]:
@@ -167,7 +197,8 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
     samples = None
     if design == "grid":
         if "samples" in raw:
-            raise SpecError(f"{where}: samples: only for the lhs and sobol designs")
+            raise SpecError(f"{where}: samples: not for the grid design (a grid runs every "
+                            f"combination of its values)")
     else:
         if "samples" not in raw:
             raise SpecError(f"{where}: samples: missing; a {design} design needs "
@@ -201,12 +232,20 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
     if not isinstance(vary, dict):
         raise SpecError(f"{where}: vary: expected a table of key = values, got {vary!r}")
     axes = {key: _axis(where, key, spec, design) for key, spec in vary.items()}
-    points = _design_points(where, axes, design, samples, master_seed)
+    sensitivity = _sensitivity(where, raw.get("sensitivity"), design,
+                               load_scenario(paths[scenarios[0]], start=start, end=end))
+    problem, rows = None, []
+    if design in SALIB_DESIGNS:
+        problem, rows = _salib_rows(where, axes, design, samples, master_seed, sensitivity)
+        points = _unique(rows)
+    else:
+        points = _design_points(where, axes, design, samples, master_seed)
 
     sweep = Sweep(path=path, text=text, description=description, scenarios=scenarios,
                   seeds=derive_seeds(master_seed, n_seeds), master_seed=master_seed, scale=scale,
                   design=design, samples=samples, start=start, end=end,
-                  vary_keys=list(vary), points=points)
+                  vary_keys=list(vary), points=points, design_rows=rows, problem=problem,
+                  sensitivity=sensitivity)
     _check_values(sweep, paths)
     sweep.runs = [
         RunTask(run_id=run_id(name, point, seed, scale, start, end), scenario=name,
@@ -335,9 +374,107 @@ def _design_points(where: str, axes: dict, design: str, samples: int | None,
                 v = low + float(u) * (high - low)
                 point[key] = int(round(v)) if whole else v
         points.append(point)
-    # whole-number ranges and lists can draw the same point twice: run it once
-    unique = {tuple(as_text(v) for v in p.values()): p for p in reversed(points)}
-    return [p for p in points if unique[tuple(as_text(v) for v in p.values())] is p]
+    return _unique(points)
+
+
+def point_key(point: dict[str, Any]) -> tuple[str, ...]:
+    """What makes two design points the same point (their values as `--set` texts)."""
+    return tuple(as_text(v) for v in point.values())
+
+
+def _unique(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points in order, each once: whole-number ranges and lists can draw the
+    same point twice, and it runs once."""
+    first = {point_key(p): p for p in reversed(points)}
+    return [p for p in points if first[point_key(p)] is p]
+
+
+def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | None":
+    """The checked [sensitivity] table (None if absent); only SALib designs take one."""
+    if table is None:
+        if design in SALIB_DESIGNS:
+            raise SpecError(f"{where}: sensitivity: missing; a {design} design needs a "
+                            f"[sensitivity] table naming its outputs")
+        return None
+    if design not in SALIB_DESIGNS:
+        raise SpecError(f"{where}: sensitivity: only for the {' and '.join(SALIB_DESIGNS)} "
+                        f"designs (design is {design!r})")
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: sensitivity: expected a table, got {table!r}")
+    from model.recorder import COLUMNS
+
+    for key in table:
+        if key not in SENSITIVITY_KEYS:
+            raise SpecError(f"{where}: sensitivity.{key}: unknown key (known: "
+                            f"{', '.join(SENSITIVITY_KEYS)})")
+    outputs = table.get("outputs")
+    if (not isinstance(outputs, list) or not outputs
+            or not all(isinstance(o, str) for o in outputs)):
+        raise SpecError(f"{where}: sensitivity.outputs: expected a non-empty list of "
+                        f"monthly.csv columns, got {outputs!r}")
+    known = [c.name for c in COLUMNS]
+    for name in outputs:
+        if name not in known:
+            raise SpecError(f"{where}: sensitivity.outputs: unknown column {name!r} (columns: "
+                            f"{', '.join(known)})")
+    if len(set(outputs)) != len(outputs):
+        raise SpecError(f"{where}: sensitivity.outputs: listed twice: {outputs!r}")
+    period = table.get("period", "run")
+    first, last = (d.year + (d.month >= 10) for d in (loaded.start, loaded.end))
+    years = [f"FY{y}" for y in range(first, last + 1)]
+    if period != "run" and period not in years:
+        raise SpecError(f"{where}: sensitivity.period: {period!r} is neither \"run\" nor a "
+                        f"fiscal year of the run ({', '.join(years)})")
+    levels = table.get("levels", 4)
+    if design != "morris" and "levels" in table:
+        raise SpecError(f"{where}: sensitivity.levels: only for the morris design")
+    if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2 or levels % 2:
+        raise SpecError(f"{where}: sensitivity.levels: expected an even whole number >= 2, "
+                        f"got {levels!r}")
+    second = table.get("second_order", False)
+    if design != "saltelli" and "second_order" in table:
+        raise SpecError(f"{where}: sensitivity.second_order: only for the saltelli design")
+    if not isinstance(second, bool):
+        raise SpecError(f"{where}: sensitivity.second_order: expected true or false, "
+                        f"got {second!r}")
+    return Sensitivity(tuple(outputs), period, levels, second)
+
+
+def _salib_rows(where: str, axes: dict, design: str, samples: int, master_seed: int,
+                sensitivity: Sensitivity) -> tuple[dict, list[dict[str, Any]]]:
+    """SALib's `problem` for the ranges and its sample (Saltelli's for Sobol indices,
+    Morris's trajectories), one {key: value} row per sample row, in its order."""
+    keys = list(axes)
+    if not keys:
+        raise SpecError(f"{where}: vary: a {design} design needs at least one key to vary")
+    for key, axis in axes.items():
+        if isinstance(axis, list):
+            raise SpecError(f"{where}: vary.{key}: a {design} design varies ranges "
+                            f"{{low = ..., high = ...}}, not lists")
+        if axis[0] == axis[1]:
+            raise SpecError(f"{where}: vary.{key}: low and high are equal ({axis[0]}): "
+                            f"nothing to analyse")
+    problem = {"num_vars": len(keys), "names": keys,
+               "bounds": [[float(axes[k][0]), float(axes[k][1])] for k in keys]}
+    with warnings.catch_warnings():  # SALib warns on sample sizes not a power of 2
+        warnings.simplefilter("ignore")
+        if design == "saltelli":
+            from SALib.sample import sobol as saltelli
+
+            matrix = saltelli.sample(problem, samples, seed=master_seed,
+                                     calc_second_order=sensitivity.second_order)
+        else:
+            from SALib.sample import morris
+
+            matrix = morris.sample(problem, samples, num_levels=sensitivity.levels,
+                                   seed=master_seed)
+    rows = []
+    for values in matrix:
+        row = {}
+        for key, v in zip(keys, values):
+            row[key] = int(round(v)) if axes[key][2] else float(v)
+        rows.append(row)
+    return problem, rows
 
 
 def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:

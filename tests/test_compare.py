@@ -5,6 +5,7 @@ refused in one line before anything runs.
 Runs are short (FY2020 and FY2021, when Title 42 was in force) at scale 500.
 """
 
+import json
 import re
 import subprocess
 import sys
@@ -20,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run as cli  # noqa: E402
-from experiments import compare, derive_seeds  # noqa: E402
+from experiments import compare, costs, derive_seeds  # noqa: E402
 from helpers import one_error_line  # noqa: E402
 
 START, END = "2019-10-01", "2021-09-30"
@@ -43,7 +44,8 @@ def test_compare_writes_tables_plots_and_an_offline_report(compared):
     out, stdout = compared
     assert "title42_off - historical" in stdout and "title42_expulsions" in stdout
     tables = {p.name for p in (out / "tables").glob("*.csv")}
-    assert tables == {"FY2020.csv", "FY2021.csv", "run.csv", "summary.csv", "per_seed.csv"}
+    assert tables == {"FY2020.csv", "FY2021.csv", "run.csv", "summary.csv", "per_seed.csv",
+                      "unit_costs.csv"}
     pngs = sorted((out / "plots").glob("*.png"))
     assert [p.stem for p in pngs] == sorted(compare.PLOTTED)
     assert all(p.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
@@ -52,7 +54,8 @@ def test_compare_writes_tables_plots_and_an_offline_report(compared):
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page and "<link" not in page
-    assert page.count("<table") == 3  # the whole run, FY2020, FY2021
+    assert page.count("<table") == 4  # the whole run, FY2020, FY2021, the unit costs
+    assert "133.99" in page and "public record" in page
 
 
 def test_every_scenario_ran_on_the_sweeps_seeds(compared):
@@ -82,6 +85,78 @@ def test_paired_differences_have_the_expected_sign(compared):
         fy20.loc["encounters", "historical mean"] + years.loc["encounters", "historical mean"])
     assert run.loc["court_backlog", "historical mean"] == years.loc["court_backlog",
                                                                     "historical mean"]
+
+
+def test_costs_are_the_quantities_priced_at_the_unit_costs(compared):
+    out, stdout = compared
+    assert "cost_total_usd" in stdout
+    per_seed = pd.read_csv(out / "tables" / "per_seed.csv")
+    units = pd.read_csv(out / "tables" / "unit_costs.csv").set_index("item")
+    run = per_seed[per_seed.period == "run"]
+    for item in units.index:
+        quantity = run[units.loc[item, "quantity"]]
+        assert np.allclose(run[f"cost_{item}_usd"], quantity * units.loc[item, "unit_cost_usd"])
+    assert np.allclose(run["cost_total_usd"], run[[f"cost_{i}_usd" for i in units.index]].sum(axis=1))
+    # bed-days are the average daily population times the days; flight hours 5.5 a flight
+    fy21 = per_seed[per_seed.period == "FY2021"]
+    assert np.allclose(fy21["detention_bed_days"], fy21["detention_population"] * 365)
+    assert np.allclose(fy21["flight_hours"], fy21["flights"] * 5.5)
+    # whole-run costs are the fiscal years' summed
+    years = per_seed[per_seed.period != "run"].groupby(["scenario", "seed_index"])
+    assert np.allclose(years["cost_total_usd"].sum().to_numpy(),
+                       run.sort_values(["scenario", "seed_index"])["cost_total_usd"])
+    # Title 42 off: more people held and heard, so the run costs more
+    table = pd.read_csv(out / "tables" / "run.csv", index_col="outcome")
+    assert table.loc["cost_total_usd", "title42_off - historical low"] > 0
+
+
+def test_a_costs_file_overrides_the_defaults(tmp_path):
+    mine = tmp_path / "costs.toml"
+    mine.write_text('[items.detention]\nunit_cost = 200.0\n'
+                    '[items.meals]\nlabel = "Meals"\nquantity = "meals"\n'
+                    'columns = ["cbp_custody"]\nper_unit = 3\nper_unit_source = "3 a day"\n'
+                    'unit = "meal"\nunit_cost = 4.5\nsource = "mine"\n')
+    items = {i.key: i for i in costs.load_costs(mine)}
+    assert items["detention"].unit_cost == 200.0 and items["detention"].unit == "bed-day"
+    assert items["flights"].unit_cost == 8600  # untouched
+    years = pd.DataFrame({"days": [365, 366], "cbp_custody": [1000.0, 10.0],
+                          "detention_population": [2.0, 1.0]}, index=["FY2019", "FY2020"])
+    priced = costs.price(years, [items["meals"], items["detention"]])
+    assert list(priced["meals"]) == [3 * 365 * 1000.0, 3 * 366 * 10.0]
+    assert list(priced["cost_detention_usd"]) == [200.0 * 730, 200.0 * 366]
+    assert list(priced["cost_total_usd"]) == list(priced["cost_meals_usd"]
+                                                  + priced["cost_detention_usd"])
+
+
+BAD_COSTS = [
+    ('[items.detention]\nunit_cost = -1\n', "items.detention.unit_cost: expected a number >= 0"),
+    ('[items.detention]\nunit_cost = "cheap"\n', "items.detention.unit_cost: expected a number"),
+    ('[items.detention]\ncolumns = ["detenton_population"]\n',
+     "items.detention.columns: unknown column 'detenton_population'"),
+    ('[items.detention]\ncolumns = ["court_backlog"]\n', "'court_backlog' is a period-end stock"),
+    ('[items.detention]\nprice = 3\n', "items.detention.price: unknown field"),
+    ('[items.new]\nunit_cost = 3\n', "items.new.label: missing"),
+    ('[items.detention]\nper_unit = 2\n', "items.detention.per_unit_source: missing"),
+    ('[items.detention]\nquantity = "flight_hours"\n', "'flight_hours' is already items.detention's name"),
+    ('[items.detention]\nquantity = "encounters"\n', "'encounters' is already an outcome's name"),
+    ("currency = 'EUR'\n", "currency: unknown key"),
+    ("[items.detention\n", "not valid TOML"),
+    ("items = 3\n", "items: no [items.NAME] tables"),
+    ("[items]\ndetention = 3\n", "items.detention: expected a [items.NAME] table"),
+]
+
+
+@pytest.mark.parametrize("body, what", BAD_COSTS, ids=[w for _, w in BAD_COSTS])
+def test_a_bad_costs_file_is_refused_in_one_line(tmp_path, capsys, monkeypatch, body, what):
+    monkeypatch.setattr(compare, "run_comparison", lambda *a, **k: pytest.fail("it ran"))
+    mine = tmp_path / "costs.toml"
+    mine.write_text(body)
+    out = tmp_path / "out"
+    assert cli.main(["compare", "historical", "title42_off", "--costs", str(mine),
+                     "--out", str(out)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: {mine}: ") and what in line, line
+    assert not out.exists()
 
 
 def test_the_paired_interval_shrinks_as_seeds_grow(tmp_path):
@@ -201,3 +276,85 @@ def test_a_scenario_path_and_the_defaults(tmp_path, monkeypatch):
     assert plan.sweep.seeds == derive_seeds(0, 10) and plan.sweep.scale == 20
     assert [t.seed for t in plan.sweep.runs] == derive_seeds(0, 10) * 2
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """A small sweep (two values of Tucson's apprehension, 3 seeds) to compare from."""
+    from experiments import load_spec, runner
+
+    folder = tmp_path_factory.mktemp("swept")
+    spec = folder / "tucson.toml"
+    spec.write_text(f'scenarios = ["historical"]\nseeds = 3\nscale = 500\nstart = {START}\n'
+                    f'end = {END}\n[vary]\n"apprehension_prob.tucson" = [0.6, 0.9]\n')
+    report = runner.run_sweep(load_spec(spec), folder / "sweep", workers=2, processes=False,
+                              progress=False)
+    assert not report.failed and len(report.finished) == 6
+    return folder / "sweep"
+
+
+def test_compare_from_a_sweep_reads_its_runs_and_runs_nothing(swept, tmp_path, capsys,
+                                                              monkeypatch):
+    from experiments import runner
+
+    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: pytest.fail("it ran"))
+    low, high = "historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=.9"
+    out = tmp_path / "report"
+    assert cli.main(["compare", low, high, "--from", str(swept), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"runs from {swept}" in printed and "3 seeds" in printed
+    per_seed = pd.read_csv(out / "tables" / "per_seed.csv")
+    assert set(per_seed.scenario) == {low, high}
+    manifest = json.loads((swept / "manifest.json").read_text())
+    for label, value in ((low, 0.6), (high, 0.9)):
+        ids = [r["run_id"] for r in sorted(manifest["runs"], key=lambda r: r["seed_index"])
+               if r["values"]["apprehension_prob.tucson"] == value]
+        direct = [pd.read_parquet(swept / "runs" / f"{i}.parquet") for i in ids]
+        encounters = [d[(d.kind == "fiscal_year") & (d.column == "encounters")].value.sum()
+                      for d in direct]
+        mine = per_seed[(per_seed.scenario == label) & (per_seed.period == "run")]
+        assert list(mine.sort_values("seed_index").encounters) == encounters
+    assert json.loads((out / "selection.json").read_text())["from"] == str(swept.resolve())
+    # the same command again makes the same report; another selection is refused there
+    assert cli.main(["compare", low, high, "--from", str(swept), "--out", str(out)]) == 0
+    with pytest.raises(compare.CompareError, match="holds another comparison"):
+        compare.plan_from_sweep([high, low], swept, out_dir=out)
+
+
+FROM_BAD = [
+    (["historical", "historical:apprehension_prob.tucson=0.9"],
+     "historical: matches 2 design points of"),
+    (["historical:tucson=0.6", "historical:apprehension_prob.tucson=0.9"],
+     "'tucson=0.6': expected key=value with a key the sweep varied (apprehension_prob.tucson)"),
+    (["title42_off", "historical:apprehension_prob.tucson=0.9"],
+     "title42_off: no run of"),
+    (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.60"],
+     "are the same runs"),
+    (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.9",
+      "--seeds", "5"], "the sweep's runs set the seeds, scale and dates; drop --seeds"),
+]
+
+
+@pytest.mark.parametrize("args, what", FROM_BAD, ids=[w[:30] for _, w in FROM_BAD])
+def test_compare_from_refuses_what_it_cannot_pick(swept, tmp_path, capsys, args, what):
+    out = tmp_path / "out"
+    assert cli.main(["compare", *args, "--from", str(swept), "--out", str(out)]) == 2
+    assert what in one_error_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_compare_from_refuses_unfinished_runs_and_non_sweeps(swept, tmp_path):
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(swept, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["runs"][0]["status"] = "failed"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    value = manifest["runs"][0]["values"]["apprehension_prob.tucson"]
+    with pytest.raises(compare.CompareError, match="1 of its 3 runs in .* are not finished"):
+        compare.plan_from_sweep([f"historical:apprehension_prob.tucson={value}",
+                                 f"historical:apprehension_prob.tucson={1.5 - value}"], copy,
+                                out_dir=tmp_path / "out")
+    with pytest.raises(compare.CompareError, match="holds no sweep"):
+        compare.plan_from_sweep(["a", "b"], tmp_path / "nowhere", out_dir=tmp_path / "out")

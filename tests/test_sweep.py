@@ -25,7 +25,7 @@ import run as cli  # noqa: E402
 from experiments import derive_seeds, load_spec  # noqa: E402
 from experiments import runner  # noqa: E402
 from experiments.spec import SpecError  # noqa: E402
-from helpers import one_error_line  # noqa: E402
+from helpers import one_error_line, refused_before_running  # noqa: E402
 
 SHORT = """\
 description = "test sweep"
@@ -142,15 +142,9 @@ BAD = [
 @pytest.mark.parametrize("body, message", BAD, ids=[m.split(":")[0] for _, m in BAD])
 def test_a_bad_spec_is_refused_in_one_line_before_anything_runs(tmp_path, capsys, monkeypatch,
                                                                  body, message):
-    monkeypatch.setattr(runner, "run_sweep", lambda *a, **k: pytest.fail("the sweep ran"))
-    path = write_spec(tmp_path, body, "bad.toml")
-    out = tmp_path / "out"
-    assert cli.main(["sweep", str(path), "--out", str(out)]) == 2
-    line = one_error_line(capsys.readouterr().err)
-    assert line.startswith(f"error: {path}: "), line
-    import re
-    assert re.search(message, line), line
-    assert not out.exists()
+    path, out = write_spec(tmp_path, body, "bad.toml"), tmp_path / "out"
+    refused_before_running(["sweep", str(path), "--out", str(out)], capsys, monkeypatch, path,
+                           message, out)
 
 
 def test_a_folder_holding_another_sweep_is_refused(tmp_path):

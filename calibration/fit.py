@@ -1,0 +1,427 @@
+"""ABC-SMC calibration of the model to the seed articles' figures, with pyabc on Dask.
+
+    setup = FitSetup(scale=20, population=50, budget=2000, out_dir=Path("calibration"))
+    history_id = plan_fit(setup, resume=False)     # checks everything; nothing runs
+    client, cluster = open_client(workers=2)       # experiments.runner; or scheduler=ADDRESS
+    outcome = run_fit(setup, client, history_id)
+
+`run_fit` draws parameter sets from the priors (`calibration/priors.toml`), runs
+the scenario for each on the Dask cluster (pyabc's `DaskDistributedSampler`), scores
+every run against the targets (`calibration/targets.toml`, `calibration.distance`)
+and keeps the closest; each generation tightens epsilon. Every finished generation
+is in the SQLite history (`setup.db`): `resume=True` continues from it without
+repeating a finished generation. At the end it writes `posterior.parquet` (the last
+generation's parameter sets, weights and distances) and `calibrated.toml` (a scenario
+on `historical` holding the posterior's weighted medians) into `setup.out_dir`.
+
+Each simulation draws its own seed (pyabc reseeds every task from the system's
+entropy), so the fit sees the model's seed noise as it is; the report's
+posterior-predictive runs use seeds of their own (`calibration.report`).
+"""
+
+import hashlib
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from calibration.distance import distance
+from calibration.priors import PRIORS_FILE, Prior, abc_prior, load_priors, to_params
+from calibration.targets import (TARGETS_FILE, Target, TargetsError, load_targets,
+                                 observed_values, simulated_values)
+from model import load_scenario, simulate
+from model.scale_check import check_scale
+from model.simulate import code_version
+
+CALIBRATION_DIR = Path(__file__).resolve().parent
+
+
+class FitError(TargetsError):
+    """A calibration that cannot start or resume (one line naming what is wrong)."""
+
+
+@dataclass
+class FitSetup:
+    """What a calibration fits, and how: scenario and scale of every run, the priors
+    and targets, pyabc's population size per generation, the budget (total
+    simulations, resumes included; pyabc checks it after each generation, so the
+    last one may run past it), the most generations, the epsilon to stop at, the
+    history database and the output folder."""
+
+    scenario: str = "historical"
+    scale: int = 20
+    population: int = 50
+    budget: int = 2000
+    generations: int | None = None
+    min_epsilon: float = 0.0
+    priors_path: Path = PRIORS_FILE
+    targets_path: Path = TARGETS_FILE
+    out_dir: Path = CALIBRATION_DIR
+    db: Path | None = None  # default out_dir / "history.db"
+    start: str | None = None  # a shorter run (tests): as simulate(start=, end=)
+    end: str | None = None
+    priors: tuple[Prior, ...] = field(default=(), repr=False)
+    targets: tuple[Target, ...] = field(default=(), repr=False)
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir)
+        self.db = Path(self.db) if self.db is not None else self.out_dir / "history.db"
+
+    def load(self) -> "FitSetup":
+        """Read and check the priors, targets, scenario and scale; nothing runs."""
+        if not self.priors:
+            self.priors = load_priors(self.priors_path)
+        if not self.targets:
+            self.targets = load_targets(self.targets_path)
+        loaded = load_scenario(self.scenario, start=self.start, end=self.end)
+        check_scale(loaded, self.scale)
+        first, last = loaded.start, loaded.end
+        for t in self.targets:
+            if t.measurable and (t.first_day() < first or t.last_day() > last):
+                raise FitError(f"{self.targets_path}: targets.{t.id}: its period {t.first} "
+                               f"to {t.last} is outside the runs ({first} to {last})")
+        return self
+
+    def identity(self) -> dict:
+        """What a history must have been made with to be resumed."""
+        return {"scenario": self.scenario, "scale": self.scale, "start": self.start,
+                "end": self.end, "code": code_version(),
+                "priors": [[p.name, p.distribution, p.low, p.high] for p in self.priors],
+                "targets": sorted(observed_values(self.targets).items()),
+                "target_hash": _digest([repr(t) for t in self.targets])}
+
+
+def _digest(items: list[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
+
+
+class TargetModel:
+    """pyabc's model: a parameter set -> {target id: simulated value} (and the seed).
+    Picklable, so Dask workers run it; each call is one `simulate`."""
+
+    def __init__(self, setup: FitSetup):
+        self.scenario, self.scale = setup.scenario, setup.scale
+        self.start, self.end = setup.start, setup.end
+        self.priors, self.targets = setup.priors, setup.targets
+
+    def __call__(self, parameters: dict) -> dict[str, float]:
+        seed = int(np.random.randint(0, 2**31 - 1))  # pyabc reseeds each task
+        return self.run(dict(parameters), seed)
+
+    def run(self, parameters: dict, seed: int) -> dict[str, float]:
+        result = simulate(self.scenario, seed=seed, scale=self.scale,
+                          params=to_params(self.priors, parameters),
+                          start=self.start, end=self.end)
+        return {**simulated_values(self.targets, result), "seed": float(seed)}
+
+
+class TargetDistance:
+    """pyabc's distance: `calibration.distance.distance` of a run's values (picklable)."""
+
+    def __init__(self, targets: tuple[Target, ...]):
+        self.targets = targets
+
+    def __call__(self, simulated: dict, observed: dict) -> float:
+        return distance(self.targets, simulated)
+
+
+@dataclass
+class FitOutcome:
+    """How a calibration went: generations in the history, simulations used, the last
+    epsilon, the files written, and whether Ctrl-C stopped it."""
+
+    db: Path
+    generations: int
+    simulations: int
+    epsilon: float | None
+    files: dict[str, Path] = field(default_factory=dict)
+    interrupted: bool = False
+    wall_s: float = 0.0
+
+
+class Progress(logging.Handler):
+    """One line per generation from pyabc's log: generation, epsilon, acceptance
+    rate, simulations so far against the budget, and an ETA from the rate so far."""
+
+    def __init__(self, budget: int, simulations: Callable[[], int],
+                 write: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.budget, self.simulations, self.write = budget, simulations, write
+        self.started = time.monotonic()
+        self.done_before = 0  # set once the history is open
+        self.t, self.eps = None, None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.startswith("t: "):
+            self.t = int(text.split(",")[0][3:])
+            self.eps = float(text.split("eps: ")[1].rstrip("."))
+        elif text.startswith("Calibration sample"):
+            self.write("sampling the priors to set the first epsilon ...")
+        elif text.startswith("Accepted: ") and self.t is not None:
+            accepted, tried = (int(x) for x in text[10:].split(" =")[0].split(" / "))
+            runs = self.simulations()  # the history's count: the prior sample included
+            elapsed = time.monotonic() - self.started
+            rate = (runs - self.done_before) / elapsed if elapsed > 0 else 0
+            left = max(self.budget - runs, 0)
+            eta = f"{left / rate / 60:.1f} min" if rate > 0 else "?"
+            self.write(f"generation {self.t}: epsilon {self.eps:.4g}, accepted {accepted} of "
+                       f"{tried} ({accepted / tried:.0%}), {runs} of {self.budget} runs, "
+                       f"{elapsed / 60:.1f} min, ETA {eta} at most")
+
+
+def plan_fit(setup: FitSetup, resume: bool = False) -> int | None:
+    """Check everything before a cluster starts or anything runs: priors, targets,
+    scenario, scale, and the history (refused if it is there without `resume`, missing
+    with it, or made with other settings). Returns the history run to resume, or None."""
+    setup.load()
+    return _check_history(setup, setup.identity(), resume)
+
+
+def run_fit(setup: FitSetup, client, history_id: int | None = None,
+            write: Callable[[str], None] = print) -> FitOutcome:
+    """Run (or, with the `history_id` that `plan_fit` gave, resume) the calibration on
+    a Dask `client` (see `experiments.runner.open_client`); see the module doc. Ctrl-C
+    stops it with the finished generations kept in the history (`interrupted` set)."""
+    import pyabc
+    from pyabc.sampler import DaskDistributedSampler
+
+    db_url = f"sqlite:///{setup.db.resolve()}"
+    started = time.monotonic()
+    outcome = FitOutcome(setup.db, 0, 0, None)
+    progress = Progress(setup.budget, lambda: abc.history.total_nr_simulations, write)
+    quiet = _quiet_pyabc(progress)
+    shield = InterruptShield()
+    try:
+        abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
+                           TargetDistance(setup.targets), population_size=setup.population,
+                           sampler=DaskDistributedSampler(dask_client=client))
+        with shield:
+            if history_id is None:
+                setup.db.parent.mkdir(parents=True, exist_ok=True)
+                abc.new(db_url, observed_values(setup.targets),
+                        meta_info={"identity": json.dumps(setup.identity(), default=str)})
+            else:
+                abc.load(db_url, history_id)
+        shield.protect(abc.history, HISTORY_WRITES)
+        done_before = progress.done_before = abc.history.total_nr_simulations
+        generations_left = (np.inf if setup.generations is None
+                            else setup.generations - abc.history.n_populations)
+        if done_before >= setup.budget:
+            write(f"{setup.db}: the budget ({setup.budget}) is used up "
+                  f"({done_before} simulations); raise --budget to go on")
+        elif generations_left <= 0:
+            write(f"{setup.db}: holds {abc.history.n_populations} generations already; "
+                  f"raise --generations to go on")
+        else:
+            abc.run(minimum_epsilon=setup.min_epsilon, max_nr_populations=generations_left,
+                    max_total_nr_simulations=setup.budget)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        quiet()
+        shield.close()
+    outcome.wall_s = time.monotonic() - started
+    if not setup.db.is_file():  # interrupted before the history was created
+        return outcome
+    history = pyabc.History(db_url, _id=history_id or _latest_id(setup.db))
+    outcome.generations = history.n_populations
+    outcome.simulations = history.total_nr_simulations
+    if outcome.generations:
+        outcome.epsilon = float(history.get_all_populations()["epsilon"].iloc[-1])
+    if not outcome.interrupted and outcome.generations:
+        outcome.files = write_results(setup, history)
+    return outcome
+
+
+HISTORY_WRITES = ("append_population", "update_after_calibration", "done")
+
+
+class InterruptShield:
+    """Ctrl-C held back while the history is written. A KeyboardInterrupt inside one
+    of SQLAlchemy's commits left the SQLite file locked and the next commit waiting
+    for ever; with the shield, a SIGINT that lands in a `protect`ed method (or a
+    `with shield:` block) is raised as soon as it returns. Main thread only (signal
+    handlers live there); elsewhere it does nothing."""
+
+    def __init__(self):
+        self.depth, self.pending = 0, False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.depth:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "InterruptShield":
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.depth -= 1
+        if self.depth == 0 and self.pending and exc[0] is None:
+            self.pending = False
+            raise KeyboardInterrupt
+        return False
+
+    def protect(self, obj, names: tuple[str, ...]) -> None:
+        """Wrap `obj`'s methods `names` so they run shielded."""
+        for name in names:
+            method = getattr(obj, name)
+
+            def shielded(*args, _method=method, **kwargs):
+                with self:
+                    return _method(*args, **kwargs)
+            setattr(obj, name, shielded)
+
+    def close(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+def _quiet_pyabc(progress: Progress) -> Callable[[], None]:
+    """Route pyabc's log to `progress` alone (its own lines and timings are noise on a
+    terminal); returns the function that puts its logging back."""
+    saved = []
+    for name in ("ABC", "ABC.History", "ABC.Sampler", "ABC.Distance", "ABC.Epsilon"):
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.handlers[:], logger.level, logger.propagate))
+        logger.handlers = [progress] if name == "ABC" else []
+        logger.setLevel(logging.INFO if name == "ABC" else logging.WARNING)
+        logger.propagate = False
+
+    def restore() -> None:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers, logger.level, logger.propagate = handlers, level, propagate
+    return restore
+
+
+def _latest_id(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return int(con.execute("select max(id) from abc_smc").fetchone()[0])
+
+
+def _check_history(setup: FitSetup, identity: dict, resume: bool) -> int | None:
+    """The id of the history run to resume, or None for a new one; refuses a history
+    that is there without --resume, or that another setup made."""
+    if not setup.db.is_file():
+        if resume:
+            raise FitError(f"--resume: no calibration history at {setup.db} to resume")
+        return None
+    if not resume:
+        raise FitError(f"{setup.db}: a calibration history is already there; add --resume to "
+                       f"continue it, or give another --db")
+    import pyabc
+
+    try:
+        history_id = _latest_id(setup.db)
+        stored = pyabc.History(f"sqlite:///{setup.db.resolve()}", _id=history_id)
+        options = stored.get_abc().json_parameters
+    except Exception as exc:  # not a pyabc database
+        raise FitError(f"{setup.db}: not a calibration history ({exc})") from None
+    made_with = _stored_identity(options)
+    if made_with != json.loads(json.dumps(identity, default=str)):
+        differs = sorted(k for k in identity if made_with.get(k) != json.loads(
+            json.dumps(identity[k], default=str)))
+        raise FitError(f"{setup.db}: made with other settings ({', '.join(differs) or 'all'} "
+                       f"differ: scenario, scale, dates, model code, priors or targets); "
+                       f"resume with the same ones, or give another --db")
+    return history_id
+
+
+def _stored_identity(options: str) -> dict:
+    """The identity stored in pyabc's meta_info (kept there as the str of a dict)."""
+    import ast
+
+    try:
+        return json.loads(ast.literal_eval(options)["identity"])
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        return {}
+
+
+def posterior_frame(setup: FitSetup, history) -> pd.DataFrame:
+    """The last generation: one row per parameter set, a column per prior (named as in
+    priors.toml), its weight and distance, and the generation."""
+    t = history.max_t
+    population = history.get_population(t)
+    rows = []
+    for particle in population.particles:
+        row = {p.name: float(particle.parameter[p.abc_name]) for p in setup.priors}
+        row.update(weight=float(particle.weight), distance=float(particle.distance),
+                   generation=int(t))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["weight"] /= frame["weight"].sum()
+    return frame
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    values, weights = np.asarray(values)[order], np.asarray(weights)[order]
+    cumulative = (np.cumsum(weights) - 0.5 * weights) / weights.sum()
+    return float(np.interp(q, cumulative, values))
+
+
+def representative(setup: FitSetup, posterior: pd.DataFrame) -> dict[str, float]:
+    """The posterior's representative parameter set: each parameter's weighted median."""
+    return {p.abc_name: weighted_quantile(posterior[p.name].to_numpy(),
+                                          posterior["weight"].to_numpy(), 0.5)
+            for p in setup.priors}
+
+
+def write_results(setup: FitSetup, history) -> dict[str, Path]:
+    """posterior.parquet and calibrated.toml into setup.out_dir (each written whole)."""
+    from experiments.runner import write_atomically, write_parquet
+
+    setup.out_dir.mkdir(parents=True, exist_ok=True)
+    posterior = posterior_frame(setup, history)
+    files = {"posterior": setup.out_dir / "posterior.parquet",
+             "calibrated": setup.out_dir / "calibrated.toml"}
+    write_parquet(posterior, files["posterior"])
+    write_atomically(files["calibrated"],
+                     calibrated_toml(setup, representative(setup, posterior), history).encode())
+    return files
+
+
+def calibrated_toml(setup: FitSetup, values: dict[str, float], history) -> str:
+    """A scenario file on the fitted scenario with the representative parameters."""
+    params = to_params(setup.priors, values)
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    lines = [
+        "# Written by `run.py calibrate`: the posterior's weighted medians. Run it as",
+        f"# `run.py run {setup.out_dir / 'calibrated.toml'}`.",
+        f"# {when}; model code {code_version()}; scale {setup.scale}; "
+        f"{history.n_populations} generations, {history.total_nr_simulations} simulations; "
+        f"history {setup.db}",
+        f'description = "{setup.scenario}, with the parameters calibrated to the seed '
+        f'articles\' figures"',
+        f'base = "{setup.scenario}"', "", "[parameters]"]
+    tables = []
+    for name, value in params.items():
+        if isinstance(value, dict):
+            tables += ["", f"[parameters.{name}]"]
+            tables += [f"{key} = {_toml_number(v)}" for key, v in value.items()]
+        else:
+            lines.append(f"{name} = {_toml_number(value)}")
+    return "\n".join(lines + tables) + "\n"
+
+
+def _toml_number(value: Any) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(f"{value:.6g}")) if math.isfinite(value) else "nan"

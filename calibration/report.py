@@ -1,0 +1,213 @@
+"""The calibration report: how well the posterior meets the seed articles' figures.
+
+`write_report(setup, client, draws=N)` draws N parameter sets from the posterior
+(`posterior.parquet`, by weight), runs each once on a new seed (seeds derived from
+`REPORT_SEED`, none of them a fitting run's) on the Dask client, and writes into
+`setup.out_dir`:
+
+    report.md            each target: the figure, its band, the posterior-predictive
+                         median and 90 % interval, met or not (the interval overlaps
+                         the band); the averaged relative difference of the medians
+                         (Flee's score); each parameter's prior and 90 % posterior
+                         interval; the strongest pairwise correlations
+    report_targets.png   each target's median and interval against its band, as a
+                         share of the figure
+    report_marginals.png each parameter's weighted posterior histogram over its prior range
+    report_correlations.png  weighted pairwise correlations of the parameters
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calibration.distance import averaged_relative_difference, band
+from calibration.fit import FitSetup, TargetModel, weighted_quantile
+from calibration.targets import measurable
+
+REPORT_SEED = 20_211_208  # the report's seeds come from here, not from the fit's
+
+
+def predictive_runs(setup: FitSetup, posterior: pd.DataFrame, client, draws: int) -> pd.DataFrame:
+    """One run per posterior draw on its own new seed: a row per run, a column per
+    target (and the draw's parameters, `seed`)."""
+    sequence = np.random.SeedSequence(REPORT_SEED)
+    rng = np.random.default_rng(sequence.spawn(1)[0])
+    picks = rng.choice(len(posterior), size=draws, p=posterior["weight"].to_numpy())
+    seeds = [int(s.generate_state(1)[0]) for s in sequence.spawn(draws + 1)[1:]]
+    model = TargetModel(setup)
+    parameter_sets = [{p.abc_name: float(posterior[p.name].iloc[i]) for p in setup.priors}
+                      for i in picks]
+    futures = client.map(model.run, parameter_sets, seeds, pure=False)
+    rows = []
+    for parameters, values in zip(parameter_sets, client.gather(futures)):
+        rows.append({**values, **{p.name: parameters[p.abc_name] for p in setup.priors}})
+    return pd.DataFrame(rows)
+
+
+def target_table(setup: FitSetup, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per measurable target: value, kind, band, predictive median and 5 %/95 % quantiles,
+    whether the interval overlaps the band; unmeasurable ones listed with their reason."""
+    rows = []
+    for t in setup.targets:
+        if not t.measurable:
+            rows.append({"target": t.id, "label": t.label, "kind": t.kind, "value": t.value,
+                         "measured": False, "reason": t.reason})
+            continue
+        values = runs[t.id].to_numpy(dtype=float)
+        low, median, high = np.nanquantile(values, [0.05, 0.5, 0.95])
+        band_low, band_high = band(t)
+        rows.append({"target": t.id, "label": t.label, "kind": t.kind, "value": t.value,
+                     "band_low": band_low, "band_high": band_high, "median": median,
+                     "low": low, "high": high, "measured": True,
+                     "met": bool(high >= band_low and low <= band_high),
+                     "relative_difference": abs(median - t.value) / abs(t.value)})
+    return pd.DataFrame(rows)
+
+
+def write_report(setup: FitSetup, client, draws: int = 50) -> dict[str, Path]:
+    """Run the posterior predictive and write report.md and its PNGs (module doc)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    posterior = pd.read_parquet(setup.out_dir / "posterior.parquet")
+    runs = predictive_runs(setup, posterior, client, draws)
+    table = target_table(setup, runs)
+    medians = {row.target: row.median for row in table.itertuples() if row.measured}
+    ard = averaged_relative_difference(setup.targets, medians)
+    ard_kinds = averaged_relative_difference(setup.targets, medians, honour_kinds=True)
+    files = {"report": setup.out_dir / "report.md",
+             "targets": setup.out_dir / "report_targets.png",
+             "marginals": setup.out_dir / "report_marginals.png",
+             "correlations": setup.out_dir / "report_correlations.png"}
+    _plot_targets(table[table.measured], files["targets"])
+    _plot_marginals(setup, posterior, files["marginals"])
+    correlations = weighted_correlations(setup, posterior)
+    _plot_correlations(correlations, files["correlations"])
+    files["report"].write_text(_markdown(setup, posterior, table, ard, ard_kinds, correlations,
+                                         draws, files), encoding="utf-8")
+    return files
+
+
+def weighted_correlations(setup: FitSetup, posterior: pd.DataFrame) -> pd.DataFrame:
+    names = [p.name for p in setup.priors]
+    values = posterior[names].to_numpy(dtype=float)
+    covariance = np.cov(values, rowvar=False, aweights=posterior["weight"].to_numpy())
+    sd = np.sqrt(np.diag(covariance))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = covariance / np.outer(sd, sd)
+    return pd.DataFrame(corr, index=names, columns=names)
+
+
+def _fmt(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if math.isinf(value):
+        return "-inf" if value < 0 else "+inf"
+    return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, files) -> str:
+    measured = table[table.measured]
+    lines = [
+        "# Calibration report", "",
+        f"Scenario `{setup.scenario}` at scale {setup.scale}; posterior of generation "
+        f"{int(posterior['generation'].iloc[0])} ({len(posterior)} parameter sets) from "
+        f"`{setup.db}`. Posterior predictive: {draws} runs, each a draw from the posterior "
+        f"on a new seed.", "",
+        f"- targets met (90 % interval overlaps the band): **{int(measured.met.sum())} of "
+        f"{len(measured)}** measured ({len(table) - len(measured)} not measurable)",
+        f"- averaged relative difference of the medians over all measured targets (Flee's "
+        f"score): **{ard:.3f}** ({ard_kinds:.3f} counting a met floor or ceiling as 0)", "",
+        "## Targets", "",
+        f"![targets]({files['targets'].name})", "",
+        "| target | kind | figure | band | median | 90 % interval | met |",
+        "|---|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        if not row.measured:
+            lines.append(f"| {row.label} | {row.kind} | {_fmt(row.value)} | | not measured: "
+                         f"{row.reason} | | |")
+            continue
+        lines.append(f"| {row.label} | {row.kind} | {_fmt(row.value)} | {_fmt(row.band_low)} "
+                     f"to {_fmt(row.band_high)} | {_fmt(row.median)} | {_fmt(row.low)} to "
+                     f"{_fmt(row.high)} | {'met' if row.met else '**not met**'} |")
+    lines += ["", "## Parameters", "", f"![marginals]({files['marginals'].name})", "",
+              "| parameter | prior | posterior median | 90 % interval |", "|---|---|---|---|"]
+    w = posterior["weight"].to_numpy()
+    for p in setup.priors:
+        q = [weighted_quantile(posterior[p.name].to_numpy(), w, x) for x in (0.05, 0.5, 0.95)]
+        lines.append(f"| {p.name} | {p.distribution} {_fmt(p.low)} to {_fmt(p.high)} | "
+                     f"{_fmt(q[1])} | {_fmt(q[0])} to {_fmt(q[2])} |")
+    pairs = [(abs(correlations.iloc[i, j]), correlations.index[i], correlations.columns[j],
+              correlations.iloc[i, j])
+             for i in range(len(correlations)) for j in range(i + 1, len(correlations))
+             if np.isfinite(correlations.iloc[i, j])]
+    ess = 1 / float((w ** 2).sum())
+    lines += ["", "## Pairwise correlations", "", f"![correlations]({files['correlations'].name})",
+              "", f"Strongest (weighted, last generation; effective sample size {ess:.1f} of "
+              f"{len(posterior)}" + ("; fewer than twice the parameters: these correlations "
+                                     "say little, run a larger --population)"
+                                     if ess < 2 * len(setup.priors) else ")") + ":", ""]
+    lines += [f"- {a} ~ {b}: {r:+.2f}" for _, a, b, r in sorted(pairs, reverse=True)[:8]]
+    return "\n".join(lines) + "\n"
+
+
+def _plot_targets(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    scale = table["value"].abs().to_numpy()
+    clip = lambda v: np.clip(v, -1.2, 3)  # noqa: E731  a floor's band runs to infinity
+    ax.barh(y, clip(table.band_high / scale) - clip(table.band_low / scale),
+            left=clip(table.band_low / scale), color="#cde", label="meets the figure")
+    ax.errorbar(table["median"] / scale, y, xerr=[(table["median"] - table.low) / scale,
+                                                  (table.high - table["median"]) / scale],
+                fmt="o", color="k", label="posterior predictive: median, 90 %")
+    ax.axvline(np.sign(table["value"].iloc[0]) if len(table) else 1, color="grey", lw=0.5)
+    ax.set_yticks(y, table["label"], fontsize=7)
+    ax.set_xlabel("as a share of the figure's size (value / |figure|)")
+    ax.set_xlim(-1.2, 3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_marginals(setup: FitSetup, posterior: pd.DataFrame, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    n = len(setup.priors)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.3 * rows), squeeze=False)
+    for ax, p in zip(axes.flat, setup.priors):
+        bins = (np.geomspace(p.low, p.high, 16) if p.distribution == "loguniform"
+                else np.linspace(p.low, p.high, 16))
+        ax.hist(posterior[p.name], bins=bins, weights=posterior["weight"], color="#48a")
+        if p.distribution == "loguniform":
+            ax.set_xscale("log")
+        ax.set_xlim(p.low, p.high)
+        ax.set_title(p.name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("Posterior marginals (weighted) over each prior's range", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_correlations(correlations: pd.DataFrame, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    n = len(correlations)
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * n + 2, 0.45 * n + 1.5))
+    image = ax.imshow(correlations.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(n), correlations.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), correlations.index, fontsize=7)
+    fig.colorbar(image, ax=ax, label="weighted correlation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

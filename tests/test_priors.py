@@ -1,0 +1,78 @@
+"""The priors file: names checked against the scenario's parameters, ranges against the
+scenario's own checks, a bad entry refused naming it and its field; values turned into
+simulate() overrides."""
+
+import re
+
+import pytest
+
+from calibration.priors import PriorsError, abc_prior, load_priors, to_params
+from model import load_scenario
+
+ENTRY = '''
+[priors."retry_days.title42"]
+distribution = "loguniform"
+low = 1.0
+high = 10.0
+reason = "hours to days"
+'''
+
+
+def write(tmp_path, text):
+    path = tmp_path / "priors.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_committed_priors_load_and_every_draw_is_a_valid_scenario():
+    priors = load_priors()
+    assert 8 <= len(priors) <= 15
+    assert all(p.reason for p in priors)
+    draw = abc_prior(priors).rvs()
+    params = to_params(priors, draw)
+    load_scenario("historical", params=params)  # the scenario's checks accept it
+    assert params["apprehension_prob"].keys() >= {"tucson", "rio_grande_valley"}
+    assert len(set(params["apprehension_prob"].values())) == 1
+
+
+@pytest.mark.parametrize("before, after, where, message", [
+    ('"retry_days.title42"', '"retry_dayz.title42"', 'priors.retry_dayz.title42', r"unknown parameter 'retry_dayz'"),
+    ('"retry_days.title42"', '"retry_days.bus"', 'priors.retry_days.bus', r"unknown key 'bus' of retry_days"),
+    ('"retry_days.title42"', '"retry_days"', 'priors.retry_days', r"retry_days is a table"),
+    ('"retry_days.title42"', '"push.mexico"', 'priors.push.mexico', r"not a number the scenario has"),
+    ('distribution = "loguniform"', 'distribution = "beta"', 'priors.retry_days.title42.distribution', r"unknown distribution 'beta'"),
+    ("low = 1.0\n", "", 'priors.retry_days.title42.low', r"missing"),
+    ("high = 10.0", "high = 0.5", 'priors.retry_days.title42.high', r"0.5 is not above low 1.0"),
+    ("high = 10.0", 'high = "ten"', 'priors.retry_days.title42.high', r"expected a number"),
+    ("low = 1.0", "low = 0.0", 'priors.retry_days.title42.low', r"is not positive .*refused by the scenario's check"),
+    ('reason = "hours to days"', "", 'priors.retry_days.title42.reason', r"missing"),
+    ('reason = "hours to days"', 'reason = "x"\nshape = 2', 'priors.retry_days.title42.shape', r"unknown key"),
+])
+def test_a_bad_prior_is_refused_naming_the_entry_and_field(tmp_path, before, after, where, message):
+    assert before in ENTRY
+    path = write(tmp_path, ENTRY.replace(before, after))
+    with pytest.raises(PriorsError) as refused:
+        load_priors(path)
+    text = str(refused.value)
+    assert text.startswith(f"{path}: {where}"), text
+    assert re.search(message, text), text
+
+
+def test_a_probability_range_above_one_is_refused_by_the_scenarios_check(tmp_path):
+    path = write(tmp_path, '[priors."apprehension_prob.*"]\ndistribution = "uniform"\n'
+                           'low = 0.5\nhigh = 1.2\nreason = "r"\n')
+    with pytest.raises(PriorsError, match=r"priors\.apprehension_prob\.\*\.high: 1\.2 is not a "
+                                          r"probability"):
+        load_priors(path)
+    both = ('[priors."apprehension_prob.*"]\ndistribution = "uniform"\nlow = 0.5\nhigh = 0.9\n'
+            'reason = "r"\n[priors."apprehension_prob.tucson"]\ndistribution = "uniform"\n'
+            'low = 0.5\nhigh = 0.9\nreason = "r"\n')
+    with pytest.raises(PriorsError, match=r"overlaps"):
+        load_priors(write(tmp_path, both))
+
+
+def test_whole_number_parameters_are_rounded(tmp_path):
+    path = write(tmp_path, '[priors.detention_beds]\ndistribution = "uniform"\nlow = 30000\n'
+                           'high = 50000\nreason = "r"\n')
+    (prior,) = load_priors(path)
+    assert to_params((prior,), {"detention_beds": 41234.6}) == {"detention_beds": 41235}

@@ -1,0 +1,145 @@
+"""The targets file: every entry checked, a malformed one refused naming the entry and
+field, and each target measured on a run's tables as documented."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from calibration.targets import (TARGETS_FILE, TargetsError, load_targets, measurable,
+                                 measure)
+
+GOOD = TARGETS_FILE.read_text(encoding="utf-8")
+ENTRY = '''
+[targets.t1]
+label = "Encounters, May 2019"
+seed = "001_3c5efb37f70223ed.txt"
+quote = "the more than 144,000 encountered in May"
+seed_says = "more than 144,000"
+value = 144_000
+kind = "at_least"
+tolerance = 0.05
+columns = ["encounters"]
+month = "2019-05"
+'''
+
+
+def write(tmp_path, text):
+    path = tmp_path / "targets.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_committed_file_loads_with_every_figure_the_issue_names():
+    targets = {t.id: t for t in load_targets()}
+    assert len(targets) >= 25
+    # the twelve figures of the first fit table, and those the issue adds
+    for tid in ("encounters_may_2019", "encounters_dec_2019", "encounters_q1_fy2021",
+                "encounters_fy2021", "title42_expulsions_mar_sep_2020",
+                "mpp_enrollments_to_jan_2020", "mpp_enrollments_2019_2021",
+                "mpp_violence_to_feb_2021", "interior_repatriations_to_jan_24_2020",
+                "aca_transfers_to_jan_17_2020", "china_flight_jul_2_2021", "court_backlog_dec_2021",
+                "declines_jun_dec_2019", "drop_may_dec_2019", "first_interior_flight",
+                "phoenix_mesa_flight_jan_24_2020", "interior_flights_per_week_2020",
+                "interior_people_per_week_2020", "aca_asylum_claims", "removed_oct_2020_feb_2021",
+                "china_flight_first_since_2018", "mpp_restart_first_day", "mpp_restart_sites",
+                "detention_at_most_75_percent"):
+        assert tid in targets, tid
+    assert "Title 42" in targets["removed_oct_2020_feb_2021"].note
+    assert "title42_expulsions" in targets["removed_oct_2020_feb_2021"].columns
+    for t in targets.values():
+        assert t.measurable or t.reason
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ('columns = ["encounters"]', 'columns = ["encuonters"]', r"t1\.columns: unknown column 'encuonters'"),
+    ("value = 144_000\n", "", r"t1\.value: missing"),
+    ('month = "2019-05"', 'month = "2019-13"', r"t1\.month: expected a month \"YYYY-MM\", got '2019-13'"),
+    ('month = "2019-05"', 'days = [2019-05-31, 2019-05-01]', r"t1\.days: 2019-05-01 is before 2019-05-31"),
+    ('month = "2019-05"', 'date = "May 2019"', r"t1\.date: expected a date \(YYYY-MM-DD\), got 'May 2019'"),
+    ('month = "2019-05"', '', r"t1: period: give exactly one of month, months, days, date \(none given\)"),
+    ('month = "2019-05"', 'month = "2019-05"\ndate = 2019-05-01', r"t1: period: .*\(month and date given\)"),
+    ('kind = "at_least"', 'kind = "roughly"', r"t1\.kind: unknown kind 'roughly' \(known: about, at_least, at_most, exact\)"),
+    ("tolerance = 0.05", "tolerance = 0", r"t1\.tolerance: 0\.0 must be > 0"),
+    ("tolerance = 0.05", "tolerance = -0.1", r"t1\.tolerance: -0\.1 must be > 0"),
+    ("tolerance = 0.05", "tolerance = 0.05\ntolerence = 0.1", r"t1\.tolerence: unknown key"),
+    ('seed = "001_3c5efb37f70223ed.txt"', 'seed = "fox.txt"', r"t1\.seed: 'fox.txt' is not a seed file name"),
+    ('columns = ["encounters"]', 'columns = ["repeat_encounter_rate"]', r"t1\.columns: 'repeat_encounter_rate' is a share"),
+    ('columns = ["encounters"]', 'columns = ["encounters", "mpp_waiting"]', r"t1\.columns: .* aggregate differently"),
+    ('month = "2019-05"', 'month = "2019-05"\nstatistic = "declines"', r"t1\.statistic: declines needs a `months` period"),
+    ('month = "2019-05"', 'month = "2019-05"\nstatistic = "median"', r"t1\.statistic: unknown statistic 'median'"),
+    ('columns = ["encounters"]', 'columns = ["passengers"]\nflight = { destination = "mars" }', r"t1\.flight\.destination: unknown destination 'mars'"),
+])
+def test_a_malformed_entry_is_refused_naming_the_entry_and_field(tmp_path, change, field, message):
+    assert change in ENTRY
+    path = write(tmp_path, ENTRY.replace(change, field))
+    with pytest.raises(TargetsError) as refused:
+        load_targets(path)
+    text = str(refused.value)
+    assert text.startswith(f"{path}: targets.t1"), text
+    assert re.search(message, text), text
+    assert "\n" not in text
+
+
+def test_unmeasurable_entries_need_a_reason_and_are_left_out_of_measuring(tmp_path):
+    entry = ENTRY.replace('columns = ["encounters"]\nmonth = "2019-05"\n', "measurable = false\n")
+    with pytest.raises(TargetsError, match=r"t1\.reason: missing"):
+        load_targets(write(tmp_path, entry))
+    targets = load_targets(write(tmp_path, entry + 'reason = "no output for it"\n'))
+    assert not targets[0].measurable and measurable(targets) == ()
+    with pytest.raises(TargetsError, match=r"unknown key \(the file holds"):
+        load_targets(write(tmp_path, "[other]\n" + ENTRY))
+
+
+def tables():
+    """A tiny run's tables: 3 months of days, one flight table."""
+    dates = pd.date_range("2019-11-01", "2020-01-31", freq="D")
+    daily = pd.DataFrame({"date": dates.astype("datetime64[ms]"),
+                          "encounters": 10, "removals": 1, "court_backlog": range(len(dates)),
+                          "detention_population": 5.0})
+    daily.loc[daily.date >= "2019-12-01", "encounters"] = 20
+    daily.loc[daily.date >= "2020-01-01", "encounters"] = 4
+    monthly = (daily.assign(month=daily.date.dt.strftime("%Y-%m")).groupby("month", as_index=False)
+               .agg({"encounters": "sum", "removals": "sum", "court_backlog": "last",
+                     "detention_population": "mean"}))
+    flights = pd.DataFrame({"date": ["2019-12-19", "2019-12-19", "2019-12-26", "2020-01-02"],
+                            "route": "r", "origin": ["Tucson", "Mesa", "Tucson", "Tucson"],
+                            "destination": ["guadalajara", "guadalajara", "guadalajara", "china"],
+                            "seats": 150, "passengers": [140, 60, 0, 100],
+                            "status": ["flown", "flown", "cancelled: nobody waiting", "flown"]})
+    return monthly, daily, flights
+
+
+def target(tmp_path, **fields):
+    entry = ENTRY.replace('columns = ["encounters"]\nmonth = "2019-05"\n', "")
+    for key, value in fields.items():
+        entry += f"{key} = {value}\n"
+    return load_targets(write(tmp_path, entry))[0]
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"columns": '["encounters"]', "month": '"2019-12"'}, 31 * 20),
+    ({"columns": '["encounters", "removals"]', "months": '["2019-11", "2019-12"]'}, 30 * 11 + 31 * 21),
+    ({"columns": '["encounters"]', "days": "[2019-11-30, 2019-12-01]"}, 30),
+    ({"columns": '["court_backlog"]', "month": '"2019-12"'}, 60),  # period end (day 61 is index 60)
+    ({"columns": '["detention_population"]', "months": '["2019-11", "2020-01"]'}, 5.0),
+    ({"columns": '["encounters"]', "months": '["2019-11", "2020-01"]', "statistic": '"declines"'}, 1),
+    ({"columns": '["encounters"]', "months": '["2019-11", "2020-01"]', "statistic": '"rises"'}, 1),
+    ({"columns": '["encounters"]', "months": '["2019-11", "2020-01"]',
+      "statistic": '"relative_change"'}, (31 * 4 - 300) / 300),
+    ({"columns": '["encounters"]', "days": "[2019-12-01, 2019-12-14]", "statistic": '"per_week"'}, 140),
+    ({"columns": '["passengers"]', "flight": '{ destination = "guadalajara", origin = "Tucson" }',
+      "date": "2019-12-19"}, 140),
+    ({"columns": '["passengers"]', "flight": '{ destination = "guadalajara" }', "date": "2019-12-19"}, 200),
+    ({"columns": '["flown"]', "flight": '{ destination = "guadalajara" }',
+      "days": "[2019-12-01, 2019-12-28]", "statistic": '"per_week"'}, 0.5),
+    ({"columns": '["flown"]', "flight": '{ destination = "china" }', "days": "[2019-11-01, 2020-01-31]"}, 1),
+])
+def test_each_period_and_statistic_is_measured_as_documented(tmp_path, fields, expected):
+    assert measure(target(tmp_path, **fields), *tables()) == pytest.approx(expected)
+
+
+def test_a_period_outside_the_run_is_not_measured_silently(tmp_path):
+    outside = target(tmp_path, columns='["encounters"]', months='["2019-10", "2019-12"]')
+    with pytest.raises(ValueError, match="not inside the run"):
+        measure(outside, *tables())

@@ -1,0 +1,159 @@
+"""The page's components rendered with `solara.render` (no browser): controls, run bar, charts, map, fit."""
+
+import html
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pytest
+import solara
+
+from model.recorder import COLUMN_INDEX
+from ui import session
+from ui import settings as ui_settings
+from ui.controls import RunBar, SettingsPanel
+from ui.day_view import DayView
+from ui.fit_page import FitPage
+from ui.simulate_page import SimulatePage
+
+WINDOW = {"start": "2019-01-01", "end": "2019-03-01"}
+RENDERED = []  # render contexts to close after each test (their tasks stop with them)
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Each test starts as a new visitor: a short run of historical at scale 50."""
+    session.settings.value = ui_settings.baseline("historical", scale=50).replace(**WINDOW)
+    session.run.value = None
+    session.frame.value = None
+    session.message.value = ""
+    session.playing.value = False
+    assert session.reset()
+    yield
+    session.playing.value = False
+    while RENDERED:
+        RENDERED.pop().close()
+
+
+def render(element):
+    """Render a component like a browser session would; closed after the test."""
+    _box, rc = solara.render(element, handle_error=False)
+    RENDERED.append(rc)
+    return rc
+
+
+def click(rc, label: str) -> None:
+    button = rc.find(v.Btn, children=[label])
+    button.assert_single()
+    button.widget.click()
+
+
+def widgets(rc) -> list:
+    """Every widget under the rendered component, depth first."""
+    found, todo = [], [rc.container]
+    while todo:
+        widget = todo.pop()
+        found.append(widget)
+        todo += [c for c in getattr(widget, "children", []) or []
+                 if isinstance(c, ipywidgets.Widget)]
+        for slot in getattr(widget, "v_slots", []) or []:
+            children = slot.get("children", [])
+            todo += [c for c in (children if isinstance(children, list) else [children])
+                     if isinstance(c, ipywidgets.Widget)]
+    return found
+
+
+def texts(rc) -> str:
+    """Everything the rendered page says: text, HTML, alerts, labels and values."""
+    parts = []
+    for widget in widgets(rc):
+        for name in ("value", "v_model", "unsafe_innerHTML", "label", "description"):
+            value = getattr(widget, name, None)
+            if isinstance(value, str):
+                parts.append(html.unescape(value))
+        parts += [c for c in getattr(widget, "children", []) or [] if isinstance(c, str)]
+    return "\n".join(parts)
+
+
+def test_step_buttons_advance_the_date():
+    rc = render(RunBar())
+    assert "day 0 of 60" in texts(rc)
+    click(rc, "+1 day")
+    assert session.run.value.model.day == 1
+    assert "2019-01-01 · day 1 of 60 · paused" in texts(rc)
+    click(rc, "+1 week")
+    assert "2019-01-08 · day 8 of 60" in texts(rc)
+
+
+def test_mpp_switch_turns_every_phase_off_and_reset_applies_it():
+    rc = render(SettingsPanel())
+    switch = rc.find(v.Switch, label="MPP (every phase and the wind-down)")
+    switch.assert_single()
+    switch.widget.v_model = False
+    s = session.settings.value
+    assert not any(s.policies[p]["enabled"] for p in ("mpp_2019", "mpp_2020", "mpp_2021",
+                                                       "mpp_wind_down"))
+    assert "policies.mpp_2019.enabled: on -> off" in texts(rc)
+    assert "press Reset" in texts(rc)
+    assert session.reset()
+    session.step(59)
+    assert session.frame.value.series["mpp_enrollments"].sum() == 0
+
+
+def test_refused_settings_say_why_and_keep_the_run():
+    rc = render(SettingsPanel())
+    before = session.run.value
+    session.settings.value = session.settings.value.with_policy("title42", "end", "2019-01-01")
+    assert "These settings are refused" in texts(rc)
+    assert "policies.title42.end: 2019-01-01 is before start 2020-03-21" in texts(rc)
+    assert not session.reset()
+    assert session.run.value is before
+    assert "Not applied" in session.message.value
+
+
+def test_simulate_page_draws_map_charts_and_captions():
+    rc = render(SimulatePage())
+    session.step(40)
+    page = texts(rc)
+    assert "people waiting in Mexico" in page and "2019-02-09" in page
+    # the map and the seven charts are PNG images
+    pngs = [w for w in widgets(rc) if getattr(w, "format", None) == "png"]
+    assert len(pngs) == 8 and all(w.value[:4] == b"\x89PNG" for w in pngs)
+
+
+def test_day_view_matches_the_recorder():
+    session.step(30)
+    model = session.run.value.model
+    view = DayView.of(model)
+    row = model.recorder.values[model.day - 1] * model.scale
+    assert sum(s.apprehended for s in view.sectors) == pytest.approx(
+        row[COLUMN_INDEX["encounters"]])
+    assert sum(s.mpp_waiting for s in view.sectors) == pytest.approx(
+        row[COLUMN_INDEX["mpp_waiting"]])
+    assert all(s.in_custody <= s.capacity for s in view.sectors)
+    assert view.date.isoformat() == "2019-01-30"
+    assert np.all(session.Frame.of(model).series["dates"][-1] == np.datetime64("2019-01-30"))
+
+
+def test_fit_page_judges_only_covered_figures():
+    session.settings.value = ui_settings.baseline("historical", scale=50).replace(
+        start="2019-01-01", end="2020-01-31")
+    assert session.reset()
+    rc = render(FitPage())
+    session.step(400)
+    page = texts(rc)
+    assert "not reached yet" in page  # FY2021 figures
+    assert "the run starts after this period begins" not in page.split("May 2019")[0]
+    assert "Encounters, May 2019" in page and ("met" in page)
+
+
+def test_play_runs_to_the_end_once_and_records_its_time():
+    state = session.run.value
+    session.playing.value = True
+    with state.playing_lock:  # a loop already running: a second one leaves at once
+        session.play_loop()
+        assert state.model.day == 0
+    session.play_loop()
+    assert not state.model.running and state.model.day == 60
+    assert state.played[0] == 60 and state.played[1] > 0
+    assert not session.playing.value and session.frame.value.view.finished

@@ -1,0 +1,298 @@
+"""The sidebar: run controls (Reset, Play, a day, a week), the settings, save and load.
+
+Every control writes into `session.settings`; nothing reaches the model until
+Reset rebuilds it from them (`session.reset`). The panel checks the settings as
+they change, with the scenario's own checks, and says what is refused and
+which settings differ from the scenario file.
+"""
+
+from pathlib import Path
+
+import solara
+import solara.lab
+
+from model import ScenarioError
+from model.geography import SECTOR_KEYS, SECTORS
+from ui import html, session
+from ui import settings as ui_settings
+from ui.settings import MPP_KINDS, SCALES, Settings
+
+SECTOR_NAMES = {s.key: s.name for s in SECTORS}
+
+
+def _policies_of(s: Settings, *kinds: str) -> list[str]:
+    return [pid for pid, entry in s.policies.items() if entry["kind"] in kinds]
+
+
+def _set_policy(policy_id: str, field: str):
+    def set_value(value):
+        session.settings.value = session.settings.value.with_policy(policy_id, field, value)
+    return set_value
+
+
+def _set_run(field: str):
+    def set_value(value):
+        session.settings.value = session.settings.value.replace(**{field: value})
+    return set_value
+
+
+def choose_scenario(name: str) -> None:
+    """The scenario picker: its file's settings (a saved file's own seed, scale and window)."""
+    current = session.settings.value
+    try:
+        if name.endswith(".toml"):
+            chosen = ui_settings.read_scenario_file(name, current)
+        else:
+            chosen = ui_settings.baseline(name, current.seed, current.scale)
+    except ScenarioError as exc:
+        session.message.value = f"Cannot load {name}: {exc}"
+        return
+    session.settings.value = chosen
+    session.message.value = ""
+
+
+def scenario_choices() -> list[str]:
+    """The scenarios in scenarios/, then the files saved from the page (as paths)."""
+    session.files_saved.value  # noqa: B018 (a dependency: the list changes when a file is saved)
+    saved = sorted(str(p) for p in session.save_dir().glob("*.toml")
+                   if p.parent.resolve() != ui_settings.SCENARIO_DIR.resolve())
+    return ui_settings.scenario_names() + saved
+
+
+@solara.component
+def DateField(label: str, value: str, on_value, classes: list[str] | None = None):
+    solara.InputText(label, value=value, on_value=lambda v: on_value((v or "").strip()),
+                     dense=True, classes=classes or [], placeholder="YYYY-MM-DD")
+
+
+@solara.component
+def PolicySwitch(policy_id: str, label: str):
+    entry = session.settings.value.policies[policy_id]
+    solara.Switch(label=label, value=entry["enabled"], on_value=_set_policy(policy_id, "enabled"),
+                  classes=[f"switch-{policy_id}"])
+
+
+@solara.component
+def PolicyDates(policy_id: str, label: str):
+    """A policy's switch and its first and last day."""
+    entry = session.settings.value.policies[policy_id]
+    PolicySwitch(policy_id, label)
+    with solara.Row(gap="4px"):
+        DateField("From", entry["start"], _set_policy(policy_id, "start"),
+                  [f"start-{policy_id}"])
+        DateField("To", entry["end"], _set_policy(policy_id, "end"), [f"end-{policy_id}"])
+
+
+@solara.component
+def RunBar():
+    """Reset, Play/Pause, a day, a week; speed; the date and how far the run is."""
+    solara.lab.use_task(session.play_loop, dependencies=[session.playing.value],
+                        prefer_threaded=True)
+    state, frame = session.run.value, session.frame.value
+    playing = session.playing.value
+    finished = state is None or not state.model.running
+    with solara.Row(gap="4px", style={"flex-wrap": "wrap"}):
+        solara.Button("Reset", on_click=session.reset, color="primary", classes=["reset"])
+        solara.Button("Pause" if playing else "Play", color="primary", classes=["play"],
+                      on_click=lambda: session.playing.set(not playing),
+                      disabled=finished and not playing)
+        solara.Button("+1 day", on_click=lambda: session.step(1), classes=["step-day"],
+                      disabled=playing or finished)
+        solara.Button("+1 week", on_click=lambda: session.step(7), classes=["step-week"],
+                      disabled=playing or finished)
+    solara.Select("Days per frame while playing", values=list(session.DAYS_PER_FRAME),
+                  value=session.days_per_frame, dense=True)
+    if frame is not None:
+        view = frame.view
+        status = "finished" if view.finished else ("playing" if playing else "paused")
+        shown = "start: not run yet" if view.day == 0 else f"{view.date.isoformat()}"
+        solara.Text(f"{shown} · day {view.day} of {view.n_days} · {status}",
+                    classes=["run-date"], style={"font-weight": "bold"})
+    if state is not None and state.played is not None and state.played[0] > 0:
+        days, seconds = state.played
+        solara.Text(f"last play: {days} days in {seconds:.1f} s (redraws included)",
+                    classes=["played"], style={"font-size": "85%"})
+
+
+@solara.component
+def SettingsPanel():
+    s = session.settings.value
+    try:
+        base = ui_settings.baseline(s.scenario, s.seed, s.scale)
+        changes = ui_settings.differences(s, base)
+    except ScenarioError as exc:
+        base, changes = None, []
+        solara.Error(f"Scenario file: {exc}")
+    refusal = ""
+    try:
+        ui_settings.check(s)
+    except ScenarioError as exc:
+        refusal = str(exc)
+
+    with solara.Card("Run", margin=0):
+        solara.Select("Scenario", values=scenario_choices(), value=s.scenario,
+                      on_value=choose_scenario, classes=["scenario"])
+        with solara.Row(gap="4px"):
+            solara.InputInt("Seed", value=s.seed, on_value=_set_run("seed"), dense=True,
+                            classes=["seed"])
+            solara.Select("Scale", values=list(SCALES), value=s.scale,
+                          on_value=_set_run("scale"), dense=True, classes=["scale"])
+        with solara.Row(gap="4px"):
+            DateField("Start", s.start, _set_run("start"), ["run-start"])
+            DateField("End", s.end, _set_run("end"), ["run-end"])
+
+    with solara.Card("Return of Mexicans", margin=0):
+        for pid in _policies_of(s, "port_return"):
+            PolicySwitch(pid, f"Return at the ports ({pid})")
+        for pid in _policies_of(s, "interior_repatriation"):
+            entry = s.policies[pid]
+            PolicySwitch(pid, f"Interior repatriation ({pid})")
+            solara.SelectMultiple("Sectors", values=entry["sectors"],
+                                  all_values=list(SECTOR_KEYS),
+                                  on_value=_set_policy(pid, "sectors"), dense=True)
+            solara.SliderFloat("Share of eligible Mexicans (interior states)",
+                               value=entry["eligible_share"], min=0, max=1, step=0.05,
+                               on_value=_set_policy(pid, "eligible_share"))
+        for pid in _policies_of(s, "flights"):
+            entry = s.policies[pid]
+            PolicySwitch(pid, f"Flights to Guadalajara ({pid})")
+            with solara.Row(gap="4px"):
+                solara.InputFloat("Flights a week", value=entry["per_week"], dense=True,
+                                  on_value=_set_policy(pid, "per_week"))
+                solara.InputInt("Seats", value=entry["seats"], dense=True,
+                                on_value=_set_policy(pid, "seats"))
+
+    with solara.Card("Remain in Mexico (MPP)", margin=0):
+        mpp_ids = _policies_of(s, *MPP_KINDS)
+        if mpp_ids:
+            all_on = all(s.policies[p]["enabled"] for p in mpp_ids)
+
+            def set_mpp(on: bool):
+                current = session.settings.value
+                for pid in mpp_ids:
+                    current = current.with_policy(pid, "enabled", on)
+                session.settings.value = current
+            solara.Switch(label="MPP (every phase and the wind-down)", value=all_on,
+                          on_value=set_mpp, classes=["switch-mpp"])
+        for pid in _policies_of(s, "mpp"):
+            PolicyDates(pid, f"{pid}")
+        for pid in _policies_of(s, "mpp_wind_down"):
+            PolicySwitch(pid, f"Wind-down: admit people waiting ({pid})")
+
+    with solara.Card("Title 42", margin=0):
+        for pid in _policies_of(s, "title42"):
+            PolicySwitch(pid, f"Title 42 expulsions ({pid})")
+            DateField("Ends", s.policies[pid]["end"], _set_policy(pid, "end"), [f"end-{pid}"])
+
+    with solara.Card("Mexico refuses families", margin=0):
+        for pid in _policies_of(s, "mexico_refuses_families"):
+            entry = s.policies[pid]
+            PolicySwitch(pid, f"Mexico refuses Central American families ({pid})")
+            solara.SliderFloat("Still accepted where not listed", step=0.05, min=0, max=1,
+                               value=entry["default_acceptance"],
+                               on_value=_set_policy(pid, "default_acceptance"))
+            with solara.Details("Acceptance by sector"):
+                for key in SECTOR_KEYS:
+                    def set_sector(value, key=key, pid=pid):
+                        current = session.settings.value
+                        table = dict(current.policies[pid]["acceptance"], **{key: value})
+                        session.settings.value = current.with_policy(pid, "acceptance", table)
+                    solara.SliderFloat(SECTOR_NAMES[key], min=0, max=1, step=0.05,
+                                       value=entry["acceptance"].get(
+                                           key, entry["default_acceptance"]),
+                                       on_value=set_sector)
+
+    with solara.Card("Detention", margin=0):
+        solara.InputInt("ICE detention beds", value=s.parameters["detention_beds"], dense=True,
+                        on_value=lambda v: session.settings.set(
+                            session.settings.value.with_parameter("detention_beds", v)))
+        for pid in _policies_of(s, "detention_cap"):
+            PolicySwitch(pid, f"COVID cap on beds ({pid})")
+            solara.SliderFloat("Share of beds usable", value=s.policies[pid]["share"], min=0,
+                               max=1, step=0.05, on_value=_set_policy(pid, "share"))
+        for pid in _policies_of(s, "removal_moratorium"):
+            PolicyDates(pid, f"Removal moratorium ({pid})")
+
+    with solara.Card("Guatemala agreement (ACA)", margin=0):
+        for pid in _policies_of(s, "guatemala_aca"):
+            PolicySwitch(pid, f"Send Hondurans and Salvadorans to Guatemala ({pid})")
+            solara.SliderFloat("Share of those eligible sent", min=0, max=0.2, step=0.002,
+                               value=s.policies[pid]["eligible_share"],
+                               on_value=_set_policy(pid, "eligible_share"))
+
+    with solara.Card("Checks", margin=0, classes=["checks"]):
+        if refusal:
+            solara.Error(f"These settings are refused: {refusal}. Reset keeps the current run.",
+                         classes=["refusal"])
+        elif session.run.value is not None and session.run.value.settings != s:
+            solara.Warning("Changed since the run started: press Reset to run these settings.",
+                           classes=["pending"])
+        if base is not None:
+            where = ui_settings.resolve_path(s.scenario)
+            if changes:
+                html.paragraph("", bold=f"Differs from {where.name}:")
+                html.lines(changes, classes=["differences"])
+            else:
+                solara.Text(f"As in {where.name}.", classes=["no-changes"])
+    SaveLoad()
+
+
+@solara.component
+def SaveLoad():
+    """Save the settings as a scenario file over its base; load one (drop a file)."""
+    s = session.settings.value
+    name, set_name = solara.use_state("my_scenario")
+    saved, set_saved = solara.use_state("")
+    folder = session.save_dir()
+
+    def text() -> str:
+        return ui_settings.scenario_toml(session.settings.value)
+
+    def save():
+        stem = Path(name.strip()).stem
+        if not stem or not stem.replace("_", "").replace("-", "").isalnum():
+            set_saved("error: a file name is letters, digits, - and _")
+            return
+        target = folder / f"{stem}.toml"
+        if target.exists():
+            set_saved(f"error: {target} exists; choose another name")
+            return
+        try:
+            body = text()
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_text(body, encoding="utf-8")
+        except (ScenarioError, OSError) as exc:
+            set_saved(f"error: cannot save: {exc}")
+            return
+        session.files_saved.value += 1
+        command = body.splitlines()[1].lstrip("# ").replace("FILE", str(target))
+        set_saved(f"saved {target}; rerun it with: {command}")
+
+    def dropped(info):
+        target = folder / Path(info["name"]).name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(info["data"])
+        except OSError as exc:
+            session.message.value = f"Cannot keep {info['name']}: {exc}"
+            return
+        session.files_saved.value += 1
+        choose_scenario(str(target))
+
+    with solara.Card("Save and load", margin=0):
+        solara.InputText("File name", value=name, on_value=set_name, dense=True,
+                         classes=["save-name"])
+        with solara.Row(gap="4px"):
+            solara.Button(f"Save to {folder.name}/", on_click=save, classes=["save"])
+            try:
+                body = ui_settings.scenario_toml(s)
+            except ScenarioError:
+                body = None
+            if body is not None:
+                solara.FileDownload(body, filename=f"{Path(name).stem or 'scenario'}.toml",
+                                    label="Download")
+        if saved:
+            (solara.Error if saved.startswith("error") else solara.Success)(
+                saved, classes=["saved"])
+        solara.FileDrop(label="Drop a scenario .toml here to load it", on_file=dropped,
+                        lazy=False)
