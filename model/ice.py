@@ -105,17 +105,31 @@ class ICE(mesa.Agent):
         pop = self.model.migrants.pop
         pop.pending[rows] = pending
         self.model.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
-        if np.ndim(pending) or pending < Pending.RELEASE:  # (a docket or an interview: no line)
-            self.join_lines(rows)
+        if type(pending) is np.ndarray:
+            self.join_lines(rows, pending)
+        elif pending < Pending.RELEASE:  # (a docket or an interview: no line)
+            self.waiting[int(pending)].append(rows)
 
-    def join_lines(self, rows: np.ndarray) -> None:
-        """Whoever in `rows` waits for a flight joins that destination's line."""
-        pending = self.model.migrants.pop.pending[rows]
+    def join_lines(self, rows: np.ndarray, pending: "np.ndarray | None" = None) -> None:
+        """Whoever in `rows` waits for a flight joins that destination's line (`pending`:
+        theirs, if the caller has it)."""
+        if len(rows) == 0:
+            return
+        if pending is None:
+            pending = self.model.migrants.pop.pending[rows]
         flying = pending < Pending.RELEASE
-        if flying.any():
+        if flying.all():
+            fly_rows, fly_to = rows, pending
+        elif flying.any():
             fly_rows, fly_to = rows[flying], pending[flying]
-            for dest in np.unique(fly_to).tolist():
-                self.waiting[dest].append(fly_rows[fly_to == dest])
+        else:
+            return
+        first = int(fly_to[0])
+        if (fly_to == first).all():  # usually one destination
+            self.waiting[first].append(fly_rows)
+            return
+        for dest in np.unique(fly_to).tolist():
+            self.waiting[dest].append(fly_rows[fly_to == dest])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released (people
@@ -145,34 +159,48 @@ class ICE(mesa.Agent):
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:
+        """Today's due detainees, by what they wait for (each branch only when someone
+        waits for it: at a coarse scale most days have one or two)."""
         if len(rows) == 0:
             return
         m, pop = self.model, self.model.migrants.pop
         pending = pop.pending[rows]
-        fear = rows[pending == Pending.CREDIBLE_FEAR]
+        fear = pending == Pending.CREDIBLE_FEAR
+        if fear.any():
+            self._interviewed(rows[fear], day)
+        removed = pending == Pending.PORT_REMOVAL
+        if removed.any():
+            removed = rows[removed]
+            if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
+                m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
+            else:
+                self.record_removals(removed)
+                m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
+        docket = pending == Pending.DETAINED_DOCKET
+        if docket.any():
+            self._docket_decides(rows[docket], day)
+        flying = pending < Pending.RELEASE
+        if flying.any():
+            timed_out = self._interior_released(rows[flying], day)
+            no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
+            m.migrants.return_at_port(timed_out[no_seat], day)
+            m.migrants.release(timed_out[~no_seat], day)
+
+    def _interviewed(self, fear: np.ndarray, day: int) -> None:
+        """Credible-fear interviews done today: a credible fear is kept for the detained
+        docket or released; the others are detained for removal."""
+        m, pop = self.model, self.model.migrants.pop
         positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
                     < m.scenario.credible_fear_positive)
-        found = fear[positive]  # a credible fear: kept for the detained docket, or released
-        kept = (m.streams.uniform(Decision.DETAINED_DOCKET, pop, found, day)
-                < m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
-        self.hold_for_docket(found[kept], day)
-        m.migrants.release(found[~kept], day)
+        found = fear[positive]
+        if len(found):
+            kept = (m.streams.uniform(Decision.DETAINED_DOCKET, pop, found, day)
+                    < m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
+            if kept.any():
+                self.hold_for_docket(found[kept], day)
+            m.migrants.release(found[~kept], day)
         negative = fear[~positive]
         self.detain(negative, _REMOVAL[pop.nationality[negative]], day)
-
-        removed = rows[pending == Pending.PORT_REMOVAL]
-        if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
-            m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
-        else:
-            self.record_removals(removed)
-            m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
-
-        self._docket_decides(rows[pending == Pending.DETAINED_DOCKET], day)
-
-        timed_out = self._interior_released(rows[pending < Pending.RELEASE], day)
-        no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
-        m.migrants.return_at_port(timed_out[no_seat], day)
-        m.migrants.release(timed_out[~no_seat], day)
 
     # -- Title 42 expulsion flights ------------------------------------------------
     def hold_for_expulsion(self, rows: np.ndarray, destination: np.ndarray, day: int) -> None:
