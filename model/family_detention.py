@@ -49,39 +49,51 @@ class FamilyResidentialCentres(mesa.Agent):
         return rows[~fits]
 
     def on_due(self, rows: np.ndarray, day: int) -> None:
-        """Interviews done, removals due, or the stay limit reached."""
+        """Interviews done, removals due, or the stay limit reached (each branch only
+        when someone is due for it)."""
         if len(rows) == 0:
             return
         m, s = self.model, self.model.scenario
         pop = m.migrants.pop
         pending = pop.pending[rows]
         left = (m.timeline.family_max_days[day] - (day - pop.status_since[rows])).astype(np.int64)
-        fear = rows[pending == Pending.CREDIBLE_FEAR]
+        interviewed = pending == Pending.CREDIBLE_FEAR
+        if interviewed.any():
+            self._interviewed(rows[interviewed], left[interviewed], day)
+        at_port = (pending == Pending.PORT_REMOVAL) & (left >= 0)
+        if at_port.any():
+            removed = rows[at_port]
+            if m.timeline.moratorium[day]:  # no removals: wait a day, within the stay limit
+                waits = left[at_port] > 0
+                m.migrants.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
+                m.migrants.release(removed[~waits], day)
+            else:
+                m.ice.record_removals(removed)
+                m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
+        # the stay limit reached, or no flight in time: released
+        m.migrants.release(rows[~interviewed & ~at_port], day)
+
+    def _interviewed(self, fear: np.ndarray, left: np.ndarray, day: int) -> None:
+        """Credible-fear interviews done (`left`: days left under the stay limit): a
+        credible fear is released; the others are held for a removal while the limit
+        allows (released if interviewed at the limit)."""
+        m, s = self.model, self.model.scenario
+        pop = m.migrants.pop
         positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
-                    < m.scenario.credible_fear_positive)
+                    < s.credible_fear_positive)
         m.migrants.release(fear[positive], day)
-        # without a credible fear: held for a removal, while the stay limit allows
-        fear_left = left[pending == Pending.CREDIBLE_FEAR][~positive]
-        negative = fear[~positive][fear_left > 0]
-        m.migrants.release(fear[~positive][fear_left <= 0], day)  # interviewed at the limit
-        left_negative = fear_left[fear_left > 0]
+        fear_left = left[~positive]
+        negative = fear[~positive]
+        m.migrants.release(negative[fear_left <= 0], day)  # interviewed at the limit
+        negative, left_negative = negative[fear_left > 0], fear_left[fear_left > 0]
+        if len(negative) == 0:
+            return
         removal = _REMOVAL[pop.nationality[negative]]
         pop.pending[negative] = removal
         by_port = removal == Pending.PORT_REMOVAL
         due = np.where(by_port, np.minimum(int(s.port_removal_days), left_negative), left_negative)
         m.migrants.move(negative, Status.IN_FAMILY_DETENTION, day, due)
         m.ice.join_lines(negative[~by_port])
-        at_port = (pending == Pending.PORT_REMOVAL) & (left >= 0)
-        removed = rows[at_port]
-        if m.timeline.moratorium[day]:  # no removals: wait a day, within the stay limit
-            waits = left[at_port] > 0
-            m.migrants.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
-            m.migrants.release(removed[~waits], day)
-        else:
-            m.ice.record_removals(removed)
-            m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
-        # the stay limit reached, or no flight in time: released
-        m.migrants.release(rows[(pending != Pending.CREDIBLE_FEAR) & ~at_port], day)
 
     def keep_to_beds(self, day: int) -> None:
         """When the beds shrink below the families held (a policy ends), release the
