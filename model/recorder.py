@@ -107,13 +107,12 @@ class Recorder:
 
     def daily_frame(self, dates: list) -> pd.DataFrame:
         values = self.in_people()
-        frame = pd.DataFrame(values, columns=[c.name for c in COLUMNS])
-        enc = frame["encounters"].to_numpy()
-        frame["repeat_encounter_rate"] = np.divide(
-            frame["repeat_encounters"].to_numpy(), enc, out=np.zeros_like(enc), where=enc > 0)
-        frame = _round(frame)
-        frame.insert(0, "date", pd.to_datetime(dates).astype("datetime64[ms]"))  # as Parquet stores it
-        return frame
+        enc = values[:, COLUMN_INDEX["encounters"]]
+        values[:, COLUMN_INDEX["repeat_encounter_rate"]] = np.divide(
+            values[:, COLUMN_INDEX["repeat_encounters"]], enc, out=np.zeros_like(enc),
+            where=enc > 0)
+        # dates as Parquet stores them
+        return _rounded(values, {"date": pd.to_datetime(dates).astype("datetime64[ms]")})
 
     def monthly_frame(self, month_of_day: np.ndarray, labels: list[str]) -> pd.DataFrame:
         values = self.in_people()
@@ -122,26 +121,42 @@ class Recorder:
         sums = np.add.reduceat(values, starts, axis=0)
         aggregated = {"sum": sums, "mean": sums / (ends - starts + 1)[:, None],
                       "last": values[ends], "rate": np.zeros_like(sums)}
-        frame = pd.DataFrame({c.name: aggregated[c.how][:, i] for i, c in enumerate(COLUMNS)})
-        frame.insert(0, "month", labels)
+        months = np.empty_like(sums)
+        for how, columns in _BY_HOW.items():
+            months[:, columns] = aggregated[how][:, columns]
         # a month's distinct people are those whose first encounter of that month fell in it
-        frame["unique_encountered"] = frame["month_first_encounters"]
-        enc = frame["encounters"].to_numpy(dtype=float)
-        frame["repeat_encounter_rate"] = np.divide(
-            frame["repeat_encounters"].to_numpy(dtype=float), enc, out=np.zeros_like(enc),
+        months[:, COLUMN_INDEX["unique_encountered"]] = months[:, COLUMN_INDEX["month_first_encounters"]]
+        enc = months[:, COLUMN_INDEX["encounters"]]
+        months[:, COLUMN_INDEX["repeat_encounter_rate"]] = np.divide(
+            months[:, COLUMN_INDEX["repeat_encounters"]], enc, out=np.zeros_like(enc),
             where=enc > 0)
-        return _round(frame[["month"] + [c.name for c in COLUMNS]])
+        return _rounded(months, {"month": labels})
 
 
-def _round(frame: pd.DataFrame) -> pd.DataFrame:
-    for c in COLUMNS:
-        if c.how == "rate":
-            frame[c.name] = frame[c.name].round(4)
-        elif c.how == "mean":
-            frame[c.name] = frame[c.name].round(1)
+# column indices by aggregation ("sum", "mean", "last", "rate")
+_BY_HOW = {how: np.array([i for i, c in enumerate(COLUMNS) if c.how == how], dtype=np.int64)
+           for how in ("sum", "mean", "last", "rate")}
+
+
+def _rounded(values: np.ndarray, first: dict) -> pd.DataFrame:
+    """A frame of `first`'s columns, then every column of `values` (one per COLUMNS)
+    rounded as it is reported: rates to 4 places, daily means to 1, counts to whole
+    numbers (int64). Built in one go (setting frame columns one by one costs more
+    than the rest of a coarse run's tables)."""
+    rates = values[:, _BY_HOW["rate"]].round(4)
+    means = values[:, _BY_HOW["mean"]].round(1)
+    counts = values.round().astype(np.int64)
+    data = dict(first)
+    rate_at = {i: k for k, i in enumerate(_BY_HOW["rate"].tolist())}
+    mean_at = {i: k for k, i in enumerate(_BY_HOW["mean"].tolist())}
+    for i, c in enumerate(COLUMNS):
+        if i in rate_at:
+            data[c.name] = rates[:, rate_at[i]]
+        elif i in mean_at:
+            data[c.name] = means[:, mean_at[i]]
         else:
-            frame[c.name] = frame[c.name].round().astype(np.int64)
-    return frame
+            data[c.name] = counts[:, i]
+    return pd.DataFrame(data)
 
 
 def columns_markdown() -> str:
