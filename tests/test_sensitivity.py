@@ -133,10 +133,13 @@ def test_the_indices_recover_a_known_function_through_the_sweep(tmp_path):
 
 def test_sensitivity_runs_the_model_and_prints_its_table(tmp_path, capsys, monkeypatch):
     """The real model, on a real (in-process) Dask cluster: Tucson's apprehension
-    drives encounters more than detention beds do in the first four months."""
+    drives encounters in the first five months; MPP's grant probability, whose first
+    hearings come after them, not at all. (Detention beds were the inert input
+    once; with ICE's interior side they move who is released, and so encounters.)"""
     monkeypatch.setattr(runner, "run_sweep", lambda *a, _real=runner.run_sweep, **k: _real(
         *a, **{**k, "processes": False, "progress": False}))
-    body = SALTELLI.replace("samples = 16", "samples = 4")
+    body = SALTELLI.replace("samples = 16", "samples = 4").replace(
+        '"detention_beds" = {low = 20000, high = 50000}', '"mpp_grant_prob" = {low = 0.0, high = 0.5}')
     out = tmp_path / "out"
     assert cli.main(["sensitivity", str(spec(tmp_path, body)), "--out", str(out),
                      "--workers", "2"]) == 0
@@ -144,7 +147,8 @@ def test_sensitivity_runs_the_model_and_prints_its_table(tmp_path, capsys, monke
     assert "Sobol indices over run" in printed and "S1 95% CI" in printed
     indices = pd.read_csv(out / "sensitivity" / "indices.csv")
     st = indices[indices["statistic"] == "ST"].set_index(["output", "parameter"])["estimate"]
-    assert st["encounters", "apprehension_prob.tucson"] > st["encounters", "detention_beds"]
+    assert st["encounters", "apprehension_prob.tucson"] > 0.1
+    assert st["encounters", "mpp_grant_prob"] == pytest.approx(0, abs=1e-9)
     assert set(indices["output"]) == {"encounters", "releases"}
     assert (out / "sensitivity" / "historical.png").is_file()
     assert len(readable_indices(indices)) == 4
