@@ -12,7 +12,7 @@ the fraction a family could not use rides on the route's next flight.
 """
 
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import mesa
 import numpy as np
@@ -23,15 +23,16 @@ from model.streams import Decision
 from model.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
 
 
-@dataclass
-class FlightRecord:
+class FlightRecord(NamedTuple):
+    """One scheduled flight in the flight log (`model.flight_log`, flights.csv)."""
+
     date: str
     route: str
     origin: str
     destination: str
     seats: int
     passengers: int
-    status: str
+    status: str  # "flown", or "cancelled: " and why
 
 
 class Flight(mesa.Agent):
