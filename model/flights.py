@@ -59,7 +59,7 @@ class Flight(mesa.Agent):
         if self.status == "flown":
             seats = m.ice.seats
             seats.grant(self.seats, self.route_index)
-            rows = m.ice.board(self.destination, self._take_seats, self.day)
+            rows = m.ice.board(self.destination, seats, self.route_index, self.day)
             seats.settle(self.route_index)
             if len(rows) == 0:
                 self.status = "cancelled: nobody waiting"
@@ -68,10 +68,6 @@ class Flight(mesa.Agent):
         m.flight_log.append(FlightRecord(
             m.calendar.iso_dates[self.day], self.route.id, self.origin,
             self.route.destination, self.seats, self.passengers, self.status))
-
-    def _take_seats(self, waiting: np.ndarray) -> np.ndarray:
-        """Mask of the people in line who get a seat on this flight."""
-        return self.model.ice.seats.take(self.model.migrants.pop, waiting, self.route_index)
 
     def _cancelled_because(self) -> str | None:
         m, t = self.model, self.model.timeline
