@@ -136,6 +136,8 @@ class ICE(mesa.Agent):
 
     def record_removals(self, rows: np.ndarray) -> None:
         """Count removals, in all and by nationality."""
+        if len(rows) == 0:
+            return
         m = self.model
         m.recorder.add("removals", len(rows))
         m.recorder.values[m.recorder.day, _REMOVALS_BY_NATIONALITY] += np.bincount(
