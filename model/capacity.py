@@ -60,7 +60,8 @@ class CarriedRoom:
     what was not used carries over (see the module's docstring).
 
     Each period: `grant` the period's room (in people), `take` it (any number
-    of times), then `settle`.
+    of times), then `settle`. A compiled caller may take instead with
+    `fit_families` on a view of `credit` (`ICE.board`: one flight's seats, `credit[route]`).
     """
 
     LARGE_FAMILY = 6.0  # agents: room may always build up to fit one

@@ -1,10 +1,18 @@
 """Flights are agents: scheduled transport with seats, origin, destination and date.
 
 Each flight is created from a `flights` policy (a route); each day's flights
-depart together, in schedule order, from one `model.schedule_event` at the start
-of that day. It boards the longest-waiting
-detainees for its destination, never more than its seats; a flight with nobody
-to carry, or cancelled by a moratorium or the 2021 priorities, does not fly.
+depart together (`FlightDay`), in schedule order, from one `model.schedule_event`
+at the start of that day. A flight boards the longest-waiting detainees for its
+destination, never more than its seats; a flight with nobody to carry, or
+cancelled by a moratorium or the 2021 priorities, does not fly.
+
+What a flight's passengers then count as (an interior repatriation, a Title 42
+expulsion, a third-country transfer or a removal) and their return home are done
+once a day for all of the day's flights of a kind. That is the same as flight
+by flight: boarding has taken them out of their line, what becomes of each is
+drawn by person and day, and the counts are sums of whole people. It saves a
+round of calls per flight, which at coarse scales (thousands of flights of a
+few agents each) was most of a flight's cost.
 
 At a coarse scale a flight's seats are a fraction of whole agents
 (135 seats = 2.7 agents at scale 50): each route's seats are `CarriedRoom`, so
@@ -12,7 +20,8 @@ the fraction a family could not use rides on the route's next flight.
 """
 
 import zlib
-from dataclasses import dataclass
+from enum import IntEnum
+from typing import NamedTuple
 
 import mesa
 import numpy as np
@@ -23,20 +32,42 @@ from model.streams import Decision
 from model.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
 
 
-@dataclass
-class FlightRecord:
+class FlightRecord(NamedTuple):
+    """One scheduled flight in the flight log (`model.flight_log`, flights.csv)."""
+
     date: str
     route: str
     origin: str
     destination: str
     seats: int
     passengers: int
-    status: str
+    status: str  # "flown", or "cancelled: " and why
+
+
+class Carried(IntEnum):
+    """What a flight's passengers count as, by its destination."""
+
+    INTERIOR = 0  # Mexicans to Guadalajara: interior repatriations
+    EXPELLED = 1  # Title 42 expulsion flights
+    THIRD_COUNTRY = 2  # to Guatemala under the cooperative agreement
+    REMOVED = 3  # removal flights to the country of nationality
+
+
+def carried_to(destination: Destination) -> Carried:
+    if destination == Destination.GUADALAJARA:
+        return Carried.INTERIOR
+    if destination in TITLE42_DESTINATIONS:
+        return Carried.EXPELLED
+    if destination == Destination.GUATEMALA_ACA:
+        return Carried.THIRD_COUNTRY
+    return Carried.REMOVED
 
 
 class Flight(mesa.Agent):
     """One scheduled flight of a route. Created by `schedule_flights`; departs with
-    its day's flights (`FlightDay`); boards from ICE's waiting list for its destination."""
+    its day's flights (`FlightDay`); boards from ICE's waiting list for its destination.
+    What does not change (its date, what it carries, which cancellations apply) is
+    worked out here, once."""
 
     def __init__(self, model, route: Flights, route_index: int, number: int, day: int,
                  origin: str, listed: bool):
@@ -45,69 +76,37 @@ class Flight(mesa.Agent):
         self.route_index = route_index
         self.key = (zlib.crc32(route.id.encode()) << 20) | number  # for its random draws
         self.day = day
+        self.date = model.calendar.iso_dates[day]
         self.listed = listed  # on the route's own `dates`: a one-off, negotiated flight
         self.origin = origin
         self.destination = Destination(DESTINATIONS.index(route.destination))
+        self.carried = carried_to(self.destination)
+        # expulsions, not removals: neither the moratorium nor the priorities cancel them
+        self.removal = self.carried != Carried.EXPELLED
+        # the 2021 priorities may cancel it (not a listed one, nor Mexico's or Guatemala's)
+        self.prioritised = self.carried == Carried.REMOVED and not listed
         self.seats = route.seats
         self.passengers = 0
         self.status = "scheduled"
 
-    def depart(self) -> None:
+    def fly(self) -> np.ndarray:
+        """Grant the route's seats for this flight, board, settle the seats: the rows aboard
+        (none: the flight is cancelled, nobody waiting)."""
         m = self.model
-        self.status = self._cancelled_because() or "flown"
-        if self.status == "flown":
-            seats = m.ice.seats
-            seats.grant(self.seats, self.route_index)
-            rows = m.ice.board(self.destination, self._take_seats, self.day)
-            seats.settle(self.route_index)
-            if len(rows) == 0:
-                self.status = "cancelled: nobody waiting"
-            else:
-                self._carry(rows)
-        m.flight_log.append(FlightRecord(
-            m.calendar.iso_dates[self.day], self.route.id, self.origin,
-            self.route.destination, self.seats, self.passengers, self.status))
-
-    def _take_seats(self, waiting: np.ndarray) -> np.ndarray:
-        """Mask of the people in line who get a seat on this flight."""
-        return self.model.ice.seats.take(self.model.migrants.pop, waiting, self.route_index)
-
-    def _cancelled_because(self) -> str | None:
-        m, t = self.model, self.model.timeline
-        if not m.mexico.receives_flight(self.destination, self.day):
-            return "cancelled: Mexico does not receive it"
-        if self.destination in TITLE42_DESTINATIONS:
-            return None  # expulsions, not removals: neither the moratorium nor the priorities
-        if t.moratorium[self.day]:
-            return "cancelled: removal moratorium"
-        if (t.priorities[self.day] and not self.listed
-                and self.destination not in (Destination.GUADALAJARA, Destination.GUATEMALA_ACA)
-                and m.streams.uniform_keys(Decision.FLIGHT_CANCELLED, np.array([self.key]),
-                                           self.day)[0] >= t.removal_flight_share[self.day]):
-            return "cancelled: enforcement priorities"
-        return None
-
-    def _carry(self, rows: np.ndarray) -> None:
-        m = self.model
-        self.passengers = len(rows) * m.scale
-        m.recorder.add("flights", 1)
-        m.recorder.add("flight_passengers", len(rows))
-        if self.destination == Destination.GUADALAJARA:
-            m.recorder.add("interior_repatriations", len(rows))
-            m.migrants.send_back(rows, ReturnMode.INTERIOR_FLIGHT, Status.AT_HOME, self.day)
-        elif self.destination in TITLE42_DESTINATIONS:
-            m.recorder.add("title42_flight_expulsions", len(rows))
-            m.migrants.send_back(rows, ReturnMode.REMOVAL, Status.AT_HOME, self.day)
-        elif self.destination == Destination.GUATEMALA_ACA:
-            m.recorder.add("third_country_transfers", len(rows))
-            stays = (m.streams.uniform(Decision.ACA_STAYS, m.migrants.pop, rows, self.day)
-                     < m.timeline.aca_stays_share)
-            m.migrants.record_outcome(rows[stays], entered=False)
-            m.migrants.move(rows[stays], Status.IN_THIRD_COUNTRY, self.day)
-            m.migrants.send_back(rows[~stays], ReturnMode.THIRD_COUNTRY, Status.AT_HOME, self.day)
+        seats = m.ice.seats
+        seats.grant(self.seats, self.route_index)
+        rows = m.ice.board(self.destination, seats, self.route_index, self.day)
+        seats.settle(self.route_index)
+        if len(rows) == 0:
+            self.status = "cancelled: nobody waiting"
         else:
-            m.ice.record_removals(rows)
-            m.migrants.send_back(rows, ReturnMode.REMOVAL, Status.AT_HOME, self.day)
+            self.status = "flown"
+            self.passengers = len(rows) * m.scale
+        return rows
+
+    def record(self) -> FlightRecord:
+        return FlightRecord(self.date, self.route.id, self.origin, self.route.destination,
+                            self.seats, self.passengers, self.status)
 
 
 def flight_days(route: Flights) -> list[tuple[int, bool]]:
@@ -128,14 +127,82 @@ def flight_days(route: Flights) -> list[tuple[int, bool]]:
 class FlightDay:
     """The flights leaving on one day, in schedule order: one scheduled event (at the
     start of the day, before its step) departs them all, so thousands of flights cost
-    a few hundred events."""
+    a few hundred events. Each flight that is not cancelled boards in turn; then the
+    day's passengers are counted and sent home, once for each kind of flight
+    (`Carried`), and every flight is logged."""
 
-    def __init__(self, flights: list[Flight]):
+    def __init__(self, model, flights: list[Flight]):
+        self.model = model
+        self.day = flights[0].day
         self.flights = flights
+        self.keys = np.array([f.key for f in flights], dtype=np.uint64)  # their draws
 
     def depart(self) -> None:
-        for flight in self.flights:
-            flight.depart()
+        m = self.model
+        aboard: list[list[np.ndarray]] = [[] for _ in Carried]  # per kind, each flight's rows
+        for flight, cancelled in zip(self.flights, self._cancellations()):
+            if cancelled:
+                flight.status = cancelled
+            else:
+                rows = flight.fly()
+                if len(rows):
+                    aboard[flight.carried].append(rows)
+            m.flight_log.append(flight.record())
+        flown = sum(len(flights) for flights in aboard)
+        if flown:
+            self._carry(flown, [np.concatenate(flights) if flights else None
+                                for flights in aboard])
+
+    def _cancellations(self) -> list[str | None]:
+        """Why each flight does not fly today (None: it flies, if anyone is waiting)."""
+        m, t, day = self.model, self.model.timeline, self.day
+        moratorium = t.moratorium[day]
+        cut = ((m.streams.uniform_keys(Decision.FLIGHT_CANCELLED, self.keys, day)
+                >= t.removal_flight_share[day]).tolist() if t.priorities[day]
+               else [False] * len(self.flights))
+        why: list[str | None] = []
+        for flight, priorities_cut in zip(self.flights, cut):
+            if not m.mexico.receives_flight(flight.destination, day):
+                why.append("cancelled: Mexico does not receive it")
+            elif not flight.removal:
+                why.append(None)
+            elif moratorium:
+                why.append("cancelled: removal moratorium")
+            elif flight.prioritised and priorities_cut:
+                why.append("cancelled: enforcement priorities")
+            else:
+                why.append(None)
+        return why
+
+    def _carry(self, flown: int, aboard: list[np.ndarray | None]) -> None:
+        """Count the day's `flown` flights and their passengers (`aboard[kind]`: the rows
+        of every flight of that kind, in flight order), and send them home, or on to a
+        third country."""
+        m, day = self.model, self.day
+        rec, migrants = m.recorder, m.migrants
+        rec.add("flights", flown)
+        rec.add("flight_passengers", sum(len(rows) for rows in aboard if rows is not None))
+        interior, expelled, third_country, removed = aboard
+        if interior is not None:
+            rec.add("interior_repatriations", len(interior))
+            migrants.send_back(interior, ReturnMode.INTERIOR_FLIGHT, Status.AT_HOME, day)
+        if third_country is not None:
+            rec.add("third_country_transfers", len(third_country))
+            stays = (m.streams.uniform(Decision.ACA_STAYS, migrants.pop, third_country, day)
+                     < m.timeline.aca_stays_share)
+            migrants.record_outcome(third_country[stays], entered=False)
+            migrants.move(third_country[stays], Status.IN_THIRD_COUNTRY, day)
+            migrants.send_back(third_country[~stays], ReturnMode.THIRD_COUNTRY, Status.AT_HOME,
+                               day)
+        if expelled is not None:
+            rec.add("title42_flight_expulsions", len(expelled))
+        if removed is not None:
+            m.ice.record_removals(removed)
+        # expelled or removed by air, the same return for the people sent home
+        home = [rows for rows in (expelled, removed) if rows is not None]
+        if home:
+            migrants.send_back(home[0] if len(home) == 1 else np.concatenate(home),
+                               ReturnMode.REMOVAL, Status.AT_HOME, day)
 
 
 def schedule_flights(model) -> None:
@@ -149,6 +216,7 @@ def schedule_flights(model) -> None:
             by_day.setdefault(day, []).append(Flight(
                 model, route, index, number, day, route.origins[number % len(route.origins)],
                 listed))
-    model.flight_days = [FlightDay(by_day[day]) for day in sorted(by_day)]  # kept: events hold weak refs
+    # kept: events hold weak refs
+    model.flight_days = [FlightDay(model, by_day[day]) for day in sorted(by_day)]
     for flight_day in model.flight_days:
-        model.schedule_event(flight_day.depart, at=flight_day.flights[0].day + 0.5)
+        model.schedule_event(flight_day.depart, at=flight_day.day + 0.5)

@@ -9,13 +9,11 @@ returned at a port instead). Detention never holds more than the cap. While a
 removal moratorium is in force nobody is removed: people due wait a day more.
 """
 
-from collections.abc import Callable
-
 import mesa
 import numba
 import numpy as np
 
-from model.capacity import over_capacity
+from model.capacity import CarriedRoom, fit_families, over_capacity
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
 from model.recorder import COLUMN_INDEX
@@ -152,6 +150,8 @@ class ICE(mesa.Agent):
 
     def record_removals(self, rows: np.ndarray) -> None:
         """Count removals, in all and by nationality."""
+        if len(rows) == 0:
+            return
         m = self.model
         m.recorder.add("removals", len(rows))
         m.recorder.values[m.recorder.day, _REMOVALS_BY_NATIONALITY] += np.bincount(
@@ -242,32 +242,26 @@ class ICE(mesa.Agent):
         self._turn_away(over_capacity(self.model, Status.IN_ICE_DETENTION, excess, day), day)
 
     # -- flights -------------------------------------------------------------
-    def board(self, destination: int, choose: Callable[[np.ndarray], np.ndarray], day: int
-              ) -> np.ndarray:
-        """The people `choose` takes (a mask over those still detained for
-        `destination` whose travel documents are ready: on removal flights,
-        `removal_processing_days` into their stay; longest-waiting first); the rest
-        keep their place."""
-        pop = self.model.migrants.pop
+    def board(self, destination: int, seats: CarriedRoom, key: int, day: int) -> np.ndarray:
+        """The people a flight to `destination` takes: of those still detained for it
+        whose travel documents are ready (on removal flights, `removal_processing_days`
+        into their stay), the longest-waiting first, families whole, as many as the
+        room `seats` holds under `key` (the flight's route; taken from it). The rest
+        keep their place in line."""
         queue = self.waiting[destination]
         if not queue:
             return np.empty(0, dtype=np.int64)
+        pop = self.model.migrants.pop
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
             self._marks = np.zeros(len(pop.status), dtype=np.int32)
         self._stamp += 1
-        rows = _still_waiting(queue[0] if len(queue) == 1 else np.concatenate(queue),
-                              pop.status, pop.pending, int(destination), self._marks, self._stamp)
-        if destination in _NO_DOCUMENTS:
-            ready = np.ones(len(rows), dtype=bool)  # no travel documents to wait for
-        else:
-            ready = day - pop.status_since[rows] >= self.model.scenario.removal_processing_days
-        if ready.all():
-            aboard = choose(rows)
-        else:
-            aboard = np.zeros(len(rows), dtype=bool)
-            aboard[ready] = choose(rows[ready])
-        self.waiting[destination] = [rows[~aboard]] if not aboard.all() else []
-        return rows[aboard]
+        aboard, rest = _board(
+            queue[0] if len(queue) == 1 else np.concatenate(queue), pop.status, pop.pending,
+            int(destination), self._marks, self._stamp, pop.status_since, day,
+            destination not in _NO_DOCUMENTS, float(self.model.scenario.removal_processing_days),
+            pop.family, seats.credit, key)
+        self.waiting[destination] = [rest] if len(rest) else []
+        return aboard
 
 
 @numba.njit(cache=True)
@@ -302,3 +296,22 @@ def _still_waiting(rows, status, pending, destination, marks, stamp):
             marks[r] = stamp
             keep[i] = True
     return rows[keep]
+
+
+@numba.njit(cache=True)
+def _board(line, status, pending, destination, marks, stamp, since, day, needs_documents,
+           processing_days, family, room, key):
+    """`ICE.board` in one call: (aboard, rest of the line), each in line order. Of the
+    line still waiting (`_still_waiting`), those ready to fly take `room[key]` (decremented)
+    with `fit_families`."""
+    rows = _still_waiting(line, status, pending, destination, marks, stamp)
+    ready = np.ones(rows.size, dtype=np.bool_)  # no travel documents to wait for
+    if needs_documents:
+        for i in range(rows.size):
+            ready[i] = day - since[rows[i]] >= processing_days
+    candidates = np.flatnonzero(ready)
+    fits = fit_families(family, rows[candidates], np.zeros(candidates.size, dtype=np.int64),
+                        room[key:key + 1])
+    aboard = np.zeros(rows.size, dtype=np.bool_)
+    aboard[candidates[fits]] = True
+    return rows[aboard], rows[~aboard]

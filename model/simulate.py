@@ -14,7 +14,7 @@ import functools
 import hashlib
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.flights import FlightRecord
 from model.model import BorderModel
 from model.recorder import COLUMNS
 from model.scale_check import check_scale
 from model.scenario import LoadedScenario, load_scenario
 
-FLIGHT_COLUMNS = ["date", "route", "origin", "destination", "seats", "passengers", "status"]
+FLIGHT_COLUMNS = list(FlightRecord._fields)  # flights.csv: one row per scheduled flight
 # what a fiscal-year total means for each aggregation
 _FY_HOW = {"sum": "sum", "mean": "mean", "last": "last"}
 
@@ -113,7 +114,7 @@ def tabulate(border: BorderModel, wall_s: float | None = None) -> RunResult:
     cal = border.calendar
     monthly = border.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
     daily = border.recorder.daily_frame(cal.dates)
-    flights = pd.DataFrame([asdict(r) for r in border.flight_log], columns=FLIGHT_COLUMNS)
+    flights = pd.DataFrame(border.flight_log, columns=FLIGHT_COLUMNS)
     pop = border.migrants.pop
     info = {"scenario": border.loaded.name, "seed": border.seed, "scale": border.scale,
             "start": cal.start.isoformat(), "end": cal.end.isoformat(),

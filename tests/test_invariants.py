@@ -1,6 +1,7 @@
 """Conservation of people, capacities, and a person in one place only."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from model import BorderModel, load_scenario, simulate
@@ -136,3 +137,23 @@ def test_flights_column_counts_flights_not_people(historical_run, historical_mon
     flown = [f for f in historical_run.flight_log if f.status == "flown"]
     assert historical_monthly.flights.sum() == len(flown)
     assert historical_monthly.flight_passengers.sum() == sum(f.passengers for f in flown)
+
+
+
+def test_flights_are_counted_on_their_day_by_kind(historical_run):
+    """Each day's flights and passengers (counted once a day for each kind of flight)
+    land on that day, under the kind their destination makes them."""
+    log = pd.DataFrame(historical_run.flight_log)
+    flown = log[log.status == "flown"]
+    daily = historical_run.recorder.daily_frame(historical_run.calendar.dates)
+    daily.index = daily.date.dt.strftime("%Y-%m-%d")
+    kinds = {"flight_passengers": flown.destination.notna(),
+             "interior_repatriations": flown.destination == "guadalajara",
+             "third_country_transfers": flown.destination == "guatemala_aca",
+             "title42_flight_expulsions": flown.destination.str.startswith("title42_")}
+    for column, kind in kinds.items():
+        assert kind.any(), column
+        passengers = flown[kind].groupby("date").passengers.sum()
+        assert (daily[column] == passengers.reindex(daily.index, fill_value=0)).all(), column
+    flights = flown.groupby("date").size().reindex(daily.index, fill_value=0)
+    assert (daily.flights == flights).all()
