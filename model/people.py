@@ -42,6 +42,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "family": (np.int32, -1),  # row of the family's first member; own row for everyone else
     "arrest": (np.int8, 0),  # vocabulary.Arrest: border crosser, or arrested in the interior
 }
+_NEW_STATUS, _NEW_ARREST = int(_COLUMNS["status"][1]), int(_COLUMNS["arrest"][1])
 
 
 class Population:
@@ -73,10 +74,18 @@ class Population:
         self.created_day[new] = day
         self.status_since[new] = day
         self.n += count
-        self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
-        self.arrest_counts += np.bincount(
-            self.arrest[new].astype(np.int64) * N_STATUS + self.status[new],
-            minlength=self.arrest_counts.size).reshape(self.arrest_counts.shape)
+        if "status" in attrs:
+            self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
+            self.arrest_counts += np.bincount(
+                self.arrest[new].astype(np.int64) * N_STATUS + self.status[new],
+                minlength=self.arrest_counts.size).reshape(self.arrest_counts.shape)
+        else:  # everyone new starts in the default status (a day's newcomers: no bincount)
+            self.status_counts[_NEW_STATUS] += count
+            if "arrest" in attrs:
+                self.arrest_counts[:, _NEW_STATUS] += np.bincount(self.arrest[new],
+                                                                  minlength=N_ARREST)
+            else:
+                self.arrest_counts[_NEW_ARREST, _NEW_STATUS] += count
         return rows
 
     def _grow(self, needed: int) -> None:
