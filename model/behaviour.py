@@ -32,12 +32,14 @@ from model.vocabulary import (
     RETURN_MODES,
     Demographic,
     Nationality,
+    Pending,
     ReturnMode,
 )
 
 _STATE_CDF = np.cumsum([s.migrant_weight for s in MEXICAN_STATES])
 _STATE_CDF = _STATE_CDF / _STATE_CDF[-1]
 MEXICO, FAMILY_UNIT = int(Nationality.MEXICO), int(Demographic.FAMILY_UNIT)  # for the kernels
+BETWEEN_PORTS = int(Pending.CROSS_BETWEEN_PORTS)
 
 
 class Experience:
@@ -186,14 +188,16 @@ class Behaviour:
 
         The sector follows the group's usual routes, tilted towards where peers
         got in lately; people present at a port of entry or cross between
-        ports, and are caught if at a port, if they turn themselves in, or if
-        the sector catches them.
+        ports (always between them just after leaving a metering list: that
+        mark, `Pending.CROSS_BETWEEN_PORTS`, is used up by the crossing), and are
+        caught if at a port, if they turn themselves in, or if the sector
+        catches them.
         """
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
         cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)
         keys = self.streams.keys
-        return _cross(rows, pop.uid, pop.family, pop.nationality, pop.demographic,
+        return _cross(rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
                       day + self.streams.day_offset, keys[Decision.SECTOR], keys[Decision.AT_PORT],
                       keys[Decision.SURRENDER], keys[Decision.APPREHENSION], cdf,
                       self.port_share, self.surrender, self.apprehension)
@@ -285,8 +289,8 @@ def _travel_time(person, nationality, origin_state, day, key, travel_days, state
 
 
 @numba.njit(cache=True)
-def _cross(rows, uid, family, nationality, demographic, day, sector_key, port_key, surrender_key,
-           caught_key, sector_cdf, port_share, surrender, apprehension):
+def _cross(rows, uid, family, nationality, demographic, pending, day, sector_key, port_key,
+           surrender_key, caught_key, sector_cdf, port_share, surrender, apprehension):
     """`Behaviour.cross` for each row, in one pass."""
     n = rows.size
     sectors = np.empty(n, dtype=np.int8)
@@ -303,6 +307,9 @@ def _cross(rows, uid, family, nationality, demographic, day, sector_key, port_ke
         while sector < last and u > sector_cdf[group, sector]:
             sector += 1
         port = draw_unit(port_key, person, day) < port_share[demo]
+        if pending[r] == BETWEEN_PORTS:
+            port = False
+            pending[r] = -1
         gives_in = draw_unit(surrender_key, person, day) < surrender[demo]
         seen = draw_unit(caught_key, person, day) < apprehension[sector]
         sectors[i] = sector

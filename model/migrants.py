@@ -75,12 +75,12 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demo
 # the stock columns and which statuses each one counts
 _STOCK_COLUMNS = [COLUMN_INDEX[c] for c in ("detention_population", "cbp_custody",
                                              "mpp_waiting", "in_us",
-                                             "family_detention_population")]
+                                             "family_detention_population", "metering_waiting")]
 _STOCKS_OF_STATUS = np.zeros((N_STATUS, len(_STOCK_COLUMNS)), dtype=np.int64)
 for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION),
                                      (Status.IN_CBP_CUSTODY,), (Status.MPP_WAITING,),
                                      (Status.RELEASED_IN_US, Status.EVADED_INTO_US),
-                                     (Status.IN_FAMILY_DETENTION,))):
+                                     (Status.IN_FAMILY_DETENTION,), (Status.METERED,))):
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
@@ -256,7 +256,7 @@ class Migrants:
     def record_stocks(self) -> None:
         """The day's stocks: detained (in all, arrested at the border, in the interior,
         families),
-        in custody, waiting under MPP, in the US (this run's border crossers: not the
+        in custody, waiting under MPP or on a metering list, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
         today = self.recorder.values[self.recorder.day]
         today[_STOCK_COLUMNS] = self.pop.status_counts @ _STOCKS_OF_STATUS

@@ -6,9 +6,11 @@ A day runs in the order things happen on the ground:
 
 1. Mexico opens today's MPP reception; new people set out north.
 2. People due today act: arrivals are stopped by Mexico or cross, as do people
-   waiting in border cities; evaders get in, the rest are apprehended and
-   Border Patrol applies the consequence of the day's policies in each sector
-   (all sectors in one pass, read off the policy timeline).
+   waiting in border cities; evaders get in, the rest are apprehended (asylum
+   seekers at a metered port wait on a list in Mexico instead, and the day's
+   quota is taken off the lists) and Border Patrol applies the consequence of
+   the day's policies in each sector (all sectors in one pass, read off the
+   policy timeline).
 3. Custody, detention and MPP hearings that end today are carried out.
 4. ICE keeps under its cap; MPP waiting days pass; the court backlog moves.
 5. Peers' experience is updated and the day's stocks are recorded.
@@ -29,6 +31,7 @@ from model.calendar import RunCalendar
 from model.courts import ImmigrationCourts
 from model.flights import schedule_flights
 from model.ice import ICE
+from model.metering import PortMetering
 from model.mexico import MexicanAuthorities
 from model.migrants import Migrants
 from model.policies import PolicyBook
@@ -101,6 +104,8 @@ class BorderModel(mesa.Model):
         self.border_patrol = BorderPatrol(self)
         self.sectors = self.border_patrol.sectors
         self.ice.interior.seed_detention()
+        self.metering = PortMetering(self)
+        self.metering.seed_lists()
         self.flight_log = []
         schedule_flights(self)
         self.day = 0
@@ -135,6 +140,8 @@ class BorderModel(mesa.Model):
         mig.send_back(arriving[stopped], ReturnMode.MEXICO_DEPORT, Status.AT_HOME, day)
         crossers = np.concatenate([arriving[~stopped], due[Status.AT_BORDER]])
         caught, sectors, at_port = mig.attempt_crossing(crossers, day)
+        caught, sectors, at_port = self.metering.at_ports(due[Status.METERED], caught, sectors,
+                                                          at_port, day)
         mig.record_encounters(caught, sectors, at_port, day)
         self.border_patrol.process(caught, sectors, day)
 
@@ -196,6 +203,7 @@ class BorderModel(mesa.Model):
             values = getattr(pop, column)
             split = np.count_nonzero(values[rows[members]] != values[first])
             assert split == 0, f"{split} family members apart from their family in {column}"
+        self.metering.check_lists()
         in_custody = pop.status[: pop.n] == Status.IN_CBP_CUSTODY
         for sector in self.sectors:
             n = int(np.count_nonzero(in_custody & (pop.sector[: pop.n] == sector.index)))

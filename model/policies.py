@@ -98,6 +98,21 @@ class MPP(Policy):
 
 
 @dataclass(frozen=True)
+class Metering(Policy):
+    """CBP metering at the ports of entry: asylum seekers who come to a port in a
+    sector listed in `daily_quota` are turned back to wait on a list in the Mexican
+    border city, and CBP takes `daily_quota` people a day from the front of each
+    sector's lists. Title 42 supersedes it: while Title 42 is in force nobody is
+    taken and the lists dissolve (their people cross between the ports or go home)."""
+
+    kind: ClassVar[str] = "metering"
+    daily_quota: SectorCounts = field(default_factory=dict)  # people taken a day, per sector
+    nationalities: NationalityList = field(default_factory=lambda: list(NATIONALITY_KEYS))
+    demographics: DemographicList = field(  # unaccompanied children were not metered
+        default_factory=lambda: ["single_adult", "family_unit"])
+
+
+@dataclass(frozen=True)
 class MPPHearingsPostponed(Policy):
     """COVID: MPP hearings due in this window are postponed until it ends."""
 
@@ -229,7 +244,7 @@ class CourtSlowdown(Policy):
 
 POLICY_KINDS: dict[str, type[Policy]] = {
     cls.kind: cls
-    for cls in (PortReturn, InteriorRepatriation, Flights, MPP, MPPHearingsPostponed,
+    for cls in (PortReturn, InteriorRepatriation, Flights, MPP, Metering, MPPHearingsPostponed,
                 MPPWindDown, Title42, MexicoRefusesFamilies, DetentionCap,
                 EnforcementPriorities, InteriorEnforcement, FamilyDetention, NoticeToReport,
                 RemovalMoratorium,
@@ -273,6 +288,14 @@ def build_policy(path: str, policy_id: str, table: dict, run_start: date, run_en
                 f"{path}.{key}: {values[key]} is outside the run ({run_start} to {run_end})")
     if kind == "flights" and "origins" in values and not values["origins"]:
         raise ScenarioError(f"{path}.origins: a flight route needs at least one origin")
+    if kind == "metering":
+        if not values.get("daily_quota"):
+            raise ScenarioError(f"{path}.daily_quota: metering needs the daily quota of at "
+                                f"least one sector (people a day; 0 is a list nobody leaves by)")
+        for key in ("nationalities", "demographics"):
+            if key in values and not values[key]:
+                raise ScenarioError(f"{path}.{key}: metering needs at least one (an empty list "
+                                    f"meters nobody: disable the policy instead)")
     for key, value in values.items():
         for d in (value.values() if isinstance(value, dict) else
                   value if isinstance(value, list) else [value]):

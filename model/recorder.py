@@ -79,6 +79,7 @@ COLUMNS: tuple[Column, ...] = (
     *(Column(f"removals_{k}", "sum", f"removals (as `removals`) of {label}")
       for k, label in zip(NATIONALITY_KEYS, ("Mexicans", "Guatemalans", "Hondurans", "Salvadorans",
                                              "Chinese nationals", "all other nationalities"))),
+    Column("metering_waiting", "last", "asylum seekers on metering waitlists in Mexican border cities, waiting to ask at a port of entry (period end)"),
 )
 COLUMN_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
 

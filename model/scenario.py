@@ -143,6 +143,11 @@ class BorderScenario(Scenario):
     departure_sensitivity: NonNegative = 2.0
     sector_sensitivity: NonNegative = 2.0
     give_up_sensitivity: NonNegative = 3.0
+    # Metering at the ports (the `metering` policy): people on the lists on the first day,
+    # and the daily chance that a family on a list stops waiting (then, as after a return
+    # at a port, it gives up or crosses again, between the ports)
+    initial_metering_waiting: Count = 0
+    metering_daily_leave: Probability = 0.005
     # MPP: life in Mexico while waiting, and hearings
     mpp_daily_give_up: Probability = 0.002
     mpp_daily_cross_anyway: Probability = 0.001

@@ -81,6 +81,8 @@ class Decision(IntEnum):
     MEXICAN_FORMAL_REMOVAL = 49  # a Mexican held for a formal removal instead of a port return
     NOTICE_TO_REPORT = 50  # released with a notice to report (no court case yet) instead of an NTA
     TITLE42_FAMILY_BY_AIR = 51  # a family Mexico refuses, expelled by air instead
+    METERING_START = 52  # who is on a metering list on the first day: where, and their place
+    METERING_LEAVES = 53  # a family leaves a metering list today (to cross or go home)
 
 
 class RandomStreams:

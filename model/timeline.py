@@ -24,6 +24,7 @@ from model.policies import (
     GuatemalaAgreement,
     InteriorEnforcement,
     InteriorRepatriation,
+    Metering,
     MexicanEnforcement,
     MexicoRefusesFamilies,
     MPPHearingsPostponed,
@@ -80,6 +81,12 @@ class PolicyTimeline:
         self.hearings_postponed = np.zeros(d, dtype=bool)
         self.postponed_until = np.zeros(d, dtype=np.int64)  # day the postponement ends
         self.wind_down_admissions = np.zeros(d)  # people per day
+        # Metering at the ports: where it applies (not while Title 42 is in force), to whom
+        # (nationality x demographic), and the people CBP takes off the lists a day
+        self.metering = np.zeros(d, dtype=bool)  # any sector metered today
+        self.metering_sector = np.zeros((d, s), dtype=bool)
+        self.metering_group = np.zeros((d, N_NATIONALITY * N_DEMOGRAPHIC), dtype=bool)
+        self.metering_quota = np.zeros((d, s))
         # Detention, removals, courts, Mexico's own enforcement
         self.priorities = np.zeros(d, dtype=bool)
         self.priorities_detention_share = np.ones(d)
@@ -175,6 +182,25 @@ class PolicyTimeline:
             self.court_completion_share[days(p)] = p.completion_share
         for p in first_wins(MexicanEnforcement):
             self.interception[days(p)] = p.interception_prob
+        self._fill_metering(book, days, first_wins)
+
+    def _fill_metering(self, book, days, first_wins) -> None:
+        """Metering in the sectors its quota lists, for the groups it names; Title 42
+        supersedes it (the ports took no asylum seekers at all)."""
+        for p in first_wins(Metering):
+            on = days(p)
+            self.metering_sector[on] = False
+            self.metering_quota[on] = 0.0
+            for key, quota in p.daily_quota.items():
+                self.metering_sector[on, SECTOR_INDEX[key]] = True
+                self.metering_quota[on, SECTOR_INDEX[key]] = quota
+            group = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
+            group[np.ix_([NATIONALITY_KEYS.index(k) for k in p.nationalities],
+                         [DEMOGRAPHIC_KEYS.index(k) for k in p.demographics])] = True
+            self.metering_group[on] = group.ravel()
+        self.metering_sector[self.title42] = False
+        self.metering_quota[self.title42] = 0.0
+        self.metering = self.metering_sector.any(axis=1)
 
     def _fill_mpp(self, book, start, days, first_wins) -> None:
         """MPP: sites open on their dates, if Mexico's conditions are met; a case's

@@ -44,6 +44,7 @@ class Status(IntEnum):
     GAVE_UP = 8  # stopped trying
     IN_THIRD_COUNTRY = 9  # transferred to Guatemala under the cooperative agreement
     IN_FAMILY_DETENTION = 10  # a family held by ICE in a family residential centre
+    METERED = 11  # on a metering waitlist in a Mexican border city, waiting to ask at a port
 
 
 class ReturnMode(IntEnum):
@@ -97,6 +98,7 @@ class Pending(IntEnum):
     PORT_REMOVAL = 23
     DETAINED_DOCKET = 24  # held for the detained docket: removal or release when it decides
     FINAL_ORDER = 25  # living in the US under a final removal order, until ICE arrests them
+    CROSS_BETWEEN_PORTS = 26  # left a metering list: the next crossing is between the ports
 
 
 class Arrest(IntEnum):

@@ -423,6 +423,37 @@ HISTORICAL_CASES = {
     "unknown expulsion flight destination": (
         '[policies.title42_flights]\ndestination = "title42_mars"\n',
         "policies.title42_flights.destination", ["unknown destination 'title42_mars'"]),
+    # metering at the ports
+    "negative metering quota": (
+        "[policies.metering_2018.daily_quota]\nel_paso = -5\n",
+        "policies.metering_2018.daily_quota.el_paso", ["-5", "is not non-negative"]),
+    "metering quota of a fraction of a person": (
+        "[policies.metering_2018.daily_quota]\nel_paso = 12.5\n",
+        "policies.metering_2018.daily_quota.el_paso", ["expected a whole number", "12.5"]),
+    "metering quota at a port instead of a sector": (
+        "[policies.metering_2019.daily_quota]\nsan_ysidro = 40\n",
+        "policies.metering_2019.daily_quota", ["unknown sector 'san_ysidro'"]),
+    "metering policy without a quota": (
+        '[policies.metering_new]\nkind = "metering"\nstart = 2019-01-01\nend = 2019-12-31\n',
+        "policies.metering_new.daily_quota", ["needs the daily quota of at least one sector"]),
+    "metering of nobody": (
+        "[policies.metering_2018]\nnationalities = []\n",
+        "policies.metering_2018.nationalities", ["needs at least one"]),
+    "metering of an unknown demographic": (
+        '[policies.metering_2018]\ndemographics = ["teenager"]\n',
+        "policies.metering_2018.demographics", ["unknown demographic 'teenager'"]),
+    "metering ending after the scenario": (
+        "[policies.metering_2019]\nend = 2022-03-31\n",
+        "policies.metering_2019.end", ["is outside the run"]),
+    "daily chance of leaving a metering list above 1": (
+        "[parameters]\nmetering_daily_leave = 1.5\n",
+        "parameters.metering_daily_leave", ["1.5", "is not a probability in [0, 1]"]),
+    "negative people on the metering lists at the start": (
+        "[parameters]\ninitial_metering_waiting = -100\n",
+        "parameters.initial_metering_waiting", ["-100", "is not non-negative"]),
+    "people on the metering lists as text": (
+        '[parameters]\ninitial_metering_waiting = "3,440"\n',
+        "parameters.initial_metering_waiting", ["expected a whole number"]),
     "interior enforcement field that does not exist": (
         "[policies.interior_enforcement_2019]\nraids_per_day = 3.0\n",
         "policies.interior_enforcement_2019.raids_per_day", ["unknown field"]),
@@ -550,6 +581,11 @@ def test_bad_set_on_historical_is_refused(refused):
     assert_names(msg, "--set", "apprehension_prob.tucson", "is not a probability in [0, 1]")
     msg = refused("historical", "policies.no_such_policy.end=2020-06-30")
     assert_names(msg, "--set", "policies.no_such_policy.end", "unknown policy id")
+    msg = refused("historical", "policies.metering_2018.daily_quota.el_paso=-1")
+    assert_names(msg, "--set", "policies.metering_2018.daily_quota.el_paso",
+                 "expected policies.ID.FIELD=value")
+    msg = refused("historical", "metering_daily_leave=often")
+    assert_names(msg, "--set", "metering_daily_leave", "expected a number", "'often'")
 
 
 def test_set_moving_a_policy_outside_the_run_names_file_and_field(tmp_path, refused):
