@@ -25,15 +25,38 @@ from pathlib import Path
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
 ROOT = Path(__file__).resolve().parent
 
+
+
+def _startup_interrupt(signum, frame):
+    """Ctrl-C while the libraries load. Remembered as well as raised: landing in an
+    import's weakref callback, the KeyboardInterrupt is swallowed by Python (which
+    would print 'Exception ignored' and go on to run)."""
+    _STARTUP_INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
+def _quiet_startup_unraisable(unraisable):
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
+
+
+_STARTUP_INTERRUPTS: list[int] = []
+signal.signal(signal.SIGINT, _startup_interrupt)
+sys.unraisablehook = _quiet_startup_unraisable
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model import ScenarioError, load_scenario, simulate
     from model.output import OutputError, claimed_out_dir, write_outputs
     from model.scale_check import check_scale
     from model.scenario import SCENARIO_DIR
     from model.simulate import run_identity
+    if _STARTUP_INTERRUPTS:
+        raise KeyboardInterrupt
 except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     sys.exit(INTERRUPTED)
+finally:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.unraisablehook = sys.__unraisablehook__
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "title42_expulsions", "port_returns", "interior_repatriations",
