@@ -157,3 +157,26 @@ def test_play_runs_to_the_end_once_and_records_its_time():
     assert not state.model.running and state.model.day == 60
     assert state.played[0] == 60 and state.played[1] > 0
     assert not session.playing.value and session.frame.value.view.finished
+
+
+def test_ice_card_switches_metering_and_interior_arrests():
+    """The ICE card's switches reach the run: without metering nobody joins a list
+    (those on the lists on the first day only leave them); without interior arrests
+    ICE arrests nobody inside the US."""
+    session.step(30)
+    before = session.frame.value.series
+    assert before["interior_arrests"].sum() > 0
+    rc = render(SettingsPanel())
+    for label in ("Metering at the ports (metering_2018)",
+                  "Interior arrests (interior_enforcement_2019)"):
+        switch = rc.find(v.Switch, label=label)
+        switch.assert_single()
+        switch.widget.v_model = False
+    assert "policies.metering_2018.enabled: on -> off" in texts(rc)
+    assert "policies.interior_enforcement_2019.enabled: on -> off" in texts(rc)
+    assert session.reset()
+    session.step(30)
+    after = session.frame.value.series
+    assert after["interior_arrests"].sum() == 0
+    assert after["metering_waiting"][-1] < before["metering_waiting"][-1]
+    assert np.all(np.diff(after["metering_waiting"]) <= 0)

@@ -213,6 +213,16 @@ def SettingsPanel():
         for pid in _policies_of(s, "removal_moratorium"):
             PolicyDates(pid, f"Removal moratorium ({pid})")
 
+    with solara.Card("ICE inside the US, family beds, metering", margin=0):
+        for pid in _policies_of(s, "interior_enforcement"):
+            PolicyDates(pid, f"Interior arrests ({pid})")
+        for pid in _policies_of(s, "enforcement_priorities"):
+            PolicySwitch(pid, f"2021 enforcement priorities ({pid})")
+        for pid in _policies_of(s, "family_detention"):
+            PolicySwitch(pid, f"Family residential centres ({pid})")
+        for pid in _policies_of(s, "metering"):
+            PolicyDates(pid, f"Metering at the ports ({pid})")
+
     with solara.Card("Guatemala agreement (ACA)", margin=0):
         for pid in _policies_of(s, "guatemala_aca"):
             PolicySwitch(pid, f"Send Hondurans and Salvadorans to Guatemala ({pid})")

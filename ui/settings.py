@@ -41,6 +41,10 @@ POLICY_CONTROLS: dict[str, tuple[str, ...]] = {
     "detention_cap": ("share",),
     "guatemala_aca": ("eligible_share",),
     "removal_moratorium": ("start", "end"),
+    "interior_enforcement": ("start", "end"),
+    "enforcement_priorities": (),
+    "family_detention": (),
+    "metering": ("start", "end"),
 }
 INTERIOR_DESTINATION = "guadalajara"
 MPP_KINDS = ("mpp", "mpp_wind_down")  # what the page's MPP switch turns on or off
