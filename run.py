@@ -41,8 +41,13 @@ def _quiet_startup_unraisable(unraisable):
 
 
 _STARTUP_INTERRUPTS: list[int] = []
-signal.signal(signal.SIGINT, _startup_interrupt)
-sys.unraisablehook = _quiet_startup_unraisable
+# Only as the command: worker processes that spawn re-import this file as __mp_main__ and
+# must keep the SIGINT disposition they inherited (ignored: see experiments.runner).
+_AS_COMMAND = __name__ == "__main__"
+_SIGINT_BEFORE = signal.getsignal(signal.SIGINT)
+if _AS_COMMAND:
+    signal.signal(signal.SIGINT, _startup_interrupt)
+    sys.unraisablehook = _quiet_startup_unraisable
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model import ScenarioError, load_scenario, simulate
     from model.output import OutputError, claimed_out_dir, write_outputs
@@ -55,8 +60,9 @@ except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
     sys.exit(INTERRUPTED)
 finally:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.unraisablehook = sys.__unraisablehook__
+    if _AS_COMMAND:
+        signal.signal(signal.SIGINT, _SIGINT_BEFORE)
+        sys.unraisablehook = sys.__unraisablehook__
 
 SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "title42_expulsions", "port_returns", "interior_repatriations",
