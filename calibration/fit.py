@@ -35,7 +35,14 @@ import numpy as np
 import pandas as pd
 
 from calibration.distance import distance
-from calibration.priors import PRIORS_FILE, Prior, abc_prior, load_priors, to_params
+from calibration.priors import (
+    PRIORS_FILE,
+    Prior,
+    abc_prior,
+    load_priors,
+    natural_values,
+    to_params,
+)
 from calibration.targets import (TARGETS_FILE, Target, TargetsError, load_targets,
                                  observed_values, simulated_values)
 from model import load_scenario, simulate
@@ -114,8 +121,9 @@ class TargetModel:
         self.priors, self.targets = setup.priors, setup.targets
 
     def __call__(self, parameters: dict) -> dict[str, float]:
+        """pyabc's call, with the parameters on their unit coordinates."""
         seed = int(np.random.randint(0, 2**31 - 1))  # pyabc reseeds each task
-        return self.run(dict(parameters), seed)
+        return self.run(natural_values(self.priors, parameters), seed)
 
     def run(self, parameters: dict, seed: int) -> dict[str, float]:
         result = simulate(self.scenario, seed=seed, scale=self.scale,
@@ -361,7 +369,7 @@ def posterior_frame(setup: FitSetup, history) -> pd.DataFrame:
     population = history.get_population(t)
     rows = []
     for particle in population.particles:
-        row = {p.name: float(particle.parameter[p.abc_name]) for p in setup.priors}
+        row = {p.name: p.natural(float(particle.parameter[p.abc_name])) for p in setup.priors}
         row.update(weight=float(particle.weight), distance=float(particle.distance),
                    generation=int(t))
         rows.append(row)

@@ -3,8 +3,16 @@ against the scenario's parameters, and turned into pyabc's prior and back into
 `simulate(params=...)` overrides.
 
     priors = load_priors()                      # checked; PriorsError names entry and field
-    prior = abc_prior(priors)                   # a pyabc.Distribution
+    prior = abc_prior(priors)                   # a pyabc.Distribution, on unit coordinates
+    values = natural_values(priors, prior.rvs())                    # {abc_name: value}
     params = to_params(priors, {"retry_days__title42": 4.2, ...})   # for simulate()
+
+pyabc samples each parameter on its prior's unit coordinate (0 to 1 over the range,
+on a log scale for a log-uniform prior), not in its own units: with departures per
+day near 500 next to a daily chance near 0.0002, the transition kernel's covariance
+was so ill-conditioned that scipy took the small directions for singular, gave an
+accepted particle density 0 and pyabc's weights turned NaN ("The population total
+weight nan is not normalized", generation 4 of a 14-parameter fit).
 
 A name is a parameter of `BorderScenario` (`departure_sensitivity`), a key of a
 table parameter (`retry_days.title42`), or `NAME.*` for every key of the table at
@@ -49,11 +57,16 @@ class Prior:
         return self.name.replace(".*", "__all").replace(".", "__")
 
     def rv(self):
+        """pyabc's prior for this parameter: uniform on its unit coordinate."""
         import pyabc
 
+        return pyabc.RV("uniform", 0.0, 1.0)
+
+    def natural(self, unit: float) -> float:
+        """The value at `unit` (0 to 1) of the range: linear, or geometric (log-uniform)."""
         if self.distribution == "loguniform":
-            return pyabc.RV("loguniform", self.low, self.high)
-        return pyabc.RV("uniform", self.low, self.high - self.low)
+            return self.low * (self.high / self.low) ** unit
+        return self.low + unit * (self.high - self.low)
 
 
 def load_priors(path: Path | str = PRIORS_FILE) -> tuple[Prior, ...]:
@@ -149,6 +162,11 @@ def abc_prior(priors: tuple[Prior, ...]):
     import pyabc
 
     return pyabc.Distribution(**{p.abc_name: p.rv() for p in priors})
+
+
+def natural_values(priors: tuple[Prior, ...], units: dict) -> dict[str, float]:
+    """pyabc's unit coordinates ({abc_name: 0..1}) as the parameters' values."""
+    return {p.abc_name: p.natural(float(units[p.abc_name])) for p in priors}
 
 
 def to_params(priors: tuple[Prior, ...], values: dict[str, float]) -> dict[str, Any]:

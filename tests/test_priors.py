@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from calibration.priors import PriorsError, abc_prior, load_priors, to_params
+from calibration.priors import PriorsError, abc_prior, load_priors, natural_values, to_params
 from model import load_scenario
 
 ENTRY = '''
@@ -28,7 +28,10 @@ def test_the_committed_priors_load_and_every_draw_is_a_valid_scenario():
     priors = load_priors()
     assert 8 <= len(priors) <= 15
     assert all(p.reason for p in priors)
-    draw = abc_prior(priors).rvs()
+    units = abc_prior(priors).rvs()
+    assert all(0 <= u <= 1 for u in units.values())  # pyabc works on unit coordinates
+    draw = natural_values(priors, units)
+    assert all(p.low <= draw[p.abc_name] <= p.high for p in priors)
     params = to_params(priors, draw)
     load_scenario("historical", params=params)  # the scenario's checks accept it
     assert params["apprehension_prob"].keys() >= {"tucson", "rio_grande_valley"}
@@ -76,3 +79,16 @@ def test_whole_number_parameters_are_rounded(tmp_path):
                            'high = 50000\nreason = "r"\n')
     (prior,) = load_priors(path)
     assert to_params((prior,), {"detention_beds": 41234.6}) == {"detention_beds": 41235}
+
+
+def test_pyabc_works_on_unit_coordinates_mapped_onto_each_range():
+    """A 14-parameter fit crashed (NaN weights) when pyabc's kernel worked in the
+    parameters' own units (500 next to 0.0002); each prior is now 0-1 for pyabc."""
+    from calibration.priors import Prior
+
+    linear = Prior("departure_sensitivity", "uniform", 0.5, 2.5, "r")
+    log = Prior("mpp_daily_violence", "loguniform", 1e-5, 1e-3, "r")
+    assert (linear.natural(0.0), linear.natural(0.25), linear.natural(1.0)) == (0.5, 1.0, 2.5)
+    assert log.natural(0.0) == pytest.approx(1e-5) and log.natural(1.0) == pytest.approx(1e-3)
+    assert log.natural(0.5) == pytest.approx(1e-4)  # the geometric middle
+    assert abc_prior((linear, log)).pdf({linear.abc_name: 0.3, log.abc_name: 0.9}) == 1.0
