@@ -167,8 +167,10 @@ class Progress(logging.Handler):
         self.started = time.monotonic()
         self.done_before = 0  # set once the history is open
         self.t, self.eps = None, None
+        self.safe_point: Callable[[], None] = lambda: None  # InterruptShield.check, in a fit
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.safe_point()
         text = record.getMessage()
         if text.startswith("t: "):
             self.t = int(text.split(",")[0][3:])
@@ -209,6 +211,7 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
     progress = Progress(setup.budget, lambda: abc.history.total_nr_simulations, write)
     quiet = _quiet_pyabc(progress)
     shield = InterruptShield()
+    progress.safe_point = shield.check
     try:
         abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
                            TargetDistance(setup.targets), population_size=setup.population,
@@ -254,23 +257,44 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
 HISTORY_WRITES = ("append_population", "update_after_calibration", "done")
 
 
+def _blocked_waiting(frame) -> bool:
+    """Is the main thread blocked in a threading wait (for the Dask scheduler's answer,
+    say)? There a KeyboardInterrupt is safe: distributed's `sync` cancels and re-raises."""
+    return (frame is not None and frame.f_code.co_name == "wait"
+            and frame.f_code.co_filename == threading.__file__)
+
+
 class InterruptShield:
     """Ctrl-C held back while the history is written. A KeyboardInterrupt inside one
     of SQLAlchemy's commits left the SQLite file locked and the next commit waiting
     for ever; with the shield, a SIGINT that lands in a `protect`ed method (or a
-    `with shield:` block) is raised as soon as it returns. Main thread only (signal
-    handlers live there); elsewhere it does nothing."""
+    `with shield:` block) is raised as soon as it returns. Anywhere else a Ctrl-C is
+    raised at once only while the main thread waits (for Dask, mostly), and otherwise at
+    the next safe point (`check`: pyabc's next progress line, or a write's end): a
+    KeyboardInterrupt landing inside SQLAlchemy's or Dask's cleanup was swallowed there
+    and the fit waited for ever (3 Ctrl-C tests in 10 under load). Main thread only
+    (signal handlers live there); elsewhere it does nothing."""
 
     def __init__(self):
         self.depth, self.pending = 0, False
+        self.interrupted = False  # a Ctrl-C came, whether or not its KeyboardInterrupt got out
         self.previous = None
         if threading.current_thread() is threading.main_thread():
             self.previous = signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum, frame) -> None:
+        self.interrupted = True
         if self.depth:
             self.pending = True
-        else:
+        elif _blocked_waiting(frame):
+            raise KeyboardInterrupt
+        # else: raised at the next safe point (`check`, or a shielded write's end). Raised
+        # here, it could land in SQLAlchemy's or Dask's own cleanup code, which swallows it
+        # (logging a traceback) or is left half done (the client then waited for ever).
+
+    def check(self) -> None:
+        """A safe point: raise the Ctrl-C that came since (pyabc's progress lines call it)."""
+        if self.interrupted and not self.depth:
             raise KeyboardInterrupt
 
     def __enter__(self) -> "InterruptShield":
@@ -278,8 +302,11 @@ class InterruptShield:
         return self
 
     def __exit__(self, *exc) -> bool:
+        """Raise the Ctrl-C held back, or one that was lost: a KeyboardInterrupt that
+        lands in a finalizer or weakref callback is swallowed by Python, and the fit
+        would go on; the next history write (each generation's end) stops it."""
         self.depth -= 1
-        if self.depth == 0 and self.pending and exc[0] is None:
+        if self.depth == 0 and (self.pending or self.interrupted) and exc[0] is None:
             self.pending = False
             raise KeyboardInterrupt
         return False
