@@ -92,3 +92,18 @@ def test_pyabc_works_on_unit_coordinates_mapped_onto_each_range():
     assert log.natural(0.0) == pytest.approx(1e-5) and log.natural(1.0) == pytest.approx(1e-3)
     assert log.natural(0.5) == pytest.approx(1e-4)  # the geometric middle
     assert abc_prior((linear, log)).pdf({linear.abc_name: 0.3, log.abc_name: 0.9}) == 1.0
+
+
+def test_the_shipped_calibrated_scenario_is_historical_with_fitted_parameters_in_range():
+    """scenarios/calibrated.toml changes only the fitted parameters, each inside its prior."""
+    calibrated, historical = load_scenario("calibrated"), load_scenario("historical")
+    assert calibrated.resolved()["policies"] == historical.resolved()["policies"]
+    changed = {k for k in historical.parameters
+               if calibrated.parameters[k] != historical.parameters[k]}
+    fitted = {p.name.split(".")[0] for p in load_priors()}
+    assert changed and changed <= fitted
+    for p in load_priors():
+        name, _, key = p.name.partition(".")
+        values = calibrated.parameters[name]
+        values = list(values.values()) if key == "*" else [values[key]] if key else [values]
+        assert all(p.low <= v <= p.high for v in values), (p.name, values)
