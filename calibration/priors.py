@@ -85,9 +85,7 @@ def load_priors(path: Path | str = PRIORS_FILE) -> tuple[Prior, ...]:
     return priors
 
 
-def parse_prior(where: str, name: str, table: Any) -> Prior:
-    if not isinstance(table, dict):
-        raise PriorsError(f"{where}: expected a table of fields, got {table!r}")
+def parse_prior(where: str, name: str, table: dict) -> Prior:
     for key in table:
         if key not in KEYS:
             raise PriorsError(f"{where}.{key}: unknown key (known: {', '.join(KEYS)})")

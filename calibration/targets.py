@@ -103,10 +103,9 @@ def load_targets(path: Path | str = TARGETS_FILE) -> tuple[Target, ...]:
                  for tid, table in tables.items())
 
 
-def parse_target(where: str, tid: str, table: Any) -> Target:
-    """One [targets.ID] table, checked; `where` prefixes every message."""
-    if not isinstance(table, dict):
-        raise TargetsError(f"{where}: expected a table of fields, got {table!r}")
+def parse_target(where: str, tid: str, table: dict) -> Target:
+    """One [targets.ID] table (a table: `read_named_tables` checked that), checked;
+    `where` prefixes every message."""
     for key in table:
         if key not in KEYS:
             raise TargetsError(f"{where}.{key}: unknown key (known: {', '.join(KEYS)})")
