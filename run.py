@@ -26,7 +26,6 @@ INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
 ROOT = Path(__file__).resolve().parent
 
 
-
 def _startup_interrupt(signum, frame):
     """Ctrl-C while the libraries load. Remembered as well as raised: landing in an
     import's weakref callback, the KeyboardInterrupt is swallowed by Python (which
