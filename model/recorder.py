@@ -139,24 +139,19 @@ _BY_HOW = {how: np.array([i for i, c in enumerate(COLUMNS) if c.how == how], dty
            for how in ("sum", "mean", "last", "rate")}
 
 
+_DECIMALS = {"rate": 4, "mean": 1}  # the others are whole numbers
+
+
 def _rounded(values: np.ndarray, first: dict) -> pd.DataFrame:
     """A frame of `first`'s columns, then every column of `values` (one per COLUMNS)
     rounded as it is reported: rates to 4 places, daily means to 1, counts to whole
     numbers (int64). Built in one go (setting frame columns one by one costs more
     than the rest of a coarse run's tables)."""
-    rates = values[:, _BY_HOW["rate"]].round(4)
-    means = values[:, _BY_HOW["mean"]].round(1)
     counts = values.round().astype(np.int64)
     data = dict(first)
-    rate_at = {i: k for k, i in enumerate(_BY_HOW["rate"].tolist())}
-    mean_at = {i: k for k, i in enumerate(_BY_HOW["mean"].tolist())}
     for i, c in enumerate(COLUMNS):
-        if i in rate_at:
-            data[c.name] = rates[:, rate_at[i]]
-        elif i in mean_at:
-            data[c.name] = means[:, mean_at[i]]
-        else:
-            data[c.name] = counts[:, i]
+        places = _DECIMALS.get(c.how)
+        data[c.name] = counts[:, i] if places is None else values[:, i].round(places)
     return pd.DataFrame(data)
 
 
