@@ -32,7 +32,7 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom
+from model.capacity import CarriedRoom, fit_families
 from model.geography import N_SECTORS
 from model.streams import Decision, draw_unit
 from model.vocabulary import N_DEMOGRAPHIC, Pending, ReturnMode, Status
@@ -178,9 +178,9 @@ def _leave_delays(rows, uid, family, day, key, log_stay):
 def _metering_day(caught, sectors, at_port, waiting, status, family, uid, group, intent,
                   sector, group_metered, sector_metered, room, day, leave_key, log_stay):
     """A metering day in one pass. Today's apprehended asylum seekers at a metered
-    port join the back of the lists; then, in list order (longest waiting first),
-    each family is taken if its sector's `room` (agents, used up in place) still
-    fits it whole. People no longer METERED are dropped from the lists.
+    port join the back of the lists; people no longer METERED are dropped from them;
+    then, in list order (longest waiting first), each family is taken if its sector's
+    `room` (agents, used up in place) still fits it whole (`fit_families`).
 
     Returns (encountered rows, their sectors, at a port: today's apprehended who
     did not join a list, then those taken off the lists), the lists after today,
@@ -192,26 +192,16 @@ def _metering_day(caught, sectors, at_port, waiting, status, family, uid, group,
         r = caught[i]
         joins[i] = (at_port[i] and intent[r] and group_metered[group[r]]
                     and sector_metered[sectors[i]])
-    line = np.concatenate((waiting, caught[joins]))
-    first_joiner = waiting.size
-    stays = np.zeros(line.size, dtype=np.bool_)
-    taken = np.zeros(line.size, dtype=np.bool_)
-    i = 0
-    while i < line.size:  # one family at a time: line[i:j]
-        r = line[i]
-        j = i + 1
-        while j < line.size and family[line[j]] == family[r]:
-            j += 1
-        if i < first_joiner and status[r] != _METERED:  # left the list since
-            i = j
-            continue
-        s = sector[r]
-        if j - i <= room[s]:
-            room[s] -= j - i
-            taken[i:j] = True
-        else:
-            stays[i:j] = True
-        i = j
+    still = np.empty(waiting.size, dtype=np.bool_)
+    for k in range(waiting.size):  # drop who has left the lists since
+        still[k] = status[waiting[k]] == _METERED
+    line = np.concatenate((waiting[still], caught[joins]))
+    first_joiner = line.size - np.count_nonzero(joins)
+    keys = np.empty(line.size, dtype=np.int64)
+    for k in range(line.size):
+        keys[k] = sector[line[k]]
+    taken = fit_families(family, line, keys, room)
+    stays = ~taken
     taken_rows = line[taken]
     keep = ~joins
     out_rows = np.concatenate((caught[keep], taken_rows))
