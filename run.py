@@ -9,6 +9,7 @@
                   [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py ui [--port N] [--host HOST] [--save-dir DIR]
     python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
+                            [--report-only] [--report-scale S]
                   [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
@@ -197,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 "report.md with its PNGs")
     calibrate.add_argument("--draws", type=positive_int("--draws", 2), default=50,
                            help="posterior-predictive runs for --report (default 50)")
+    calibrate.add_argument("--report-scale", type=positive_int("--report-scale"), default=None,
+                           metavar="S", help="scale of the report's runs (default: --scale; "
+                                             "1 checks the posterior at full scale)")
+    calibrate.add_argument("--report-only", action="store_true",
+                           help="no fitting: write the report from the posterior.parquet "
+                                "already in --out")
     calibrate.add_argument("--priors", type=Path, default=None, metavar="FILE",
                            help="priors file (default calibration/priors.toml)")
     calibrate.add_argument("--targets", type=Path, default=None, metavar="FILE",
@@ -289,7 +296,8 @@ def cmd_scenarios(args) -> int:
             print(f"{path.name}: error: {exc}", file=sys.stderr)
             broken += 1
             continue
-        base = f" (base: {Path(loaded.sources[0]).stem})" if len(loaded.sources) > 1 else ""
+        first = Path(loaded.sources[0]).stem  # the chain's root (a calibration file comes later)
+        base = f" (base: {first})" if first != path.stem else ""
         print(f"{path.stem:26} {loaded.description}{base}")
     return 1 if broken else 0
 
@@ -438,7 +446,9 @@ def cmd_calibrate(args) -> int:
                      min_epsilon=args.min_epsilon, priors_path=args.priors or PRIORS_FILE,
                      targets_path=args.targets or TARGETS_FILE,
                      out_dir=args.out or CALIBRATION_DIR, db=args.db, start=args.start,
-                     end=args.end)
+                     end=args.end, report_scale=args.report_scale)
+    if args.report_only:
+        return _calibration_report(setup, args)
     history_id = plan_fit(setup, resume=args.resume)
     print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} parameters, "
           f"{sum(t.measurable for t in setup.targets)} targets, population {setup.population}, "
@@ -458,14 +468,38 @@ def cmd_calibrate(args) -> int:
               f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
               f"{', '.join(str(p) for p in outcome.files.values())}")
         if args.report:
-            from calibration.report import write_report
-
-            print(f"posterior predictive: {args.draws} runs on new seeds ...", file=sys.stderr)
-            files = write_report(setup, client, draws=args.draws)
-            print(f"wrote {', '.join(str(p) for p in files.values())}")
+            _write_report(setup, client, args.draws)
     finally:
         close_client(client, cluster)
     return 0
+
+
+def _calibration_report(setup, args) -> int:
+    """`calibrate --report-only`: the report from the posterior in --out, no fitting."""
+    from experiments.runner import close_client, open_client
+
+    from calibration.fit import FitError
+
+    setup.load()
+    posterior = setup.out_dir / "posterior.parquet"
+    if not posterior.is_file():
+        raise FitError(f"--report-only: no {posterior} (run the calibration first, or give "
+                       f"--out the folder that has it)")
+    client, cluster = open_client(args.workers, args.scheduler)
+    try:
+        _write_report(setup, client, args.draws)
+    finally:
+        close_client(client, cluster)
+    return 0
+
+
+def _write_report(setup, client, draws: int) -> None:
+    from calibration.report import write_report
+
+    print(f"posterior predictive: {draws} runs at scale {setup.predictive_scale} on new "
+          f"seeds ...", file=sys.stderr)
+    files = write_report(setup, client, draws=draws)
+    print(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
 def main(argv: list[str] | None = None) -> int:

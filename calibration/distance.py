@@ -10,7 +10,8 @@ off" whatever the figure's size (people, months, a share). By kind:
     at_least  max(v - s, 0) / (tol |v|)       met by anything at or above v (miss 0)
     at_most   max(s - v, 0) / (tol |v|)       met by anything at or below v (miss 0)
 
-`distance` combines the misses of the measurable targets as their root mean square:
+`distance` combines the misses of the targets a run at its scale measures (a count
+too small for a coarse scale has `coarsest_scale`) as their root mean square:
 the number ABC-SMC (`calibration.abc`) drives down. A missing or non-finite
 simulated value counts as `MISSING_MISS` tolerances off.
 
@@ -60,9 +61,10 @@ def band(target: Target) -> tuple[float, float]:
             "at_least": (v, math.inf), "at_most": (-math.inf, v)}[target.kind]
 
 
-def distance(targets: tuple[Target, ...], simulated: Mapping[str, float]) -> float:
-    """Root mean square of the measurable targets' misses (see the module doc)."""
-    chosen = measurable(targets)
+def distance(targets: tuple[Target, ...], simulated: Mapping[str, float],
+             scale: int = 1) -> float:
+    """Root mean square of the misses of the targets measured at `scale` (module doc)."""
+    chosen = measurable(targets, scale)
     if not chosen:
         raise ValueError("no measurable targets")
     total = sum(miss(t, simulated.get(t.id)) ** 2 for t in chosen)
@@ -70,10 +72,10 @@ def distance(targets: tuple[Target, ...], simulated: Mapping[str, float]) -> flo
 
 
 def averaged_relative_difference(targets: tuple[Target, ...], simulated: Mapping[str, float],
-                                 honour_kinds: bool = False) -> float:
-    """Mean |s - v| / |v| over the measurable targets (Flee's score); with
+                                 honour_kinds: bool = False, scale: int = 1) -> float:
+    """Mean |s - v| / |v| over the targets measured at `scale` (Flee's score); with
     `honour_kinds`, a floor or ceiling that is met counts 0."""
-    chosen = measurable(targets)
+    chosen = measurable(targets, scale)
     if not chosen:
         raise ValueError("no measurable targets")
     parts = []

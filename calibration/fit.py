@@ -62,7 +62,9 @@ class FitSetup:
     and targets, pyabc's population size per generation, the budget (total
     simulations, resumes included; pyabc checks it after each generation, so the
     last one may run past it), the most generations, the epsilon to stop at, the
-    history database and the output folder."""
+    history database and the output folder. `report_scale` is the scale of the
+    report's posterior-predictive runs (default: the fit's): the fit runs coarse and
+    cheap, the report can check the posterior at full scale, where every target counts."""
 
     scenario: str = "historical"
     scale: int = 20
@@ -76,6 +78,7 @@ class FitSetup:
     db: Path | None = None  # default out_dir / "history.db"
     start: str | None = None  # a shorter run (tests): as simulate(start=, end=)
     end: str | None = None
+    report_scale: int | None = None
     priors: tuple[Prior, ...] = field(default=(), repr=False)
     targets: tuple[Target, ...] = field(default=(), repr=False)
 
@@ -91,6 +94,7 @@ class FitSetup:
             self.targets = load_targets(self.targets_path)
         loaded = load_scenario(self.scenario, start=self.start, end=self.end)
         check_scale(loaded, self.scale)
+        check_scale(loaded, self.predictive_scale)
         first, last = loaded.start, loaded.end
         for t in self.targets:
             if t.measurable and (t.first_day() < first or t.last_day() > last):
@@ -98,12 +102,16 @@ class FitSetup:
                                f"to {t.last} is outside the runs ({first} to {last})")
         return self
 
+    @property
+    def predictive_scale(self) -> int:
+        return self.report_scale or self.scale
+
     def identity(self) -> dict:
         """What a history must have been made with to be resumed."""
         return {"scenario": self.scenario, "scale": self.scale, "start": self.start,
                 "end": self.end, "code": code_version(),
                 "priors": [[p.name, p.distribution, p.low, p.high] for p in self.priors],
-                "targets": sorted(observed_values(self.targets).items()),
+                "targets": sorted(observed_values(self.targets, self.scale).items()),
                 "target_hash": _digest([repr(t) for t in self.targets])}
 
 
@@ -115,8 +123,8 @@ class TargetModel:
     """pyabc's model: a parameter set -> {target id: simulated value} (and the seed).
     Picklable, so Dask workers run it; each call is one `simulate`."""
 
-    def __init__(self, setup: FitSetup):
-        self.scenario, self.scale = setup.scenario, setup.scale
+    def __init__(self, setup: FitSetup, scale: int | None = None):
+        self.scenario, self.scale = setup.scenario, scale or setup.scale
         self.start, self.end = setup.start, setup.end
         self.priors, self.targets = setup.priors, setup.targets
 
@@ -133,13 +141,14 @@ class TargetModel:
 
 
 class TargetDistance:
-    """pyabc's distance: `calibration.distance.distance` of a run's values (picklable)."""
+    """pyabc's distance: `calibration.distance.distance` of a run's values over the
+    targets measured at the fit's scale (picklable)."""
 
-    def __init__(self, targets: tuple[Target, ...]):
-        self.targets = targets
+    def __init__(self, targets: tuple[Target, ...], scale: int = 1):
+        self.targets, self.scale = targets, scale
 
     def __call__(self, simulated: dict, observed: dict) -> float:
-        return distance(self.targets, simulated)
+        return distance(self.targets, simulated, self.scale)
 
 
 @dataclass
@@ -214,12 +223,13 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
     progress.safe_point = shield.check
     try:
         abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
-                           TargetDistance(setup.targets), population_size=setup.population,
+                           TargetDistance(setup.targets, setup.scale),
+                           population_size=setup.population,
                            sampler=DaskDistributedSampler(dask_client=client))
         with shield:
             if history_id is None:
                 setup.db.parent.mkdir(parents=True, exist_ok=True)
-                abc.new(db_url, observed_values(setup.targets),
+                abc.new(db_url, observed_values(setup.targets, setup.scale),
                         meta_info={"identity": json.dumps(setup.identity(), default=str)})
             else:
                 abc.load(db_url, history_id)
@@ -443,14 +453,26 @@ def calibrated_toml(setup: FitSetup, values: dict[str, float], history) -> str:
         f'description = "{setup.scenario}, with the parameters calibrated to the seed '
         f'articles\' figures"',
         f'base = "{setup.scenario}"', "", "[parameters]"]
-    tables = []
-    for name, value in params.items():
-        if isinstance(value, dict):
-            tables += ["", f"[parameters.{name}]"]
-            tables += [f"{key} = {_toml_number(v)}" for key, v in value.items()]
-        else:
-            lines.append(f"{name} = {_toml_number(value)}")
+    tables: list[str] = []
+
+    def write(table: str, values: dict) -> None:  # [table] then its sub-tables, nested
+        inner = [(k, v) for k, v in values.items() if isinstance(v, dict)]
+        tables.extend(f"{_toml_key(k)} = {_toml_number(v)}" for k, v in values.items()
+                      if not isinstance(v, dict))
+        for key, value in inner:  # a table of tables only (push) gets no header of its own
+            if any(not isinstance(v, dict) for v in value.values()):
+                tables.extend(["", f"[{table}.{_toml_key(key)}]"])
+            write(f"{table}.{_toml_key(key)}", value)
+
+    lines += [f"{k} = {_toml_number(v)}" for k, v in params.items() if not isinstance(v, dict)]
+    write("parameters", {k: v for k, v in params.items() if isinstance(v, dict)})
     return "\n".join(lines + tables) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    """A key as the scenario files write it: bare when letters, digits and underscores,
+    else quoted (a push month, "2020-05")."""
+    return key if key.replace("_", "").isalnum() else f'"{key}"'
 
 
 def _toml_number(value: Any) -> str:

@@ -15,9 +15,11 @@ accepted particle density 0 and pyabc's weights turned NaN ("The population tota
 weight nan is not normalized", generation 4 of a 14-parameter fit).
 
 A name is a parameter of `BorderScenario` (`departure_sensitivity`), a key of a
-table parameter (`retry_days.title42`), or `NAME.*` for every key of the table at
-once. Each bound is checked with the scenario's own check for that parameter, so a
-range the model would refuse (a probability above 1) is refused here.
+table parameter (`retry_days.title42`), `NAME.*` for every key of the table at
+once, or one month of a nationality's push index (`push.mexico.2020-05`: the index
+from that month on, until the scenario's next listed month). Each bound is checked
+with the scenario's own check for that parameter, so a range the model would refuse
+(a probability above 1) is refused here.
 """
 
 import math
@@ -27,8 +29,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from model.tables_file import read_named_tables
-from model.scenario import PARAMETER_TYPES, BorderScenario
-from model.validation import ScenarioError, check_value
+from model.scenario import PARAMETER_TYPES, BorderScenario, check_month_format
+from model.validation import NonNegative, ScenarioError, check_value
+from model.vocabulary import NATIONALITY_KEYS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 PRIORS_FILE = CALIBRATION_DIR / "priors.toml"
@@ -54,7 +57,7 @@ class Prior:
 
     @property
     def abc_name(self) -> str:
-        return self.name.replace(".*", "__all").replace(".", "__")
+        return self.name.replace(".*", "__all").replace(".", "__").replace("-", "_")
 
     def rv(self):
         """pyabc's prior for this parameter: uniform on its unit coordinate."""
@@ -129,6 +132,8 @@ def parameter_hint(where: str, name: str) -> Any:
                           f"BorderScenario in model/scenario.py)")
     hint = PARAMETER_TYPES[parameter]
     default = BorderScenario._scenario_defaults[parameter]
+    if parameter == "push":
+        return _push_hint(where, name, parts)
     if len(parts) == 1:
         if isinstance(default, dict):
             raise PriorsError(f"{where}: {parameter} is a table: name one key "
@@ -145,6 +150,21 @@ def parameter_hint(where: str, name: str) -> Any:
     if _strip(hint) not in (int, float):
         raise PriorsError(f"{where}: {name} is not a number")
     return hint
+
+
+def _push_hint(where: str, name: str, parts: list[str]) -> Any:
+    """`push.NATIONALITY.YYYY-MM`: one month of a push index (a non-negative number)."""
+    if len(parts) != 3:
+        raise PriorsError(f"{where}: {name!r}: a push index is fitted by month: "
+                          f"push.NATIONALITY.YYYY-MM")
+    if parts[1] not in NATIONALITY_KEYS:
+        raise PriorsError(f"{where}: unknown nationality {parts[1]!r} in {name} "
+                          f"(known: {', '.join(NATIONALITY_KEYS)})")
+    try:
+        check_month_format(f"{where}", parts[2])
+    except ScenarioError as exc:
+        raise PriorsError(str(exc)) from None
+    return NonNegative
 
 
 def _strip(hint: Any) -> Any:
@@ -177,6 +197,9 @@ def to_params(priors: tuple[Prior, ...], values: dict[str, float]) -> dict[str, 
         parts = p.name.split(".")
         if len(parts) == 1:
             params[parts[0]] = value
+            continue
+        if len(parts) == 3:  # push.NATIONALITY.MONTH
+            params.setdefault(parts[0], {}).setdefault(parts[1], {})[parts[2]] = value
             continue
         table = params.setdefault(parts[0], {})
         keys = BorderScenario._scenario_defaults[parts[0]] if parts[1] == "*" else [parts[1]]

@@ -36,7 +36,7 @@ def predictive_runs(setup: FitSetup, posterior: pd.DataFrame, client, draws: int
     rng = np.random.default_rng(sequence.spawn(1)[0])
     picks = rng.choice(len(posterior), size=draws, p=posterior["weight"].to_numpy())
     seeds = [int(s.generate_state(1)[0]) for s in sequence.spawn(draws + 1)[1:]]
-    model = TargetModel(setup)
+    model = TargetModel(setup, scale=setup.predictive_scale)
     parameter_sets = [{p.abc_name: float(posterior[p.name].iloc[i]) for p in setup.priors}
                       for i in picks]
     futures = client.map(model.run, parameter_sets, seeds, pure=False)
@@ -50,10 +50,14 @@ def target_table(setup: FitSetup, runs: pd.DataFrame) -> pd.DataFrame:
     """Per measurable target: value, kind, band, predictive median and 5 %/95 % quantiles,
     whether the interval overlaps the band; unmeasurable ones listed with their reason."""
     rows = []
+    scale = setup.predictive_scale
     for t in setup.targets:
-        if not t.measurable:
+        if not t.measured_at(scale):
+            reason = t.reason if not t.measurable else (
+                f"too few people for scale {scale} (measured at scale {t.coarsest_scale} "
+                f"or finer: `run.py calibrate --report-only --report-scale 1`)")
             rows.append({"target": t.id, "label": t.label, "kind": t.kind, "value": t.value,
-                         "measured": False, "reason": t.reason})
+                         "measured": False, "reason": reason})
             continue
         values = runs[t.id].to_numpy(dtype=float)
         low, median, high = np.nanquantile(values, [0.05, 0.5, 0.95])
@@ -75,8 +79,10 @@ def write_report(setup: FitSetup, client, draws: int = 50) -> dict[str, Path]:
     runs = predictive_runs(setup, posterior, client, draws)
     table = target_table(setup, runs)
     medians = {row.target: row.median for row in table.itertuples() if row.measured}
-    ard = averaged_relative_difference(setup.targets, medians)
-    ard_kinds = averaged_relative_difference(setup.targets, medians, honour_kinds=True)
+    scale = setup.predictive_scale
+    ard = averaged_relative_difference(setup.targets, medians, scale=scale)
+    ard_kinds = averaged_relative_difference(setup.targets, medians, honour_kinds=True,
+                                             scale=scale)
     files = {"report": setup.out_dir / "report.md",
              "targets": setup.out_dir / "report_targets.png",
              "marginals": setup.out_dir / "report_marginals.png",
@@ -112,10 +118,12 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
     measured = table[table.measured]
     lines = [
         "# Calibration report", "",
-        f"Scenario `{setup.scenario}` at scale {setup.scale}; posterior of generation "
+        f"Scenario `{setup.scenario}` fitted at scale {setup.scale}; posterior of generation "
         f"{int(posterior['generation'].iloc[0])} ({len(posterior)} parameter sets) from "
-        f"`{setup.db}`. Posterior predictive: {draws} runs, each a draw from the posterior "
-        f"on a new seed.", "",
+        f"`{setup.db}`. Posterior predictive: {draws} runs at scale "
+        f"{setup.predictive_scale}"
+        f"{' (full scale)' if setup.predictive_scale == 1 else ''}, each a draw from the "
+        f"posterior on a new seed.", "",
         f"- targets met (90 % interval overlaps the band): **{int(measured.met.sum())} of "
         f"{len(measured)}** measured ({len(table) - len(measured)} not measurable)",
         f"- averaged relative difference of the medians over all measured targets (Flee's "

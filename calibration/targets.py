@@ -39,7 +39,7 @@ FLIGHT_COLUMNS = ("passengers", "flown")
 FLIGHT_KEYS = ("destination", "origin")
 DESCRIPTIVE_KEYS = ("label", "seed", "quote", "seed_says")
 KEYS = (*DESCRIPTIVE_KEYS, "value", "kind", "tolerance", "columns", *PERIOD_KEYS, "statistic",
-        "flight", "note", "measurable", "reason")
+        "flight", "note", "measurable", "reason", "coarsest_scale")
 HOW = {c.name: c.how for c in COLUMNS}
 SEED_FILE = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
@@ -75,6 +75,13 @@ class Target:
     note: str = ""
     measurable: bool = True
     reason: str = ""
+    coarsest_scale: int | None = None  # measured only at this scale or finer (None: any)
+
+    def measured_at(self, scale: int) -> bool:
+        """Whether a run at `scale` measures this target: it is measurable, and a count
+        too small to resolve at a coarse scale (two people, a tenth of an agent at
+        scale 20) is measured only at `coarsest_scale` or finer."""
+        return self.measurable and (self.coarsest_scale is None or scale <= self.coarsest_scale)
 
     @property
     def is_flight(self) -> bool:
@@ -138,7 +145,12 @@ def parse_target(where: str, tid: str, table: dict) -> Target:
         return Target(**common, measurable=False, reason=reason)
     if "reason" in table:
         raise TargetsError(f"{where}.reason: only for an entry with measurable = false")
-    return Target(**common, **_measurement(where, table))
+    coarsest = table.get("coarsest_scale")
+    if coarsest is not None and (isinstance(coarsest, bool) or not isinstance(coarsest, int)
+                                 or coarsest < 1):
+        raise TargetsError(f"{where}.coarsest_scale: expected a whole number >= 1 (the "
+                           f"coarsest --scale that measures it), got {coarsest!r}")
+    return Target(**common, coarsest_scale=coarsest, **_measurement(where, table))
 
 
 def _measurement(where: str, table: dict) -> dict:
@@ -313,16 +325,17 @@ def _flight_value(target: Target, flights: pd.DataFrame) -> float:
     return float(flights.loc[chosen, "passengers"].sum())
 
 
-def measurable(targets: tuple[Target, ...]) -> tuple[Target, ...]:
-    return tuple(t for t in targets if t.measurable)
+def measurable(targets: tuple[Target, ...], scale: int = 1) -> tuple[Target, ...]:
+    """The targets a run at `scale` measures (at full scale: every measurable one)."""
+    return tuple(t for t in targets if t.measured_at(scale))
 
 
 def simulated_values(targets: tuple[Target, ...], result) -> dict[str, float]:
-    """{target id: value} for every measurable target, from a `RunResult`."""
+    """{target id: value} for every target the run measures at its scale, from a `RunResult`."""
     return {t.id: measure(t, result.monthly, result.daily, result.flights)
-            for t in measurable(targets)}
+            for t in measurable(targets, result.scale)}
 
 
-def observed_values(targets: tuple[Target, ...]) -> dict[str, float]:
-    """{target id: the article's value} for every measurable target."""
-    return {t.id: t.value for t in measurable(targets)}
+def observed_values(targets: tuple[Target, ...], scale: int = 1) -> dict[str, float]:
+    """{target id: the article's value} for every target measured at `scale`."""
+    return {t.id: t.value for t in measurable(targets, scale)}

@@ -4,10 +4,15 @@ A scenario file in `scenarios/` is TOML:
 
     description = "..."
     base = "historical"          # optional: start from another scenario
+    calibrated = "../calibration/calibrated.toml"   # optional: fitted parameters (below)
     start = 2018-10-01           # run dates (inherited from base if omitted)
     end = 2021-12-31
     [parameters]                 # any BorderScenario field; tables merge key by key
     [policies.ID]                # kind = "...", start, end, fields; enabled = false drops it
+
+`calibrated` names a file `run.py calibrate` wrote: its `[parameters]` (the
+posterior's representative values of the fitted parameters) replace this file's own,
+hand-set ones; scenarios built on this one inherit them. Its other keys are ignored.
 
 Everything is checked before anything runs; the first problem is reported as
 `FILE: FIELD: what is wrong` (ScenarioError).
@@ -169,7 +174,7 @@ PARAMETER_TYPES: dict[str, Any] = {
     k: v for k, v in typing.get_type_hints(BorderScenario, include_extras=True).items()
     if k in BorderScenario._scenario_defaults
 }
-TOP_LEVEL_KEYS = {"description", "base", "start", "end", "parameters", "policies"}
+TOP_LEVEL_KEYS = {"description", "base", "calibrated", "start", "end", "parameters", "policies"}
 
 
 class LoadedScenario:
@@ -246,9 +251,13 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
         if key not in TOP_LEVEL_KEYS:
             raise ScenarioError(
                 f"{path}: {key}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    fitted = []
+    if "calibrated" in raw:
+        fitted_params, fitted = _read_calibrated(path, raw.pop("calibrated"))
+        raw["parameters"] = deep_merge(raw.get("parameters", {}), fitted_params)
     base_name = raw.pop("base", None)
     if base_name is None:
-        return raw, [str(path)]
+        return raw, [str(path)] + fitted
     if not isinstance(base_name, str):
         raise ScenarioError(f"{path}: base: expected a scenario name, got {base_name!r}")
     base_path = resolve_path(base_name, relative_to=path.parent)
@@ -256,7 +265,27 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
         raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
     base, files = _read_raw(base_path, chain + (path.resolve(),))
     base.pop("description", None)
-    return deep_merge(base, raw), files + [str(path)]
+    return deep_merge(base, raw), files + [str(path)] + fitted
+
+
+def _read_calibrated(path: Path, name: Any) -> tuple[dict, list[str]]:
+    """The `[parameters]` of the calibration file a scenario names (`calibrated = ...`,
+    relative to the scenario's folder), and the file read."""
+    if not isinstance(name, str) or not name.endswith(".toml"):
+        raise ScenarioError(f"{path}: calibrated: expected the path of a .toml file written "
+                            f"by `run.py calibrate`, got {name!r}")
+    fitted_path = resolve_path(name, relative_to=path.parent)
+    if not fitted_path.is_file():
+        raise ScenarioError(f"{path}: calibrated: no such file {fitted_path}")
+    try:
+        fitted = tomllib.loads(fitted_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{fitted_path}: not valid TOML: {exc}") from None
+    params = fitted.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise ScenarioError(f"{fitted_path}: parameters: missing (a calibration file holds "
+                            f"the fitted [parameters])")
+    return params, [str(fitted_path)]
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -435,7 +464,7 @@ def push_by_month(listed: dict[str, float], months: list[str]) -> np.ndarray:
     return np.array(values)
 
 
-def _check_month_format(path: str, month: str) -> None:
+def check_month_format(path: str, month: str) -> None:
     try:
         ok = len(month) == 7 and date.fromisoformat(f"{month}-01") is not None
     except ValueError:
@@ -449,7 +478,7 @@ def _check_push(where: str, push: dict, start: date, end: date) -> None:
     for nationality, months in push.items():
         for month in months:
             path = f"{where}: parameters.push.{nationality}.{month}"
-            _check_month_format(path, month)
+            check_month_format(path, month)
             if not first <= month <= last:
                 raise ScenarioError(f"{path}: month is outside the run ({first} to {last})")
 
@@ -506,7 +535,7 @@ def apply_override(raw: dict, text: str, window: dict | None = None) -> tuple[di
                 m.check(f"--set {key}", part)
         hint = typing.get_args(hint)[1]
     if name == "push" and len(parts) == 3:
-        _check_month_format(f"--set {key}", parts[2])
+        check_month_format(f"--set {key}", parts[2])
     value = parse_text(f"--set {key}", value_text, hint)
     nested: Any = value
     for part in reversed(parts):

@@ -69,8 +69,10 @@ def test_known_parameters_are_recovered_inside_their_90_percent_intervals(tmp_pa
     assert 'base = "historical"' in calibrated and "[parameters.apprehension_prob]" in calibrated
     load_scenario(outcome.files["calibrated"])  # a scenario the model accepts
 
-    files = write_report(setup, client, draws=4)  # the posterior predictive, on new seeds
+    # the posterior predictive, on new seeds, at a scale of its own (full scale in use)
+    files = write_report(dataclasses.replace(setup, report_scale=50), client, draws=4)
     report = files["report"].read_text()
+    assert "Posterior predictive: 4 runs at scale 50," in report
     for c in COLUMNS:
         assert f"| {c} | about | " in report
     assert "averaged relative difference" in report
@@ -196,3 +198,43 @@ def test_a_bad_priors_file_is_refused_by_the_command(tmp_path, capsys):
     line = one_error_line(capsys.readouterr().err)
     assert line == (f"error: {priors}: priors.apprehension.*: unknown parameter 'apprehension' "
                     f"(a field of BorderScenario in model/scenario.py)")
+
+
+def test_report_only_needs_a_posterior_and_starts_nothing_without_one(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.setattr("experiments.runner.open_client",
+                        lambda *a, **k: pytest.fail("a cluster was started"))
+    priors, targets = write_small_files(tmp_path)
+    argv = ["calibrate", "--priors", str(priors), "--targets", str(targets), "--report-only",
+            "--out", str(tmp_path / "out")]
+    assert cli.main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line == (f"error: --report-only: no {tmp_path / 'out' / 'posterior.parquet'} (run the "
+                    f"calibration first, or give --out the folder that has it)")
+    assert cli.main([*argv, "--report-scale", "100000"]) == 2
+    assert "scale" in one_error_line(capsys.readouterr().err)
+
+
+def test_calibrated_toml_writes_fitted_push_months_as_a_scenario_the_model_loads(tmp_path):
+    from types import SimpleNamespace
+
+    from calibration.fit import calibrated_toml
+    from calibration.priors import to_params
+
+    priors = (Prior("push.mexico.2020-05", "uniform", 0.3, 1.6, "t"),
+              Prior("retry_days.title42", "loguniform", 1.0, 10.0, "t"))
+    values = {"push__mexico__2020_05": 1.25, "retry_days__title42": 2.5}
+    assert to_params(priors, values) == {"push": {"mexico": {"2020-05": 1.25}},
+                                         "retry_days": {"title42": 2.5}}
+    setup = FitSetup(out_dir=tmp_path, priors=priors)
+    text = calibrated_toml(setup, values, SimpleNamespace(n_populations=3,
+                                                          total_nr_simulations=300))
+    assert '[parameters.push.mexico]\n"2020-05" = 1.25' in text
+    assert "[parameters.push]\n" not in text
+    path = tmp_path / "calibrated.toml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_scenario(path)
+    historical = load_scenario("historical")
+    assert loaded.parameters["push"]["mexico"] == {**historical.parameters["push"]["mexico"],
+                                                   "2020-05": 1.25}
+    assert loaded.parameters["push"]["guatemala"] == historical.parameters["push"]["guatemala"]

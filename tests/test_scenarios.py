@@ -4,6 +4,7 @@ import pytest
 
 from model import load_scenario, simulate
 from model.scenario import SCENARIO_DIR
+from model.validation import ScenarioError
 
 SCALE = 25
 COUNTERFACTUALS = ["port_return_only", "interior_repatriation", "mpp_off", "mpp_on",
@@ -103,3 +104,43 @@ def test_mexico_refusing_interior_flights_grounds_them():
     reasons = set(result.flights.status[result.flights.destination == "guadalajara"])
     assert reasons == {"cancelled: Mexico does not receive it"}
     assert refused.port_returns.sum() > monthly("historical")[1].port_returns.sum()
+
+
+def test_a_calibration_file_replaces_the_hand_set_parameters_and_is_inherited(tmp_path):
+    """`calibrated = FILE` takes the fitted [parameters] over the file's own; a scenario
+    built on it inherits them; its own parameters still win; the file is a source."""
+    fitted = tmp_path / "fit" / "calibrated.toml"
+    fitted.parent.mkdir()
+    fitted.write_text('description = "ignored"\nbase = "ignored"\n[parameters]\n'
+                      'departure_sensitivity = 1.25\n[parameters.push.mexico]\n"2020-05" = 0.9\n',
+                      encoding="utf-8")
+    main = tmp_path / "main.toml"
+    main.write_text((SCENARIO_DIR / "historical.toml").read_text(encoding="utf-8")
+                    .replace("\ncalibrated = ", "\n# calibrated = ")
+                    .replace('description = "', 'calibrated = "fit/calibrated.toml"\ndescription = "', 1),
+                    encoding="utf-8")
+    derived = tmp_path / "derived.toml"
+    derived.write_text('description = "d"\nbase = "main.toml"\n[parameters]\n'
+                       'detention_beds = 30000\n', encoding="utf-8")
+    hand_set = load_scenario("historical").parameters
+    for path in (main, derived):
+        loaded = load_scenario(str(path))
+        assert loaded.parameters["departure_sensitivity"] == 1.25
+        assert loaded.parameters["push"]["mexico"] == {**hand_set["push"]["mexico"], "2020-05": 0.9}
+        assert loaded.parameters["retry_days"] == hand_set["retry_days"]  # not fitted: as given
+        assert str(fitted) in loaded.sources
+    assert load_scenario(str(derived)).parameters["detention_beds"] == 30000
+
+
+@pytest.mark.parametrize("line, message", [
+    ('calibrated = "fit.txt"', r"main\.toml: calibrated: expected the path of a \.toml file"),
+    ('calibrated = "nowhere.toml"', r"main\.toml: calibrated: no such file .*nowhere\.toml"),
+    ('calibrated = "empty.toml"', r"empty\.toml: parameters: missing"),
+])
+def test_a_bad_calibration_file_is_refused_naming_it(tmp_path, line, message):
+    (tmp_path / "empty.toml").write_text('description = "no parameters"\n', encoding="utf-8")
+    main = tmp_path / "main.toml"
+    main.write_text(f'{line}\ndescription = "m"\nstart = 2019-01-01\nend = 2019-01-31\n',
+                    encoding="utf-8")
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(str(main))

@@ -143,3 +143,21 @@ def test_a_period_outside_the_run_is_not_measured_silently(tmp_path):
     outside = target(tmp_path, columns='["encounters"]', months='["2019-10", "2019-12"]')
     with pytest.raises(ValueError, match="not inside the run"):
         measure(outside, *tables())
+
+
+def test_a_count_too_small_for_a_coarse_scale_is_measured_only_at_its_coarsest_scale(tmp_path):
+    from calibration.distance import averaged_relative_difference, distance
+
+    two = ENTRY.replace("[targets.t1]", "[targets.t2]").replace("value = 144_000", "value = 2")
+    targets = load_targets(write(tmp_path, ENTRY + two.replace(
+        'month = "2019-05"', 'month = "2019-05"\ncoarsest_scale = 1')))
+    assert [t.id for t in measurable(targets)] == ["t1", "t2"]
+    assert [t.id for t in measurable(targets, 20)] == ["t1"]
+    simulated = {"t1": 150_000.0}  # a scale-20 run has no value for t2: it is not missed
+    assert distance(targets, simulated, scale=20) == 0.0
+    assert averaged_relative_difference(targets, simulated, scale=20) == pytest.approx(6 / 144)
+    assert distance(targets, simulated) == pytest.approx((100.0 ** 2 / 2) ** 0.5)  # full scale
+    for bad in ("0", "1.5", "true", '"one"'):
+        with pytest.raises(TargetsError, match=r"t1\.coarsest_scale: expected a whole number"):
+            load_targets(write(tmp_path, ENTRY.replace('month = "2019-05"',
+                                                       f'month = "2019-05"\ncoarsest_scale = {bad}')))
