@@ -65,7 +65,11 @@ class Experience:
         """Count today's outcomes for `rows`, by their group and latest sector
         (they join the memory at the end of the day)."""
         if len(rows):
-            _count_outcomes(self._today, rows, pop.group, pop.sector, entered, self.people_per_agent)
+            count_outcomes(rows, entered, self.memory(pop))
+
+    def memory(self, pop: Population) -> tuple:
+        """What `count_outcomes` writes today's outcomes into, and reads them from."""
+        return self._today, pop.group, pop.sector, self.people_per_agent
 
     def end_day(self) -> None:
         self.entered = self.entered * self.decay + self._today[0]
@@ -89,10 +93,13 @@ class Experience:
 
 
 @numba.njit(cache=True)
-def _count_outcomes(today, rows, group, sector, entered, weight):
-    """Add each row's outcome to today's (entered, total) per group and sector.
-    People stopped in transit never chose a sector (-1): their outcome counts in
-    the last sector's cell (Rio Grande Valley, where most Central Americans head)."""
+def count_outcomes(rows, entered, memory):
+    """Add each row's outcome to today's (entered, total) per group and sector
+    (`memory`: `Experience.memory`'s arrays). People stopped in transit never chose
+    a sector (-1): their outcome counts in the last sector's cell (Rio Grande
+    Valley, where most Central Americans head). Called by `Experience.record` and
+    by compiled moves that return people (`Migrants.send_back`)."""
+    today, group, sector, weight = memory
     last = today.shape[2] - 1
     for r in rows:
         cell = sector[r] if sector[r] >= 0 else last
@@ -211,14 +218,18 @@ class Behaviour:
         across a bridge), after many failed attempts, and when peers lately
         did not get in.
         """
-        streams = self.streams
-        gives_up, delay = _retry_or_give_up(
-            rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
-            day + streams.day_offset, streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
-            self.give_up_prob[mode], self.s.give_up_per_encounter, self._discouragement(),
-            self.retry_days[mode], self.push_today)
+        gives_up, delay = retry_or_give_up_rows(rows, self.retry_inputs(pop, mode, day))
         retry = ~gives_up
         return rows[gives_up], rows[retry], delay[retry]
+
+    def retry_inputs(self, pop: Population, mode: ReturnMode, day: int) -> tuple:
+        """What `retry_or_give_up_rows` decides from, after a return by `mode` on `day`."""
+        streams = self.streams
+        return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
+                day + streams.day_offset, streams.keys[Decision.GIVE_UP],
+                streams.keys[Decision.RETRY_DAYS], self.give_up_prob[mode],
+                self.s.give_up_per_encounter, self._discouragement(), self.retry_days[mode],
+                self.push_today)
 
     def _discouragement(self) -> np.ndarray:
         """Per group, how much peers' recent failures multiply the chance to give up
@@ -319,11 +330,13 @@ def _cross(rows, uid, family, nationality, demographic, pending, day, sector_key
 
 
 @numba.njit(cache=True)
-def _retry_or_give_up(rows, uid, family, nationality, demographic, n_encounters, day, give_up_key,
-                      retry_key, give_up_prob, per_encounter, discouraged, retry_days, push):
+def retry_or_give_up_rows(rows, inputs):
     """`Behaviour.retry_or_give_up` for each row, in one pass: (gives up, days until
-    trying again). Hard times (a push below 1: lockdowns, closed borders) slow
-    re-attempts too."""
+    trying again), from `Behaviour.retry_inputs`. Hard times (a push below 1:
+    lockdowns, closed borders) slow re-attempts too. Also called by the compiled
+    `Migrants.send_back`."""
+    (uid, family, nationality, demographic, n_encounters, day, give_up_key, retry_key,
+     give_up_prob, per_encounter, discouraged, retry_days, push) = inputs
     gives_up = np.zeros(rows.size, dtype=np.bool_)
     delay = np.zeros(rows.size, dtype=np.int64)
     for i in range(rows.size):

@@ -9,7 +9,7 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import Behaviour
+from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows
 from model.calendar import DueQueue, push_rows
 from model.geography import SECTOR_KEYS
 from model.people import NEVER, Population, set_status_rows
@@ -41,14 +41,37 @@ _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_IND
 
 
 @numba.njit(cache=True)
-def _move(rows, new, day, delays, status, counts, since, next_day, head, tail, chunk_rows, fill,
-          next_chunk, state, arrest, arrest_counts):
+def _move(rows, new, day, delays, arrays):
     """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
-    (the queue's arrays: `DueQueue.reserve` first)."""
+    (`arrays`: `Migrants.move_arrays`, after `DueQueue.reserve`)."""
+    (status, counts, since, next_day, head, tail, chunk_rows, fill, next_chunk, state, arrest,
+     arrest_counts) = arrays
     set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
     when = day + delays
     next_day[rows] = when
     push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, when)
+
+
+@numba.njit(cache=True)
+def _stop(rows, new, day, arrays):
+    """`Migrants.move` without a delay: new status (counts kept exact), no next day."""
+    status, counts, since, next_day, _, _, _, _, _, _, arrest, arrest_counts = arrays
+    set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
+    next_day[rows] = NEVER
+
+
+@numba.njit(cache=True)
+def _send_back(rows, where, day, memory, retry_inputs, arrays):
+    """`Migrants.send_back` in one call: peers learn of the return (`count_outcomes`
+    into `memory`), each row gives up (status GAVE_UP) or tries again from `where`
+    after its delay (`retry_or_give_up_rows` on `retry_inputs`); `arrays` as for
+    `_move`. Returns how many gave up."""
+    count_outcomes(rows, False, memory)
+    gives_up, delay = retry_or_give_up_rows(rows, retry_inputs)
+    _stop(rows[gives_up], GAVE_UP, day, arrays)
+    retry = ~gives_up
+    _move(rows[retry], where, day, delay[retry], arrays)
+    return np.count_nonzero(gives_up)
 
 
 @numba.njit(cache=True)
@@ -82,6 +105,7 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
                                      (Status.RELEASED_IN_US, Status.EVADED_INTO_US),
                                      (Status.IN_FAMILY_DETENTION,), (Status.METERED,))):
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
+GAVE_UP = int(Status.GAVE_UP)  # for `_send_back`
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
 
@@ -132,18 +156,20 @@ class Migrants:
         """Set status; with `delay`, the rows act again `delay` days from `day`."""
         if len(rows) == 0:
             return
-        pop = self.pop
         if delay is None:
-            pop.set_status(rows, status, day)
-            pop.next_day[rows] = NEVER
+            _stop(rows, int(status), day, self.move_arrays())
             return
         if not isinstance(delay, np.ndarray):
             delay = np.full(len(rows), delay, dtype=np.int64)
-        q = self.queue
-        q.reserve(len(rows))
-        _move(rows, int(status), day, delay, pop.status, pop.status_counts, pop.status_since,
-              pop.next_day, q.head, q.tail, q.rows, q.fill, q.next, q.state, pop.arrest,
-              pop.arrest_counts)
+        self.queue.reserve(len(rows))
+        _move(rows, int(status), day, delay, self.move_arrays())
+
+    def move_arrays(self) -> tuple:
+        """The population's and the queue's arrays a compiled move writes (as they are
+        now: both grow by replacing them)."""
+        pop, q = self.pop, self.queue
+        return (pop.status, pop.status_counts, pop.status_since, pop.next_day, q.head, q.tail,
+                q.rows, q.fill, q.next, q.state, pop.arrest, pop.arrest_counts)
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
@@ -238,10 +264,11 @@ class Migrants:
         """After a return: each person gives up, or tries again from `where` later."""
         if len(rows) == 0:
             return
-        self.record_outcome(rows, entered=False)
-        gave_up, retry, delay = self.behaviour.retry_or_give_up(self.pop, rows, mode, day)
-        self.give_up(gave_up, day)
-        self.move(retry, where, day, delay)
+        b = self.behaviour
+        self.queue.reserve(len(rows))
+        gave_up = _send_back(rows, int(where), day, b.experience.memory(self.pop),
+                             b.retry_inputs(self.pop, mode, day), self.move_arrays())
+        self.recorder.add("gave_up", gave_up)
 
     def return_at_port(self, rows: np.ndarray, day: int) -> None:
         """Returned to Mexico at a land port (Title 8), to try again or give up from there."""

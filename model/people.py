@@ -157,9 +157,17 @@ def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """
     if len(keys) < 2:
         return values
-    starts = np.empty(len(keys), dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    if starts.all():
-        return values
-    return np.asarray(values)[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    return _first_of_runs(values, keys)
+
+
+@numba.njit(cache=True)
+def _first_of_runs(values, keys):
+    """`share_by_key` in one pass (called daily for every batch of newcomers: a few
+    numpy calls each cost more than the pass)."""
+    out = np.empty_like(values)
+    first = 0
+    for i in range(keys.size):
+        if keys[i] != keys[first]:
+            first = i
+        out[i] = values[first]
+    return out
