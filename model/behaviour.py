@@ -164,16 +164,35 @@ class Behaviour:
         2 + Poisson(family_size_mean - 2) people, who share home state, intent
         and every later decision; `head_uid` is each person's family's first uid.
         """
-        keys = self.streams.keys
-        uid, family_key, head_uid, origin, intent = _new_people(
-            counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
-            keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
-            self.s.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
-        groups = np.repeat(np.arange(counts.size), counts.ravel())
-        return {"uid": uid, "nationality": (groups // N_DEMOGRAPHIC).astype(np.int8),
-                "demographic": (groups % N_DEMOGRAPHIC).astype(np.int8),
+        n = int(counts.sum())
+        uid, family_key = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
+        origin, intent = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_)
+        nationality, demographic = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8)
+        self._make_people(counts, day, 0, (uid, family_key, origin, intent, nationality,
+                                            demographic, np.empty(n, dtype=np.int8)))
+        return {"uid": uid, "nationality": nationality, "demographic": demographic,
                 "origin_state": origin, "asylum_intent": intent,
-                "family_key": family_key, "head_uid": head_uid}
+                "family_key": family_key, "head_uid": uid[family_key]}
+
+    def add_people(self, pop: Population, counts: np.ndarray, key_day: int, day: int,
+                   arrest: int = 0) -> np.ndarray:
+        """`new_people` written straight into `pop` (no arrays of attributes in between:
+        people set out and are arrested in the interior every day): they join on
+        `day`, drawn as people who set out on `key_day`, arrested as `arrest`
+        (`Arrest`). Returns their rows."""
+        count = int(counts.sum())
+        pop.make_room(count)
+        self._make_people(counts, key_day, pop.n, (
+            pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
+            pop.demographic, pop.group))
+        return pop.add_written(count, day, arrest)
+
+    def _make_people(self, counts: np.ndarray, day: int, at: int, columns: tuple) -> None:
+        keys = self.streams.keys
+        _new_people(counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
+                    keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE],
+                    keys[Decision.ASYLUM_INTENT], self.s.family_size_mean - 2.0, _STATE_CDF,
+                    self.intent_share, at, columns)
 
     def travel_time(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
         """Days on the road for `rows` setting out on `day` (families travel together)."""
@@ -243,17 +262,14 @@ class Behaviour:
 
 @numba.njit(cache=True)
 def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_family_size,
-                state_cdf, intent_share):
-    """`Behaviour.new_people` in one pass over the day's newcomers, group by group:
-    (uid, family key, family head's uid, home state, asylum intent) per person."""
-    n = counts.sum()
-    uid = np.empty(n, dtype=np.uint64)
-    family = np.empty(n, dtype=np.int64)
-    head_uid = np.empty(n, dtype=np.uint64)
-    origin = np.full(n, -1, dtype=np.int8)
-    intent = np.empty(n, dtype=np.bool_)
-    i = 0
-    next_family = 0
+                state_cdf, intent_share, at, columns):
+    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers,
+    group by group: each person's uid, family (the index of its first member), home
+    state (-1: not Mexican), asylum intent, nationality, demographic and behaviour
+    group, written into `columns` (in that order) from index `at` on."""
+    uid, family, origin, intent, nationalities, demographics, groups = columns
+    i = at
+    home = -1
     for group in range(counts.size):
         nationality = group // N_DEMOGRAPHIC
         in_families = group % N_DEMOGRAPHIC == FAMILY_UNIT
@@ -262,8 +278,7 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
         for rank in range(counts[group]):
             uid[i] = new_uid(uid_key, day, group, rank)
             if not in_families or left == 0:
-                family[i] = next_family
-                next_family += 1
+                first = i
                 head = uid[i]
                 if in_families:
                     u = draw_unit(family_key, place_key(day, group, place), 0)
@@ -276,15 +291,14 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
                         state += 1
                     home = state
                 shared_intent = draw_unit(intent_key, head, day) < intent_share[nationality]
-            else:
-                family[i] = next_family - 1
+            family[i] = first
             left -= 1
-            head_uid[i] = head
-            if nationality == MEXICO:
-                origin[i] = home
+            origin[i] = home if nationality == MEXICO else -1
             intent[i] = shared_intent
+            nationalities[i] = nationality
+            demographics[i] = group % N_DEMOGRAPHIC
+            groups[i] = group
             i += 1
-    return uid, family, head_uid, origin, intent
 
 
 @numba.njit(cache=True)

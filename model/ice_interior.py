@@ -169,11 +169,8 @@ class ICEInterior:
         m = self.model
         counts = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=np.int64)
         counts[:, Demographic.SINGLE_ADULT] = per_nationality
-        attrs = m.migrants.behaviour.new_people(counts, key_day)
-        del attrs["head_uid"], attrs["family_key"]
-        n = len(attrs["uid"])
-        rows = m.migrants.pop.add(n, day=day, arrest=np.full(n, arrest, dtype=np.int8), **attrs)
-        self.people_added += n
+        rows = m.migrants.behaviour.add_people(m.migrants.pop, counts, key_day, day, arrest)
+        self.people_added += len(rows)
         return rows
 
 

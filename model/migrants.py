@@ -179,9 +179,7 @@ class Migrants:
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
         b = self.behaviour
-        attrs = b.new_people(b.departures(push, day), day)
-        del attrs["head_uid"]
-        rows = self.pop.add(len(attrs["uid"]), day=day, **attrs)
+        rows = b.add_people(self.pop, b.departures(push, day), day, day)
         self.people_set_out += len(rows)
         self.recorder.add("new_migrants", len(rows))
         self.start_journey(rows, day)
