@@ -194,10 +194,12 @@ class Behaviour:
                     keys[Decision.ASYLUM_INTENT], self.s.family_size_mean - 2.0, _STATE_CDF,
                     self.intent_share, at, columns)
 
-    def travel_time(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
-        """Days on the road for `rows` setting out on `day` (families travel together)."""
-        return self.travel_time_of(pop.uid[pop.family[rows]], pop.nationality[rows],
-                                   pop.origin_state[rows], day)
+    def travel_inputs(self, pop: Population, day: int) -> tuple:
+        """What `travel_time_rows` draws the days on the road of people setting out on
+        `day` from (families travel together)."""
+        return (pop.uid, pop.family, pop.nationality, pop.origin_state,
+                day + self.streams.day_offset, self.streams.keys[Decision.TRAVEL_DAYS],
+                self.travel_days, STATE_KM)
 
     def travel_time_of(self, person: np.ndarray, nationality: np.ndarray,
                        origin_state: np.ndarray, day: int) -> np.ndarray:
@@ -306,11 +308,32 @@ def _travel_time(person, nationality, origin_state, day, key, travel_days, state
     """`Behaviour.travel_time_of` for each person."""
     out = np.empty(person.size, dtype=np.int64)
     for i in range(person.size):
-        mean = travel_days[nationality[i]]
-        if origin_state[i] >= 0:
-            mean += state_km[origin_state[i]] / 500.0
-        out[i] = 1 + poisson_from_unit(draw_unit(key, person[i], day), max(mean - 1.0, 0.0))
+        out[i] = _days_on_road(person[i], nationality[i], origin_state[i], day, key,
+                               travel_days, state_km)
     return out
+
+
+@numba.njit(cache=True)
+def travel_time_rows(rows, inputs):
+    """Days on the road for each of `rows` (`Behaviour.travel_inputs`): for the compiled
+    `Migrants.start_journey`."""
+    uid, family, nationality, origin_state, day, key, travel_days, state_km = inputs
+    out = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        out[i] = _days_on_road(uid[family[r]], nationality[r], origin_state[r], day, key,
+                               travel_days, state_km)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _days_on_road(person, nationality, origin_state, day, key, travel_days, state_km):
+    """1 + Poisson(mean - 1) days: the mean by nationality, plus the road from a
+    Mexican home state at 500 km a day."""
+    mean = travel_days[nationality]
+    if origin_state >= 0:
+        mean += state_km[origin_state] / 500.0
+    return 1 + poisson_from_unit(draw_unit(key, person, day), max(mean - 1.0, 0.0))
 
 
 @numba.njit(cache=True)

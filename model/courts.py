@@ -86,11 +86,15 @@ class ImmigrationCourts(mesa.Agent):
     def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Days until a released person's final hearing: the backlog ahead of them at
         today's completion rate (so years, mostly past the run), spread around that."""
+        return hearing_days(rows, self.hearing_inputs(day))
+
+    def hearing_inputs(self, day: int) -> tuple:
+        """What `hearing_days` draws today's hearing dates from (after today's cases are
+        opened: the mean is the backlog ahead of them)."""
         m = self.model
         mean = min(max(self.backlog / max(self._completions(day), 1.0), 30.0), 3650.0)
-        return _hearing_days(rows, m.migrants.pop.uid, m.migrants.pop.family,
-                             day + m.streams.day_offset,
-                             m.streams.keys[Decision.REGULAR_HEARING_DAYS], mean)
+        return (m.migrants.pop.uid, m.migrants.pop.family, day + m.streams.day_offset,
+                m.streams.keys[Decision.REGULAR_HEARING_DAYS], mean)
 
     def hear_regular(self, rows: np.ndarray, day: int) -> None:
         """Final hearings due today for people living in the US while their case runs."""
@@ -188,8 +192,11 @@ def _a_day_waiting(roster, uid, family, n_violence, day, violence_key, leave_key
 
 
 @numba.njit(cache=True)
-def _hearing_days(rows, uid, family, day, key, mean):
-    """Whole days (at least 1) to each row's regular-docket hearing: Gamma(2) around `mean`."""
+def hearing_days(rows, inputs):
+    """Whole days (at least 1) to each row's regular-docket hearing: Gamma(2) around the
+    mean (`ImmigrationCourts.hearing_inputs`). Also called by the compiled
+    `Migrants.release`."""
+    uid, family, day, key, mean = inputs
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         days[i] = max(1, round(erlang_draw(key, uid[family[rows[i]]], day, 2, mean)))

@@ -9,8 +9,9 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows
+from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows, travel_time_rows
 from model.calendar import DueQueue, push_rows
+from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
 from model.people import NEVER, Population, set_status_rows
 from model.recorder import COLUMN_INDEX, Recorder
@@ -38,6 +39,11 @@ _SECTOR_COLUMN = np.array([COLUMN_INDEX[f"encounters_{k}"] for k in SECTOR_KEYS]
 _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_INDEX[c] for c in (
     "encounters", "unique_encountered", "encounters_at_ports", "repeat_encounters",
     "month_first_encounters", "fiscal_year_first_encounters"))
+
+# for the compiled moves
+GAVE_UP, EN_ROUTE = int(Status.GAVE_UP), int(Status.EN_ROUTE)
+RELEASED_IN_US, RELEASE = int(Status.RELEASED_IN_US), int(Pending.RELEASE)
+_NOBODY = np.empty(0, dtype=np.int64)
 
 
 @numba.njit(cache=True)
@@ -75,6 +81,25 @@ def _send_back(rows, where, day, memory, retry_inputs, arrays):
 
 
 @numba.njit(cache=True)
+def _start_journey(rows, day, travel_inputs, arrays):
+    """`Migrants.start_journey` in one call: on the road (EN_ROUTE) for their days of
+    travel (`travel_time_rows`); `arrays` as for `_move`."""
+    _move(rows, EN_ROUTE, day, travel_time_rows(rows, travel_inputs), arrays)
+
+
+@numba.njit(cache=True)
+def _release(rows, reporting, to_court, day, memory, hearing_inputs, pending, arrays):
+    """`Migrants.release` in one call: everyone in `rows` is released (pending RELEASE)
+    and peers learn they got in; `reporting` (with a notice to report) stay in the
+    US with no date, `to_court` until their hearing (`hearing_days`); `arrays` as
+    for `_move`."""
+    pending[rows] = RELEASE
+    count_outcomes(rows, True, memory)
+    _stop(reporting, RELEASED_IN_US, day, arrays)
+    _move(to_court, RELEASED_IN_US, day, hearing_days(to_court, hearing_inputs), arrays)
+
+
+@numba.njit(cache=True)
 def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demographic,
                        last_day, last_month, last_fy, n_encounters, today):
     """`Migrants.record_encounters` in one pass; `today` is the recorder's row."""
@@ -105,7 +130,6 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
                                      (Status.RELEASED_IN_US, Status.EVADED_INTO_US),
                                      (Status.IN_FAMILY_DETENTION,), (Status.METERED,))):
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
-GAVE_UP = int(Status.GAVE_UP)  # for `_send_back`
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
 
@@ -200,7 +224,10 @@ class Migrants:
 
     def start_journey(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("departures", len(rows))
-        self.move(rows, Status.EN_ROUTE, day, self.behaviour.travel_time(self.pop, rows, day))
+        if len(rows):
+            self.queue.reserve(len(rows))
+            _start_journey(rows, day, self.behaviour.travel_inputs(self.pop, day),
+                           self.move_arrays())
 
     # -- crossing ----------------------------------------------------------
     def attempt_crossing(self, rows: np.ndarray, day: int
@@ -246,17 +273,16 @@ class Migrants:
         self.recorder.add("releases", len(rows))
         if forced:
             self.recorder.add("capacity_releases", len(rows))
-        self.pop.pending[rows] = Pending.RELEASE
-        self.record_outcome(rows, entered=True)
+        reporting, to_court = _NOBODY, rows
         share = m.timeline.notice_to_report_share[day]
         if share > 0 and not has_case:
             report = m.streams.uniform(Decision.NOTICE_TO_REPORT, self.pop, rows, day) < share
-            self.move(rows[report], Status.RELEASED_IN_US, day)
-            rows = rows[~report]
-        courts = m.courts
+            reporting, to_court = rows[report], rows[~report]
         if not has_case:
-            courts.open_cases(len(rows))
-        self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(rows, day))
+            m.courts.open_cases(len(to_court))
+        self.queue.reserve(len(to_court))
+        _release(rows, reporting, to_court, day, self.behaviour.experience.memory(self.pop),
+                 m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays())
 
     def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""
