@@ -16,11 +16,11 @@ import numpy as np
 from model.capacity import CarriedRoom, fit_families, over_capacity
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
+from model.migrants import move_rows
 from model.recorder import COLUMN_INDEX
 from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
     NATIONALITY_KEYS,
-    N_NATIONALITY,
     REMOVAL_BY_NATIONALITY,
     TITLE42_DESTINATIONS,
     Arrest,
@@ -41,6 +41,7 @@ CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
 _NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
+_REMOVALS = COLUMN_INDEX["removals"]
 _REMOVALS_BY_NATIONALITY = np.array([COLUMN_INDEX[f"removals_{k}"] for k in NATIONALITY_KEYS])
 
 
@@ -88,12 +89,12 @@ class ICE(mesa.Agent):
             return
         m, s = self.model, self.model.scenario
         pop, keys = m.migrants.pop, m.streams.keys
-        days = _detention_days(
-            rows, pending, pop.uid, pop.family, day + m.streams.day_offset,
-            keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
-            s.credible_fear_days - 1, s.port_removal_days - 1,
-            int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
-        self.hold(rows, pending, day, days)
+        _detain(rows, pending, day, (
+            pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.CREDIBLE_FEAR_DAYS],
+            keys[Decision.PORT_REMOVAL_DAYS], s.credible_fear_days - 1, s.port_removal_days - 1,
+            int(m.timeline.interior_wait_days[day]), int(s.max_detention_days)),
+            pop.pending, m.migrants.move_arrays(len(rows)))
+        self.join_lines(rows, pending)
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -153,9 +154,7 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m = self.model
-        m.recorder.add("removals", len(rows))
-        m.recorder.values[m.recorder.day, _REMOVALS_BY_NATIONALITY] += np.bincount(
-            m.migrants.pop.nationality[rows], minlength=N_NATIONALITY)
+        _count_removals(rows, m.migrants.pop.nationality, m.recorder.values[m.recorder.day])
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:
@@ -265,10 +264,27 @@ class ICE(mesa.Agent):
 
 
 @numba.njit(cache=True)
-def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_extra, port_extra,
-                    interior_wait, max_days):
+def _count_removals(rows, nationality, today):
+    """`ICE.record_removals` into `today` (the recorder's row): in all, by nationality."""
+    today[_REMOVALS] += rows.size
+    for r in rows:
+        today[_REMOVALS_BY_NATIONALITY[nationality[r]]] += 1
+
+
+@numba.njit(cache=True)
+def _detain(rows, pending, day, days_inputs, pending_column, arrays):
+    """`ICE.detain` in one call (the waiting lines aside): `pending` set, in ICE
+    detention until the case is due (`_detention_days` on `days_inputs`); `arrays`:
+    `Migrants.move_arrays`."""
+    pending_column[rows] = pending
+    move_rows(rows, IN_ICE_DETENTION, day, _detention_days(rows, pending, days_inputs), arrays)
+
+
+@numba.njit(cache=True)
+def _detention_days(rows, pending, inputs):
     """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
     credible-fear interview or a port removal; the time limit for a flight."""
+    uid, family, day, fear_key, port_key, fear_extra, port_extra, interior_wait, max_days = inputs
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         person = uid[family[rows[i]]]

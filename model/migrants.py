@@ -47,9 +47,9 @@ _NOBODY = np.empty(0, dtype=np.int64)
 
 
 @numba.njit(cache=True)
-def _move(rows, new, day, delays, arrays):
+def move_rows(rows, new, day, delays, arrays):
     """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
-    (`arrays`: `Migrants.move_arrays`, after `DueQueue.reserve`)."""
+    (`arrays`: `Migrants.move_arrays`); for compiled callers elsewhere too (`ICE.detain`)."""
     (status, counts, since, next_day, head, tail, chunk_rows, fill, next_chunk, state, arrest,
      arrest_counts) = arrays
     set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
@@ -71,20 +71,20 @@ def _send_back(rows, where, day, memory, retry_inputs, arrays):
     """`Migrants.send_back` in one call: peers learn of the return (`count_outcomes`
     into `memory`), each row gives up (status GAVE_UP) or tries again from `where`
     after its delay (`retry_or_give_up_rows` on `retry_inputs`); `arrays` as for
-    `_move`. Returns how many gave up."""
+    `move_rows`. Returns how many gave up."""
     count_outcomes(rows, False, memory)
     gives_up, delay = retry_or_give_up_rows(rows, retry_inputs)
     _stop(rows[gives_up], GAVE_UP, day, arrays)
     retry = ~gives_up
-    _move(rows[retry], where, day, delay[retry], arrays)
+    move_rows(rows[retry], where, day, delay[retry], arrays)
     return np.count_nonzero(gives_up)
 
 
 @numba.njit(cache=True)
 def _start_journey(rows, day, travel_inputs, arrays):
     """`Migrants.start_journey` in one call: on the road (EN_ROUTE) for their days of
-    travel (`travel_time_rows`); `arrays` as for `_move`."""
-    _move(rows, EN_ROUTE, day, travel_time_rows(rows, travel_inputs), arrays)
+    travel (`travel_time_rows`); `arrays` as for `move_rows`."""
+    move_rows(rows, EN_ROUTE, day, travel_time_rows(rows, travel_inputs), arrays)
 
 
 @numba.njit(cache=True)
@@ -92,11 +92,11 @@ def _release(rows, reporting, to_court, day, memory, hearing_inputs, pending, ar
     """`Migrants.release` in one call: everyone in `rows` is released (pending RELEASE)
     and peers learn they got in; `reporting` (with a notice to report) stay in the
     US with no date, `to_court` until their hearing (`hearing_days`); `arrays` as
-    for `_move`."""
+    for `move_rows`."""
     pending[rows] = RELEASE
     count_outcomes(rows, True, memory)
     _stop(reporting, RELEASED_IN_US, day, arrays)
-    _move(to_court, RELEASED_IN_US, day, hearing_days(to_court, hearing_inputs), arrays)
+    move_rows(to_court, RELEASED_IN_US, day, hearing_days(to_court, hearing_inputs), arrays)
 
 
 @numba.njit(cache=True)
@@ -181,17 +181,18 @@ class Migrants:
         if len(rows) == 0:
             return
         if delay is None:
-            _stop(rows, int(status), day, self.move_arrays())
+            _stop(rows, int(status), day, self.move_arrays(0))
             return
         if not isinstance(delay, np.ndarray):
             delay = np.full(len(rows), delay, dtype=np.int64)
-        self.queue.reserve(len(rows))
-        _move(rows, int(status), day, delay, self.move_arrays())
+        move_rows(rows, int(status), day, delay, self.move_arrays(len(rows)))
 
-    def move_arrays(self) -> tuple:
-        """The population's and the queue's arrays a compiled move writes (as they are
-        now: both grow by replacing them)."""
+    def move_arrays(self, room: int) -> tuple:
+        """The population's and the queue's arrays a compiled move (`move_rows`) writes,
+        with room in the queue for `room` more rows (as they are now: both grow by
+        replacing them)."""
         pop, q = self.pop, self.queue
+        q.reserve(room)
         return (pop.status, pop.status_counts, pop.status_since, pop.next_day, q.head, q.tail,
                 q.rows, q.fill, q.next, q.state, pop.arrest, pop.arrest_counts)
 
@@ -225,9 +226,8 @@ class Migrants:
     def start_journey(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("departures", len(rows))
         if len(rows):
-            self.queue.reserve(len(rows))
             _start_journey(rows, day, self.behaviour.travel_inputs(self.pop, day),
-                           self.move_arrays())
+                           self.move_arrays(len(rows)))
 
     # -- crossing ----------------------------------------------------------
     def attempt_crossing(self, rows: np.ndarray, day: int
@@ -280,18 +280,16 @@ class Migrants:
             reporting, to_court = rows[report], rows[~report]
         if not has_case:
             m.courts.open_cases(len(to_court))
-        self.queue.reserve(len(to_court))
         _release(rows, reporting, to_court, day, self.behaviour.experience.memory(self.pop),
-                 m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays())
+                 m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays(len(to_court)))
 
     def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""
         if len(rows) == 0:
             return
         b = self.behaviour
-        self.queue.reserve(len(rows))
         gave_up = _send_back(rows, int(where), day, b.experience.memory(self.pop),
-                             b.retry_inputs(self.pop, mode, day), self.move_arrays())
+                             b.retry_inputs(self.pop, mode, day), self.move_arrays(len(rows)))
         self.recorder.add("gave_up", gave_up)
 
     def return_at_port(self, rows: np.ndarray, day: int) -> None:
