@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from model.geography import MEXICAN_STATES, N_SECTORS, SECTORS
+from model.migrants import group_rows
 from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
     N_DEMOGRAPHIC,
@@ -81,16 +82,23 @@ class BorderPatrol:
             m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
             m.migrants.behaviour.experience.entry_share(), room,
             max(m.scenario.custody_days - 1.0, 0.0))
-        expelled, by_air = outcome == EXPELLED, outcome == EXPELLED_BY_AIR
+        # by outcome, each group in the day's order (slices: no mask per outcome)
+        order, bounds = group_rows(np.arange(len(rows)), outcome, N_OUTCOMES)
+        rows, sectors, pending, custody_days = (rows[order], sectors[order], pending[order],
+                                                custody_days[order])
+        bounds = bounds.tolist()
+        group = [slice(bounds[k], bounds[k + 1]) for k in range(N_OUTCOMES)]
         m.recorder.add("family_expulsions_refused", refused)
-        m.recorder.add("title42_expulsions", int(np.count_nonzero(expelled | by_air)))
-        m.migrants.send_back(rows[expelled], ReturnMode.TITLE42, Status.AT_BORDER, day)
-        flies = by_air & (pending < Pending.RELEASE)  # held for an expulsion flight
+        m.recorder.add("title42_expulsions", sum(group[k].stop - group[k].start
+                                                 for k in (EXPELLED, EXPELLED_BY_AIR, FLIES)))
+        m.migrants.send_back(rows[group[EXPELLED]], ReturnMode.TITLE42, Status.AT_BORDER, day)
+        flies = group[FLIES]
         m.ice.hold_for_expulsion(rows[flies], pending[flies], day)
-        m.migrants.send_back(rows[by_air & ~flies], ReturnMode.REMOVAL, Status.AT_HOME, day)
-        m.migrants.return_at_port(rows[outcome == PORT_RETURNED], day)
-        m.migrants.release(rows[outcome == NO_ROOM], day, forced=True)
-        held = outcome == HELD
+        m.migrants.send_back(rows[group[EXPELLED_BY_AIR]], ReturnMode.REMOVAL, Status.AT_HOME,
+                             day)
+        m.migrants.return_at_port(rows[group[PORT_RETURNED]], day)
+        m.migrants.release(rows[group[NO_ROOM]], day, forced=True)
+        held = group[HELD]
         pop.pending[rows[held]] = pending[held]
         m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
         self._count_custody(sectors[held], +1)
@@ -118,7 +126,9 @@ class BorderPatrol:
 
 
 # What happens to each person apprehended today (`_consequences`' outcome codes)
-EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM = range(5)
+# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight)
+EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM, FLIES = range(6)
+N_OUTCOMES = 6
 # constants the kernel reads (numba takes module-level ints and arrays as constants)
 _MEXICO, _CHINA, _OTHER = int(Nationality.MEXICO), int(Nationality.CHINA), int(Nationality.OTHER)
 _SINGLE, _FAMILY, _CHILD = (int(Demographic.SINGLE_ADULT), int(Demographic.FAMILY_UNIT),
@@ -251,6 +261,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                 custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
             else:
                 out = NO_ROOM
+        if out == EXPELLED_BY_AIR and pend < _RELEASE:
+            out = FLIES
         outcome[i:j] = out
         pending[i:j] = pend
         i = j

@@ -110,12 +110,14 @@ class ImmigrationCourts(mesa.Agent):
             delay = 30 + np.floor(120 * draw(Decision.REGULAR_POSTPONED_DAYS, pop, moved, day))
             mig.move(moved, Status.RELEASED_IN_US, day, delay.astype(np.int64))
             rows = rows[~later]
-        attends = draw(Decision.REGULAR_ATTENDS, pop, rows, day) < s.regular_attend_prob
-        granted = attends & (draw(Decision.REGULAR_GRANTED, pop, rows, day) < s.regular_grant_prob)
+        keys = m.streams.keys
+        granted, absent, ordered = _regular_hearings(
+            rows, pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.REGULAR_ATTENDS],
+            keys[Decision.REGULAR_GRANTED], s.regular_attend_prob, s.regular_grant_prob)
         m.recorder.add("regular_hearings", len(rows))
-        m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
-        m.recorder.add("regular_relief_granted", int(granted.sum()))
-        m.recorder.add("regular_removal_orders", int((attends & ~granted).sum()))
+        m.recorder.add("regular_in_absentia_orders", absent)
+        m.recorder.add("regular_relief_granted", len(rows) - absent - ordered)
+        m.recorder.add("regular_removal_orders", ordered)
         mig.move(rows[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         m.ice.interior.final_orders(rows[~granted], day)  # ordered removed: until ICE arrests them
 
@@ -189,6 +191,24 @@ def _a_day_waiting(roster, uid, family, n_violence, day, violence_key, leave_key
             crosses[i:j] = True
         i = j
     return victims, leaves, crosses
+
+
+@numba.njit(cache=True)
+def _regular_hearings(rows, uid, family, day, attend_key, grant_key, attend_prob, grant_prob):
+    """`ImmigrationCourts.hear_regular`'s hearings in one pass (families together): who
+    is granted relief (present, and granted), how many were ordered removed in
+    absentia and how many after a hearing."""
+    granted = np.zeros(rows.size, dtype=np.bool_)
+    absent = ordered = 0
+    for i in range(rows.size):
+        person = uid[family[rows[i]]]
+        if draw_unit(attend_key, person, day) >= attend_prob:
+            absent += 1
+        elif draw_unit(grant_key, person, day) < grant_prob:
+            granted[i] = True
+        else:
+            ordered += 1
+    return granted, absent, ordered
 
 
 @numba.njit(cache=True)

@@ -145,8 +145,10 @@ class DueToday:
 
 
 @numba.njit(cache=True)
-def _by_status(rows, status, n_status):
-    """`rows` (sorted) grouped by status, keeping their order: (rows, offsets)."""
+def group_rows(rows, status, n_status):
+    """`rows` grouped by `status[row]` (a status, or any key below `n_status`), keeping
+    their order: (rows, offsets). For `Migrants.due`, and `BorderPatrol.process`
+    (rows 0..n-1 of the day's apprehended, by outcome)."""
     offsets = np.zeros(n_status + 1, dtype=np.int64)
     for r in rows:
         offsets[status[r] + 1] += 1
@@ -198,7 +200,7 @@ class Migrants:
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
-        return DueToday(*_by_status(self.queue.pop(day, self.pop.next_day), self.pop.status,
+        return DueToday(*group_rows(self.queue.pop(day, self.pop.next_day), self.pop.status,
                                     N_STATUS))
 
     # -- setting out and arriving ------------------------------------------
