@@ -141,6 +141,11 @@ class Behaviour:
         self.apprehension = np.array([scenario.apprehension_prob[k] for k in SECTOR_KEYS])
         self.retry_days = np.array([scenario.retry_days[k] for k in RETURN_MODES])
         self.give_up_prob = np.array([scenario.give_up_prob[k] for k in RETURN_MODES])
+        # what `retry_inputs` reads for each ReturnMode (thousands of times a run)
+        self._retry_of_mode = [
+            (streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
+             self.give_up_prob[mode], scenario.give_up_per_encounter, self.retry_days[mode])
+            for mode in range(len(RETURN_MODES))]
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
@@ -245,12 +250,10 @@ class Behaviour:
 
     def retry_inputs(self, pop: Population, mode: ReturnMode, day: int) -> tuple:
         """What `retry_or_give_up_rows` decides from, after a return by `mode` on `day`."""
-        streams = self.streams
+        give_up_key, retry_key, give_up_prob, per_encounter, retry_days = self._retry_of_mode[mode]
         return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
-                day + streams.day_offset, streams.keys[Decision.GIVE_UP],
-                streams.keys[Decision.RETRY_DAYS], self.give_up_prob[mode],
-                self.s.give_up_per_encounter, self._discouragement(), self.retry_days[mode],
-                self.push_today)
+                day + self.streams.day_offset, give_up_key, retry_key, give_up_prob,
+                per_encounter, self._discouragement(), retry_days, self.push_today)
 
     def _discouragement(self) -> np.ndarray:
         """Per group, how much peers' recent failures multiply the chance to give up
