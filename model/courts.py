@@ -83,14 +83,10 @@ class ImmigrationCourts(mesa.Agent):
         m.ice.intake(denied, _REMOVAL[pop.nationality[denied]], day)
 
     # -- regular docket ------------------------------------------------------------
-    def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
-        """Days until a released person's final hearing: the backlog ahead of them at
-        today's completion rate (so years, mostly past the run), spread around that."""
-        return hearing_days(rows, self.hearing_inputs(day))
-
     def hearing_inputs(self, day: int) -> tuple:
-        """What `hearing_days` draws today's hearing dates from (after today's cases are
-        opened: the mean is the backlog ahead of them)."""
+        """What `hearing_days` draws today's hearing dates from: the days until a released
+        person's final hearing are the backlog ahead of them (today's cases opened) at
+        today's completion rate (so years, mostly past the run), spread around that."""
         m = self.model
         mean = min(max(self.backlog / max(self._completions(day), 1.0), 30.0), 3650.0)
         return (m.migrants.pop.uid, m.migrants.pop.family, day + m.streams.day_offset,

@@ -35,9 +35,9 @@ _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # for the kernels
 IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
 IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
-CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
-                                                int(Pending.PORT_REMOVAL),
-                                                int(Pending.FLY_GUADALAJARA))
+CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
+    int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
+    int(Pending.DETAINED_DOCKET))
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
 _NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
@@ -87,14 +87,20 @@ class ICE(mesa.Agent):
         time limit); flyers join their destination's line."""
         if len(rows) == 0:
             return
+        self._detain_until_due(rows, pending, day)
+        self.join_lines(rows, pending)
+
+    def _detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
+        """In detention until each one's case is due (`_detention_days`), for `pending`."""
         m, s = self.model, self.model.scenario
         pop, keys = m.migrants.pop, m.streams.keys
         _detain(rows, pending, day, (
             pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.CREDIBLE_FEAR_DAYS],
-            keys[Decision.PORT_REMOVAL_DAYS], s.credible_fear_days - 1, s.port_removal_days - 1,
-            int(m.timeline.interior_wait_days[day]), int(s.max_detention_days)),
+            keys[Decision.PORT_REMOVAL_DAYS], keys[Decision.DETAINED_DOCKET_DAYS],
+            s.credible_fear_days - 1, s.port_removal_days - 1,
+            max(s.detained_docket_days - 1.0, 0.0), int(m.timeline.interior_wait_days[day]),
+            int(s.max_detention_days)),
             pop.pending, m.migrants.move_arrays(len(rows)))
-        self.join_lines(rows, pending)
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -216,10 +222,9 @@ class ICE(mesa.Agent):
     # -- the detained docket ---------------------------------------------------
     def hold_for_docket(self, rows: np.ndarray, day: int) -> None:
         """Detained until the detained docket decides (some weeks)."""
-        m = self.model
-        days = 1 + m.streams.poisson(Decision.DETAINED_DOCKET_DAYS, m.migrants.pop, rows, day,
-                                     max(m.scenario.detained_docket_days - 1.0, 0.0))
-        self.hold(rows, Pending.DETAINED_DOCKET, day, days)
+        if len(rows):
+            docket = np.full(len(rows), Pending.DETAINED_DOCKET, dtype=np.int8)
+            self._detain_until_due(rows, docket, day)
 
     def _docket_decides(self, rows: np.ndarray, day: int) -> None:
         """The detained docket's decisions due today: removal, or release."""
@@ -283,8 +288,10 @@ def _detain(rows, pending, day, days_inputs, pending_column, arrays):
 @numba.njit(cache=True)
 def _detention_days(rows, pending, inputs):
     """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
-    credible-fear interview or a port removal; the time limit for a flight."""
-    uid, family, day, fear_key, port_key, fear_extra, port_extra, interior_wait, max_days = inputs
+    credible-fear interview, a port removal or the detained docket; the time limit
+    for a flight."""
+    (uid, family, day, fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra,
+     interior_wait, max_days) = inputs
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         person = uid[family[rows[i]]]
@@ -292,6 +299,8 @@ def _detention_days(rows, pending, inputs):
             days[i] = 1 + poisson_from_unit(draw_unit(fear_key, person, day), fear_extra)
         elif pending[i] == PORT_REMOVAL:
             days[i] = 1 + poisson_from_unit(draw_unit(port_key, person, day), port_extra)
+        elif pending[i] == DETAINED_DOCKET:
+            days[i] = 1 + poisson_from_unit(draw_unit(docket_key, person, day), docket_extra)
         elif pending[i] == FLY_GUADALAJARA:
             days[i] = interior_wait
         else:

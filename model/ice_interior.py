@@ -117,11 +117,8 @@ class ICEInterior:
         """Into the community with a notice to appear: a regular-docket case, a hearing date."""
         if len(rows) == 0:
             return
-        m = self.model
-        m.recorder.add("interior_releases", len(rows))
-        m.migrants.pop.pending[rows] = Pending.RELEASE
-        m.courts.open_cases(len(rows))
-        m.migrants.move(rows, Status.RELEASED_IN_US, day, m.courts.regular_hearing_delay(rows, day))
+        self.model.recorder.add("interior_releases", len(rows))
+        self.model.migrants.to_court(rows, day)
 
     # -- final orders ------------------------------------------------------------
     def final_orders(self, rows: np.ndarray, day: int) -> None:

@@ -89,12 +89,13 @@ def _start_journey(rows, day, travel_inputs, arrays):
 
 @numba.njit(cache=True)
 def _release(rows, reporting, to_court, day, memory, hearing_inputs, pending, arrays):
-    """`Migrants.release` in one call: everyone in `rows` is released (pending RELEASE)
-    and peers learn they got in; `reporting` (with a notice to report) stay in the
-    US with no date, `to_court` until their hearing (`hearing_days`); `arrays` as
-    for `move_rows`."""
+    """`Migrants.release` (and `to_court`) in one call: everyone in `rows` is released
+    (pending RELEASE) and peers learn they got in (unless `memory` is None);
+    `reporting` (with a notice to report) stay in the US with no date, `to_court`
+    until their hearing (`hearing_days`); `arrays` as for `move_rows`."""
     pending[rows] = RELEASE
-    count_outcomes(rows, True, memory)
+    if memory is not None:
+        count_outcomes(rows, True, memory)
     _stop(reporting, RELEASED_IN_US, day, arrays)
     move_rows(to_court, RELEASED_IN_US, day, hearing_days(to_court, hearing_inputs), arrays)
 
@@ -121,9 +122,9 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demo
 
 
 # the stock columns and which statuses each one counts
-_STOCK_COLUMNS = [COLUMN_INDEX[c] for c in ("detention_population", "cbp_custody",
-                                             "mpp_waiting", "in_us",
-                                             "family_detention_population", "metering_waiting")]
+_STOCK_COLUMNS = np.array([COLUMN_INDEX[c] for c in (
+    "detention_population", "cbp_custody", "mpp_waiting", "in_us", "family_detention_population",
+    "metering_waiting")])
 _STOCKS_OF_STATUS = np.zeros((N_STATUS, len(_STOCK_COLUMNS)), dtype=np.int64)
 for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION),
                                      (Status.IN_CBP_CUSTODY,), (Status.MPP_WAITING,),
@@ -132,6 +133,24 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
+_BORDER, _INTERIOR, _RESIDENT = int(Arrest.BORDER), int(Arrest.INTERIOR), int(Arrest.RESIDENT)
+_ICE, _FAMILY, _RELEASED, _EVADED = (int(s) for s in (
+    Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION, Status.RELEASED_IN_US,
+    Status.EVADED_INTO_US))
+
+
+@numba.njit(cache=True)
+def _record_stocks(today, counts, by_arrest):
+    """`Migrants.record_stocks` into `today` (the recorder's row) from the counts per
+    status and per (arrest, status)."""
+    for column in range(_STOCK_COLUMNS.size):
+        total = 0
+        for status in range(counts.size):
+            total += counts[status] * _STOCKS_OF_STATUS[status, column]
+        today[_STOCK_COLUMNS[column]] = total
+    today[_DETAINED_BORDER] = by_arrest[_BORDER, _ICE] + by_arrest[_BORDER, _FAMILY]
+    today[_DETAINED_INTERIOR] = by_arrest[_INTERIOR, _ICE] + by_arrest[_RESIDENT, _ICE]
+    today[_IN_US] -= by_arrest[_RESIDENT, _RELEASED] + by_arrest[_RESIDENT, _EVADED]
 
 
 class DueToday:
@@ -285,6 +304,16 @@ class Migrants:
         _release(rows, reporting, to_court, day, self.behaviour.experience.memory(self.pop),
                  m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays(len(to_court)))
 
+    def to_court(self, rows: np.ndarray, day: int) -> None:
+        """Into the community with a notice to appear, as nobody's peer (ICE's releases of
+        people it arrested inside): a new regular-docket case and a hearing date."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        m.courts.open_cases(len(rows))
+        _release(rows, _NOBODY, rows, day, None, m.courts.hearing_inputs(day), self.pop.pending,
+                 self.move_arrays(len(rows)))
+
     def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""
         if len(rows) == 0:
@@ -309,12 +338,5 @@ class Migrants:
         families),
         in custody, waiting under MPP or on a metering list, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
-        today = self.recorder.values[self.recorder.day]
-        today[_STOCK_COLUMNS] = self.pop.status_counts @ _STOCKS_OF_STATUS
-        by_arrest = self.pop.arrest_counts
-        today[_DETAINED_BORDER] = (by_arrest[Arrest.BORDER, Status.IN_ICE_DETENTION]
-                                   + by_arrest[Arrest.BORDER, Status.IN_FAMILY_DETENTION])
-        today[_DETAINED_INTERIOR] = (by_arrest[Arrest.INTERIOR, Status.IN_ICE_DETENTION]
-                                     + by_arrest[Arrest.RESIDENT, Status.IN_ICE_DETENTION])
-        today[_IN_US] -= (by_arrest[Arrest.RESIDENT, Status.RELEASED_IN_US]
-                          + by_arrest[Arrest.RESIDENT, Status.EVADED_INTO_US])
+        _record_stocks(self.recorder.values[self.recorder.day], self.pop.status_counts,
+                       self.pop.arrest_counts)
