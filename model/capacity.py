@@ -71,6 +71,19 @@ class CarriedRoom:
         self.scale = scale
         self.credit = np.zeros(n_keys)
         self.granted = np.zeros(n_keys)  # this period's grant, in agents
+        self._still = False  # `renew` would change nothing (see there)
+
+    def renew(self, people: np.ndarray, any_people: bool) -> None:
+        """`settle` the last period and `grant` this one's room (`people` per key; whether
+        any: `any_people`). Skipped while that changes nothing: when nothing was
+        granted last period or this one, and no key holds more than `LARGE_FAMILY`
+        agents, settling keeps each key's credit (room only shrinks in between, by
+        `take`) and the grant adds none (Mexico's MPP sites: closed most days)."""
+        if self._still and not any_people:
+            return
+        self.settle()
+        self.grant(people)
+        self._still = not any_people and bool((self.credit <= self.LARGE_FAMILY).all())
 
     def grant(self, people: "np.ndarray | float", key: int | None = None) -> None:
         if key is None:

@@ -19,12 +19,12 @@ class MexicanAuthorities(mesa.Agent):
     def __init__(self, model):
         super().__init__(model)
         self.mpp_room = CarriedRoom(N_SECTORS, model.scale)  # MPP returns received, per site
+        self._receives_mpp = model.timeline.mpp_room.any(axis=1)  # per day: any site open
 
     def start_day(self, day: int) -> None:
         """Open today's MPP reception at the sites opened by then (if Mexico's
         conditions are met: the timeline says 0 people otherwise)."""
-        self.mpp_room.settle()
-        self.mpp_room.grant(self.model.timeline.mpp_room[day])
+        self.mpp_room.renew(self.model.timeline.mpp_room[day], self._receives_mpp[day])
 
     def intercepts(self, rows: np.ndarray, day: int) -> np.ndarray:
         """People in transit stopped and deported before reaching the border (not Mexicans)."""
