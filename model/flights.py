@@ -93,10 +93,7 @@ class Flight(mesa.Agent):
         """Grant the route's seats for this flight, board, settle the seats: the rows aboard
         (none: the flight is cancelled, nobody waiting)."""
         m = self.model
-        seats = m.ice.seats
-        seats.grant(self.seats, self.route_index)
-        rows = m.ice.board(self.destination, seats, self.route_index, self.day)
-        seats.settle(self.route_index)
+        rows = m.ice.board(self.destination, m.ice.seats, self.route_index, self.seats, self.day)
         if len(rows) == 0:
             self.status = "cancelled: nobody waiting"
         else:

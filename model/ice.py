@@ -13,7 +13,7 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom, fit_families, over_capacity
+from model.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
 from model.migrants import move_rows
@@ -246,14 +246,18 @@ class ICE(mesa.Agent):
         self._turn_away(over_capacity(self.model, Status.IN_ICE_DETENTION, excess, day), day)
 
     # -- flights -------------------------------------------------------------
-    def board(self, destination: int, seats: CarriedRoom, key: int, day: int) -> np.ndarray:
+    def board(self, destination: int, seats: CarriedRoom, key: int, people: int, day: int
+              ) -> np.ndarray:
         """The people a flight to `destination` takes: of those still detained for it
         whose travel documents are ready (on removal flights, `removal_processing_days`
         into their stay), the longest-waiting first, families whole, as many as the
-        room `seats` holds under `key` (the flight's route; taken from it). The rest
-        keep their place in line."""
+        room `seats` holds under `key` (the flight's route: granted the flight's
+        `people` seats first, taken from, then settled). The rest keep their place in
+        line."""
         queue = self.waiting[destination]
         if not queue:
+            seats.grant(people, key)
+            seats.settle(key)
             return np.empty(0, dtype=np.int64)
         pop = self.model.migrants.pop
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
@@ -263,7 +267,7 @@ class ICE(mesa.Agent):
             queue[0] if len(queue) == 1 else np.concatenate(queue), pop.status, pop.pending,
             int(destination), self._marks, self._stamp, pop.status_since, day,
             destination not in _NO_DOCUMENTS, float(self.model.scenario.removal_processing_days),
-            pop.family, seats.credit, key)
+            pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
 
@@ -325,10 +329,13 @@ def _still_waiting(rows, status, pending, destination, marks, stamp):
 
 @numba.njit(cache=True)
 def _board(line, status, pending, destination, marks, stamp, since, day, needs_documents,
-           processing_days, family, room, key):
-    """`ICE.board` in one call: (aboard, rest of the line), each in line order. Of the
-    line still waiting (`_still_waiting`), those ready to fly take `room[key]` (decremented)
-    with `fit_families`."""
+           processing_days, family, room, granted, key, seats, whole):
+    """`ICE.board` in one call: (aboard, rest of the line), each in line order. The
+    route's room (`room`, `granted`: a `CarriedRoom`'s arrays) is granted the flight's
+    `seats` (in agents; `whole`: at full scale); of the line still waiting
+    (`_still_waiting`), those ready to fly take `room[key]` with `fit_families`; what is
+    left is settled."""
+    grant_one(room, granted, key, seats)
     rows = _still_waiting(line, status, pending, destination, marks, stamp)
     ready = np.ones(rows.size, dtype=np.bool_)  # no travel documents to wait for
     if needs_documents:
@@ -337,6 +344,7 @@ def _board(line, status, pending, destination, marks, stamp, since, day, needs_d
     candidates = np.flatnonzero(ready)
     fits = fit_families(family, rows[candidates], np.zeros(candidates.size, dtype=np.int64),
                         room[key:key + 1])
+    settle_one(room, granted, key, whole)
     aboard = np.zeros(rows.size, dtype=np.bool_)
     aboard[candidates[fits]] = True
     return rows[aboard], rows[~aboard]

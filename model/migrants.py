@@ -194,6 +194,7 @@ class Migrants:
         self.month_of_day = model.calendar.month_of_day
         self.fiscal_year_of_day = model.calendar.fiscal_year_of_day
         self.people_set_out = 0  # rows added by setting out (before the run too)
+        self._move_arrays = None  # see `move_arrays`
 
     # -- scheduling --------------------------------------------------------
     def move(self, rows: np.ndarray, status: Status, day: int, delay: np.ndarray | int | None = None
@@ -214,8 +215,13 @@ class Migrants:
         replacing them)."""
         pop, q = self.pop, self.queue
         q.reserve(room)
-        return (pop.status, pop.status_counts, pop.status_since, pop.next_day, q.head, q.tail,
+        arrays = self._move_arrays
+        # built again only after either grew (each replaces all its growing arrays at once)
+        if arrays is None or arrays[0] is not pop.status or arrays[7] is not q.fill:
+            arrays = self._move_arrays = (
+                pop.status, pop.status_counts, pop.status_since, pop.next_day, q.head, q.tail,
                 q.rows, q.fill, q.next, q.state, pop.arrest, pop.arrest_counts)
+        return arrays
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
