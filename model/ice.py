@@ -38,6 +38,7 @@ IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
 CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
     int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
     int(Pending.DETAINED_DOCKET))
+BORDER = int(Arrest.BORDER)
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
 _NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
@@ -194,18 +195,15 @@ class ICE(mesa.Agent):
     def _interviewed(self, fear: np.ndarray, day: int) -> None:
         """Credible-fear interviews done today: a credible fear is kept for the detained
         docket or released; the others are detained for removal."""
-        m, pop = self.model, self.model.migrants.pop
-        positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
-                    < m.scenario.credible_fear_positive)
-        found = fear[positive]
-        if len(found):
-            kept = (m.streams.uniform(Decision.DETAINED_DOCKET, pop, found, day)
-                    < m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
-            if kept.any():
-                self.hold_for_docket(found[kept], day)
-            m.migrants.release(found[~kept], day)
-        negative = fear[~positive]
-        self.detain(negative, _REMOVAL[pop.nationality[negative]], day)
+        m, pop, keys = self.model, self.model.migrants.pop, self.model.streams.keys
+        kept, released, negative, removal = _interview_decisions(
+            fear, pop.uid, pop.family, pop.nationality, day + m.streams.day_offset,
+            keys[Decision.CREDIBLE_FEAR_POSITIVE], keys[Decision.DETAINED_DOCKET],
+            m.scenario.credible_fear_positive,
+            m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
+        self.hold_for_docket(kept, day)
+        m.migrants.release(released, day)
+        self.detain(negative, removal, day)
 
     # -- Title 42 expulsion flights ------------------------------------------------
     def hold_for_expulsion(self, rows: np.ndarray, destination: np.ndarray, day: int) -> None:
@@ -232,11 +230,13 @@ class ICE(mesa.Agent):
             return
         m = self.model
         pop = m.migrants.pop
-        removed = (m.streams.uniform(Decision.DETAINED_DOCKET_REMOVED, pop, rows, day)
-                   < m.scenario.detained_docket_removal_share)
-        m.migrants.release(self._interior_released(rows[~removed], day), day)
-        ordered = rows[removed]
-        self.detain(ordered, _REMOVAL[pop.nationality[ordered]], day)
+        inside, border, ordered, removal = _docket_decisions(
+            rows, pop.uid, pop.family, pop.arrest, pop.nationality, day + m.streams.day_offset,
+            m.streams.keys[Decision.DETAINED_DOCKET_REMOVED],
+            m.scenario.detained_docket_removal_share)
+        self.interior.release(inside, day)
+        m.migrants.release(border, day)
+        self.detain(ordered, removal, day)
 
     def enforce_cap(self, day: int) -> None:
         """When the cap drops below the population (COVID), release the excess."""
@@ -270,6 +270,36 @@ class ICE(mesa.Agent):
             pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
+
+
+@numba.njit(cache=True)
+def _interview_decisions(rows, uid, family, nationality, day, positive_key, kept_key,
+                         positive_share, kept_share):
+    """`ICE._interviewed` in one pass: (a credible fear, kept for the detained docket;
+    a credible fear, released; no credible fear; their removal), each in row order."""
+    kept = np.zeros(rows.size, dtype=np.bool_)
+    positive = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        person = uid[family[rows[i]]]
+        positive[i] = draw_unit(positive_key, person, day) < positive_share
+        kept[i] = positive[i] and draw_unit(kept_key, person, day) < kept_share
+    negative = rows[~positive]
+    return (rows[kept], rows[positive & ~kept], negative, _REMOVAL[nationality[negative]])
+
+
+@numba.njit(cache=True)
+def _docket_decisions(rows, uid, family, arrest, nationality, day, key, removal_share):
+    """`ICE._docket_decides` in one pass: (released, arrested inside; released, arrested
+    at the border; ordered removed; their removal), each in row order."""
+    removed = np.empty(rows.size, dtype=np.bool_)
+    inside = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        r = rows[i]
+        removed[i] = draw_unit(key, uid[family[r]], day) < removal_share
+        inside[i] = arrest[r] != BORDER
+    ordered = rows[removed]
+    return (rows[~removed & inside], rows[~removed & ~inside], ordered,
+            _REMOVAL[nationality[ordered]])
 
 
 @numba.njit(cache=True)
