@@ -37,15 +37,13 @@ class FamilyResidentialCentres(mesa.Agent):
         """Hold the families that fit (whole) for a credible-fear interview; return the rest."""
         if len(rows) == 0 or self.model.timeline.family_beds[day] <= 0:
             return rows
-        m, s = self.model, self.model.scenario
-        pop = m.migrants.pop
-        fits = pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
+        m = self.model
+        fits = m.migrants.pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
         taken = rows[fits]
-        limit = int(m.timeline.family_max_days[day])
-        days = 1 + m.streams.poisson(Decision.CREDIBLE_FEAR_DAYS, pop, taken, day,
-                                     s.credible_fear_days - 1)
-        pop.pending[taken] = Pending.CREDIBLE_FEAR
-        m.migrants.move(taken, Status.IN_FAMILY_DETENTION, day, np.minimum(days, limit))
+        if len(taken):  # until the interview, within the stay limit
+            interview = np.full(len(taken), Pending.CREDIBLE_FEAR, dtype=np.int8)
+            m.ice.detain_until_due(taken, interview, day, int(Status.IN_FAMILY_DETENTION),
+                                   int(m.timeline.family_max_days[day]))
         return rows[~fits]
 
     def on_due(self, rows: np.ndarray, day: int) -> None:

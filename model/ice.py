@@ -39,6 +39,7 @@ CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
     int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
     int(Pending.DETAINED_DOCKET))
 BORDER = int(Arrest.BORDER)
+NO_LIMIT = 1 << 40  # days: `detain_until_due` without a limit
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
 _NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
@@ -88,11 +89,13 @@ class ICE(mesa.Agent):
         time limit); flyers join their destination's line."""
         if len(rows) == 0:
             return
-        self._detain_until_due(rows, pending, day)
+        self.detain_until_due(rows, pending, day)
         self.join_lines(rows, pending)
 
-    def _detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
-        """In detention until each one's case is due (`_detention_days`), for `pending`."""
+    def detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int,
+                         status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
+        """Held (in `status`: ICE detention, or a family residential centre) until each
+        one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
         m, s = self.model, self.model.scenario
         pop, keys = m.migrants.pop, m.streams.keys
         _detain(rows, pending, day, (
@@ -101,7 +104,7 @@ class ICE(mesa.Agent):
             s.credible_fear_days - 1, s.port_removal_days - 1,
             max(s.detained_docket_days - 1.0, 0.0), int(m.timeline.interior_wait_days[day]),
             int(s.max_detention_days)),
-            pop.pending, m.migrants.move_arrays(len(rows)))
+            pop.pending, status, limit, m.migrants.move_arrays(len(rows)))
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -222,7 +225,7 @@ class ICE(mesa.Agent):
         """Detained until the detained docket decides (some weeks)."""
         if len(rows):
             docket = np.full(len(rows), Pending.DETAINED_DOCKET, dtype=np.int8)
-            self._detain_until_due(rows, docket, day)
+            self.detain_until_due(rows, docket, day)
 
     def _docket_decides(self, rows: np.ndarray, day: int) -> None:
         """The detained docket's decisions due today: removal, or release."""
@@ -311,12 +314,13 @@ def _count_removals(rows, nationality, today):
 
 
 @numba.njit(cache=True)
-def _detain(rows, pending, day, days_inputs, pending_column, arrays):
-    """`ICE.detain` in one call (the waiting lines aside): `pending` set, in ICE
-    detention until the case is due (`_detention_days` on `days_inputs`); `arrays`:
+def _detain(rows, pending, day, days_inputs, pending_column, status, limit, arrays):
+    """`ICE.detain_until_due` in one call: `pending` set, in `status` until the case is
+    due (`_detention_days` on `days_inputs`) or for `limit` days; `arrays`:
     `Migrants.move_arrays`."""
     pending_column[rows] = pending
-    move_rows(rows, IN_ICE_DETENTION, day, _detention_days(rows, pending, days_inputs), arrays)
+    days = np.minimum(_detention_days(rows, pending, days_inputs), limit)
+    move_rows(rows, status, day, days, arrays)
 
 
 @numba.njit(cache=True)

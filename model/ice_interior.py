@@ -17,9 +17,12 @@ Nobody the interior side releases counts as a border release (`releases`);
 their court cases join the backlog.
 """
 
+import math
+
+import numba
 import numpy as np
 
-from model.streams import Decision
+from model.streams import Decision, erlang_draw
 from model.vocabulary import (
     N_DEMOGRAPHIC,
     N_NATIONALITY,
@@ -154,10 +157,10 @@ class ICEInterior:
 
     def _days_to_arrest(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Exponential waits at the run's highest yearly arrest rate (thinned on the day)."""
-        m = self.model
-        wait = m.streams.gamma(Decision.FINAL_ORDER_ARREST, m.migrants.pop, rows, day, 1,
-                               365.0 / self.final_order_rate_max)
-        return np.maximum(np.ceil(wait), 1).astype(np.int64)
+        m, pop = self.model, self.model.migrants.pop
+        return _whole_days_waited(rows, pop.uid, pop.family, day + m.streams.day_offset,
+                                  m.streams.keys[Decision.FINAL_ORDER_ARREST],
+                                  365.0 / self.final_order_rate_max)
 
     # -- new people ----------------------------------------------------------------
     def _add(self, per_nationality: np.ndarray, key_day: int, arrest: Arrest, day: int
@@ -169,6 +172,16 @@ class ICEInterior:
         rows = m.migrants.behaviour.add_people(m.migrants.pop, counts, key_day, day, arrest)
         self.people_added += len(rows)
         return rows
+
+
+@numba.njit(cache=True)
+def _whole_days_waited(rows, uid, family, day, key, mean):
+    """`ICEInterior._days_to_arrest`: an exponential wait of `mean` days per row
+    (families together), rounded up to whole days, at least 1."""
+    days = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        days[i] = max(math.ceil(erlang_draw(key, uid[family[rows[i]]], day, 1, mean)), 1)
+    return days
 
 
 def _share_out(total: int, weights: np.ndarray) -> np.ndarray:
