@@ -13,7 +13,7 @@ from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows, tr
 from model.calendar import DueQueue, push_rows
 from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
-from model.people import NEVER, Population, set_status_rows
+from model.people import NEVER, Population, set_arrest_rows, set_status_rows
 from model.recorder import COLUMN_INDEX, Recorder
 from model.streams import Decision
 from model.vocabulary import (
@@ -41,7 +41,9 @@ _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_IND
     "month_first_encounters", "fiscal_year_first_encounters"))
 
 # for the compiled moves
-GAVE_UP, EN_ROUTE = int(Status.GAVE_UP), int(Status.EN_ROUTE)
+GAVE_UP, EN_ROUTE, EVADED_INTO_US = (int(Status.GAVE_UP), int(Status.EN_ROUTE),
+                                    int(Status.EVADED_INTO_US))
+BORDER = int(Arrest.BORDER)
 RELEASED_IN_US, RELEASE = int(Status.RELEASED_IN_US), int(Pending.RELEASE)
 _NOBODY = np.empty(0, dtype=np.int64)
 
@@ -78,6 +80,21 @@ def _send_back(rows, where, day, memory, retry_inputs, arrays):
     retry = ~gives_up
     move_rows(rows[retry], where, day, delay[retry], arrays)
     return np.count_nonzero(gives_up)
+
+
+@numba.njit(cache=True)
+def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays):
+    """`Migrants.attempt_crossing` after the draws, in one call: each row's sector noted
+    and marked as a border crosser (crossing again), evaders into the US (peers learn
+    they got in); `arrays` as for `move_rows`. Returns the apprehended (rows, sector,
+    at a port) and how many evaded."""
+    status, _, _, _, _, _, _, _, _, _, arrest, arrest_counts = arrays
+    sector_column[rows] = sectors
+    set_arrest_rows(arrest, arrest_counts, status, rows[arrest[rows] != BORDER], BORDER)
+    evaders = rows[~caught]
+    count_outcomes(evaders, True, memory)
+    _stop(evaders, EVADED_INTO_US, day, arrays)
+    return rows[caught], sectors[caught], at_port[caught], evaders.size
 
 
 @numba.njit(cache=True)
@@ -133,7 +150,7 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
-_BORDER, _INTERIOR, _RESIDENT = int(Arrest.BORDER), int(Arrest.INTERIOR), int(Arrest.RESIDENT)
+_INTERIOR, _RESIDENT = int(Arrest.INTERIOR), int(Arrest.RESIDENT)
 _ICE, _FAMILY, _RELEASED, _EVADED = (int(s) for s in (
     Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION, Status.RELEASED_IN_US,
     Status.EVADED_INTO_US))
@@ -148,7 +165,7 @@ def _record_stocks(today, counts, by_arrest):
         for status in range(counts.size):
             total += counts[status] * _STOCKS_OF_STATUS[status, column]
         today[_STOCK_COLUMNS[column]] = total
-    today[_DETAINED_BORDER] = by_arrest[_BORDER, _ICE] + by_arrest[_BORDER, _FAMILY]
+    today[_DETAINED_BORDER] = by_arrest[BORDER, _ICE] + by_arrest[BORDER, _FAMILY]
     today[_DETAINED_INTERIOR] = by_arrest[_INTERIOR, _ICE] + by_arrest[_RESIDENT, _ICE]
     today[_IN_US] -= by_arrest[_RESIDENT, _RELEASED] + by_arrest[_RESIDENT, _EVADED]
 
@@ -263,13 +280,11 @@ class Migrants:
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
         sectors, caught, at_port = b.cross(pop, rows, day)
-        pop.sector[rows] = sectors
-        pop.set_arrest(rows[pop.arrest[rows] != Arrest.BORDER], Arrest.BORDER)  # crossing again
-        evaders = rows[~caught]
-        self.recorder.add("evasions", len(evaders))
-        self.record_outcome(evaders, entered=True)
-        self.move(evaders, Status.EVADED_INTO_US, day)
-        return rows[caught], sectors[caught], at_port[caught]
+        caught_rows, sectors, at_port, evaders = _crossed(
+            rows, sectors, caught, at_port, day, pop.sector, b.experience.memory(pop),
+            self.move_arrays(0))
+        self.recorder.add("evasions", evaders)
+        return caught_rows, sectors, at_port
 
     def record_encounters(self, rows: np.ndarray, sectors: np.ndarray, at_port: np.ndarray,
                           day: int) -> None:

@@ -128,7 +128,7 @@ class Population:
         """Mark `rows` as arrested at the border or in the interior (`Arrest`),
         keeping the counts per (arrest, status) exact."""
         if len(rows):
-            _set_arrest_rows(self.arrest, self.arrest_counts, self.status, rows, int(arrest))
+            set_arrest_rows(self.arrest, self.arrest_counts, self.status, rows, int(arrest))
 
     # -- families: one unit, one decision -------------------------------------
     def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -160,7 +160,8 @@ def set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts
 
 
 @numba.njit(cache=True)
-def _set_arrest_rows(arrest, arrest_counts, status, rows, new):
+def set_arrest_rows(arrest, arrest_counts, status, rows, new):
+    """`Population.set_arrest` on its arrays (for compiled callers too)."""
     for r in rows:
         arrest_counts[arrest[r], status[r]] -= 1
         arrest_counts[new, status[r]] += 1
