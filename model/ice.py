@@ -16,7 +16,7 @@ import numpy as np
 from model.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
-from model.migrants import move_rows
+from model.migrants import group_rows, move_rows
 from model.recorder import COLUMN_INDEX
 from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
@@ -137,8 +137,11 @@ class ICE(mesa.Agent):
         if (fly_to == first).all():  # usually one destination
             self.waiting[first].append(fly_rows)
             return
-        for dest in np.unique(fly_to).tolist():
-            self.waiting[dest].append(fly_rows[fly_to == dest])
+        order, bounds = group_rows(np.arange(len(fly_to)), fly_to, int(Pending.RELEASE))
+        bounds = bounds.tolist()
+        for dest in range(len(bounds) - 1):  # each destination's rows, in their order
+            if bounds[dest] < bounds[dest + 1]:
+                self.waiting[dest].append(fly_rows[order[bounds[dest]: bounds[dest + 1]]])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released (people
