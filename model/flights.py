@@ -19,6 +19,7 @@ At a coarse scale a flight's seats are a fraction of whole agents
 the fraction a family could not use rides on the route's next flight.
 """
 
+import functools
 import zlib
 from enum import IntEnum
 from typing import NamedTuple
@@ -74,13 +75,12 @@ class Flight(mesa.Agent):
         super().__init__(model)
         self.route = route
         self.route_index = route_index
-        self.key = (zlib.crc32(route.id.encode()) << 20) | number  # for its random draws
+        route_key, self.destination, self.carried = _route_facts(route.id, route.destination)
+        self.key = route_key | number  # for its random draws
         self.day = day
         self.date = model.calendar.iso_dates[day]
         self.listed = listed  # on the route's own `dates`: a one-off, negotiated flight
         self.origin = origin
-        self.destination = Destination(DESTINATIONS.index(route.destination))
-        self.carried = carried_to(self.destination)
         # expulsions, not removals: neither the moratorium nor the priorities cancel them
         self.removal = self.carried != Carried.EXPELLED
         # the 2021 priorities may cancel it (not a listed one, nor Mexico's or Guatemala's)
@@ -104,6 +104,14 @@ class Flight(mesa.Agent):
     def record(self) -> FlightRecord:
         return FlightRecord(self.date, self.route.id, self.origin, self.route.destination,
                             self.seats, self.passengers, self.status)
+
+
+@functools.cache
+def _route_facts(route_id: str, destination: str) -> tuple[int, Destination, Carried]:
+    """What every flight of a route shares: the key its flights' draws start from, its
+    destination and what its passengers count as (thousands of flights, tens of routes)."""
+    where = Destination(DESTINATIONS.index(destination))
+    return zlib.crc32(route_id.encode()) << 20, where, carried_to(where)
 
 
 def flight_days(route: Flights) -> list[tuple[int, bool]]:
