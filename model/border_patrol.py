@@ -111,18 +111,33 @@ class BorderPatrol:
             return
         m = self.model
         pop = m.migrants.pop
-        self._count_custody(pop.sector[rows], -1)
-        pending = pop.pending[rows]
-        released = rows[pending == Pending.RELEASE]
-        family = pop.demographic[released] == Demographic.FAMILY_UNIT
-        held_elsewhere = m.ice.families.take(released[family], day)  # family beds first
-        m.migrants.release(np.concatenate([released[~family], held_elsewhere]), day)
-        m.courts.enroll_mpp(rows[pending == Pending.MPP], day)
-        to_ice = (pending != Pending.RELEASE) & (pending != Pending.MPP)
-        m.ice.intake(rows[to_ice], pending[to_ice], day)
+        others, families, mpp, to_ice, pending = _out_of_custody(
+            rows, pop.pending, pop.demographic, pop.sector, self.in_custody)
+        held_elsewhere = m.ice.families.take(families, day)  # family beds first
+        m.migrants.release(np.concatenate([others, held_elsewhere]), day)
+        m.courts.enroll_mpp(mpp, day)
+        m.ice.intake(to_ice, pending, day)
 
     def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
         self.in_custody += sign * np.bincount(sectors, minlength=N_SECTORS)
+
+
+@numba.njit(cache=True)
+def _out_of_custody(rows, pending, demographic, sector, in_custody):
+    """`BorderPatrol.finish_custody`'s split, in one pass: each row leaves its sector's
+    custody (`in_custody` counted down) and is (released and not a family; released
+    families; for MPP; for ICE, with what ICE is to carry out), each in row order."""
+    release = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        r = rows[i]
+        in_custody[sector[r]] -= 1
+        release[i] = pending[r] == _RELEASE
+    released = rows[release]
+    family = demographic[released] == _FAMILY
+    case = pending[rows]
+    mpp = case == _MPP
+    ice = ~release & ~mpp
+    return released[~family], released[family], rows[mpp], rows[ice], case[ice]
 
 
 # What happens to each person apprehended today (`_consequences`' outcome codes)
