@@ -38,7 +38,7 @@ IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
 CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
     int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
     int(Pending.DETAINED_DOCKET))
-BORDER = int(Arrest.BORDER)
+BORDER, RELEASE = int(Arrest.BORDER), int(Pending.RELEASE)
 NO_LIMIT = 1 << 40  # days: `detain_until_due` without a limit
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
@@ -176,24 +176,19 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m, pop = self.model, self.model.migrants.pop
-        pending = pop.pending[rows]
-        fear = pending == Pending.CREDIBLE_FEAR
-        if fear.any():
-            self._interviewed(rows[fear], day)
-        removed = pending == Pending.PORT_REMOVAL
-        if removed.any():
-            removed = rows[removed]
+        fear, removed, docket, flying = _due_cases(rows, pop.pending)
+        if len(fear):
+            self._interviewed(fear, day)
+        if len(removed):
             if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
                 m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
             else:
                 self.record_removals(removed)
                 m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
-        docket = pending == Pending.DETAINED_DOCKET
-        if docket.any():
-            self._docket_decides(rows[docket], day)
-        flying = pending < Pending.RELEASE
-        if flying.any():
-            timed_out = self._interior_released(rows[flying], day)
+        if len(docket):
+            self._docket_decides(docket, day)
+        if len(flying):
+            timed_out = self._interior_released(flying, day)
             no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
             m.migrants.return_at_port(timed_out[no_seat], day)
             m.migrants.release(timed_out[~no_seat], day)
@@ -276,6 +271,16 @@ class ICE(mesa.Agent):
             pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
+
+
+@numba.njit(cache=True)
+def _due_cases(rows, pending):
+    """`ICE.on_due`'s split of the day's due detainees by what they wait for: (a
+    credible-fear interview, a removal through a port, the detained docket, a flight),
+    each in row order."""
+    case = pending[rows]
+    return (rows[case == CREDIBLE_FEAR], rows[case == PORT_REMOVAL],
+            rows[case == DETAINED_DOCKET], rows[case < RELEASE])
 
 
 @numba.njit(cache=True)
