@@ -151,9 +151,7 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
 _INTERIOR, _RESIDENT = int(Arrest.INTERIOR), int(Arrest.RESIDENT)
-_ICE, _FAMILY, _RELEASED, _EVADED = (int(s) for s in (
-    Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION, Status.RELEASED_IN_US,
-    Status.EVADED_INTO_US))
+_ICE, _FAMILY = int(Status.IN_ICE_DETENTION), int(Status.IN_FAMILY_DETENTION)
 
 
 @numba.njit(cache=True)
@@ -167,7 +165,7 @@ def _record_stocks(today, counts, by_arrest):
         today[_STOCK_COLUMNS[column]] = total
     today[_DETAINED_BORDER] = by_arrest[BORDER, _ICE] + by_arrest[BORDER, _FAMILY]
     today[_DETAINED_INTERIOR] = by_arrest[_INTERIOR, _ICE] + by_arrest[_RESIDENT, _ICE]
-    today[_IN_US] -= by_arrest[_RESIDENT, _RELEASED] + by_arrest[_RESIDENT, _EVADED]
+    today[_IN_US] -= by_arrest[_RESIDENT, RELEASED_IN_US] + by_arrest[_RESIDENT, EVADED_INTO_US]
 
 
 class DueToday:
