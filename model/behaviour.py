@@ -72,9 +72,7 @@ class Experience:
         return self._today, pop.group, pop.sector, self.people_per_agent
 
     def end_day(self) -> None:
-        self.entered = self.entered * self.decay + self._today[0]
-        self.total = self.total * self.decay + self._today[1]
-        self._today[:] = 0.0
+        _remember_today(self.entered, self.total, self._today, self.decay)
         self._share = self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
@@ -90,6 +88,18 @@ class Experience:
             self._share_by_group = ((self.entered.sum(1) + w * self.prior[:, 0])
                                     / (self.total.sum(1) + w))
         return self._share_by_group
+
+
+@numba.njit(cache=True)
+def _remember_today(entered, total, today, decay):
+    """`Experience.end_day` in place: the memory decays and takes in today's outcomes,
+    which are cleared (element by element as numpy did it: a product, then a sum)."""
+    for g in range(entered.shape[0]):
+        for s in range(entered.shape[1]):
+            entered[g, s] = entered[g, s] * decay + today[0, g, s]
+            total[g, s] = total[g, s] * decay + today[1, g, s]
+            today[0, g, s] = 0.0
+            today[1, g, s] = 0.0
 
 
 @numba.njit(cache=True)
