@@ -65,12 +65,14 @@ class Experience:
         """Count today's outcomes for `rows`, by their group and latest sector
         (they join the memory at the end of the day)."""
         if len(rows):
-            _count_outcomes(self._today, rows, pop.group, pop.sector, entered, self.people_per_agent)
+            count_outcomes(rows, entered, self.memory(pop))
+
+    def memory(self, pop: Population) -> tuple:
+        """What `count_outcomes` writes today's outcomes into, and reads them from."""
+        return self._today, pop.group, pop.sector, self.people_per_agent
 
     def end_day(self) -> None:
-        self.entered = self.entered * self.decay + self._today[0]
-        self.total = self.total * self.decay + self._today[1]
-        self._today[:] = 0.0
+        _remember_today(self.entered, self.total, self._today, self.decay)
         self._share = self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
@@ -89,10 +91,25 @@ class Experience:
 
 
 @numba.njit(cache=True)
-def _count_outcomes(today, rows, group, sector, entered, weight):
-    """Add each row's outcome to today's (entered, total) per group and sector.
-    People stopped in transit never chose a sector (-1): their outcome counts in
-    the last sector's cell (Rio Grande Valley, where most Central Americans head)."""
+def _remember_today(entered, total, today, decay):
+    """`Experience.end_day` in place: the memory decays and takes in today's outcomes,
+    which are cleared (element by element as numpy did it: a product, then a sum)."""
+    for g in range(entered.shape[0]):
+        for s in range(entered.shape[1]):
+            entered[g, s] = entered[g, s] * decay + today[0, g, s]
+            total[g, s] = total[g, s] * decay + today[1, g, s]
+            today[0, g, s] = 0.0
+            today[1, g, s] = 0.0
+
+
+@numba.njit(cache=True)
+def count_outcomes(rows, entered, memory):
+    """Add each row's outcome to today's (entered, total) per group and sector
+    (`memory`: `Experience.memory`'s arrays). People stopped in transit never chose
+    a sector (-1): their outcome counts in the last sector's cell (Rio Grande
+    Valley, where most Central Americans head). Called by `Experience.record` and
+    by compiled moves that return people (`Migrants.send_back`)."""
+    today, group, sector, weight = memory
     last = today.shape[2] - 1
     for r in rows:
         cell = sector[r] if sector[r] >= 0 else last
@@ -134,6 +151,11 @@ class Behaviour:
         self.apprehension = np.array([scenario.apprehension_prob[k] for k in SECTOR_KEYS])
         self.retry_days = np.array([scenario.retry_days[k] for k in RETURN_MODES])
         self.give_up_prob = np.array([scenario.give_up_prob[k] for k in RETURN_MODES])
+        # what `retry_inputs` reads for each ReturnMode (thousands of times a run)
+        self._retry_of_mode = [
+            (streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
+             self.give_up_prob[mode], scenario.give_up_per_encounter, self.retry_days[mode])
+            for mode in range(len(RETURN_MODES))]
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
@@ -157,21 +179,42 @@ class Behaviour:
         2 + Poisson(family_size_mean - 2) people, who share home state, intent
         and every later decision; `head_uid` is each person's family's first uid.
         """
-        keys = self.streams.keys
-        uid, family_key, head_uid, origin, intent = _new_people(
-            counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
-            keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
-            self.s.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
-        groups = np.repeat(np.arange(counts.size), counts.ravel())
-        return {"uid": uid, "nationality": (groups // N_DEMOGRAPHIC).astype(np.int8),
-                "demographic": (groups % N_DEMOGRAPHIC).astype(np.int8),
+        n = int(counts.sum())
+        uid, family_key = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
+        origin, intent = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_)
+        nationality, demographic = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8)
+        self._make_people(counts, day, 0, (uid, family_key, origin, intent, nationality,
+                                            demographic, np.empty(n, dtype=np.int8)))
+        return {"uid": uid, "nationality": nationality, "demographic": demographic,
                 "origin_state": origin, "asylum_intent": intent,
-                "family_key": family_key, "head_uid": head_uid}
+                "family_key": family_key, "head_uid": uid[family_key]}
 
-    def travel_time(self, pop: Population, rows: np.ndarray, day: int) -> np.ndarray:
-        """Days on the road for `rows` setting out on `day` (families travel together)."""
-        return self.travel_time_of(pop.uid[pop.family[rows]], pop.nationality[rows],
-                                   pop.origin_state[rows], day)
+    def add_people(self, pop: Population, counts: np.ndarray, key_day: int, day: int,
+                   arrest: int = 0) -> np.ndarray:
+        """`new_people` written straight into `pop` (no arrays of attributes in between:
+        people set out and are arrested in the interior every day): they join on
+        `day`, drawn as people who set out on `key_day`, arrested as `arrest`
+        (`Arrest`). Returns their rows."""
+        count = int(counts.sum())
+        pop.make_room(count)
+        self._make_people(counts, key_day, pop.n, (
+            pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
+            pop.demographic, pop.group))
+        return pop.add_written(count, day, arrest)
+
+    def _make_people(self, counts: np.ndarray, day: int, at: int, columns: tuple) -> None:
+        keys = self.streams.keys
+        _new_people(counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
+                    keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE],
+                    keys[Decision.ASYLUM_INTENT], self.s.family_size_mean - 2.0, _STATE_CDF,
+                    self.intent_share, at, columns)
+
+    def travel_inputs(self, pop: Population, day: int) -> tuple:
+        """What `travel_time_rows` draws the days on the road of people setting out on
+        `day` from (families travel together)."""
+        return (pop.uid, pop.family, pop.nationality, pop.origin_state,
+                day + self.streams.day_offset, self.streams.keys[Decision.TRAVEL_DAYS],
+                self.travel_days, STATE_KM)
 
     def travel_time_of(self, person: np.ndarray, nationality: np.ndarray,
                        origin_state: np.ndarray, day: int) -> np.ndarray:
@@ -211,14 +254,16 @@ class Behaviour:
         across a bridge), after many failed attempts, and when peers lately
         did not get in.
         """
-        streams = self.streams
-        gives_up, delay = _retry_or_give_up(
-            rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
-            day + streams.day_offset, streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
-            self.give_up_prob[mode], self.s.give_up_per_encounter, self._discouragement(),
-            self.retry_days[mode], self.push_today)
+        gives_up, delay = retry_or_give_up_rows(rows, self.retry_inputs(pop, mode, day))
         retry = ~gives_up
         return rows[gives_up], rows[retry], delay[retry]
+
+    def retry_inputs(self, pop: Population, mode: ReturnMode, day: int) -> tuple:
+        """What `retry_or_give_up_rows` decides from, after a return by `mode` on `day`."""
+        give_up_key, retry_key, give_up_prob, per_encounter, retry_days = self._retry_of_mode[mode]
+        return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.n_encounters,
+                day + self.streams.day_offset, give_up_key, retry_key, give_up_prob,
+                per_encounter, self._discouragement(), retry_days, self.push_today)
 
     def _discouragement(self) -> np.ndarray:
         """Per group, how much peers' recent failures multiply the chance to give up
@@ -232,17 +277,14 @@ class Behaviour:
 
 @numba.njit(cache=True)
 def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_family_size,
-                state_cdf, intent_share):
-    """`Behaviour.new_people` in one pass over the day's newcomers, group by group:
-    (uid, family key, family head's uid, home state, asylum intent) per person."""
-    n = counts.sum()
-    uid = np.empty(n, dtype=np.uint64)
-    family = np.empty(n, dtype=np.int64)
-    head_uid = np.empty(n, dtype=np.uint64)
-    origin = np.full(n, -1, dtype=np.int8)
-    intent = np.empty(n, dtype=np.bool_)
-    i = 0
-    next_family = 0
+                state_cdf, intent_share, at, columns):
+    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers,
+    group by group: each person's uid, family (the index of its first member), home
+    state (-1: not Mexican), asylum intent, nationality, demographic and behaviour
+    group, written into `columns` (in that order) from index `at` on."""
+    uid, family, origin, intent, nationalities, demographics, groups = columns
+    i = at
+    home = -1
     for group in range(counts.size):
         nationality = group // N_DEMOGRAPHIC
         in_families = group % N_DEMOGRAPHIC == FAMILY_UNIT
@@ -251,8 +293,7 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
         for rank in range(counts[group]):
             uid[i] = new_uid(uid_key, day, group, rank)
             if not in_families or left == 0:
-                family[i] = next_family
-                next_family += 1
+                first = i
                 head = uid[i]
                 if in_families:
                     u = draw_unit(family_key, place_key(day, group, place), 0)
@@ -265,15 +306,14 @@ def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_f
                         state += 1
                     home = state
                 shared_intent = draw_unit(intent_key, head, day) < intent_share[nationality]
-            else:
-                family[i] = next_family - 1
+            family[i] = first
             left -= 1
-            head_uid[i] = head
-            if nationality == MEXICO:
-                origin[i] = home
+            origin[i] = home if nationality == MEXICO else -1
             intent[i] = shared_intent
+            nationalities[i] = nationality
+            demographics[i] = group % N_DEMOGRAPHIC
+            groups[i] = group
             i += 1
-    return uid, family, head_uid, origin, intent
 
 
 @numba.njit(cache=True)
@@ -281,11 +321,32 @@ def _travel_time(person, nationality, origin_state, day, key, travel_days, state
     """`Behaviour.travel_time_of` for each person."""
     out = np.empty(person.size, dtype=np.int64)
     for i in range(person.size):
-        mean = travel_days[nationality[i]]
-        if origin_state[i] >= 0:
-            mean += state_km[origin_state[i]] / 500.0
-        out[i] = 1 + poisson_from_unit(draw_unit(key, person[i], day), max(mean - 1.0, 0.0))
+        out[i] = _days_on_road(person[i], nationality[i], origin_state[i], day, key,
+                               travel_days, state_km)
     return out
+
+
+@numba.njit(cache=True)
+def travel_time_rows(rows, inputs):
+    """Days on the road for each of `rows` (`Behaviour.travel_inputs`): for the compiled
+    `Migrants.start_journey`."""
+    uid, family, nationality, origin_state, day, key, travel_days, state_km = inputs
+    out = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        r = rows[i]
+        out[i] = _days_on_road(uid[family[r]], nationality[r], origin_state[r], day, key,
+                               travel_days, state_km)
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _days_on_road(person, nationality, origin_state, day, key, travel_days, state_km):
+    """1 + Poisson(mean - 1) days: the mean by nationality, plus the road from a
+    Mexican home state at 500 km a day."""
+    mean = travel_days[nationality]
+    if origin_state >= 0:
+        mean += state_km[origin_state] / 500.0
+    return 1 + poisson_from_unit(draw_unit(key, person, day), max(mean - 1.0, 0.0))
 
 
 @numba.njit(cache=True)
@@ -319,11 +380,13 @@ def _cross(rows, uid, family, nationality, demographic, pending, day, sector_key
 
 
 @numba.njit(cache=True)
-def _retry_or_give_up(rows, uid, family, nationality, demographic, n_encounters, day, give_up_key,
-                      retry_key, give_up_prob, per_encounter, discouraged, retry_days, push):
+def retry_or_give_up_rows(rows, inputs):
     """`Behaviour.retry_or_give_up` for each row, in one pass: (gives up, days until
-    trying again). Hard times (a push below 1: lockdowns, closed borders) slow
-    re-attempts too."""
+    trying again), from `Behaviour.retry_inputs`. Hard times (a push below 1:
+    lockdowns, closed borders) slow re-attempts too. Also called by the compiled
+    `Migrants.send_back`."""
+    (uid, family, nationality, demographic, n_encounters, day, give_up_key, retry_key,
+     give_up_prob, per_encounter, discouraged, retry_days, push) = inputs
     gives_up = np.zeros(rows.size, dtype=np.bool_)
     delay = np.zeros(rows.size, dtype=np.int64)
     for i in range(rows.size):

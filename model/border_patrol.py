@@ -16,6 +16,7 @@ import numba
 import numpy as np
 
 from model.geography import MEXICAN_STATES, N_SECTORS, SECTORS
+from model.migrants import group_rows
 from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
     N_DEMOGRAPHIC,
@@ -81,16 +82,23 @@ class BorderPatrol:
             m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
             m.migrants.behaviour.experience.entry_share(), room,
             max(m.scenario.custody_days - 1.0, 0.0))
-        expelled, by_air = outcome == EXPELLED, outcome == EXPELLED_BY_AIR
+        # by outcome, each group in the day's order (slices: no mask per outcome)
+        order, bounds = group_rows(np.arange(len(rows)), outcome, N_OUTCOMES)
+        rows, sectors, pending, custody_days = (rows[order], sectors[order], pending[order],
+                                                custody_days[order])
+        bounds = bounds.tolist()
+        group = [slice(bounds[k], bounds[k + 1]) for k in range(N_OUTCOMES)]
         m.recorder.add("family_expulsions_refused", refused)
-        m.recorder.add("title42_expulsions", int(np.count_nonzero(expelled | by_air)))
-        m.migrants.send_back(rows[expelled], ReturnMode.TITLE42, Status.AT_BORDER, day)
-        flies = by_air & (pending < Pending.RELEASE)  # held for an expulsion flight
+        m.recorder.add("title42_expulsions", sum(group[k].stop - group[k].start
+                                                 for k in (EXPELLED, EXPELLED_BY_AIR, FLIES)))
+        m.migrants.send_back(rows[group[EXPELLED]], ReturnMode.TITLE42, Status.AT_BORDER, day)
+        flies = group[FLIES]
         m.ice.hold_for_expulsion(rows[flies], pending[flies], day)
-        m.migrants.send_back(rows[by_air & ~flies], ReturnMode.REMOVAL, Status.AT_HOME, day)
-        m.migrants.return_at_port(rows[outcome == PORT_RETURNED], day)
-        m.migrants.release(rows[outcome == NO_ROOM], day, forced=True)
-        held = outcome == HELD
+        m.migrants.send_back(rows[group[EXPELLED_BY_AIR]], ReturnMode.REMOVAL, Status.AT_HOME,
+                             day)
+        m.migrants.return_at_port(rows[group[PORT_RETURNED]], day)
+        m.migrants.release(rows[group[NO_ROOM]], day, forced=True)
+        held = group[HELD]
         pop.pending[rows[held]] = pending[held]
         m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
         self._count_custody(sectors[held], +1)
@@ -103,22 +111,39 @@ class BorderPatrol:
             return
         m = self.model
         pop = m.migrants.pop
-        self._count_custody(pop.sector[rows], -1)
-        pending = pop.pending[rows]
-        released = rows[pending == Pending.RELEASE]
-        family = pop.demographic[released] == Demographic.FAMILY_UNIT
-        held_elsewhere = m.ice.families.take(released[family], day)  # family beds first
-        m.migrants.release(np.concatenate([released[~family], held_elsewhere]), day)
-        m.courts.enroll_mpp(rows[pending == Pending.MPP], day)
-        to_ice = (pending != Pending.RELEASE) & (pending != Pending.MPP)
-        m.ice.intake(rows[to_ice], pending[to_ice], day)
+        others, families, mpp, to_ice, pending = _out_of_custody(
+            rows, pop.pending, pop.demographic, pop.sector, self.in_custody)
+        held_elsewhere = m.ice.families.take(families, day)  # family beds first
+        m.migrants.release(np.concatenate([others, held_elsewhere]), day)
+        m.courts.enroll_mpp(mpp, day)
+        m.ice.intake(to_ice, pending, day)
 
     def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
         self.in_custody += sign * np.bincount(sectors, minlength=N_SECTORS)
 
 
+@numba.njit(cache=True)
+def _out_of_custody(rows, pending, demographic, sector, in_custody):
+    """`BorderPatrol.finish_custody`'s split, in one pass: each row leaves its sector's
+    custody (`in_custody` counted down) and is (released and not a family; released
+    families; for MPP; for ICE, with what ICE is to carry out), each in row order."""
+    release = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        r = rows[i]
+        in_custody[sector[r]] -= 1
+        release[i] = pending[r] == _RELEASE
+    released = rows[release]
+    family = demographic[released] == _FAMILY
+    case = pending[rows]
+    mpp = case == _MPP
+    ice = ~release & ~mpp
+    return released[~family], released[family], rows[mpp], rows[ice], case[ice]
+
+
 # What happens to each person apprehended today (`_consequences`' outcome codes)
-EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM = range(5)
+# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight)
+EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM, FLIES = range(6)
+N_OUTCOMES = 6
 # constants the kernel reads (numba takes module-level ints and arrays as constants)
 _MEXICO, _CHINA, _OTHER = int(Nationality.MEXICO), int(Nationality.CHINA), int(Nationality.OTHER)
 _SINGLE, _FAMILY, _CHILD = (int(Demographic.SINGLE_ADULT), int(Demographic.FAMILY_UNIT),
@@ -251,6 +276,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                 custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
             else:
                 out = NO_ROOM
+        if out == EXPELLED_BY_AIR and pend < _RELEASE:
+            out = FLIES
         outcome[i:j] = out
         pending[i:j] = pend
         i = j

@@ -48,6 +48,7 @@ class DueQueue:
     CHUNK = 128  # rows per chunk
 
     def __init__(self, n_days: int, capacity: int = 1024):
+        self.n_days = n_days
         self.head = np.full(n_days, -1, dtype=np.int64)  # first chunk of each day's chain
         self.tail = np.full(n_days, -1, dtype=np.int64)  # last chunk (where pushes go)
         n_chunks = max(capacity // self.CHUNK, 16)
@@ -67,9 +68,10 @@ class DueQueue:
     def reserve(self, n: int) -> None:
         """Make room for `n` more rows, before a compiled caller that schedules
         people itself (with `push_rows` on the queue's arrays): kernels cannot grow them."""
-        worst = min(n, len(self.head)) + n // self.CHUNK + 1  # a new chunk per day, full ones
-        if self.state[1] + worst > len(self.fill):
-            self._grow(self.state[1] + worst)
+        worst = min(n, self.n_days) + n // self.CHUNK + 1  # a new chunk per day, full ones
+        used = self.state.item(1)
+        if used + worst > len(self.fill):
+            self._grow(used + worst)
 
     def pop(self, day: int, next_day: np.ndarray) -> np.ndarray:
         """Rows still due on `day`, sorted, each once."""

@@ -54,6 +54,28 @@ def fit_under(pop, rows: np.ndarray, limit: float) -> np.ndarray:
     return fit_families(pop.family, rows, np.zeros(len(rows), dtype=np.int64), room)
 
 
+LARGE_FAMILY = 6.0  # agents: room may always build up to fit one
+CARRY_PERIODS = 3  # room carries for at most this many periods' worth
+
+
+@numba.njit(cache=True)
+def grant_one(credit, granted, key, agents):
+    """`CarriedRoom.grant` for one key (`agents`: the period's room), on its arrays: for
+    compiled callers too (`ICE.board`, one flight's seats)."""
+    granted[key] = agents
+    credit[key] += agents
+
+
+@numba.njit(cache=True)
+def settle_one(credit, granted, key, whole):
+    """`CarriedRoom.settle` for one key, on its arrays (`whole`: at full scale), for
+    compiled callers too."""
+    if whole:
+        credit[key] = 0.0
+    else:
+        credit[key] = min(credit[key], max(CARRY_PERIODS * granted[key], LARGE_FAMILY))
+
+
 class CarriedRoom:
     """Room for people (per site, route or quota: one `key` each), measured in
     agents, granted each period and taken by whole families; at a coarse scale
@@ -61,24 +83,37 @@ class CarriedRoom:
 
     Each period: `grant` the period's room (in people), `take` it (any number
     of times), then `settle`. A compiled caller may take instead with
-    `fit_families` on a view of `credit` (`ICE.board`: one flight's seats, `credit[route]`).
+    `fit_families` on a view of `credit` (`ICE.board`: one flight's seats, `credit[route]`,
+    granted and settled with `grant_one` and `settle_one`).
     """
 
-    LARGE_FAMILY = 6.0  # agents: room may always build up to fit one
-    CARRY_PERIODS = 3  # room carries for at most this many periods' worth
+    LARGE_FAMILY = LARGE_FAMILY
+    CARRY_PERIODS = CARRY_PERIODS
 
     def __init__(self, n_keys: int, scale: int):
         self.scale = scale
         self.credit = np.zeros(n_keys)
         self.granted = np.zeros(n_keys)  # this period's grant, in agents
+        self._still = False  # `renew` would change nothing (see there)
+
+    def renew(self, people: np.ndarray, any_people: bool) -> None:
+        """`settle` the last period and `grant` this one's room (`people` per key; whether
+        any: `any_people`). Skipped while that changes nothing: when nothing was
+        granted last period or this one, and no key holds more than `LARGE_FAMILY`
+        agents, settling keeps each key's credit (room only shrinks in between, by
+        `take`) and the grant adds none (Mexico's MPP sites: closed most days)."""
+        if self._still and not any_people:
+            return
+        self.settle()
+        self.grant(people)
+        self._still = not any_people and bool((self.credit <= self.LARGE_FAMILY).all())
 
     def grant(self, people: "np.ndarray | float", key: int | None = None) -> None:
         if key is None:
             self.granted[:] = np.asarray(people, dtype=np.float64) / self.scale
             self.credit += self.granted
         else:
-            self.granted[key] = people / self.scale
-            self.credit[key] += self.granted[key]
+            grant_one(self.credit, self.granted, key, people / self.scale)
 
     def take(self, pop, rows: np.ndarray, keys: "np.ndarray | int") -> np.ndarray:
         """Mask of the rows (under `keys`, in order, families together) given room."""
@@ -92,9 +127,8 @@ class CarriedRoom:
         At a coarse scale the room left carries (whether nobody came or a family
         did not fit is mostly chance there), up to `CARRY_PERIODS` periods' worth
         or `LARGE_FAMILY` agents, whichever is more. With `key`, that key only."""
-        if key is not None:  # one route after one flight: plain floats, no array work
-            cap = max(self.CARRY_PERIODS * self.granted[key], self.LARGE_FAMILY)
-            self.credit[key] = 0.0 if self.scale == 1 else min(self.credit[key], cap)
+        if key is not None:  # one route after one flight: no array work
+            settle_one(self.credit, self.granted, key, self.scale == 1)
         elif self.scale == 1:
             self.credit[:] = 0.0
         else:

@@ -83,14 +83,14 @@ class ImmigrationCourts(mesa.Agent):
         m.ice.intake(denied, _REMOVAL[pop.nationality[denied]], day)
 
     # -- regular docket ------------------------------------------------------------
-    def regular_hearing_delay(self, rows: np.ndarray, day: int) -> np.ndarray:
-        """Days until a released person's final hearing: the backlog ahead of them at
+    def hearing_inputs(self, day: int) -> tuple:
+        """What `hearing_days` draws today's hearing dates from: the days until a released
+        person's final hearing are the backlog ahead of them (today's cases opened) at
         today's completion rate (so years, mostly past the run), spread around that."""
         m = self.model
         mean = min(max(self.backlog / max(self._completions(day), 1.0), 30.0), 3650.0)
-        return _hearing_days(rows, m.migrants.pop.uid, m.migrants.pop.family,
-                             day + m.streams.day_offset,
-                             m.streams.keys[Decision.REGULAR_HEARING_DAYS], mean)
+        return (m.migrants.pop.uid, m.migrants.pop.family, day + m.streams.day_offset,
+                m.streams.keys[Decision.REGULAR_HEARING_DAYS], mean)
 
     def hear_regular(self, rows: np.ndarray, day: int) -> None:
         """Final hearings due today for people living in the US while their case runs."""
@@ -106,12 +106,14 @@ class ImmigrationCourts(mesa.Agent):
             delay = 30 + np.floor(120 * draw(Decision.REGULAR_POSTPONED_DAYS, pop, moved, day))
             mig.move(moved, Status.RELEASED_IN_US, day, delay.astype(np.int64))
             rows = rows[~later]
-        attends = draw(Decision.REGULAR_ATTENDS, pop, rows, day) < s.regular_attend_prob
-        granted = attends & (draw(Decision.REGULAR_GRANTED, pop, rows, day) < s.regular_grant_prob)
+        keys = m.streams.keys
+        granted, absent, ordered = _regular_hearings(
+            rows, pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.REGULAR_ATTENDS],
+            keys[Decision.REGULAR_GRANTED], s.regular_attend_prob, s.regular_grant_prob)
         m.recorder.add("regular_hearings", len(rows))
-        m.recorder.add("regular_in_absentia_orders", int((~attends).sum()))
-        m.recorder.add("regular_relief_granted", int(granted.sum()))
-        m.recorder.add("regular_removal_orders", int((attends & ~granted).sum()))
+        m.recorder.add("regular_in_absentia_orders", absent)
+        m.recorder.add("regular_relief_granted", len(rows) - absent - ordered)
+        m.recorder.add("regular_removal_orders", ordered)
         mig.move(rows[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         m.ice.interior.final_orders(rows[~granted], day)  # ordered removed: until ICE arrests them
 
@@ -188,8 +190,29 @@ def _a_day_waiting(roster, uid, family, n_violence, day, violence_key, leave_key
 
 
 @numba.njit(cache=True)
-def _hearing_days(rows, uid, family, day, key, mean):
-    """Whole days (at least 1) to each row's regular-docket hearing: Gamma(2) around `mean`."""
+def _regular_hearings(rows, uid, family, day, attend_key, grant_key, attend_prob, grant_prob):
+    """`ImmigrationCourts.hear_regular`'s hearings in one pass (families together): who
+    is granted relief (present, and granted), how many were ordered removed in
+    absentia and how many after a hearing."""
+    granted = np.zeros(rows.size, dtype=np.bool_)
+    absent = ordered = 0
+    for i in range(rows.size):
+        person = uid[family[rows[i]]]
+        if draw_unit(attend_key, person, day) >= attend_prob:
+            absent += 1
+        elif draw_unit(grant_key, person, day) < grant_prob:
+            granted[i] = True
+        else:
+            ordered += 1
+    return granted, absent, ordered
+
+
+@numba.njit(cache=True)
+def hearing_days(rows, inputs):
+    """Whole days (at least 1) to each row's regular-docket hearing: Gamma(2) around the
+    mean (`ImmigrationCourts.hearing_inputs`). Also called by the compiled
+    `Migrants.release`."""
+    uid, family, day, key, mean = inputs
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         days[i] = max(1, round(erlang_draw(key, uid[family[rows[i]]], day, 2, mean)))

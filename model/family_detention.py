@@ -10,6 +10,7 @@ at once, as before.
 """
 
 import mesa
+import numba
 import numpy as np
 
 from model.capacity import over_capacity
@@ -17,6 +18,7 @@ from model.streams import Decision
 from model.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
+CREDIBLE_FEAR, PORT_REMOVAL = int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL)  # for kernels
 
 
 class FamilyResidentialCentres(mesa.Agent):
@@ -37,15 +39,13 @@ class FamilyResidentialCentres(mesa.Agent):
         """Hold the families that fit (whole) for a credible-fear interview; return the rest."""
         if len(rows) == 0 or self.model.timeline.family_beds[day] <= 0:
             return rows
-        m, s = self.model, self.model.scenario
-        pop = m.migrants.pop
-        fits = pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
+        m = self.model
+        fits = m.migrants.pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
         taken = rows[fits]
-        limit = int(m.timeline.family_max_days[day])
-        days = 1 + m.streams.poisson(Decision.CREDIBLE_FEAR_DAYS, pop, taken, day,
-                                     s.credible_fear_days - 1)
-        pop.pending[taken] = Pending.CREDIBLE_FEAR
-        m.migrants.move(taken, Status.IN_FAMILY_DETENTION, day, np.minimum(days, limit))
+        if len(taken):  # until the interview, within the stay limit
+            interview = np.full(len(taken), Pending.CREDIBLE_FEAR, dtype=np.int8)
+            m.ice.detain_until_due(taken, interview, day, int(Status.IN_FAMILY_DETENTION),
+                                   int(m.timeline.family_max_days[day]))
         return rows[~fits]
 
     def on_due(self, rows: np.ndarray, day: int) -> None:
@@ -53,25 +53,22 @@ class FamilyResidentialCentres(mesa.Agent):
         when someone is due for it)."""
         if len(rows) == 0:
             return
-        m, s = self.model, self.model.scenario
+        m = self.model
         pop = m.migrants.pop
-        pending = pop.pending[rows]
-        left = (m.timeline.family_max_days[day] - (day - pop.status_since[rows])).astype(np.int64)
-        interviewed = pending == Pending.CREDIBLE_FEAR
-        if interviewed.any():
-            self._interviewed(rows[interviewed], left[interviewed], day)
-        at_port = (pending == Pending.PORT_REMOVAL) & (left >= 0)
-        if at_port.any():
-            removed = rows[at_port]
+        interviewed, interviewed_left, removed, removed_left, rest = _due_cases(
+            rows, pop.pending, pop.status_since, day, m.timeline.family_max_days[day])
+        if len(interviewed):
+            self._interviewed(interviewed, interviewed_left, day)
+        if len(removed):
             if m.timeline.moratorium[day]:  # no removals: wait a day, within the stay limit
-                waits = left[at_port] > 0
+                waits = removed_left > 0
                 m.migrants.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
                 m.migrants.release(removed[~waits], day)
             else:
                 m.ice.record_removals(removed)
                 m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
         # the stay limit reached, or no flight in time: released
-        m.migrants.release(rows[~interviewed & ~at_port], day)
+        m.migrants.release(rest, day)
 
     def _interviewed(self, fear: np.ndarray, left: np.ndarray, day: int) -> None:
         """Credible-fear interviews done (`left`: days left under the stay limit): a
@@ -102,3 +99,20 @@ class FamilyResidentialCentres(mesa.Agent):
         if excess > 0:
             self.model.migrants.release(
                 over_capacity(self.model, Status.IN_FAMILY_DETENTION, excess, day), day)
+
+
+@numba.njit(cache=True)
+def _due_cases(rows, pending, since, day, max_days):
+    """`FamilyResidentialCentres.on_due`'s split, in one pass, each part in row order:
+    (interviewed, their days left under the stay limit `max_days`; due for a removal
+    through a port within the limit, their days left; the rest, to release)."""
+    left = np.empty(rows.size, dtype=np.int64)
+    interviewed = np.empty(rows.size, dtype=np.bool_)
+    at_port = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        r = rows[i]
+        left[i] = int(max_days - (day - since[r]))
+        interviewed[i] = pending[r] == CREDIBLE_FEAR
+        at_port[i] = pending[r] == PORT_REMOVAL and left[i] >= 0
+    rest = ~interviewed & ~at_port
+    return rows[interviewed], left[interviewed], rows[at_port], left[at_port], rows[rest]

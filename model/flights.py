@@ -19,6 +19,7 @@ At a coarse scale a flight's seats are a fraction of whole agents
 the fraction a family could not use rides on the route's next flight.
 """
 
+import functools
 import zlib
 from enum import IntEnum
 from typing import NamedTuple
@@ -74,13 +75,12 @@ class Flight(mesa.Agent):
         super().__init__(model)
         self.route = route
         self.route_index = route_index
-        self.key = (zlib.crc32(route.id.encode()) << 20) | number  # for its random draws
+        route_key, self.destination, self.carried = _route_facts(route.id, route.destination)
+        self.key = route_key | number  # for its random draws
         self.day = day
         self.date = model.calendar.iso_dates[day]
         self.listed = listed  # on the route's own `dates`: a one-off, negotiated flight
         self.origin = origin
-        self.destination = Destination(DESTINATIONS.index(route.destination))
-        self.carried = carried_to(self.destination)
         # expulsions, not removals: neither the moratorium nor the priorities cancel them
         self.removal = self.carried != Carried.EXPELLED
         # the 2021 priorities may cancel it (not a listed one, nor Mexico's or Guatemala's)
@@ -93,10 +93,7 @@ class Flight(mesa.Agent):
         """Grant the route's seats for this flight, board, settle the seats: the rows aboard
         (none: the flight is cancelled, nobody waiting)."""
         m = self.model
-        seats = m.ice.seats
-        seats.grant(self.seats, self.route_index)
-        rows = m.ice.board(self.destination, seats, self.route_index, self.day)
-        seats.settle(self.route_index)
+        rows = m.ice.board(self.destination, m.ice.seats, self.route_index, self.seats, self.day)
         if len(rows) == 0:
             self.status = "cancelled: nobody waiting"
         else:
@@ -107,6 +104,14 @@ class Flight(mesa.Agent):
     def record(self) -> FlightRecord:
         return FlightRecord(self.date, self.route.id, self.origin, self.route.destination,
                             self.seats, self.passengers, self.status)
+
+
+@functools.cache
+def _route_facts(route_id: str, destination: str) -> tuple[int, Destination, Carried]:
+    """What every flight of a route shares: the key its flights' draws start from, its
+    destination and what its passengers count as (thousands of flights, tens of routes)."""
+    where = Destination(DESTINATIONS.index(destination))
+    return zlib.crc32(route_id.encode()) << 20, where, carried_to(where)
 
 
 def flight_days(route: Flights) -> list[tuple[int, bool]]:
@@ -129,16 +134,24 @@ class FlightDay:
     start of the day, before its step) departs them all, so thousands of flights cost
     a few hundred events. Each flight that is not cancelled boards in turn; then the
     day's passengers are counted and sent home, once for each kind of flight
-    (`Carried`), and every flight is logged."""
+    (`Carried`), and every flight is logged. Departing schedules the next day with
+    flights (`next`): one event waits at a time, not hundreds (each scheduled event
+    costs every later one comparisons in the event queue)."""
 
     def __init__(self, model, flights: list[Flight]):
         self.model = model
         self.day = flights[0].day
         self.flights = flights
         self.keys = np.array([f.key for f in flights], dtype=np.uint64)  # their draws
+        self.next: FlightDay | None = None  # the next day with flights
+
+    def schedule(self) -> None:
+        self.model.schedule_event(self.depart, at=self.day + 0.5)
 
     def depart(self) -> None:
         m = self.model
+        if self.next is not None:
+            self.next.schedule()
         aboard: list[list[np.ndarray]] = [[] for _ in Carried]  # per kind, each flight's rows
         for flight, cancelled in zip(self.flights, self._cancellations()):
             if cancelled:
@@ -218,5 +231,7 @@ def schedule_flights(model) -> None:
                 listed))
     # kept: events hold weak refs
     model.flight_days = [FlightDay(model, by_day[day]) for day in sorted(by_day)]
-    for flight_day in model.flight_days:
-        model.schedule_event(flight_day.depart, at=flight_day.day + 0.5)
+    for flight_day, following in zip(model.flight_days, model.flight_days[1:]):
+        flight_day.next = following
+    if model.flight_days:
+        model.flight_days[0].schedule()

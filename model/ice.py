@@ -13,14 +13,14 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom, fit_families, over_capacity
+from model.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
 from model.family_detention import FamilyResidentialCentres
 from model.ice_interior import ICEInterior
+from model.migrants import group_rows, move_rows
 from model.recorder import COLUMN_INDEX
 from model.streams import Decision, draw_unit, poisson_from_unit
 from model.vocabulary import (
     NATIONALITY_KEYS,
-    N_NATIONALITY,
     REMOVAL_BY_NATIONALITY,
     TITLE42_DESTINATIONS,
     Arrest,
@@ -35,12 +35,15 @@ _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # for the kernels
 IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
 IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
-CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA = (int(Pending.CREDIBLE_FEAR),
-                                                int(Pending.PORT_REMOVAL),
-                                                int(Pending.FLY_GUADALAJARA))
+CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
+    int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
+    int(Pending.DETAINED_DOCKET))
+BORDER, RELEASE = int(Arrest.BORDER), int(Pending.RELEASE)
+NO_LIMIT = 1 << 40  # days: `detain_until_due` without a limit
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
 _NO_DOCUMENTS = (Destination.GUADALAJARA, Destination.GUATEMALA_ACA, *TITLE42_DESTINATIONS)
+_REMOVALS = COLUMN_INDEX["removals"]
 _REMOVALS_BY_NATIONALITY = np.array([COLUMN_INDEX[f"removals_{k}"] for k in NATIONALITY_KEYS])
 
 
@@ -86,14 +89,22 @@ class ICE(mesa.Agent):
         time limit); flyers join their destination's line."""
         if len(rows) == 0:
             return
+        self.detain_until_due(rows, pending, day)
+        self.join_lines(rows, pending)
+
+    def detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int,
+                         status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
+        """Held (in `status`: ICE detention, or a family residential centre) until each
+        one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
         m, s = self.model, self.model.scenario
         pop, keys = m.migrants.pop, m.streams.keys
-        days = _detention_days(
-            rows, pending, pop.uid, pop.family, day + m.streams.day_offset,
-            keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
+        _detain(rows, pending, day, (
+            pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.CREDIBLE_FEAR_DAYS],
+            keys[Decision.PORT_REMOVAL_DAYS], keys[Decision.DETAINED_DOCKET_DAYS],
             s.credible_fear_days - 1, s.port_removal_days - 1,
-            int(m.timeline.interior_wait_days[day]), int(s.max_detention_days))
-        self.hold(rows, pending, day, days)
+            max(s.detained_docket_days - 1.0, 0.0), int(m.timeline.interior_wait_days[day]),
+            int(s.max_detention_days)),
+            pop.pending, status, limit, m.migrants.move_arrays(len(rows)))
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -126,8 +137,11 @@ class ICE(mesa.Agent):
         if (fly_to == first).all():  # usually one destination
             self.waiting[first].append(fly_rows)
             return
-        for dest in np.unique(fly_to).tolist():
-            self.waiting[dest].append(fly_rows[fly_to == dest])
+        order, bounds = group_rows(np.arange(len(fly_to)), fly_to, int(Pending.RELEASE))
+        bounds = bounds.tolist()
+        for dest in range(len(bounds) - 1):  # each destination's rows, in their order
+            if bounds[dest] < bounds[dest + 1]:
+                self.waiting[dest].append(fly_rows[order[bounds[dest]: bounds[dest + 1]]])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released (people
@@ -153,9 +167,7 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m = self.model
-        m.recorder.add("removals", len(rows))
-        m.recorder.values[m.recorder.day, _REMOVALS_BY_NATIONALITY] += np.bincount(
-            m.migrants.pop.nationality[rows], minlength=N_NATIONALITY)
+        _count_removals(rows, m.migrants.pop.nationality, m.recorder.values[m.recorder.day])
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:
@@ -164,24 +176,19 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m, pop = self.model, self.model.migrants.pop
-        pending = pop.pending[rows]
-        fear = pending == Pending.CREDIBLE_FEAR
-        if fear.any():
-            self._interviewed(rows[fear], day)
-        removed = pending == Pending.PORT_REMOVAL
-        if removed.any():
-            removed = rows[removed]
+        fear, removed, docket, flying = _due_cases(rows, pop.pending)
+        if len(fear):
+            self._interviewed(fear, day)
+        if len(removed):
             if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
                 m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
             else:
                 self.record_removals(removed)
                 m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
-        docket = pending == Pending.DETAINED_DOCKET
-        if docket.any():
-            self._docket_decides(rows[docket], day)
-        flying = pending < Pending.RELEASE
-        if flying.any():
-            timed_out = self._interior_released(rows[flying], day)
+        if len(docket):
+            self._docket_decides(docket, day)
+        if len(flying):
+            timed_out = self._interior_released(flying, day)
             no_seat = pop.pending[timed_out] == Pending.FLY_GUADALAJARA
             m.migrants.return_at_port(timed_out[no_seat], day)
             m.migrants.release(timed_out[~no_seat], day)
@@ -189,18 +196,15 @@ class ICE(mesa.Agent):
     def _interviewed(self, fear: np.ndarray, day: int) -> None:
         """Credible-fear interviews done today: a credible fear is kept for the detained
         docket or released; the others are detained for removal."""
-        m, pop = self.model, self.model.migrants.pop
-        positive = (m.streams.uniform(Decision.CREDIBLE_FEAR_POSITIVE, pop, fear, day)
-                    < m.scenario.credible_fear_positive)
-        found = fear[positive]
-        if len(found):
-            kept = (m.streams.uniform(Decision.DETAINED_DOCKET, pop, found, day)
-                    < m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
-            if kept.any():
-                self.hold_for_docket(found[kept], day)
-            m.migrants.release(found[~kept], day)
-        negative = fear[~positive]
-        self.detain(negative, _REMOVAL[pop.nationality[negative]], day)
+        m, pop, keys = self.model, self.model.migrants.pop, self.model.streams.keys
+        kept, released, negative, removal = _interview_decisions(
+            fear, pop.uid, pop.family, pop.nationality, day + m.streams.day_offset,
+            keys[Decision.CREDIBLE_FEAR_POSITIVE], keys[Decision.DETAINED_DOCKET],
+            m.scenario.credible_fear_positive,
+            m.scenario.detained_docket_share * m.timeline.priorities_detention_share[day])
+        self.hold_for_docket(kept, day)
+        m.migrants.release(released, day)
+        self.detain(negative, removal, day)
 
     # -- Title 42 expulsion flights ------------------------------------------------
     def hold_for_expulsion(self, rows: np.ndarray, destination: np.ndarray, day: int) -> None:
@@ -217,10 +221,9 @@ class ICE(mesa.Agent):
     # -- the detained docket ---------------------------------------------------
     def hold_for_docket(self, rows: np.ndarray, day: int) -> None:
         """Detained until the detained docket decides (some weeks)."""
-        m = self.model
-        days = 1 + m.streams.poisson(Decision.DETAINED_DOCKET_DAYS, m.migrants.pop, rows, day,
-                                     max(m.scenario.detained_docket_days - 1.0, 0.0))
-        self.hold(rows, Pending.DETAINED_DOCKET, day, days)
+        if len(rows):
+            docket = np.full(len(rows), Pending.DETAINED_DOCKET, dtype=np.int8)
+            self.detain_until_due(rows, docket, day)
 
     def _docket_decides(self, rows: np.ndarray, day: int) -> None:
         """The detained docket's decisions due today: removal, or release."""
@@ -228,11 +231,13 @@ class ICE(mesa.Agent):
             return
         m = self.model
         pop = m.migrants.pop
-        removed = (m.streams.uniform(Decision.DETAINED_DOCKET_REMOVED, pop, rows, day)
-                   < m.scenario.detained_docket_removal_share)
-        m.migrants.release(self._interior_released(rows[~removed], day), day)
-        ordered = rows[removed]
-        self.detain(ordered, _REMOVAL[pop.nationality[ordered]], day)
+        inside, border, ordered, removal = _docket_decisions(
+            rows, pop.uid, pop.family, pop.arrest, pop.nationality, day + m.streams.day_offset,
+            m.streams.keys[Decision.DETAINED_DOCKET_REMOVED],
+            m.scenario.detained_docket_removal_share)
+        self.interior.release(inside, day)
+        m.migrants.release(border, day)
+        self.detain(ordered, removal, day)
 
     def enforce_cap(self, day: int) -> None:
         """When the cap drops below the population (COVID), release the excess."""
@@ -242,14 +247,18 @@ class ICE(mesa.Agent):
         self._turn_away(over_capacity(self.model, Status.IN_ICE_DETENTION, excess, day), day)
 
     # -- flights -------------------------------------------------------------
-    def board(self, destination: int, seats: CarriedRoom, key: int, day: int) -> np.ndarray:
+    def board(self, destination: int, seats: CarriedRoom, key: int, people: int, day: int
+              ) -> np.ndarray:
         """The people a flight to `destination` takes: of those still detained for it
         whose travel documents are ready (on removal flights, `removal_processing_days`
         into their stay), the longest-waiting first, families whole, as many as the
-        room `seats` holds under `key` (the flight's route; taken from it). The rest
-        keep their place in line."""
+        room `seats` holds under `key` (the flight's route: granted the flight's
+        `people` seats first, taken from, then settled). The rest keep their place in
+        line."""
         queue = self.waiting[destination]
         if not queue:
+            seats.grant(people, key)
+            seats.settle(key)
             return np.empty(0, dtype=np.int64)
         pop = self.model.migrants.pop
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
@@ -259,16 +268,76 @@ class ICE(mesa.Agent):
             queue[0] if len(queue) == 1 else np.concatenate(queue), pop.status, pop.pending,
             int(destination), self._marks, self._stamp, pop.status_since, day,
             destination not in _NO_DOCUMENTS, float(self.model.scenario.removal_processing_days),
-            pop.family, seats.credit, key)
+            pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
 
 
 @numba.njit(cache=True)
-def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_extra, port_extra,
-                    interior_wait, max_days):
+def _due_cases(rows, pending):
+    """`ICE.on_due`'s split of the day's due detainees by what they wait for: (a
+    credible-fear interview, a removal through a port, the detained docket, a flight),
+    each in row order."""
+    case = pending[rows]
+    return (rows[case == CREDIBLE_FEAR], rows[case == PORT_REMOVAL],
+            rows[case == DETAINED_DOCKET], rows[case < RELEASE])
+
+
+@numba.njit(cache=True)
+def _interview_decisions(rows, uid, family, nationality, day, positive_key, kept_key,
+                         positive_share, kept_share):
+    """`ICE._interviewed` in one pass: (a credible fear, kept for the detained docket;
+    a credible fear, released; no credible fear; their removal), each in row order."""
+    kept = np.zeros(rows.size, dtype=np.bool_)
+    positive = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        person = uid[family[rows[i]]]
+        positive[i] = draw_unit(positive_key, person, day) < positive_share
+        kept[i] = positive[i] and draw_unit(kept_key, person, day) < kept_share
+    negative = rows[~positive]
+    return (rows[kept], rows[positive & ~kept], negative, _REMOVAL[nationality[negative]])
+
+
+@numba.njit(cache=True)
+def _docket_decisions(rows, uid, family, arrest, nationality, day, key, removal_share):
+    """`ICE._docket_decides` in one pass: (released, arrested inside; released, arrested
+    at the border; ordered removed; their removal), each in row order."""
+    removed = np.empty(rows.size, dtype=np.bool_)
+    inside = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        r = rows[i]
+        removed[i] = draw_unit(key, uid[family[r]], day) < removal_share
+        inside[i] = arrest[r] != BORDER
+    ordered = rows[removed]
+    return (rows[~removed & inside], rows[~removed & ~inside], ordered,
+            _REMOVAL[nationality[ordered]])
+
+
+@numba.njit(cache=True)
+def _count_removals(rows, nationality, today):
+    """`ICE.record_removals` into `today` (the recorder's row): in all, by nationality."""
+    today[_REMOVALS] += rows.size
+    for r in rows:
+        today[_REMOVALS_BY_NATIONALITY[nationality[r]]] += 1
+
+
+@numba.njit(cache=True)
+def _detain(rows, pending, day, days_inputs, pending_column, status, limit, arrays):
+    """`ICE.detain_until_due` in one call: `pending` set, in `status` until the case is
+    due (`_detention_days` on `days_inputs`) or for `limit` days; `arrays`:
+    `Migrants.move_arrays`."""
+    pending_column[rows] = pending
+    days = np.minimum(_detention_days(rows, pending, days_inputs), limit)
+    move_rows(rows, status, day, days, arrays)
+
+
+@numba.njit(cache=True)
+def _detention_days(rows, pending, inputs):
     """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
-    credible-fear interview or a port removal; the time limit for a flight."""
+    credible-fear interview, a port removal or the detained docket; the time limit
+    for a flight."""
+    (uid, family, day, fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra,
+     interior_wait, max_days) = inputs
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         person = uid[family[rows[i]]]
@@ -276,6 +345,8 @@ def _detention_days(rows, pending, uid, family, day, fear_key, port_key, fear_ex
             days[i] = 1 + poisson_from_unit(draw_unit(fear_key, person, day), fear_extra)
         elif pending[i] == PORT_REMOVAL:
             days[i] = 1 + poisson_from_unit(draw_unit(port_key, person, day), port_extra)
+        elif pending[i] == DETAINED_DOCKET:
+            days[i] = 1 + poisson_from_unit(draw_unit(docket_key, person, day), docket_extra)
         elif pending[i] == FLY_GUADALAJARA:
             days[i] = interior_wait
         else:
@@ -300,10 +371,13 @@ def _still_waiting(rows, status, pending, destination, marks, stamp):
 
 @numba.njit(cache=True)
 def _board(line, status, pending, destination, marks, stamp, since, day, needs_documents,
-           processing_days, family, room, key):
-    """`ICE.board` in one call: (aboard, rest of the line), each in line order. Of the
-    line still waiting (`_still_waiting`), those ready to fly take `room[key]` (decremented)
-    with `fit_families`."""
+           processing_days, family, room, granted, key, seats, whole):
+    """`ICE.board` in one call: (aboard, rest of the line), each in line order. The
+    route's room (`room`, `granted`: a `CarriedRoom`'s arrays) is granted the flight's
+    `seats` (in agents; `whole`: at full scale); of the line still waiting
+    (`_still_waiting`), those ready to fly take `room[key]` with `fit_families`; what is
+    left is settled."""
+    grant_one(room, granted, key, seats)
     rows = _still_waiting(line, status, pending, destination, marks, stamp)
     ready = np.ones(rows.size, dtype=np.bool_)  # no travel documents to wait for
     if needs_documents:
@@ -312,6 +386,7 @@ def _board(line, status, pending, destination, marks, stamp, since, day, needs_d
     candidates = np.flatnonzero(ready)
     fits = fit_families(family, rows[candidates], np.zeros(candidates.size, dtype=np.int64),
                         room[key:key + 1])
+    settle_one(room, granted, key, whole)
     aboard = np.zeros(rows.size, dtype=np.bool_)
     aboard[candidates[fits]] = True
     return rows[aboard], rows[~aboard]

@@ -17,9 +17,12 @@ Nobody the interior side releases counts as a border release (`releases`);
 their court cases join the backlog.
 """
 
+import math
+
+import numba
 import numpy as np
 
-from model.streams import Decision
+from model.streams import Decision, erlang_draw
 from model.vocabulary import (
     N_DEMOGRAPHIC,
     N_NATIONALITY,
@@ -117,11 +120,8 @@ class ICEInterior:
         """Into the community with a notice to appear: a regular-docket case, a hearing date."""
         if len(rows) == 0:
             return
-        m = self.model
-        m.recorder.add("interior_releases", len(rows))
-        m.migrants.pop.pending[rows] = Pending.RELEASE
-        m.courts.open_cases(len(rows))
-        m.migrants.move(rows, Status.RELEASED_IN_US, day, m.courts.regular_hearing_delay(rows, day))
+        self.model.recorder.add("interior_releases", len(rows))
+        self.model.migrants.to_court(rows, day)
 
     # -- final orders ------------------------------------------------------------
     def final_orders(self, rows: np.ndarray, day: int) -> None:
@@ -157,10 +157,10 @@ class ICEInterior:
 
     def _days_to_arrest(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Exponential waits at the run's highest yearly arrest rate (thinned on the day)."""
-        m = self.model
-        wait = m.streams.gamma(Decision.FINAL_ORDER_ARREST, m.migrants.pop, rows, day, 1,
-                               365.0 / self.final_order_rate_max)
-        return np.maximum(np.ceil(wait), 1).astype(np.int64)
+        m, pop = self.model, self.model.migrants.pop
+        return _whole_days_waited(rows, pop.uid, pop.family, day + m.streams.day_offset,
+                                  m.streams.keys[Decision.FINAL_ORDER_ARREST],
+                                  365.0 / self.final_order_rate_max)
 
     # -- new people ----------------------------------------------------------------
     def _add(self, per_nationality: np.ndarray, key_day: int, arrest: Arrest, day: int
@@ -169,12 +169,19 @@ class ICEInterior:
         m = self.model
         counts = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=np.int64)
         counts[:, Demographic.SINGLE_ADULT] = per_nationality
-        attrs = m.migrants.behaviour.new_people(counts, key_day)
-        del attrs["head_uid"], attrs["family_key"]
-        n = len(attrs["uid"])
-        rows = m.migrants.pop.add(n, day=day, arrest=np.full(n, arrest, dtype=np.int8), **attrs)
-        self.people_added += n
+        rows = m.migrants.behaviour.add_people(m.migrants.pop, counts, key_day, day, arrest)
+        self.people_added += len(rows)
         return rows
+
+
+@numba.njit(cache=True)
+def _whole_days_waited(rows, uid, family, day, key, mean):
+    """`ICEInterior._days_to_arrest`: an exponential wait of `mean` days per row
+    (families together), rounded up to whole days, at least 1."""
+    days = np.empty(rows.size, dtype=np.int64)
+    for i in range(rows.size):
+        days[i] = max(math.ceil(erlang_draw(key, uid[family[rows[i]]], day, 1, mean)), 1)
+    return days
 
 
 def _share_out(total: int, weights: np.ndarray) -> np.ndarray:

@@ -9,10 +9,11 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import Behaviour
+from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows, travel_time_rows
 from model.calendar import DueQueue, push_rows
+from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
-from model.people import NEVER, Population, set_status_rows
+from model.people import NEVER, Population, set_arrest_rows, set_status_rows
 from model.recorder import COLUMN_INDEX, Recorder
 from model.streams import Decision
 from model.vocabulary import (
@@ -39,16 +40,81 @@ _ENCOUNTERS, _UNIQUE, _AT_PORTS, _REPEATS, _MONTH_FIRST, _FY_FIRST = (COLUMN_IND
     "encounters", "unique_encountered", "encounters_at_ports", "repeat_encounters",
     "month_first_encounters", "fiscal_year_first_encounters"))
 
+# for the compiled moves
+GAVE_UP, EN_ROUTE, EVADED_INTO_US = (int(Status.GAVE_UP), int(Status.EN_ROUTE),
+                                    int(Status.EVADED_INTO_US))
+BORDER = int(Arrest.BORDER)
+RELEASED_IN_US, RELEASE = int(Status.RELEASED_IN_US), int(Pending.RELEASE)
+_NOBODY = np.empty(0, dtype=np.int64)
+
 
 @numba.njit(cache=True)
-def _move(rows, new, day, delays, status, counts, since, next_day, head, tail, chunk_rows, fill,
-          next_chunk, state, arrest, arrest_counts):
+def move_rows(rows, new, day, delays, arrays):
     """`Migrants.move` with a delay: new status (counts kept exact), next day, queued
-    (the queue's arrays: `DueQueue.reserve` first)."""
+    (`arrays`: `Migrants.move_arrays`); for compiled callers elsewhere too (`ICE.detain`)."""
+    (status, counts, since, next_day, head, tail, chunk_rows, fill, next_chunk, state, arrest,
+     arrest_counts) = arrays
     set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
     when = day + delays
     next_day[rows] = when
     push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, when)
+
+
+@numba.njit(cache=True)
+def _stop(rows, new, day, arrays):
+    """`Migrants.move` without a delay: new status (counts kept exact), no next day."""
+    status, counts, since, next_day, _, _, _, _, _, _, arrest, arrest_counts = arrays
+    set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts)
+    next_day[rows] = NEVER
+
+
+@numba.njit(cache=True)
+def _send_back(rows, where, day, memory, retry_inputs, arrays):
+    """`Migrants.send_back` in one call: peers learn of the return (`count_outcomes`
+    into `memory`), each row gives up (status GAVE_UP) or tries again from `where`
+    after its delay (`retry_or_give_up_rows` on `retry_inputs`); `arrays` as for
+    `move_rows`. Returns how many gave up."""
+    count_outcomes(rows, False, memory)
+    gives_up, delay = retry_or_give_up_rows(rows, retry_inputs)
+    _stop(rows[gives_up], GAVE_UP, day, arrays)
+    retry = ~gives_up
+    move_rows(rows[retry], where, day, delay[retry], arrays)
+    return np.count_nonzero(gives_up)
+
+
+@numba.njit(cache=True)
+def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays):
+    """`Migrants.attempt_crossing` after the draws, in one call: each row's sector noted
+    and marked as a border crosser (crossing again), evaders into the US (peers learn
+    they got in); `arrays` as for `move_rows`. Returns the apprehended (rows, sector,
+    at a port) and how many evaded."""
+    status, _, _, _, _, _, _, _, _, _, arrest, arrest_counts = arrays
+    sector_column[rows] = sectors
+    set_arrest_rows(arrest, arrest_counts, status, rows[arrest[rows] != BORDER], BORDER)
+    evaders = rows[~caught]
+    count_outcomes(evaders, True, memory)
+    _stop(evaders, EVADED_INTO_US, day, arrays)
+    return rows[caught], sectors[caught], at_port[caught], evaders.size
+
+
+@numba.njit(cache=True)
+def _start_journey(rows, day, travel_inputs, arrays):
+    """`Migrants.start_journey` in one call: on the road (EN_ROUTE) for their days of
+    travel (`travel_time_rows`); `arrays` as for `move_rows`."""
+    move_rows(rows, EN_ROUTE, day, travel_time_rows(rows, travel_inputs), arrays)
+
+
+@numba.njit(cache=True)
+def _release(rows, reporting, to_court, day, memory, hearing_inputs, pending, arrays):
+    """`Migrants.release` (and `to_court`) in one call: everyone in `rows` is released
+    (pending RELEASE) and peers learn they got in (unless `memory` is None);
+    `reporting` (with a notice to report) stay in the US with no date, `to_court`
+    until their hearing (`hearing_days`); `arrays` as for `move_rows`."""
+    pending[rows] = RELEASE
+    if memory is not None:
+        count_outcomes(rows, True, memory)
+    _stop(reporting, RELEASED_IN_US, day, arrays)
+    move_rows(to_court, RELEASED_IN_US, day, hearing_days(to_court, hearing_inputs), arrays)
 
 
 @numba.njit(cache=True)
@@ -73,9 +139,9 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demo
 
 
 # the stock columns and which statuses each one counts
-_STOCK_COLUMNS = [COLUMN_INDEX[c] for c in ("detention_population", "cbp_custody",
-                                             "mpp_waiting", "in_us",
-                                             "family_detention_population", "metering_waiting")]
+_STOCK_COLUMNS = np.array([COLUMN_INDEX[c] for c in (
+    "detention_population", "cbp_custody", "mpp_waiting", "in_us", "family_detention_population",
+    "metering_waiting")])
 _STOCKS_OF_STATUS = np.zeros((N_STATUS, len(_STOCK_COLUMNS)), dtype=np.int64)
 for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_DETENTION),
                                      (Status.IN_CBP_CUSTODY,), (Status.MPP_WAITING,),
@@ -84,6 +150,22 @@ for _column, _statuses in enumerate(((Status.IN_ICE_DETENTION, Status.IN_FAMILY_
     _STOCKS_OF_STATUS[list(_statuses), _column] = 1
 _DETAINED_BORDER, _DETAINED_INTERIOR, _IN_US = (COLUMN_INDEX[c] for c in (
     "detention_population_border", "detention_population_interior", "in_us"))
+_INTERIOR, _RESIDENT = int(Arrest.INTERIOR), int(Arrest.RESIDENT)
+_ICE, _FAMILY = int(Status.IN_ICE_DETENTION), int(Status.IN_FAMILY_DETENTION)
+
+
+@numba.njit(cache=True)
+def _record_stocks(today, counts, by_arrest):
+    """`Migrants.record_stocks` into `today` (the recorder's row) from the counts per
+    status and per (arrest, status)."""
+    for column in range(_STOCK_COLUMNS.size):
+        total = 0
+        for status in range(counts.size):
+            total += counts[status] * _STOCKS_OF_STATUS[status, column]
+        today[_STOCK_COLUMNS[column]] = total
+    today[_DETAINED_BORDER] = by_arrest[BORDER, _ICE] + by_arrest[BORDER, _FAMILY]
+    today[_DETAINED_INTERIOR] = by_arrest[_INTERIOR, _ICE] + by_arrest[_RESIDENT, _ICE]
+    today[_IN_US] -= by_arrest[_RESIDENT, RELEASED_IN_US] + by_arrest[_RESIDENT, EVADED_INTO_US]
 
 
 class DueToday:
@@ -97,8 +179,10 @@ class DueToday:
 
 
 @numba.njit(cache=True)
-def _by_status(rows, status, n_status):
-    """`rows` (sorted) grouped by status, keeping their order: (rows, offsets)."""
+def group_rows(rows, status, n_status):
+    """`rows` grouped by `status[row]` (a status, or any key below `n_status`), keeping
+    their order: (rows, offsets). For `Migrants.due`, and `BorderPatrol.process`
+    (rows 0..n-1 of the day's apprehended, by outcome)."""
     offsets = np.zeros(n_status + 1, dtype=np.int64)
     for r in rows:
         offsets[status[r] + 1] += 1
@@ -125,6 +209,7 @@ class Migrants:
         self.month_of_day = model.calendar.month_of_day
         self.fiscal_year_of_day = model.calendar.fiscal_year_of_day
         self.people_set_out = 0  # rows added by setting out (before the run too)
+        self._move_arrays = None  # see `move_arrays`
 
     # -- scheduling --------------------------------------------------------
     def move(self, rows: np.ndarray, status: Status, day: int, delay: np.ndarray | int | None = None
@@ -132,30 +217,36 @@ class Migrants:
         """Set status; with `delay`, the rows act again `delay` days from `day`."""
         if len(rows) == 0:
             return
-        pop = self.pop
         if delay is None:
-            pop.set_status(rows, status, day)
-            pop.next_day[rows] = NEVER
+            _stop(rows, int(status), day, self.move_arrays(0))
             return
         if not isinstance(delay, np.ndarray):
             delay = np.full(len(rows), delay, dtype=np.int64)
-        q = self.queue
-        q.reserve(len(rows))
-        _move(rows, int(status), day, delay, pop.status, pop.status_counts, pop.status_since,
-              pop.next_day, q.head, q.tail, q.rows, q.fill, q.next, q.state, pop.arrest,
-              pop.arrest_counts)
+        move_rows(rows, int(status), day, delay, self.move_arrays(len(rows)))
+
+    def move_arrays(self, room: int) -> tuple:
+        """The population's and the queue's arrays a compiled move (`move_rows`) writes,
+        with room in the queue for `room` more rows (as they are now: both grow by
+        replacing them)."""
+        pop, q = self.pop, self.queue
+        q.reserve(room)
+        arrays = self._move_arrays
+        # built again only after either grew (each replaces all its growing arrays at once)
+        if arrays is None or arrays[0] is not pop.status or arrays[7] is not q.fill:
+            arrays = self._move_arrays = (
+                pop.status, pop.status_counts, pop.status_since, pop.next_day, q.head, q.tail,
+                q.rows, q.fill, q.next, q.state, pop.arrest, pop.arrest_counts)
+        return arrays
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
-        return DueToday(*_by_status(self.queue.pop(day, self.pop.next_day), self.pop.status,
+        return DueToday(*group_rows(self.queue.pop(day, self.pop.next_day), self.pop.status,
                                     N_STATUS))
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
         b = self.behaviour
-        attrs = b.new_people(b.departures(push, day), day)
-        del attrs["head_uid"]
-        rows = self.pop.add(len(attrs["uid"]), day=day, **attrs)
+        rows = b.add_people(self.pop, b.departures(push, day), day, day)
         self.people_set_out += len(rows)
         self.recorder.add("new_migrants", len(rows))
         self.start_journey(rows, day)
@@ -176,7 +267,9 @@ class Migrants:
 
     def start_journey(self, rows: np.ndarray, day: int) -> None:
         self.recorder.add("departures", len(rows))
-        self.move(rows, Status.EN_ROUTE, day, self.behaviour.travel_time(self.pop, rows, day))
+        if len(rows):
+            _start_journey(rows, day, self.behaviour.travel_inputs(self.pop, day),
+                           self.move_arrays(len(rows)))
 
     # -- crossing ----------------------------------------------------------
     def attempt_crossing(self, rows: np.ndarray, day: int
@@ -185,13 +278,11 @@ class Migrants:
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
         sectors, caught, at_port = b.cross(pop, rows, day)
-        pop.sector[rows] = sectors
-        pop.set_arrest(rows[pop.arrest[rows] != Arrest.BORDER], Arrest.BORDER)  # crossing again
-        evaders = rows[~caught]
-        self.recorder.add("evasions", len(evaders))
-        self.record_outcome(evaders, entered=True)
-        self.move(evaders, Status.EVADED_INTO_US, day)
-        return rows[caught], sectors[caught], at_port[caught]
+        caught_rows, sectors, at_port, evaders = _crossed(
+            rows, sectors, caught, at_port, day, pop.sector, b.experience.memory(pop),
+            self.move_arrays(0))
+        self.recorder.add("evasions", evaders)
+        return caught_rows, sectors, at_port
 
     def record_encounters(self, rows: np.ndarray, sectors: np.ndarray, at_port: np.ndarray,
                           day: int) -> None:
@@ -222,26 +313,34 @@ class Migrants:
         self.recorder.add("releases", len(rows))
         if forced:
             self.recorder.add("capacity_releases", len(rows))
-        self.pop.pending[rows] = Pending.RELEASE
-        self.record_outcome(rows, entered=True)
+        reporting, to_court = _NOBODY, rows
         share = m.timeline.notice_to_report_share[day]
         if share > 0 and not has_case:
             report = m.streams.uniform(Decision.NOTICE_TO_REPORT, self.pop, rows, day) < share
-            self.move(rows[report], Status.RELEASED_IN_US, day)
-            rows = rows[~report]
-        courts = m.courts
+            reporting, to_court = rows[report], rows[~report]
         if not has_case:
-            courts.open_cases(len(rows))
-        self.move(rows, Status.RELEASED_IN_US, day, courts.regular_hearing_delay(rows, day))
+            m.courts.open_cases(len(to_court))
+        _release(rows, reporting, to_court, day, self.behaviour.experience.memory(self.pop),
+                 m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays(len(to_court)))
+
+    def to_court(self, rows: np.ndarray, day: int) -> None:
+        """Into the community with a notice to appear, as nobody's peer (ICE's releases of
+        people it arrested inside): a new regular-docket case and a hearing date."""
+        if len(rows) == 0:
+            return
+        m = self.model
+        m.courts.open_cases(len(rows))
+        _release(rows, _NOBODY, rows, day, None, m.courts.hearing_inputs(day), self.pop.pending,
+                 self.move_arrays(len(rows)))
 
     def send_back(self, rows: np.ndarray, mode: ReturnMode, where: Status, day: int) -> None:
         """After a return: each person gives up, or tries again from `where` later."""
         if len(rows) == 0:
             return
-        self.record_outcome(rows, entered=False)
-        gave_up, retry, delay = self.behaviour.retry_or_give_up(self.pop, rows, mode, day)
-        self.give_up(gave_up, day)
-        self.move(retry, where, day, delay)
+        b = self.behaviour
+        gave_up = _send_back(rows, int(where), day, b.experience.memory(self.pop),
+                             b.retry_inputs(self.pop, mode, day), self.move_arrays(len(rows)))
+        self.recorder.add("gave_up", gave_up)
 
     def return_at_port(self, rows: np.ndarray, day: int) -> None:
         """Returned to Mexico at a land port (Title 8), to try again or give up from there."""
@@ -258,12 +357,5 @@ class Migrants:
         families),
         in custody, waiting under MPP or on a metering list, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
-        today = self.recorder.values[self.recorder.day]
-        today[_STOCK_COLUMNS] = self.pop.status_counts @ _STOCKS_OF_STATUS
-        by_arrest = self.pop.arrest_counts
-        today[_DETAINED_BORDER] = (by_arrest[Arrest.BORDER, Status.IN_ICE_DETENTION]
-                                   + by_arrest[Arrest.BORDER, Status.IN_FAMILY_DETENTION])
-        today[_DETAINED_INTERIOR] = (by_arrest[Arrest.INTERIOR, Status.IN_ICE_DETENTION]
-                                     + by_arrest[Arrest.RESIDENT, Status.IN_ICE_DETENTION])
-        today[_IN_US] -= (by_arrest[Arrest.RESIDENT, Status.RELEASED_IN_US]
-                          + by_arrest[Arrest.RESIDENT, Status.EVADED_INTO_US])
+        _record_stocks(self.recorder.values[self.recorder.day], self.pop.status_counts,
+                       self.pop.arrest_counts)

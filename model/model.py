@@ -135,10 +135,10 @@ class BorderModel(mesa.Model):
 
         due = mig.due(day)
         arriving = due[Status.EN_ROUTE]
-        stopped = self.mexico.intercepts(arriving, day)
-        self.recorder.add("mexico_interceptions", int(np.count_nonzero(stopped)))
-        mig.send_back(arriving[stopped], ReturnMode.MEXICO_DEPORT, Status.AT_HOME, day)
-        crossers = np.concatenate([arriving[~stopped], due[Status.AT_BORDER]])
+        stopped, arrived = self.mexico.intercepts(arriving, day)
+        self.recorder.add("mexico_interceptions", len(stopped))
+        mig.send_back(stopped, ReturnMode.MEXICO_DEPORT, Status.AT_HOME, day)
+        crossers = np.concatenate([arrived, due[Status.AT_BORDER]])
         caught, sectors, at_port = mig.attempt_crossing(crossers, day)
         caught, sectors, at_port = self.metering.at_ports(due[Status.METERED], caught, sectors,
                                                           at_port, day)

@@ -63,17 +63,14 @@ class Population:
             **attrs: np.ndarray) -> np.ndarray:
         """Append `count` people; returns their row indices. People with equal
         `family_key` form one family unit (default: each person their own)."""
-        if self.n + count > self._cap:
-            self._grow(self.n + count)
+        self.make_room(count)
         new = slice(self.n, self.n + count)  # slices: no fancy indexing for fresh rows
         rows = np.arange(self.n, self.n + count)
         for name, values in attrs.items():
             getattr(self, name)[new] = values
         self.group[new] = self.nationality[new] * N_DEMOGRAPHIC + self.demographic[new]
         self.family[new] = rows if family_key is None else share_by_key(rows, family_key)
-        self.created_day[new] = day
-        self.status_since[new] = day
-        self.n += count
+        self._admit(count, day)
         if "status" in attrs:
             self.status_counts += np.bincount(self.status[new], minlength=N_STATUS)
             self.arrest_counts += np.bincount(
@@ -87,6 +84,29 @@ class Population:
             else:
                 self.arrest_counts[_NEW_ARREST, _NEW_STATUS] += count
         return rows
+
+    def make_room(self, count: int) -> None:
+        """Room for `count` more rows (before a compiled caller writes them: `add_written`)."""
+        if self.n + count > self._cap:
+            self._grow(self.n + count)
+
+    def add_written(self, count: int, day: int, arrest: int = _NEW_ARREST) -> np.ndarray:
+        """Append the `count` people a compiled caller has written past the last row
+        (`Behaviour.add_people`: uid, nationality, demographic, group, origin_state,
+        asylum_intent, family), in the default status and arrested as `arrest`;
+        returns their row indices."""
+        self.arrest[self.n: self.n + count] = arrest
+        self.status_counts[_NEW_STATUS] += count
+        self.arrest_counts[arrest, _NEW_STATUS] += count
+        return self._admit(count, day)
+
+    def _admit(self, count: int, day: int) -> np.ndarray:
+        """The last step of adding `count` rows, created on `day`: they join the run."""
+        new = slice(self.n, self.n + count)
+        self.created_day[new] = day
+        self.status_since[new] = day
+        self.n += count
+        return np.arange(new.start, new.stop)
 
     def _grow(self, needed: int) -> None:
         new_cap = max(needed, int(self._cap * 1.5))
@@ -108,7 +128,7 @@ class Population:
         """Mark `rows` as arrested at the border or in the interior (`Arrest`),
         keeping the counts per (arrest, status) exact."""
         if len(rows):
-            _set_arrest_rows(self.arrest, self.arrest_counts, self.status, rows, int(arrest))
+            set_arrest_rows(self.arrest, self.arrest_counts, self.status, rows, int(arrest))
 
     # -- families: one unit, one decision -------------------------------------
     def shared(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -140,7 +160,8 @@ def set_status_rows(status, counts, since, rows, new, day, arrest, arrest_counts
 
 
 @numba.njit(cache=True)
-def _set_arrest_rows(arrest, arrest_counts, status, rows, new):
+def set_arrest_rows(arrest, arrest_counts, status, rows, new):
+    """`Population.set_arrest` on its arrays (for compiled callers too)."""
     for r in rows:
         arrest_counts[arrest[r], status[r]] -= 1
         arrest_counts[new, status[r]] += 1
@@ -157,9 +178,17 @@ def share_by_key(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """
     if len(keys) < 2:
         return values
-    starts = np.empty(len(keys), dtype=bool)
-    starts[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=starts[1:])
-    if starts.all():
-        return values
-    return np.asarray(values)[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+    return _first_of_runs(values, keys)
+
+
+@numba.njit(cache=True)
+def _first_of_runs(values, keys):
+    """`share_by_key` in one pass (called daily for every batch of newcomers: a few
+    numpy calls each cost more than the pass)."""
+    out = np.empty_like(values)
+    first = 0
+    for i in range(keys.size):
+        if keys[i] != keys[first]:
+            first = i
+        out[i] = values[first]
+    return out
