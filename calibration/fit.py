@@ -268,10 +268,20 @@ HISTORY_WRITES = ("append_population", "update_after_calibration", "done")
 
 
 def _blocked_waiting(frame) -> bool:
-    """Is the main thread blocked in a threading wait (for the Dask scheduler's answer,
-    say)? There a KeyboardInterrupt is safe: distributed's `sync` cancels and re-raises."""
-    return (frame is not None and frame.f_code.co_name == "wait"
-            and frame.f_code.co_filename == threading.__file__)
+    """Is the main thread waiting, where a KeyboardInterrupt is safe? Either blocked in
+    a threading wait (for the Dask scheduler's answer: distributed's `sync` cancels and
+    re-raises), or in pyabc's own sampling loop between its 10 ms polls of the futures
+    (`sample_until_n_accepted`: the signal lands in its frame, not in a Dask call). That
+    loop runs for a whole generation; before it counted as waiting, a Ctrl-C there was
+    held back to the generation's end: 20 minutes and more in a real fit."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    if code.co_name == "wait" and code.co_filename == threading.__file__:
+        return True
+    return (code.co_name == "sample_until_n_accepted"
+            and Path(code.co_filename).parent.name == "sampler"
+            and "pyabc" in Path(code.co_filename).parts)
 
 
 class InterruptShield:

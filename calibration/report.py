@@ -120,7 +120,8 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
         "# Calibration report", "",
         f"Scenario `{setup.scenario}` fitted at scale {setup.scale}; posterior of generation "
         f"{int(posterior['generation'].iloc[0])} ({len(posterior)} parameter sets) from "
-        f"`{setup.db}`. Posterior predictive: {draws} runs at scale "
+        f"{f'`{setup.db}`' if setup.db.is_file() else '`posterior.parquet` (the history is not kept)'}"
+        f". Posterior predictive: {draws} runs at scale "
         f"{setup.predictive_scale}"
         f"{' (full scale)' if setup.predictive_scale == 1 else ''}, each a draw from the "
         f"posterior on a new seed.", "",

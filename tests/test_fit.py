@@ -238,3 +238,23 @@ def test_calibrated_toml_writes_fitted_push_months_as_a_scenario_the_model_loads
     assert loaded.parameters["push"]["mexico"] == {**historical.parameters["push"]["mexico"],
                                                    "2020-05": 1.25}
     assert loaded.parameters["push"]["guatemala"] == historical.parameters["push"]["guatemala"]
+
+
+def test_ctrl_c_is_raised_at_once_inside_pyabcs_sampling_loop_not_at_the_generations_end():
+    """pyabc's sampler polls its futures every 10 ms in its own loop for a whole generation
+    (20 minutes and more in a real fit); a Ctrl-C landing there is safe to raise at once.
+    Anywhere else in pyabc (or Dask, or SQLAlchemy) it waits for a safe point."""
+    from types import SimpleNamespace
+
+    from pyabc.inference.smc import ABCSMC
+    from pyabc.sampler.eps_mixin import EPSMixin
+
+    from calibration.fit import _blocked_waiting
+
+    def frame_of(function):
+        return SimpleNamespace(f_code=function.__code__)
+
+    assert _blocked_waiting(frame_of(EPSMixin.sample_until_n_accepted))
+    assert not _blocked_waiting(frame_of(ABCSMC.run_generation))
+    assert not _blocked_waiting(frame_of(write_report))
+    assert not _blocked_waiting(None)

@@ -3,6 +3,7 @@ scenario's own checks, a bad entry refused naming it and its field; values turne
 simulate() overrides."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -96,16 +97,24 @@ def test_pyabc_works_on_unit_coordinates_mapped_onto_each_range():
     assert abc_prior((linear, log)).pdf({linear.abc_name: 0.3, log.abc_name: 0.9}) == 1.0
 
 
-def test_the_shipped_calibrated_scenario_is_historical_with_fitted_parameters_in_range():
-    """scenarios/calibrated.toml changes only the fitted parameters, each inside its prior."""
-    calibrated, historical = load_scenario("calibrated"), load_scenario("historical")
-    assert calibrated.resolved()["policies"] == historical.resolved()["policies"]
-    changed = {k for k in historical.parameters
-               if calibrated.parameters[k] != historical.parameters[k]}
-    fitted = {p.name.split(".")[0] for p in load_priors()}
-    assert changed and changed <= fitted
+def test_historical_takes_the_committed_fit_and_each_fitted_value_is_inside_its_prior():
+    """scenarios/historical.toml names calibration/calibrated.toml (what `run.py calibrate`
+    wrote): every fitted parameter is the fit's value and inside its prior."""
+    import tomllib
+
+    from calibration.priors import CALIBRATION_DIR
+
+    committed = CALIBRATION_DIR / "calibrated.toml"
+    fitted = tomllib.loads(committed.read_text(encoding="utf-8"))["parameters"]
+    historical = load_scenario("historical")
+    assert committed.resolve() in {Path(s).resolve() for s in historical.sources}
     for p in load_priors():
-        name, _, key = p.name.partition(".")
-        values = calibrated.parameters[name]
-        values = list(values.values()) if key == "*" else [values[key]] if key else [values]
+        parts = p.name.split(".")
+        keys = parts[1:] if parts[1:] != ["*"] else [None]
+        value, fit = historical.parameters[parts[0]], fitted[parts[0]]
+        for key in keys:
+            value, fit = (value, fit) if key is None else (value[key], fit[key])
+        values = list(value.values()) if isinstance(value, dict) else [value]
+        fits = list(fit.values()) if isinstance(fit, dict) else [fit]
+        assert values == fits, p.name
         assert all(p.low <= v <= p.high for v in values), (p.name, values)
