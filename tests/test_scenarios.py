@@ -122,7 +122,11 @@ def test_a_calibration_file_replaces_the_hand_set_parameters_and_is_inherited(tm
     derived = tmp_path / "derived.toml"
     derived.write_text('description = "d"\nbase = "main.toml"\n[parameters]\n'
                        'detention_beds = 30000\n', encoding="utf-8")
-    hand_set = load_scenario("historical").parameters
+    plain = tmp_path / "plain.toml"  # the same file without a calibration: hand-set values
+    plain.write_text(main.read_text(encoding="utf-8").replace('calibrated = "fit/calibrated.toml"\n', ""),
+                     encoding="utf-8")
+    hand_set = load_scenario(str(plain)).parameters
+    assert str(fitted) not in load_scenario(str(plain)).sources
     for path in (main, derived):
         loaded = load_scenario(str(path))
         assert loaded.parameters["departure_sensitivity"] == 1.25

@@ -31,7 +31,9 @@ def test_dict_overrides_are_applied_and_checked_like_files():
                            policies={"title42": {"end": "2021-06-30"},
                                      "mpp_2019": {"enabled": False}})
     assert loaded.parameters["apprehension_prob"]["tucson"] == 0.8
-    assert loaded.parameters["apprehension_prob"]["yuma"] == 0.75  # the rest kept
+    as_given = load_scenario("historical").parameters["apprehension_prob"]
+    assert as_given["tucson"] != 0.8
+    assert loaded.parameters["apprehension_prob"]["yuma"] == as_given["yuma"]  # the rest kept
     t42 = next(p for p in loaded.policies if p.id == "title42")
     assert t42.end == date(2021, 6, 30)
     assert "mpp_2019" not in {p.id for p in loaded.policies}
