@@ -20,7 +20,6 @@ Everything is checked before anything runs; the first problem is reported as
 
 import copy
 import dataclasses
-import tomllib
 import typing
 from datetime import date
 from pathlib import Path
@@ -38,6 +37,7 @@ from model.policies import (
     build_policy,
     policy_fields,
 )
+from model.tables_file import read_toml
 from model.vocabulary import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS, RETURN_MODES
 from model.validation import (
     NON_NEGATIVE,
@@ -243,10 +243,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
         raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
     if path.resolve() in chain:
         raise ScenarioError(f"{path}: base: scenarios inherit from each other in a loop")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    raw = read_toml(path, ScenarioError)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
             raise ScenarioError(
@@ -277,11 +274,7 @@ def _read_calibrated(path: Path, name: Any) -> tuple[dict, list[str]]:
     fitted_path = resolve_path(name, relative_to=path.parent)
     if not fitted_path.is_file():
         raise ScenarioError(f"{path}: calibrated: no such file {fitted_path}")
-    try:
-        fitted = tomllib.loads(fitted_path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{fitted_path}: not valid TOML: {exc}") from None
-    params = fitted.get("parameters")
+    params = read_toml(fitted_path, ScenarioError).get("parameters")
     if not isinstance(params, dict) or not params:
         raise ScenarioError(f"{fitted_path}: parameters: missing (a calibration file holds "
                             f"the fitted [parameters])")
