@@ -438,7 +438,7 @@ def cmd_calibrate(args) -> int:
     with --report the posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
     from calibration.fit import CALIBRATION_DIR, FitSetup, plan_fit, run_fit
     from calibration.priors import PRIORS_FILE
-    from calibration.targets import TARGETS_FILE
+    from calibration.targets import TARGETS_FILE, measurable
     from experiments.runner import close_client, open_client
 
     setup = FitSetup(scenario=args.scenario, scale=args.scale, population=args.population,
@@ -451,7 +451,8 @@ def cmd_calibrate(args) -> int:
         return _calibration_report(setup, args)
     history_id = plan_fit(setup, resume=args.resume)
     print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} parameters, "
-          f"{sum(t.measurable for t in setup.targets)} targets, population {setup.population}, "
+          f"{len(measurable(setup.targets, setup.scale))} targets, "
+          f"population {setup.population}, "
           f"budget {setup.budget} runs; history {setup.db}", file=sys.stderr)
     client, cluster = open_client(args.workers, args.scheduler)
     try:
