@@ -165,6 +165,9 @@ class BorderScenario(Scenario):
     # Immigration courts
     court_initial_backlog: Count = 768000
     court_other_cases_per_day: NonNegative = 0.0
+    nta_filing_days: NonNegative = 0.0  # mean days from a release's notice to appear to its
+    initial_unfiled_cases: NonNegative = 0.0  # filing with the court; notices issued before
+    #                                           the run and filed during it
     court_completions_per_day: NonNegative = 750.0
     regular_attend_prob: Probability = 0.75  # people released into the US who attend their hearing
     regular_grant_prob: Probability = 0.25  # of those attending
