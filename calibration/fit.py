@@ -229,10 +229,6 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
         abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
                            TargetDistance(setup.targets, setup.scale),
                            population_size=setup.population,
-                           # each particle's kernel from its nearest neighbours: with the
-                           # default (one covariance for all), a 15-parameter fit's weights
-                           # sat on one particle (effective sample size 1.2 of 100)
-                           transitions=pyabc.LocalTransition(),
                            sampler=DaskDistributedSampler(dask_client=client))
         with shield:
             if history_id is None:
