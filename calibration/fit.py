@@ -410,10 +410,10 @@ def _stored_identity(options: str) -> dict:
         return {}
 
 
-def posterior_frame(setup: FitSetup, history) -> pd.DataFrame:
-    """The last generation: one row per parameter set, a column per prior (named as in
-    priors.toml), its weight and distance, and the generation."""
-    t = history.max_t
+def posterior_frame(setup: FitSetup, history, t: int | None = None) -> pd.DataFrame:
+    """Generation `t` (default the last): one row per parameter set, a column per prior
+    (named as in priors.toml), its weight and distance, and the generation."""
+    t = history.max_t if t is None else t
     population = history.get_population(t)
     rows = []
     for particle in population.particles:
@@ -440,12 +440,13 @@ def representative(setup: FitSetup, posterior: pd.DataFrame) -> dict[str, float]
             for p in setup.priors}
 
 
-def write_results(setup: FitSetup, history) -> dict[str, Path]:
-    """posterior.parquet and calibrated.toml into setup.out_dir (each written whole)."""
+def write_results(setup: FitSetup, history, t: int | None = None) -> dict[str, Path]:
+    """posterior.parquet and calibrated.toml of generation `t` (default the last) into
+    setup.out_dir (each written whole)."""
     from experiments.runner import write_atomically, write_parquet
 
     setup.out_dir.mkdir(parents=True, exist_ok=True)
-    posterior = posterior_frame(setup, history)
+    posterior = posterior_frame(setup, history, t)
     files = {"posterior": setup.out_dir / "posterior.parquet",
              "calibrated": setup.out_dir / "calibrated.toml"}
     write_parquet(posterior, files["posterior"])
