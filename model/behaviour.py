@@ -156,6 +156,11 @@ class Behaviour:
             (streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
              self.give_up_prob[mode], scenario.give_up_per_encounter, self.retry_days[mode])
             for mode in range(len(RETURN_MODES))]
+        # what `new_people_rows` draws newcomers from (constant for the run)
+        keys = streams.keys
+        self.people_draws = (keys[Decision.PERSON_UID], keys[Decision.FAMILY_SIZE],
+                             keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
+                             scenario.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
@@ -183,8 +188,8 @@ class Behaviour:
         uid, family_key = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
         origin, intent = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_)
         nationality, demographic = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8)
-        self._make_people(counts, day, 0, (uid, family_key, origin, intent, nationality,
-                                            demographic, np.empty(n, dtype=np.int8)))
+        new_people_rows(counts.ravel(), 0, self.draw_day(day), self.people_draws, (
+            uid, family_key, origin, intent, nationality, demographic, np.empty(n, dtype=np.int8)))
         return {"uid": uid, "nationality": nationality, "demographic": demographic,
                 "origin_state": origin, "asylum_intent": intent,
                 "family_key": family_key, "head_uid": uid[family_key]}
@@ -197,17 +202,19 @@ class Behaviour:
         (`Arrest`). Returns their rows."""
         count = int(counts.sum())
         pop.make_room(count)
-        self._make_people(counts, key_day, pop.n, (
-            pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
-            pop.demographic, pop.group))
+        new_people_rows(counts.ravel(), pop.n, self.draw_day(key_day), self.people_draws,
+                        self.columns(pop))
         return pop.add_written(count, day, arrest)
 
-    def _make_people(self, counts: np.ndarray, day: int, at: int, columns: tuple) -> None:
-        keys = self.streams.keys
-        _new_people(counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
-                    keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE],
-                    keys[Decision.ASYLUM_INTENT], self.s.family_size_mean - 2.0, _STATE_CDF,
-                    self.intent_share, at, columns)
+    def draw_day(self, day: int) -> int:
+        """`day` as the compiled draws take it (`RandomStreams.day_offset` added)."""
+        return day + self.streams.day_offset
+
+    @staticmethod
+    def columns(pop: Population) -> tuple:
+        """The population's columns `new_people_rows` writes, in its order."""
+        return (pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
+                pop.demographic, pop.group)
 
     def travel_inputs(self, pop: Population, day: int) -> tuple:
         """What `travel_time_rows` draws the days on the road of people setting out on
@@ -276,12 +283,15 @@ class Behaviour:
 
 
 @numba.njit(cache=True)
-def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_family_size,
-                state_cdf, intent_share, at, columns):
-    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers,
-    group by group: each person's uid, family (the index of its first member), home
-    state (-1: not Mexican), asylum intent, nationality, demographic and behaviour
-    group, written into `columns` (in that order) from index `at` on."""
+def new_people_rows(counts, at, day, draws, columns):
+    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers
+    (`counts` per group, setting out on `day` (`Behaviour.draw_day`); `draws`:
+    `Behaviour.people_draws`), group by group: each
+    person's uid, family (the index of its first member), home state (-1: not
+    Mexican), asylum intent, nationality, demographic and behaviour group, written
+    into `columns` (`Behaviour.columns`) from index `at` on. Also called by the
+    compiled `Migrants.set_out`."""
+    uid_key, family_key, state_key, intent_key, extra_family_size, state_cdf, intent_share = draws
     uid, family, origin, intent, nationalities, demographics, groups = columns
     i = at
     home = -1

@@ -9,11 +9,24 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows, travel_time_rows
+from model.behaviour import (
+    Behaviour,
+    count_outcomes,
+    new_people_rows,
+    retry_or_give_up_rows,
+    travel_time_rows,
+)
 from model.calendar import DueQueue, push_rows
 from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
-from model.people import NEVER, Population, set_arrest_rows, set_status_rows
+from model.people import (
+    NEVER,
+    NEW_ARREST,
+    Population,
+    admit_written,
+    set_arrest_rows,
+    set_status_rows,
+)
 from model.recorder import COLUMN_INDEX, Recorder
 from model.streams import Decision
 from model.vocabulary import (
@@ -95,6 +108,18 @@ def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays)
     count_outcomes(evaders, True, memory)
     _stop(evaders, EVADED_INTO_US, day, arrays)
     return rows[caught], sectors[caught], at_port[caught], evaders.size
+
+
+@numba.njit(cache=True)
+def _set_out(counts, at, day, draw_day, people_draws, columns, admit_columns, travel_inputs,
+             arrays):
+    """`Migrants.set_out` in one call, after the day's departures are drawn: the people
+    (`counts` per group) are made from row `at` on (`new_people_rows`), join the run
+    (`admit_written`) and start their journey (as `_start_journey`)."""
+    new_people_rows(counts, at, draw_day, people_draws, columns)
+    count = counts.sum()
+    admit_written(at, count, day, NEW_ARREST, admit_columns)
+    _start_journey(np.arange(at, at + count), day, travel_inputs, arrays)
 
 
 @numba.njit(cache=True)
@@ -245,11 +270,19 @@ class Migrants:
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
-        b = self.behaviour
-        rows = b.add_people(self.pop, b.departures(push, day), day, day)
-        self.people_set_out += len(rows)
-        self.recorder.add("new_migrants", len(rows))
-        self.start_journey(rows, day)
+        """Today's newcomers (`Behaviour.departures`) join the run and set out
+        (`start_journey`), in one compiled call."""
+        b, pop = self.behaviour, self.pop
+        counts = b.departures(push, day)
+        count = int(counts.sum())
+        pop.make_room(count)
+        arrays = self.move_arrays(count)  # after make_room: growing replaces the columns
+        _set_out(counts.ravel(), pop.n, day, b.draw_day(day), b.people_draws, b.columns(pop),
+                 pop.admit_columns(), b.travel_inputs(pop, day), arrays)
+        pop.n += count
+        self.people_set_out += count
+        self.recorder.add("new_migrants", count)
+        self.recorder.add("departures", count)
 
     def seed_in_transit(self, push: np.ndarray, lookback_days: int = 90) -> None:
         """People who set out before day 0 and are still on the road: without them
