@@ -67,8 +67,7 @@ class BorderPatrol:
             return
         m, t = self.model, self.model.timeline
         pop = m.migrants.pop
-        room = np.maximum(self.holding_capacity - self.in_custody, 0).astype(np.float64)
-        outcome, pending, custody_days, refused = _consequences(
+        rows, pending, custody_days, bounds, refused = _consequences(
             rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
             pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
             t.title42[day], t.title42_exception[day], t.title42_by_air[day],
@@ -80,12 +79,9 @@ class BorderPatrol:
             t.mpp[day], t.mpp_exempt[day], t.mpp_nationality[day], m.mexico.mpp_room.credit,
             t.priorities[day], t.priorities_detention_share[day],
             m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
-            m.migrants.behaviour.experience.entry_share(), room,
-            max(m.scenario.custody_days - 1.0, 0.0))
+            m.migrants.behaviour.experience.entry_share(), self.holding_capacity,
+            self.in_custody, max(m.scenario.custody_days - 1.0, 0.0))
         # by outcome, each group in the day's order (slices: no mask per outcome)
-        order, bounds = group_rows(np.arange(len(rows)), outcome, N_OUTCOMES)
-        rows, sectors, pending, custody_days = (rows[order], sectors[order], pending[order],
-                                                custody_days[order])
         bounds = bounds.tolist()
         group = [slice(bounds[k], bounds[k + 1]) for k in range(N_OUTCOMES)]
         m.recorder.add("family_expulsions_refused", refused)
@@ -101,7 +97,6 @@ class BorderPatrol:
         held = group[HELD]
         pop.pending[rows[held]] = pending[held]
         m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
-        self._count_custody(sectors[held], +1)
 
     # -- custody -------------------------------------------------------------
     def finish_custody(self, rows: np.ndarray, day: int) -> None:
@@ -117,9 +112,6 @@ class BorderPatrol:
         m.migrants.release(np.concatenate([others, held_elsewhere]), day)
         m.courts.enroll_mpp(mpp, day)
         m.ice.intake(to_ice, pending, day)
-
-    def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
-        self.in_custody += sign * np.bincount(sectors, minlength=N_SECTORS)
 
 
 @numba.njit(cache=True)
@@ -164,7 +156,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                   t42_refused_by_air, t42_flight, port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
                   aca_group,
                   mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
-                  claim_prob, strategic_claim_prob, entry_share, holding_room, custody_extra_days):
+                  claim_prob, strategic_claim_prob, entry_share, holding_capacity, in_custody,
+                  custody_extra_days):
     """The consequence for each person apprehended today, family by family, in order.
 
     In the order the law applied them: Title 42 expulsion where Mexico takes the
@@ -183,8 +176,10 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
     not held are released. Whoever is held waits in the sector's custody; when
     it is full they are released instead.
 
-    `mpp_room` and `holding_room` (per sector, in agents) are used up in place.
-    Returns (outcome, pending, custody days, families refused by Mexico).
+    `mpp_room` is used up in place, and whoever is held counts in its sector's
+    `in_custody` (agents, at most `holding_capacity`). Returns the rows grouped by
+    outcome (`EXPELLED`, ..., each group in the day's order), their pending case and
+    custody days, the groups' bounds, and how many in families Mexico refused.
     """
     n = rows.size
     outcome = np.empty(n, dtype=np.int8)
@@ -269,8 +264,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                         >= priorities_share):
                     pend = _RELEASE
         if out < 0:  # held for processing, if the sector has room
-            if size <= holding_room[sector]:
-                holding_room[sector] -= size
+            if in_custody[sector] + size <= holding_capacity[sector]:
+                in_custody[sector] += size
                 out = HELD
                 u = draw_unit(keys[Decision.CUSTODY_DAYS], person, day)
                 custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
@@ -281,4 +276,5 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
         outcome[i:j] = out
         pending[i:j] = pend
         i = j
-    return outcome, pending, custody_days, refused_people
+    order, bounds = group_rows(np.arange(n), outcome, N_OUTCOMES)
+    return rows[order], pending[order], custody_days[order], bounds, refused_people
