@@ -161,6 +161,9 @@ class Behaviour:
         self.people_draws = (keys[Decision.PERSON_UID], keys[Decision.FAMILY_SIZE],
                              keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
                              scenario.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
+        self.cross_draws = (keys[Decision.SECTOR], keys[Decision.AT_PORT],
+                            keys[Decision.SURRENDER], keys[Decision.APPREHENSION],
+                            self.port_share, self.surrender, self.apprehension)
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
@@ -243,14 +246,16 @@ class Behaviour:
         caught if at a port, if they turn themselves in, or if the sector
         catches them.
         """
+        return cross_rows(rows, self.cross_inputs(pop, day))
+
+    def cross_inputs(self, pop: Population, day: int) -> tuple:
+        """What `cross_rows` draws the crossings of `day` from: the population's columns,
+        each group's routes tilted by peers' experience (`attract`, and its total over
+        the sectors) and the run's constant `cross_draws`."""
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
-        cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)
-        keys = self.streams.keys
-        return _cross(rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
-                      day + self.streams.day_offset, keys[Decision.SECTOR], keys[Decision.AT_PORT],
-                      keys[Decision.SURRENDER], keys[Decision.APPREHENSION], cdf,
-                      self.port_share, self.surrender, self.apprehension)
+        return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
+                day + self.streams.day_offset, attract, attract.sum(1), self.cross_draws)
 
     # -- after a return ----------------------------------------------------
     def retry_or_give_up(self, pop: Population, rows: np.ndarray, mode: ReturnMode, day: int
@@ -360,9 +365,24 @@ def _days_on_road(person, nationality, origin_state, day, key, travel_days, stat
 
 
 @numba.njit(cache=True)
-def _cross(rows, uid, family, nationality, demographic, pending, day, sector_key, port_key,
-           surrender_key, caught_key, sector_cdf, port_share, surrender, apprehension):
-    """`Behaviour.cross` for each row, in one pass."""
+def _routes_cdf(attract, totals):
+    """Each group's cumulative share of its `attract` over the sectors (`totals`: per
+    group), element by element as numpy's cumsum(attract / totals[:, None], axis=1)."""
+    cdf = np.empty_like(attract)
+    for g in range(attract.shape[0]):
+        cdf[g, 0] = attract[g, 0] / totals[g]
+        for s in range(1, attract.shape[1]):
+            cdf[g, s] = cdf[g, s - 1] + attract[g, s] / totals[g]
+    return cdf
+
+
+@numba.njit(cache=True)
+def cross_rows(rows, inputs):
+    """`Behaviour.cross` for each row, in one pass (`inputs`: `Behaviour.cross_inputs`).
+    Also called by the compiled `Migrants.attempt_crossing`."""
+    uid, family, nationality, demographic, pending, day, attract, totals, draws = inputs
+    sector_key, port_key, surrender_key, caught_key, port_share, surrender, apprehension = draws
+    sector_cdf = _routes_cdf(attract, totals)
     n = rows.size
     sectors = np.empty(n, dtype=np.int8)
     caught = np.empty(n, dtype=np.bool_)

@@ -12,6 +12,7 @@ import numpy as np
 from model.behaviour import (
     Behaviour,
     count_outcomes,
+    cross_rows,
     new_people_rows,
     retry_or_give_up_rows,
     travel_time_rows,
@@ -96,11 +97,12 @@ def _send_back(rows, where, day, memory, retry_inputs, arrays):
 
 
 @numba.njit(cache=True)
-def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays):
-    """`Migrants.attempt_crossing` after the draws, in one call: each row's sector noted
-    and marked as a border crosser (crossing again), evaders into the US (peers learn
-    they got in); `arrays` as for `move_rows`. Returns the apprehended (rows, sector,
-    at a port) and how many evaded."""
+def _attempt_crossing(rows, day, cross_inputs, sector_column, memory, arrays):
+    """`Migrants.attempt_crossing` in one call: the draws (`cross_rows`), then each row's
+    sector noted and marked as a border crosser (crossing again), evaders into the US
+    (peers learn they got in); `arrays` as for `move_rows`. Returns the apprehended
+    (rows, sector, at a port) and how many evaded."""
+    sectors, caught, at_port = cross_rows(rows, cross_inputs)
     status, _, _, _, _, _, _, _, _, _, arrest, arrest_counts = arrays
     sector_column[rows] = sectors
     set_arrest_rows(arrest, arrest_counts, status, rows[arrest[rows] != BORDER], BORDER)
@@ -310,9 +312,8 @@ class Migrants:
         """Everyone in `rows` crosses today. Evaders enter the US; returns the
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
-        sectors, caught, at_port = b.cross(pop, rows, day)
-        caught_rows, sectors, at_port, evaders = _crossed(
-            rows, sectors, caught, at_port, day, pop.sector, b.experience.memory(pop),
+        caught_rows, sectors, at_port, evaders = _attempt_crossing(
+            rows, day, b.cross_inputs(pop, day), pop.sector, b.experience.memory(pop),
             self.move_arrays(0))
         self.recorder.add("evasions", evaders)
         return caught_rows, sectors, at_port
