@@ -53,6 +53,9 @@ class Experience:
         prior = np.array([prior_by_demographic[k] for k in DEMOGRAPHIC_KEYS])
         self.prior = np.tile(prior, len(Nationality))[:, None] * np.ones((1, N_SECTORS))
         self.prior_weight = prior_weight
+        # the prior's weight in each cell and in each group's row (constant: computed once)
+        self._prior_cells = prior_weight * self.prior
+        self._prior_groups = prior_weight * self.prior[:, 0]
         self.decay = 0.5 ** (1.0 / half_life_days)
         self.people_per_agent = float(people_per_agent)  # memory is of people, at any scale
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
@@ -78,15 +81,13 @@ class Experience:
     def entry_share(self) -> np.ndarray:
         """(group, sector) perceived chance that an attempt ends inside the US."""
         if self._share is None:  # constant within a day: computed once
-            w = self.prior_weight
-            self._share = (self.entered + w * self.prior) / (self.total + w)
+            self._share = (self.entered + self._prior_cells) / (self.total + self.prior_weight)
         return self._share
 
     def entry_share_by_group(self) -> np.ndarray:
         if self._share_by_group is None:
-            w = self.prior_weight
-            self._share_by_group = ((self.entered.sum(1) + w * self.prior[:, 0])
-                                    / (self.total.sum(1) + w))
+            self._share_by_group = ((self.entered.sum(1) + self._prior_groups)
+                                    / (self.total.sum(1) + self.prior_weight))
         return self._share_by_group
 
 
@@ -174,9 +175,11 @@ class Behaviour:
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray, day: int) -> np.ndarray:
         """People (in agents) setting out on `day` per (nationality, demographic)."""
-        self.push_today = push
+        if push is not self.push_today:  # a new month (`BorderModel` hands one row a month)
+            self.push_today = push
+            self._pushed_per_group = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC)
         pull = np.exp(self.s.departure_sensitivity * (self.experience.entry_share_by_group() - 0.5))
-        lam = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC) * pull
+        lam = self._pushed_per_group * pull
         counts = self.streams.poisson_keys(Decision.DEPARTURES, self._group_keys, day, lam)
         return counts.reshape(-1, N_DEMOGRAPHIC)
 

@@ -93,6 +93,7 @@ class BorderModel(mesa.Model):
         self.streams = RandomStreams(seed)
         self.recorder = Recorder(self.calendar.n_days, scale)
         self.push = self._push_by_month()
+        self._push_rows = list(self.push)  # one object a month (`Behaviour.departures` keys on it)
         # room for everyone up front: growing millions of rows mid-run costs copies
         expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
                        * self.push.mean() * 1.5 / scale)
@@ -131,7 +132,7 @@ class BorderModel(mesa.Model):
             return
         mig = self.migrants
         self.mexico.start_day(day)
-        mig.set_out(day, self.push[self.calendar.month_of_day[day]])
+        mig.set_out(day, self._push_rows[self.calendar.month_of_day[day]])
 
         due = mig.due(day)
         arriving = due[Status.EN_ROUTE]
