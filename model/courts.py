@@ -31,7 +31,8 @@ class ImmigrationCourts(mesa.Agent):
     def __init__(self, model):
         super().__init__(model)
         self.backlog = float(model.scenario.court_initial_backlog)
-        self.mpp_roster = np.empty(0, dtype=np.int64)  # everyone enrolled, in enrolment order
+        # everyone enrolled, in enrolment order (who has left is dropped by the next `mpp_daily`)
+        self.mpp_roster = np.empty(0, dtype=np.int64)
         self.wind_down_room = CarriedRoom(1, model.scale)
 
     def open_cases(self, agents: int) -> None:
@@ -140,8 +141,7 @@ class ImmigrationCourts(mesa.Agent):
             s.mpp_daily_give_up, s.mpp_daily_cross_anyway)
         m.recorder.add("violence_incidents", victims)
         mig.give_up(roster[leaves], day)
-        mig.move(roster[crosses], Status.AT_BORDER, day, 1)
-        self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
+        mig.move(roster[crosses], Status.AT_BORDER, day, 1)  # (off the roster the next day)
 
     # -- backlog -----------------------------------------------------------------
     def end_day(self, day: int) -> None:
