@@ -167,7 +167,7 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m = self.model
-        _count_removals(rows, m.migrants.pop.nationality, m.recorder.values[m.recorder.day])
+        _count_removals(rows, m.migrants.pop.nationality, m.recorder.today)
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:

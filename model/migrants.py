@@ -17,7 +17,7 @@ from model.behaviour import (
     retry_or_give_up_rows,
     travel_time_rows,
 )
-from model.calendar import DueQueue, push_rows
+from model.calendar import DueQueue, pop_rows, push_rows
 from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
 from model.people import (
@@ -222,6 +222,15 @@ def group_rows(rows, status, n_status):
     return grouped, offsets
 
 
+@numba.njit(cache=True)
+def _due(day, next_day, arrays):
+    """`Migrants.due` in one call (`arrays`: `Migrants.move_arrays`): the queue's rows
+    due on `day` (`pop_rows`), grouped by status (`group_rows`)."""
+    status, _, _, _, head, tail, chunk_rows, fill, next_chunk, state, _, _ = arrays
+    return group_rows(pop_rows(head, tail, chunk_rows, fill, next_chunk, state, day, next_day),
+                      status, N_STATUS)
+
+
 class Migrants:
     """Owns the population (`pop`), the queue of who acts on which day and the
     migrants' `Behaviour`. Built by `BorderModel`; every actor moves people
@@ -267,8 +276,7 @@ class Migrants:
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
-        return DueToday(*group_rows(self.queue.pop(day, self.pop.next_day), self.pop.status,
-                                    N_STATUS))
+        return DueToday(*_due(day, self.pop.next_day, self.move_arrays(0)))
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
@@ -328,7 +336,7 @@ class Migrants:
         _record_encounters(rows, sectors, at_port, day, self.month_of_day[day],
                            self.fiscal_year_of_day[day], pop.nationality, pop.demographic,
                            pop.last_encounter_day, pop.last_encounter_month, pop.last_encounter_fy,
-                           pop.n_encounters, self.recorder.values[self.recorder.day])
+                           pop.n_encounters, self.recorder.today)
 
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:
@@ -391,5 +399,5 @@ class Migrants:
         families),
         in custody, waiting under MPP or on a metering list, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
-        _record_stocks(self.recorder.values[self.recorder.day], self.pop.status_counts,
+        _record_stocks(self.recorder.today, self.pop.status_counts,
                        self.pop.arrest_counts)
