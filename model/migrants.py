@@ -231,6 +231,15 @@ def _due(day, next_day, arrays):
                       status, N_STATUS)
 
 
+@numba.njit(cache=True)
+def _split_pending(rows, pending, value):
+    """`Migrants.split_pending` in one pass."""
+    has = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        has[i] = pending[rows[i]] == value
+    return rows[~has], rows[has]
+
+
 class Migrants:
     """Owns the population (`pop`), the queue of who acts on which day and the
     migrants' `Behaviour`. Built by `BorderModel`; every actor moves people
@@ -277,6 +286,10 @@ class Migrants:
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
         return DueToday(*_due(day, self.pop.next_day, self.move_arrays(0)))
+
+    def split_pending(self, rows: np.ndarray, pending: Pending) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` whose pending outcome is not `pending`, and those whose is (in row order)."""
+        return _split_pending(rows, self.pop.pending, int(pending))
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:

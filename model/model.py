@@ -150,10 +150,10 @@ class BorderModel(mesa.Model):
         self.ice.on_due(due[Status.IN_ICE_DETENTION], day)
         self.ice.families.on_due(due[Status.IN_FAMILY_DETENTION], day)
         self.courts.hear(due[Status.MPP_WAITING], day)
-        in_us = due[Status.RELEASED_IN_US]
-        final_order = mig.pop.pending[in_us] == Pending.FINAL_ORDER
-        self.courts.hear_regular(in_us[~final_order], day)
-        self.ice.interior.arrest_final_orders(in_us[final_order], day)
+        awaiting_hearing, final_order = mig.split_pending(due[Status.RELEASED_IN_US],
+                                                          Pending.FINAL_ORDER)
+        self.courts.hear_regular(awaiting_hearing, day)
+        self.ice.interior.arrest_final_orders(final_order, day)
         mig.start_journey(due[Status.AT_HOME], day)
 
         self.ice.interior.arrest(day)
