@@ -143,6 +143,10 @@ class FlightDay:
         self.day = flights[0].day
         self.flights = flights
         self.keys = np.array([f.key for f in flights], dtype=np.uint64)  # their draws
+        # what `_cancellations` says on a day without a moratorium, the priorities or
+        # Mexico refusing interior flights (when it has any to refuse)
+        self.none_cancelled: list[str | None] = [None] * len(flights)
+        self.no_guadalajara = all(f.destination != Destination.GUADALAJARA for f in flights)
         self.next: FlightDay | None = None  # the next day with flights
 
     def schedule(self) -> None:
@@ -170,6 +174,9 @@ class FlightDay:
         """Why each flight does not fly today (None: it flies, if anyone is waiting)."""
         m, t, day = self.model, self.model.timeline, self.day
         moratorium = t.moratorium[day]
+        if not (moratorium or t.priorities[day]) and (
+                self.no_guadalajara or m.mexico.receives_flight(Destination.GUADALAJARA, day)):
+            return self.none_cancelled  # most days
         cut = ((m.streams.uniform_keys(Decision.FLIGHT_CANCELLED, self.keys, day)
                 >= t.removal_flight_share[day]).tolist() if t.priorities[day]
                else [False] * len(self.flights))
