@@ -77,6 +77,13 @@ def settle_one(credit, granted, key, whole):
 
 
 @numba.njit(cache=True)
+def _unused_one(credit, granted, key, agents, whole):
+    """`CarriedRoom.unused`: `grant_one` then `settle_one`."""
+    grant_one(credit, granted, key, agents)
+    settle_one(credit, granted, key, whole)
+
+
+@numba.njit(cache=True)
 def _grant_all(credit, granted, people, scale):
     """`CarriedRoom.grant` for every key: `people` per key, in agents at `scale`."""
     for key in range(credit.size):
@@ -137,10 +144,16 @@ class CarriedRoom:
 
     def grant(self, people: "np.ndarray | float", key: int | None = None) -> None:
         if key is None:
-            _grant_all(self.credit, self.granted, np.broadcast_to(people, self.credit.shape),
-                       self.scale)
+            if np.ndim(people) == 0:  # the same for every key
+                people = np.full(self.credit.shape, people, dtype=np.float64)
+            _grant_all(self.credit, self.granted, people, self.scale)
         else:
             grant_one(self.credit, self.granted, key, people / self.scale)
+
+    def unused(self, people: float, key: int) -> None:
+        """A period of `key`'s in which nobody takes any room: granted `people` and settled
+        (one call: a flight with nobody waiting)."""
+        _unused_one(self.credit, self.granted, key, people / self.scale, self.scale == 1)
 
     def take(self, pop, rows: np.ndarray, keys: "np.ndarray | int") -> np.ndarray:
         """Mask of the rows (under `keys`, in order, families together) given room."""

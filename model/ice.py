@@ -257,8 +257,7 @@ class ICE(mesa.Agent):
         line."""
         queue = self.waiting[destination]
         if not queue:
-            seats.grant(people, key)
-            seats.settle(key)
+            seats.unused(people, key)
             return np.empty(0, dtype=np.int64)
         pop = self.model.migrants.pop
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line

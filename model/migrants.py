@@ -272,9 +272,10 @@ class Migrants:
     def move_arrays(self, room: int) -> tuple:
         """The population's and the queue's arrays a compiled move (`move_rows`) writes,
         with room in the queue for `room` more rows (as they are now: both grow by
-        replacing them)."""
+        replacing them). With no room asked for, the caller schedules nobody."""
         pop, q = self.pop, self.queue
-        q.reserve(room)
+        if room:
+            q.reserve(room)
         arrays = self._move_arrays
         # built again only after either grew (each replaces all its growing arrays at once)
         if arrays is None or arrays[0] is not pop.status or arrays[7] is not q.fill:
