@@ -60,6 +60,13 @@ class ICE(mesa.Agent):
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
         self._marks = np.zeros(0, dtype=np.int32)  # scratch for `board` (see _still_waiting)
+        s, keys = model.scenario, model.streams.keys
+        # what `_detention_days` draws from, but the day's (constant for the run)
+        self._detention_draws = (
+            keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
+            keys[Decision.DETAINED_DOCKET_DAYS], s.credible_fear_days - 1,
+            s.port_removal_days - 1, max(s.detained_docket_days - 1.0, 0.0),
+            int(s.max_detention_days))
         self._stamp = 0
         self.interior = ICEInterior(self)
         self.families = FamilyResidentialCentres(model)
@@ -96,14 +103,11 @@ class ICE(mesa.Agent):
                          status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
         """Held (in `status`: ICE detention, or a family residential centre) until each
         one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
-        m, s = self.model, self.model.scenario
-        pop, keys = m.migrants.pop, m.streams.keys
+        m = self.model
+        pop = m.migrants.pop
         _detain(rows, pending, day, (
-            pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.CREDIBLE_FEAR_DAYS],
-            keys[Decision.PORT_REMOVAL_DAYS], keys[Decision.DETAINED_DOCKET_DAYS],
-            s.credible_fear_days - 1, s.port_removal_days - 1,
-            max(s.detained_docket_days - 1.0, 0.0), int(m.timeline.interior_wait_days[day]),
-            int(s.max_detention_days)),
+            pop.uid, pop.family, day + m.streams.day_offset,
+            int(m.timeline.interior_wait_days[day]), self._detention_draws),
             pop.pending, status, limit, m.migrants.move_arrays(len(rows)))
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
@@ -126,22 +130,13 @@ class ICE(mesa.Agent):
             return
         if pending is None:
             pending = self.model.migrants.pop.pending[rows]
-        flying = pending < Pending.RELEASE
-        if flying.all():
-            fly_rows, fly_to = rows, pending
-        elif flying.any():
-            fly_rows, fly_to = rows[flying], pending[flying]
-        else:
+        fly_rows, bounds = _by_destination(rows, pending)
+        if len(fly_rows) == 0:
             return
-        first = int(fly_to[0])
-        if (fly_to == first).all():  # usually one destination
-            self.waiting[first].append(fly_rows)
-            return
-        order, bounds = group_rows(np.arange(len(fly_to)), fly_to, int(Pending.RELEASE))
         bounds = bounds.tolist()
         for dest in range(len(bounds) - 1):  # each destination's rows, in their order
             if bounds[dest] < bounds[dest + 1]:
-                self.waiting[dest].append(fly_rows[order[bounds[dest]: bounds[dest + 1]]])
+                self.waiting[dest].append(fly_rows[bounds[dest]: bounds[dest + 1]])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released (people
@@ -273,6 +268,18 @@ class ICE(mesa.Agent):
 
 
 @numba.njit(cache=True)
+def _by_destination(rows, pending):
+    """`ICE.join_lines`' split in one pass: the rows waiting for a flight (`pending`, one
+    per row, below RELEASE: a destination) grouped by destination, each group in row
+    order, and the groups' bounds."""
+    flying = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        flying[i] = pending[i] < RELEASE
+    order, bounds = group_rows(np.flatnonzero(flying), pending, RELEASE)
+    return rows[order], bounds
+
+
+@numba.njit(cache=True)
 def _due_cases(rows, pending):
     """`ICE.on_due`'s split of the day's due detainees by what they wait for: (a
     credible-fear interview, a removal through a port, the detained docket, a flight),
@@ -335,8 +342,8 @@ def _detention_days(rows, pending, inputs):
     """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
     credible-fear interview, a port removal or the detained docket; the time limit
     for a flight."""
-    (uid, family, day, fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra,
-     interior_wait, max_days) = inputs
+    uid, family, day, interior_wait, draws = inputs
+    fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra, max_days = draws
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         person = uid[family[rows[i]]]
