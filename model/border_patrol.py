@@ -83,10 +83,10 @@ class BorderPatrol:
             self.in_custody, max(m.scenario.custody_days - 1.0, 0.0))
         # by outcome, each group in the day's order (slices: no mask per outcome)
         bounds = bounds.tolist()
-        group = [slice(bounds[k], bounds[k + 1]) for k in range(N_OUTCOMES)]
+        group = list(map(slice, bounds[:-1], bounds[1:]))
         m.recorder.add("family_expulsions_refused", refused)
-        m.recorder.add("title42_expulsions", sum(group[k].stop - group[k].start
-                                                 for k in (EXPELLED, EXPELLED_BY_AIR, FLIES)))
+        m.recorder.add("title42_expulsions", (bounds[EXPELLED_BY_AIR + 1] - bounds[EXPELLED])
+                       + (bounds[FLIES + 1] - bounds[FLIES]))
         m.migrants.send_back(rows[group[EXPELLED]], ReturnMode.TITLE42, Status.AT_BORDER, day)
         flies = group[FLIES]
         m.ice.hold_for_expulsion(rows[flies], pending[flies], day)
@@ -108,8 +108,8 @@ class BorderPatrol:
         pop = m.migrants.pop
         others, families, mpp, to_ice, pending = _out_of_custody(
             rows, pop.pending, pop.demographic, pop.sector, self.in_custody)
-        held_elsewhere = m.ice.families.take(families, day)  # family beds first
-        m.migrants.release(np.concatenate([others, held_elsewhere]), day)
+        not_held = m.ice.families.take(families, day)  # family beds first
+        m.migrants.release(np.concatenate([others, not_held]) if len(not_held) else others, day)
         m.courts.enroll_mpp(mpp, day)
         m.ice.intake(to_ice, pending, day)
 
@@ -133,7 +133,8 @@ def _out_of_custody(rows, pending, demographic, sector, in_custody):
 
 
 # What happens to each person apprehended today (`_consequences`' outcome codes)
-# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight)
+# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight; EXPELLED and
+# EXPELLED_BY_AIR next to each other: `process` counts both from their bounds)
 EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM, FLIES = range(6)
 N_OUTCOMES = 6
 # constants the kernel reads (numba takes module-level ints and arrays as constants)

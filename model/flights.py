@@ -156,19 +156,21 @@ class FlightDay:
         m = self.model
         if self.next is not None:
             self.next.schedule()
-        aboard: list[list[np.ndarray]] = [[] for _ in Carried]  # per kind, each flight's rows
+        aboard: list[list[np.ndarray]] | None = None  # per kind, each flight's rows (once any)
+        log = m.flight_log
         for flight, cancelled in zip(self.flights, self._cancellations()):
             if cancelled:
                 flight.status = cancelled
             else:
                 rows = flight.fly()
                 if len(rows):
+                    if aboard is None:
+                        aboard = [[] for _ in Carried]
                     aboard[flight.carried].append(rows)
-            m.flight_log.append(flight.record())
-        flown = sum(len(flights) for flights in aboard)
-        if flown:
-            self._carry(flown, [np.concatenate(flights) if flights else None
-                                for flights in aboard])
+            log.append(flight.record())
+        if aboard is not None:
+            self._carry(sum(map(len, aboard)), [np.concatenate(flights) if flights else None
+                                                for flights in aboard])
 
     def _cancellations(self) -> list[str | None]:
         """Why each flight does not fly today (None: it flies, if anyone is waiting)."""
