@@ -34,6 +34,9 @@ class ImmigrationCourts(mesa.Agent):
         # everyone enrolled, in enrolment order (who has left is dropped by the next `mpp_daily`)
         self.mpp_roster = np.empty(0, dtype=np.int64)
         self.wind_down_room = CarriedRoom(1, model.scale)
+        # cases completed nationwide each day (`_completions`)
+        self._completed = (model.scenario.court_completions_per_day
+                           * model.timeline.court_completion_share)
 
     def open_cases(self, agents: int) -> None:
         self.backlog += agents * self.model.scale
@@ -151,8 +154,7 @@ class ImmigrationCourts(mesa.Agent):
 
     def _completions(self, day: int) -> float:
         """Cases the courts complete nationwide today."""
-        m = self.model
-        return m.scenario.court_completions_per_day * m.timeline.court_completion_share[day]
+        return self._completed[day]
 
 
 @numba.njit(cache=True)

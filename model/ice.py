@@ -61,6 +61,9 @@ class ICE(mesa.Agent):
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
         self._marks = np.zeros(0, dtype=np.int32)  # scratch for `board` (see _still_waiting)
         s, keys = model.scenario, model.streams.keys
+        # beds usable each day, in agents (`capacity`), truncated as int() does
+        self._capacity = (s.detention_beds * model.timeline.detention_cap_share
+                          / model.scale).astype(np.int64)
         # what `_detention_days` draws from, but the day's (constant for the run)
         self._detention_draws = (
             keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
@@ -77,8 +80,7 @@ class ICE(mesa.Agent):
 
     def capacity(self, day: int) -> int:
         """Beds usable today, in agents (COVID cap: a share of the beds)."""
-        m = self.model
-        return int(m.scenario.detention_beds * m.timeline.detention_cap_share[day] / m.scale)
+        return int(self._capacity[day])
 
     # -- coming in -----------------------------------------------------------
     def intake(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
