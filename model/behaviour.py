@@ -61,7 +61,8 @@ class Experience:
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
         self.total = np.zeros((N_GROUPS, N_SECTORS))
         self._today = np.zeros((2, N_GROUPS, N_SECTORS))  # today's (entered, total), people
-        self._share = None
+        # (group, sector) share (`entry_share`): kept up to date by `end_day`
+        self._share = (self.entered + self._prior_cells) / (self.total + self.prior_weight)
         self._share_by_group = None
 
     def record(self, pop: Population, rows: np.ndarray, entered: bool) -> None:
@@ -75,13 +76,13 @@ class Experience:
         return self._today, pop.group, pop.sector, self.people_per_agent
 
     def end_day(self) -> None:
-        _remember_today(self.entered, self.total, self._today, self.decay)
-        self._share = self._share_by_group = None
+        _remember_today(self.entered, self.total, self._today, self.decay, self._prior_cells,
+                        self.prior_weight, self._share)
+        self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
-        """(group, sector) perceived chance that an attempt ends inside the US."""
-        if self._share is None:  # constant within a day: computed once
-            self._share = (self.entered + self._prior_cells) / (self.total + self.prior_weight)
+        """(group, sector) perceived chance that an attempt ends inside the US (constant
+        within a day)."""
         return self._share
 
     def entry_share_by_group(self) -> np.ndarray:
@@ -92,15 +93,18 @@ class Experience:
 
 
 @numba.njit(cache=True)
-def _remember_today(entered, total, today, decay):
+def _remember_today(entered, total, today, decay, prior_cells, prior_weight, share):
     """`Experience.end_day` in place: the memory decays and takes in today's outcomes,
-    which are cleared (element by element as numpy did it: a product, then a sum)."""
+    which are cleared (element by element as numpy did it: a product, then a sum), and
+    each cell's share of entries is worked out anew, with the prior (as numpy did it:
+    two sums, then a quotient)."""
     for g in range(entered.shape[0]):
         for s in range(entered.shape[1]):
             entered[g, s] = entered[g, s] * decay + today[0, g, s]
             total[g, s] = total[g, s] * decay + today[1, g, s]
             today[0, g, s] = 0.0
             today[1, g, s] = 0.0
+            share[g, s] = (entered[g, s] + prior_cells[g, s]) / (total[g, s] + prior_weight)
 
 
 @numba.njit(cache=True)
