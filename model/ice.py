@@ -98,19 +98,24 @@ class ICE(mesa.Agent):
         time limit); flyers join their destination's line."""
         if len(rows) == 0:
             return
-        self.detain_until_due(rows, pending, day)
-        self.join_lines(rows, pending)
+        m = self.model
+        self._line_up(*_detain_in_line(rows, pending, day, self._days_inputs(day),
+                                       m.migrants.pop.pending, m.migrants.move_arrays(len(rows))))
 
     def detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int,
                          status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
         """Held (in `status`: ICE detention, or a family residential centre) until each
         one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
         m = self.model
+        _detain(rows, pending, day, self._days_inputs(day), m.migrants.pop.pending, status,
+                limit, m.migrants.move_arrays(len(rows)))
+
+    def _days_inputs(self, day: int) -> tuple:
+        """What `_detention_days` draws the detention days of `day` from."""
+        m = self.model
         pop = m.migrants.pop
-        _detain(rows, pending, day, (
-            pop.uid, pop.family, day + m.streams.day_offset,
-            int(m.timeline.interior_wait_days[day]), self._detention_draws),
-            pop.pending, status, limit, m.migrants.move_arrays(len(rows)))
+        return (pop.uid, pop.family, day + m.streams.day_offset,
+                int(m.timeline.interior_wait_days[day]), self._detention_draws)
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -132,7 +137,10 @@ class ICE(mesa.Agent):
             return
         if pending is None:
             pending = self.model.migrants.pop.pending[rows]
-        fly_rows, bounds = _by_destination(rows, pending)
+        self._line_up(*_by_destination(rows, pending))
+
+    def _line_up(self, fly_rows: np.ndarray, bounds: np.ndarray) -> None:
+        """`fly_rows` (grouped by destination: `_by_destination`) join their lines."""
         if len(fly_rows) == 0:
             return
         bounds = bounds.tolist()
@@ -337,6 +345,14 @@ def _detain(rows, pending, day, days_inputs, pending_column, status, limit, arra
     pending_column[rows] = pending
     days = np.minimum(_detention_days(rows, pending, days_inputs), limit)
     move_rows(rows, status, day, days, arrays)
+
+
+@numba.njit(cache=True)
+def _detain_in_line(rows, pending, day, days_inputs, pending_column, arrays):
+    """`ICE.detain` in one call: in ICE detention until the case is due (`_detain`), and
+    the flyers among them by destination, for their lines (`_by_destination`)."""
+    _detain(rows, pending, day, days_inputs, pending_column, IN_ICE_DETENTION, NO_LIMIT, arrays)
+    return _by_destination(rows, pending)
 
 
 @numba.njit(cache=True)
