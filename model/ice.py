@@ -87,8 +87,11 @@ class ICE(mesa.Agent):
         """Detain whoever fits; the rest are returned (Mexicans) or released."""
         if len(rows) == 0:
             return
-        pop = self.model.migrants.pop
-        fits = pop.whole_families(rows, max(self.capacity(day) - self.detained, 0))
+        room = max(self.capacity(day) - self.detained, 0)
+        if len(rows) <= room:  # everyone fits (no mask)
+            self.detain(rows, pending, day)
+            return
+        fits = self.model.migrants.pop.whole_families(rows, room)
         self._turn_away(rows[~fits], day)
         self.detain(rows[fits], pending[fits], day)
 

@@ -121,9 +121,10 @@ class ICEInterior:
     def book_in(self, rows: np.ndarray, day: int) -> None:
         """Detain for the detained docket whoever fits under the beds; release the rest."""
         m, ice = self.model, self.ice
-        fits = m.migrants.pop.whole_families(rows, max(ice.capacity(day) - ice.detained, 0))
-        self.release(rows[~fits], day)
-        ice.hold_for_docket(rows[fits], day)
+        held, turned_away = m.migrants.pop.split_whole_families(
+            rows, max(ice.capacity(day) - ice.detained, 0))
+        self.release(turned_away, day)
+        ice.hold_for_docket(held, day)
 
     def release(self, rows: np.ndarray, day: int) -> None:
         """Into the community with a notice to appear: a regular-docket case, a hearing date."""
@@ -155,11 +156,10 @@ class ICEInterior:
         pop = m.migrants.pop
         today = m.timeline.final_order_arrest_rate[day] / self.final_order_rate_max
         arrested = m.streams.uniform(Decision.FINAL_ORDER_ARREST, pop, rows, day) < today
-        caught = rows[arrested]
-        fits = pop.whole_families(caught, max(self.ice.capacity(day) - self.ice.detained, 0))
-        later = np.concatenate([rows[~arrested], caught[~fits]])
+        held, no_bed = pop.split_whole_families(
+            rows[arrested], max(self.ice.capacity(day) - self.ice.detained, 0))
+        later = np.concatenate([rows[~arrested], no_bed])
         m.migrants.move(later, Status.RELEASED_IN_US, day, self._days_to_arrest(later, day))
-        held = caught[fits]
         m.recorder.add("interior_arrests", len(held))
         pop.set_arrest(held, Arrest.INTERIOR)
         self.ice.detain(held, _REMOVAL[pop.nationality[held]], day)

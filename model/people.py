@@ -148,6 +148,15 @@ class Population:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
         return fit_under(self, rows, limit)
 
+    def split_whole_families(self, rows: np.ndarray, limit: float
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """(The rows that fit under `limit`, taking families whole, in order; the others.)
+        No mask when they all fit (most calls)."""
+        if len(rows) <= limit:
+            return rows, rows[:0]
+        fits = fit_under(self, rows, limit)
+        return rows[fits], rows[~fits]
+
 
 
 @numba.njit(cache=True)
