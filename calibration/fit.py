@@ -92,7 +92,7 @@ class FitSetup:
             self.priors = load_priors(self.priors_path)
         if not self.targets:
             self.targets = load_targets(self.targets_path)
-        loaded = load_scenario(self.scenario, start=self.start, end=self.end)
+        loaded = load_scenario(self.scenario, start=self.start, end=self.end, calibrated=False)
         check_scale(loaded, self.scale)
         check_scale(loaded, self.predictive_scale)
         first, last = loaded.start, loaded.end
@@ -121,7 +121,10 @@ def _digest(items: list[str]) -> str:
 
 class TargetModel:
     """pyabc's model: a parameter set -> {target id: simulated value} (and the seed).
-    Picklable, so Dask workers run it; each call is one `simulate`."""
+    Picklable, so Dask workers run it; each call is one `simulate` of the hand-set
+    scenario (without the fitted parameters its `calibrated` key names: a fit starts
+    from what the scenario sets by hand, not from the previous fit) with the set's
+    values over it."""
 
     def __init__(self, setup: FitSetup, scale: int | None = None):
         self.scenario, self.scale = setup.scenario, scale or setup.scale
@@ -134,9 +137,10 @@ class TargetModel:
         return self.run(natural_values(self.priors, parameters), seed)
 
     def run(self, parameters: dict, seed: int) -> dict[str, float]:
-        result = simulate(self.scenario, seed=seed, scale=self.scale,
-                          params=to_params(self.priors, parameters),
-                          start=self.start, end=self.end)
+        hand_set = load_scenario(self.scenario, start=self.start, end=self.end,
+                                 calibrated=False)
+        result = simulate(hand_set, seed=seed, scale=self.scale,
+                          params=to_params(self.priors, parameters))
         return {**simulated_values(self.targets, result), "seed": float(seed)}
 
 

@@ -8,7 +8,11 @@ People released into the US get a regular-docket hearing date set by the
 backlog ahead of them (years, in 2019-2021, so most fall after the run).
 The nationwide backlog is a running total: it starts at the scenario's level,
 grows with every notice to appear this model issues plus the rest of the
-country's new cases, and shrinks by the courts' completions.
+country's new cases, and shrinks by the courts' completions. A case counts in
+the backlog once DHS files its notice with the court: MPP's at once (their
+hearings were weeks away), a release's `nta_filing_days` later on average
+(exponentially spread; `initial_unfiled_cases` are the notices issued before
+the run and filed during it, spread the same way).
 """
 
 import mesa
@@ -31,6 +35,10 @@ class ImmigrationCourts(mesa.Agent):
     def __init__(self, model):
         super().__init__(model)
         self.backlog = float(model.scenario.court_initial_backlog)
+        s = model.scenario
+        self._filing = _filing_kernel(s.nta_filing_days)
+        self.unfiled = np.zeros(model.calendar.n_days + self._filing.size)
+        self.unfiled[:self._filing.size] += s.initial_unfiled_cases * _survival(self._filing)
         # everyone enrolled, in enrolment order (who has left is dropped by the next `mpp_daily`)
         self.mpp_roster = np.empty(0, dtype=np.int64)
         self.wind_down_room = CarriedRoom(1, model.scale)
@@ -38,8 +46,14 @@ class ImmigrationCourts(mesa.Agent):
         self._completed = (model.scenario.court_completions_per_day
                            * model.timeline.court_completion_share)
 
-    def open_cases(self, agents: int) -> None:
-        self.backlog += agents * self.model.scale
+    def open_cases(self, agents: int, filed_later: bool = False) -> None:
+        """New cases for `agents` people: in the backlog today, or (`filed_later`: a
+        release's notice to appear) spread over the days DHS takes to file them."""
+        if filed_later and self._filing.size > 1:
+            d = self.model.day
+            self.unfiled[d:d + self._filing.size] += agents * self.model.scale * self._filing
+        else:
+            self.backlog += agents * self.model.scale
 
     # -- MPP -------------------------------------------------------------------
     def enroll_mpp(self, rows: np.ndarray, day: int) -> None:
@@ -149,12 +163,28 @@ class ImmigrationCourts(mesa.Agent):
     # -- backlog -----------------------------------------------------------------
     def end_day(self, day: int) -> None:
         m, s = self.model, self.model.scenario
-        self.backlog = max(self.backlog + s.court_other_cases_per_day - self._completions(day), 0.0)
+        self.backlog = max(self.backlog + self.unfiled[day] + s.court_other_cases_per_day
+                           - self._completions(day), 0.0)
         m.recorder.set("court_backlog", self.backlog)
 
     def _completions(self, day: int) -> float:
         """Cases the courts complete nationwide today."""
         return self._completed[day]
+
+
+def _filing_kernel(mean_days: float) -> np.ndarray:
+    """Share of notices filed k days after issue (exponential, mean `mean_days`)."""
+    if mean_days <= 0:
+        return np.ones(1)
+    k = np.arange(int(np.ceil(8 * mean_days)) + 1)
+    pmf = np.exp(-k / mean_days) - np.exp(-(k + 1) / mean_days)
+    return pmf / pmf.sum()
+
+
+def _survival(pmf: np.ndarray) -> np.ndarray:
+    """Steady state: of notices issued before day 0, the share filed on day k."""
+    tail = pmf[::-1].cumsum()[::-1]
+    return tail / tail.sum()
 
 
 @numba.njit(cache=True)

@@ -375,7 +375,7 @@ class Migrants:
             report = m.streams.uniform(Decision.NOTICE_TO_REPORT, self.pop, rows, day) < share
             reporting, to_court = rows[report], rows[~report]
         if not has_case:
-            m.courts.open_cases(len(to_court))
+            m.courts.open_cases(len(to_court), filed_later=True)
         _release(rows, reporting, to_court, day, self.behaviour.experience.memory(self.pop),
                  m.courts.hearing_inputs(day), self.pop.pending, self.move_arrays(len(to_court)))
 
@@ -385,7 +385,7 @@ class Migrants:
         if len(rows) == 0:
             return
         m = self.model
-        m.courts.open_cases(len(rows))
+        m.courts.open_cases(len(rows), filed_later=True)
         _release(rows, _NOBODY, rows, day, None, m.courts.hearing_inputs(day), self.pop.pending,
                  self.move_arrays(len(rows)))
 

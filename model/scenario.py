@@ -165,6 +165,9 @@ class BorderScenario(Scenario):
     # Immigration courts
     court_initial_backlog: Count = 768000
     court_other_cases_per_day: NonNegative = 0.0
+    nta_filing_days: NonNegative = 0.0  # mean days from a release's notice to appear to its
+    initial_unfiled_cases: NonNegative = 0.0  # filing with the court; notices issued before
+    #                                           the run and filed during it
     court_completions_per_day: NonNegative = 750.0
     regular_attend_prob: Probability = 0.75  # people released into the US who attend their hearing
     regular_grant_prob: Probability = 0.25  # of those attending
@@ -236,8 +239,10 @@ def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
     return path
 
 
-def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]]:
-    """The file's table merged over its base chain; returns (table, files read)."""
+def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True
+              ) -> tuple[dict, list[str]]:
+    """The file's table merged over its base chain (with the `calibrated` files the
+    chain names, unless `calibrated` is False); returns (table, files read)."""
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
         raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
@@ -250,8 +255,10 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
                 f"{path}: {key}: unknown key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
     fitted = []
     if "calibrated" in raw:
-        fitted_params, fitted = _read_calibrated(path, raw.pop("calibrated"))
-        raw["parameters"] = deep_merge(raw.get("parameters", {}), fitted_params)
+        fitted_file = raw.pop("calibrated")
+        if calibrated:
+            fitted_params, fitted = _read_calibrated(path, fitted_file)
+            raw["parameters"] = deep_merge(raw.get("parameters", {}), fitted_params)
     base_name = raw.pop("base", None)
     if base_name is None:
         return raw, [str(path)] + fitted
@@ -260,7 +267,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict, list[str]
     base_path = resolve_path(base_name, relative_to=path.parent)
     if not base_path.is_file():
         raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
-    base, files = _read_raw(base_path, chain + (path.resolve(),))
+    base, files = _read_raw(base_path, chain + (path.resolve(),), calibrated)
     base.pop("description", None)
     return deep_merge(base, raw), files + [str(path)] + fitted
 
@@ -293,8 +300,8 @@ def deep_merge(base: dict, overlay: dict) -> dict:
 
 def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] = (), *,
                   params: dict | None = None, policies: dict | None = None,
-                  start: date | str | None = None, end: date | str | None = None
-                  ) -> LoadedScenario:
+                  start: date | str | None = None, end: date | str | None = None,
+                  calibrated: bool = True) -> LoadedScenario:
     """Read, merge, apply overrides and check a scenario; nothing runs.
 
     `scenario` is a name in scenarios/, a path to a .toml file, or a scenario
@@ -304,7 +311,9 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
     dicts in the scenario file's shape (`{"apprehension_prob": {"tucson": 0.8}}`,
     `{"title42": {"end": "2021-06-30"}}`); `start`/`end` set the run's window
     inside the scenario's. All go through the same checks as a file, and the
-    first problem raises ScenarioError naming where it is.
+    first problem raises ScenarioError naming where it is. `calibrated=False`
+    leaves out the fitted parameters a `calibrated = ...` key names: the hand-set
+    scenario a calibration fits (a file name only; a loaded scenario is as loaded).
     """
     window: dict[str, Any] = {}
     if isinstance(scenario, LoadedScenario):
@@ -315,7 +324,7 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
         window = {"start": scenario.start, "end": scenario.end}
     else:
         path = resolve_path(str(scenario))
-        raw, files = _read_raw(path)
+        raw, files = _read_raw(path, calibrated=calibrated)
         name, where = path.stem, str(path)
     if overrides:
         where = f"{where} (with --set)"  # the flag may be the culprit

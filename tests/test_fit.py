@@ -258,3 +258,24 @@ def test_ctrl_c_is_raised_at_once_inside_pyabcs_sampling_loop_not_at_the_generat
     assert not _blocked_waiting(frame_of(ABCSMC.run_generation))
     assert not _blocked_waiting(frame_of(write_report))
     assert not _blocked_waiting(None)
+
+
+def test_a_fit_runs_the_hand_set_scenario_with_its_values_over_it(monkeypatch):
+    """Each run of a fit starts from what historical.toml sets by hand, not from the
+    committed fit its `calibrated` line names: a parameter the fit leaves out must not
+    keep the previous fit's value while the fit runs, then lose it in the new file."""
+    import calibration.fit as fit
+
+    seen = {}
+
+    def capture(scenario, **kw):
+        seen["scenario"], seen["params"] = scenario, kw["params"]
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(fit, "simulate", capture)
+    with pytest.raises(RuntimeError, match="captured"):
+        TargetModel(FitSetup(priors=PRIORS)).run(TRUTH, seed=1)
+    hand_set = load_scenario("historical", calibrated=False)
+    assert not any(s.endswith("calibrated.toml") for s in seen["scenario"].sources)
+    assert seen["scenario"].parameters == hand_set.parameters
+    assert seen["params"]["departures_per_day"] == {"mexico": 600.0, "guatemala": 450.0}

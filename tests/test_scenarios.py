@@ -134,6 +134,12 @@ def test_a_calibration_file_replaces_the_hand_set_parameters_and_is_inherited(tm
         assert loaded.parameters["retry_days"] == hand_set["retry_days"]  # not fitted: as given
         assert str(fitted) in loaded.sources
     assert load_scenario(str(derived)).parameters["detention_beds"] == 30000
+    # what a calibration fits: the hand-set scenario, the previous fit left out
+    for path in (main, derived):
+        unfitted = load_scenario(str(path), calibrated=False)
+        assert unfitted.parameters["push"] == hand_set["push"]
+        assert unfitted.parameters["departure_sensitivity"] == hand_set["departure_sensitivity"]
+        assert str(fitted) not in unfitted.sources
 
 
 @pytest.mark.parametrize("line, message", [
