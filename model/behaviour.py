@@ -53,12 +53,16 @@ class Experience:
         prior = np.array([prior_by_demographic[k] for k in DEMOGRAPHIC_KEYS])
         self.prior = np.tile(prior, len(Nationality))[:, None] * np.ones((1, N_SECTORS))
         self.prior_weight = prior_weight
+        # the prior's weight in each cell and in each group's row (constant: computed once)
+        self._prior_cells = prior_weight * self.prior
+        self._prior_groups = prior_weight * self.prior[:, 0]
         self.decay = 0.5 ** (1.0 / half_life_days)
         self.people_per_agent = float(people_per_agent)  # memory is of people, at any scale
         self.entered = np.zeros((N_GROUPS, N_SECTORS))
         self.total = np.zeros((N_GROUPS, N_SECTORS))
         self._today = np.zeros((2, N_GROUPS, N_SECTORS))  # today's (entered, total), people
-        self._share = None
+        # (group, sector) share (`entry_share`): kept up to date by `end_day`
+        self._share = (self.entered + self._prior_cells) / (self.total + self.prior_weight)
         self._share_by_group = None
 
     def record(self, pop: Population, rows: np.ndarray, entered: bool) -> None:
@@ -72,34 +76,35 @@ class Experience:
         return self._today, pop.group, pop.sector, self.people_per_agent
 
     def end_day(self) -> None:
-        _remember_today(self.entered, self.total, self._today, self.decay)
-        self._share = self._share_by_group = None
+        _remember_today(self.entered, self.total, self._today, self.decay, self._prior_cells,
+                        self.prior_weight, self._share)
+        self._share_by_group = None
 
     def entry_share(self) -> np.ndarray:
-        """(group, sector) perceived chance that an attempt ends inside the US."""
-        if self._share is None:  # constant within a day: computed once
-            w = self.prior_weight
-            self._share = (self.entered + w * self.prior) / (self.total + w)
+        """(group, sector) perceived chance that an attempt ends inside the US (constant
+        within a day)."""
         return self._share
 
     def entry_share_by_group(self) -> np.ndarray:
         if self._share_by_group is None:
-            w = self.prior_weight
-            self._share_by_group = ((self.entered.sum(1) + w * self.prior[:, 0])
-                                    / (self.total.sum(1) + w))
+            self._share_by_group = ((self.entered.sum(1) + self._prior_groups)
+                                    / (self.total.sum(1) + self.prior_weight))
         return self._share_by_group
 
 
 @numba.njit(cache=True)
-def _remember_today(entered, total, today, decay):
+def _remember_today(entered, total, today, decay, prior_cells, prior_weight, share):
     """`Experience.end_day` in place: the memory decays and takes in today's outcomes,
-    which are cleared (element by element as numpy did it: a product, then a sum)."""
+    which are cleared (element by element as numpy did it: a product, then a sum), and
+    each cell's share of entries is worked out anew, with the prior (as numpy did it:
+    two sums, then a quotient)."""
     for g in range(entered.shape[0]):
         for s in range(entered.shape[1]):
             entered[g, s] = entered[g, s] * decay + today[0, g, s]
             total[g, s] = total[g, s] * decay + today[1, g, s]
             today[0, g, s] = 0.0
             today[1, g, s] = 0.0
+            share[g, s] = (entered[g, s] + prior_cells[g, s]) / (total[g, s] + prior_weight)
 
 
 @numba.njit(cache=True)
@@ -156,6 +161,14 @@ class Behaviour:
             (streams.keys[Decision.GIVE_UP], streams.keys[Decision.RETRY_DAYS],
              self.give_up_prob[mode], scenario.give_up_per_encounter, self.retry_days[mode])
             for mode in range(len(RETURN_MODES))]
+        # what `new_people_rows` draws newcomers from (constant for the run)
+        keys = streams.keys
+        self.people_draws = (keys[Decision.PERSON_UID], keys[Decision.FAMILY_SIZE],
+                             keys[Decision.ORIGIN_STATE], keys[Decision.ASYLUM_INTENT],
+                             scenario.family_size_mean - 2.0, _STATE_CDF, self.intent_share)
+        self.cross_draws = (keys[Decision.SECTOR], keys[Decision.AT_PORT],
+                            keys[Decision.SURRENDER], keys[Decision.APPREHENSION],
+                            self.port_share, self.surrender, self.apprehension)
         self.push_today = np.ones(len(nat))  # the day's push index, set by `departures`
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
@@ -166,9 +179,11 @@ class Behaviour:
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray, day: int) -> np.ndarray:
         """People (in agents) setting out on `day` per (nationality, demographic)."""
-        self.push_today = push
+        if push is not self.push_today:  # a new month (`BorderModel` hands one row a month)
+            self.push_today = push
+            self._pushed_per_group = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC)
         pull = np.exp(self.s.departure_sensitivity * (self.experience.entry_share_by_group() - 0.5))
-        lam = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC) * pull
+        lam = self._pushed_per_group * pull
         counts = self.streams.poisson_keys(Decision.DEPARTURES, self._group_keys, day, lam)
         return counts.reshape(-1, N_DEMOGRAPHIC)
 
@@ -183,8 +198,8 @@ class Behaviour:
         uid, family_key = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.int64)
         origin, intent = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.bool_)
         nationality, demographic = np.empty(n, dtype=np.int8), np.empty(n, dtype=np.int8)
-        self._make_people(counts, day, 0, (uid, family_key, origin, intent, nationality,
-                                            demographic, np.empty(n, dtype=np.int8)))
+        new_people_rows(counts.ravel(), 0, self.draw_day(day), self.people_draws, (
+            uid, family_key, origin, intent, nationality, demographic, np.empty(n, dtype=np.int8)))
         return {"uid": uid, "nationality": nationality, "demographic": demographic,
                 "origin_state": origin, "asylum_intent": intent,
                 "family_key": family_key, "head_uid": uid[family_key]}
@@ -197,17 +212,19 @@ class Behaviour:
         (`Arrest`). Returns their rows."""
         count = int(counts.sum())
         pop.make_room(count)
-        self._make_people(counts, key_day, pop.n, (
-            pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
-            pop.demographic, pop.group))
+        new_people_rows(counts.ravel(), pop.n, self.draw_day(key_day), self.people_draws,
+                        self.columns(pop))
         return pop.add_written(count, day, arrest)
 
-    def _make_people(self, counts: np.ndarray, day: int, at: int, columns: tuple) -> None:
-        keys = self.streams.keys
-        _new_people(counts.ravel(), day + self.streams.day_offset, keys[Decision.PERSON_UID],
-                    keys[Decision.FAMILY_SIZE], keys[Decision.ORIGIN_STATE],
-                    keys[Decision.ASYLUM_INTENT], self.s.family_size_mean - 2.0, _STATE_CDF,
-                    self.intent_share, at, columns)
+    def draw_day(self, day: int) -> int:
+        """`day` as the compiled draws take it (`RandomStreams.day_offset` added)."""
+        return day + self.streams.day_offset
+
+    @staticmethod
+    def columns(pop: Population) -> tuple:
+        """The population's columns `new_people_rows` writes, in its order."""
+        return (pop.uid, pop.family, pop.origin_state, pop.asylum_intent, pop.nationality,
+                pop.demographic, pop.group)
 
     def travel_inputs(self, pop: Population, day: int) -> tuple:
         """What `travel_time_rows` draws the days on the road of people setting out on
@@ -236,14 +253,16 @@ class Behaviour:
         caught if at a port, if they turn themselves in, or if the sector
         catches them.
         """
+        return cross_rows(rows, self.cross_inputs(pop, day))
+
+    def cross_inputs(self, pop: Population, day: int) -> tuple:
+        """What `cross_rows` draws the crossings of `day` from: the population's columns,
+        each group's routes tilted by peers' experience (`attract`, and its total over
+        the sectors) and the run's constant `cross_draws`."""
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
-        cdf = np.cumsum(attract / attract.sum(1, keepdims=True), axis=1)
-        keys = self.streams.keys
-        return _cross(rows, pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
-                      day + self.streams.day_offset, keys[Decision.SECTOR], keys[Decision.AT_PORT],
-                      keys[Decision.SURRENDER], keys[Decision.APPREHENSION], cdf,
-                      self.port_share, self.surrender, self.apprehension)
+        return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
+                day + self.streams.day_offset, attract, attract.sum(1), self.cross_draws)
 
     # -- after a return ----------------------------------------------------
     def retry_or_give_up(self, pop: Population, rows: np.ndarray, mode: ReturnMode, day: int
@@ -276,12 +295,15 @@ class Behaviour:
 
 
 @numba.njit(cache=True)
-def _new_people(counts, day, uid_key, family_key, state_key, intent_key, extra_family_size,
-                state_cdf, intent_share, at, columns):
-    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers,
-    group by group: each person's uid, family (the index of its first member), home
-    state (-1: not Mexican), asylum intent, nationality, demographic and behaviour
-    group, written into `columns` (in that order) from index `at` on."""
+def new_people_rows(counts, at, day, draws, columns):
+    """`Behaviour.new_people` and `add_people` in one pass over the day's newcomers
+    (`counts` per group, setting out on `day` (`Behaviour.draw_day`); `draws`:
+    `Behaviour.people_draws`), group by group: each
+    person's uid, family (the index of its first member), home state (-1: not
+    Mexican), asylum intent, nationality, demographic and behaviour group, written
+    into `columns` (`Behaviour.columns`) from index `at` on. Also called by the
+    compiled `Migrants.set_out`."""
+    uid_key, family_key, state_key, intent_key, extra_family_size, state_cdf, intent_share = draws
     uid, family, origin, intent, nationalities, demographics, groups = columns
     i = at
     home = -1
@@ -350,9 +372,24 @@ def _days_on_road(person, nationality, origin_state, day, key, travel_days, stat
 
 
 @numba.njit(cache=True)
-def _cross(rows, uid, family, nationality, demographic, pending, day, sector_key, port_key,
-           surrender_key, caught_key, sector_cdf, port_share, surrender, apprehension):
-    """`Behaviour.cross` for each row, in one pass."""
+def _routes_cdf(attract, totals):
+    """Each group's cumulative share of its `attract` over the sectors (`totals`: per
+    group), element by element as numpy's cumsum(attract / totals[:, None], axis=1)."""
+    cdf = np.empty_like(attract)
+    for g in range(attract.shape[0]):
+        cdf[g, 0] = attract[g, 0] / totals[g]
+        for s in range(1, attract.shape[1]):
+            cdf[g, s] = cdf[g, s - 1] + attract[g, s] / totals[g]
+    return cdf
+
+
+@numba.njit(cache=True)
+def cross_rows(rows, inputs):
+    """`Behaviour.cross` for each row, in one pass (`inputs`: `Behaviour.cross_inputs`).
+    Also called by the compiled `Migrants.attempt_crossing`."""
+    uid, family, nationality, demographic, pending, day, attract, totals, draws = inputs
+    sector_key, port_key, surrender_key, caught_key, port_share, surrender, apprehension = draws
+    sector_cdf = _routes_cdf(attract, totals)
     n = rows.size
     sectors = np.empty(n, dtype=np.int8)
     caught = np.empty(n, dtype=np.bool_)

@@ -67,8 +67,7 @@ class BorderPatrol:
             return
         m, t = self.model, self.model.timeline
         pop = m.migrants.pop
-        room = np.maximum(self.holding_capacity - self.in_custody, 0).astype(np.float64)
-        outcome, pending, custody_days, refused = _consequences(
+        rows, pending, custody_days, bounds, refused = _consequences(
             rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
             pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
             t.title42[day], t.title42_exception[day], t.title42_by_air[day],
@@ -80,17 +79,14 @@ class BorderPatrol:
             t.mpp[day], t.mpp_exempt[day], t.mpp_nationality[day], m.mexico.mpp_room.credit,
             t.priorities[day], t.priorities_detention_share[day],
             m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
-            m.migrants.behaviour.experience.entry_share(), room,
-            max(m.scenario.custody_days - 1.0, 0.0))
+            m.migrants.behaviour.experience.entry_share(), self.holding_capacity,
+            self.in_custody, max(m.scenario.custody_days - 1.0, 0.0))
         # by outcome, each group in the day's order (slices: no mask per outcome)
-        order, bounds = group_rows(np.arange(len(rows)), outcome, N_OUTCOMES)
-        rows, sectors, pending, custody_days = (rows[order], sectors[order], pending[order],
-                                                custody_days[order])
         bounds = bounds.tolist()
-        group = [slice(bounds[k], bounds[k + 1]) for k in range(N_OUTCOMES)]
+        group = list(map(slice, bounds[:-1], bounds[1:]))
         m.recorder.add("family_expulsions_refused", refused)
-        m.recorder.add("title42_expulsions", sum(group[k].stop - group[k].start
-                                                 for k in (EXPELLED, EXPELLED_BY_AIR, FLIES)))
+        m.recorder.add("title42_expulsions", (bounds[EXPELLED_BY_AIR + 1] - bounds[EXPELLED])
+                       + (bounds[FLIES + 1] - bounds[FLIES]))
         m.migrants.send_back(rows[group[EXPELLED]], ReturnMode.TITLE42, Status.AT_BORDER, day)
         flies = group[FLIES]
         m.ice.hold_for_expulsion(rows[flies], pending[flies], day)
@@ -101,7 +97,6 @@ class BorderPatrol:
         held = group[HELD]
         pop.pending[rows[held]] = pending[held]
         m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
-        self._count_custody(sectors[held], +1)
 
     # -- custody -------------------------------------------------------------
     def finish_custody(self, rows: np.ndarray, day: int) -> None:
@@ -113,13 +108,10 @@ class BorderPatrol:
         pop = m.migrants.pop
         others, families, mpp, to_ice, pending = _out_of_custody(
             rows, pop.pending, pop.demographic, pop.sector, self.in_custody)
-        held_elsewhere = m.ice.families.take(families, day)  # family beds first
-        m.migrants.release(np.concatenate([others, held_elsewhere]), day)
+        not_held = m.ice.families.take(families, day)  # family beds first
+        m.migrants.release(np.concatenate([others, not_held]) if len(not_held) else others, day)
         m.courts.enroll_mpp(mpp, day)
         m.ice.intake(to_ice, pending, day)
-
-    def _count_custody(self, sectors: np.ndarray, sign: int) -> None:
-        self.in_custody += sign * np.bincount(sectors, minlength=N_SECTORS)
 
 
 @numba.njit(cache=True)
@@ -141,7 +133,8 @@ def _out_of_custody(rows, pending, demographic, sector, in_custody):
 
 
 # What happens to each person apprehended today (`_consequences`' outcome codes)
-# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight)
+# (EXPELLED_BY_AIR: at once; FLIES: held for an expulsion flight; EXPELLED and
+# EXPELLED_BY_AIR next to each other: `process` counts both from their bounds)
 EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM, FLIES = range(6)
 N_OUTCOMES = 6
 # constants the kernel reads (numba takes module-level ints and arrays as constants)
@@ -164,7 +157,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                   t42_refused_by_air, t42_flight, port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
                   aca_group,
                   mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
-                  claim_prob, strategic_claim_prob, entry_share, holding_room, custody_extra_days):
+                  claim_prob, strategic_claim_prob, entry_share, holding_capacity, in_custody,
+                  custody_extra_days):
     """The consequence for each person apprehended today, family by family, in order.
 
     In the order the law applied them: Title 42 expulsion where Mexico takes the
@@ -183,8 +177,10 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
     not held are released. Whoever is held waits in the sector's custody; when
     it is full they are released instead.
 
-    `mpp_room` and `holding_room` (per sector, in agents) are used up in place.
-    Returns (outcome, pending, custody days, families refused by Mexico).
+    `mpp_room` is used up in place, and whoever is held counts in its sector's
+    `in_custody` (agents, at most `holding_capacity`). Returns the rows grouped by
+    outcome (`EXPELLED`, ..., each group in the day's order), their pending case and
+    custody days, the groups' bounds, and how many in families Mexico refused.
     """
     n = rows.size
     outcome = np.empty(n, dtype=np.int8)
@@ -269,8 +265,8 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                         >= priorities_share):
                     pend = _RELEASE
         if out < 0:  # held for processing, if the sector has room
-            if size <= holding_room[sector]:
-                holding_room[sector] -= size
+            if in_custody[sector] + size <= holding_capacity[sector]:
+                in_custody[sector] += size
                 out = HELD
                 u = draw_unit(keys[Decision.CUSTODY_DAYS], person, day)
                 custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
@@ -281,4 +277,5 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
         outcome[i:j] = out
         pending[i:j] = pend
         i = j
-    return outcome, pending, custody_days, refused_people
+    order, bounds = group_rows(np.arange(n), outcome, N_OUTCOMES)
+    return rows[order], pending[order], custody_days[order], bounds, refused_people

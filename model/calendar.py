@@ -75,8 +75,8 @@ class DueQueue:
 
     def pop(self, day: int, next_day: np.ndarray) -> np.ndarray:
         """Rows still due on `day`, sorted, each once."""
-        return _pop(self.head, self.tail, self.rows, self.fill, self.next, self.state, day,
-                    next_day)
+        return pop_rows(self.head, self.tail, self.rows, self.fill, self.next, self.state, day,
+                        next_day)
 
     def _grow(self, needed: int) -> None:
         size = max(needed, int(len(self.fill) * 1.5))
@@ -124,7 +124,8 @@ def push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, days):
 
 
 @numba.njit(cache=True)
-def _pop(head, tail, chunk_rows, fill, next_chunk, state, day, next_day):
+def pop_rows(head, tail, chunk_rows, fill, next_chunk, state, day, next_day):
+    """`DueQueue.pop` on its arrays (for compiled callers too: `Migrants.due`)."""
     n = 0
     c = head[day]
     while c >= 0:

@@ -76,6 +76,42 @@ def settle_one(credit, granted, key, whole):
         credit[key] = min(credit[key], max(CARRY_PERIODS * granted[key], LARGE_FAMILY))
 
 
+@numba.njit(cache=True)
+def _unused_one(credit, granted, key, agents, whole):
+    """`CarriedRoom.unused`: `grant_one` then `settle_one`."""
+    grant_one(credit, granted, key, agents)
+    settle_one(credit, granted, key, whole)
+
+
+@numba.njit(cache=True)
+def _grant_all(credit, granted, people, scale):
+    """`CarriedRoom.grant` for every key: `people` per key, in agents at `scale`."""
+    for key in range(credit.size):
+        granted[key] = people[key] / scale
+        credit[key] += granted[key]
+
+
+@numba.njit(cache=True)
+def _settle_all(credit, granted, whole):
+    """`CarriedRoom.settle` for every key (`whole`: at full scale), in place."""
+    for key in range(credit.size):
+        settle_one(credit, granted, key, whole)
+
+
+@numba.njit(cache=True)
+def _renew(credit, granted, people, scale, any_people):
+    """`CarriedRoom.renew`'s settle and grant in one call; whether the next renewal may
+    be skipped (see there)."""
+    _settle_all(credit, granted, scale == 1)
+    _grant_all(credit, granted, people, scale)
+    if any_people:
+        return False
+    for key in range(credit.size):
+        if credit[key] > LARGE_FAMILY:
+            return False
+    return True
+
+
 class CarriedRoom:
     """Room for people (per site, route or quota: one `key` each), measured in
     agents, granted each period and taken by whole families; at a coarse scale
@@ -104,16 +140,20 @@ class CarriedRoom:
         `take`) and the grant adds none (Mexico's MPP sites: closed most days)."""
         if self._still and not any_people:
             return
-        self.settle()
-        self.grant(people)
-        self._still = not any_people and bool((self.credit <= self.LARGE_FAMILY).all())
+        self._still = _renew(self.credit, self.granted, people, self.scale, bool(any_people))
 
     def grant(self, people: "np.ndarray | float", key: int | None = None) -> None:
         if key is None:
-            self.granted[:] = np.asarray(people, dtype=np.float64) / self.scale
-            self.credit += self.granted
+            if np.ndim(people) == 0:  # the same for every key
+                people = np.full(self.credit.shape, people, dtype=np.float64)
+            _grant_all(self.credit, self.granted, people, self.scale)
         else:
             grant_one(self.credit, self.granted, key, people / self.scale)
+
+    def unused(self, people: float, key: int) -> None:
+        """A period of `key`'s in which nobody takes any room: granted `people` and settled
+        (one call: a flight with nobody waiting)."""
+        _unused_one(self.credit, self.granted, key, people / self.scale, self.scale == 1)
 
     def take(self, pop, rows: np.ndarray, keys: "np.ndarray | int") -> np.ndarray:
         """Mask of the rows (under `keys`, in order, families together) given room."""
@@ -129,11 +169,8 @@ class CarriedRoom:
         or `LARGE_FAMILY` agents, whichever is more. With `key`, that key only."""
         if key is not None:  # one route after one flight: no array work
             settle_one(self.credit, self.granted, key, self.scale == 1)
-        elif self.scale == 1:
-            self.credit[:] = 0.0
         else:
-            self.credit = np.minimum(self.credit, np.maximum(self.CARRY_PERIODS * self.granted,
-                                                             self.LARGE_FAMILY))
+            _settle_all(self.credit, self.granted, self.scale == 1)
 
 
 def over_capacity(model, status: int, excess: int, day: int) -> np.ndarray:

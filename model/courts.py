@@ -39,8 +39,12 @@ class ImmigrationCourts(mesa.Agent):
         self._filing = _filing_kernel(s.nta_filing_days)
         self.unfiled = np.zeros(model.calendar.n_days + self._filing.size)
         self.unfiled[:self._filing.size] += s.initial_unfiled_cases * _survival(self._filing)
-        self.mpp_roster = np.empty(0, dtype=np.int64)  # everyone enrolled, in enrolment order
+        # everyone enrolled, in enrolment order (who has left is dropped by the next `mpp_daily`)
+        self.mpp_roster = np.empty(0, dtype=np.int64)
         self.wind_down_room = CarriedRoom(1, model.scale)
+        # cases completed nationwide each day (`_completions`)
+        self._completed = (model.scenario.court_completions_per_day
+                           * model.timeline.court_completion_share)
 
     def open_cases(self, agents: int, filed_later: bool = False) -> None:
         """New cases for `agents` people: in the backlog today, or (`filed_later`: a
@@ -154,8 +158,7 @@ class ImmigrationCourts(mesa.Agent):
             s.mpp_daily_give_up, s.mpp_daily_cross_anyway)
         m.recorder.add("violence_incidents", victims)
         mig.give_up(roster[leaves], day)
-        mig.move(roster[crosses], Status.AT_BORDER, day, 1)
-        self.mpp_roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
+        mig.move(roster[crosses], Status.AT_BORDER, day, 1)  # (off the roster the next day)
 
     # -- backlog -----------------------------------------------------------------
     def end_day(self, day: int) -> None:
@@ -166,8 +169,7 @@ class ImmigrationCourts(mesa.Agent):
 
     def _completions(self, day: int) -> float:
         """Cases the courts complete nationwide today."""
-        m = self.model
-        return m.scenario.court_completions_per_day * m.timeline.court_completion_share[day]
+        return self._completed[day]
 
 
 def _filing_kernel(mean_days: float) -> np.ndarray:

@@ -40,13 +40,13 @@ class FamilyResidentialCentres(mesa.Agent):
         if len(rows) == 0 or self.model.timeline.family_beds[day] <= 0:
             return rows
         m = self.model
-        fits = m.migrants.pop.whole_families(rows, max(self.capacity(day) - self.held, 0))
-        taken = rows[fits]
+        taken, rest = m.migrants.pop.split_whole_families(
+            rows, max(self.capacity(day) - self.held, 0))
         if len(taken):  # until the interview, within the stay limit
             interview = np.full(len(taken), Pending.CREDIBLE_FEAR, dtype=np.int8)
             m.ice.detain_until_due(taken, interview, day, int(Status.IN_FAMILY_DETENTION),
                                    int(m.timeline.family_max_days[day]))
-        return rows[~fits]
+        return rest
 
     def on_due(self, rows: np.ndarray, day: int) -> None:
         """Interviews done, removals due, or the stay limit reached (each branch only

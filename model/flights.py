@@ -143,6 +143,10 @@ class FlightDay:
         self.day = flights[0].day
         self.flights = flights
         self.keys = np.array([f.key for f in flights], dtype=np.uint64)  # their draws
+        # what `_cancellations` says on a day without a moratorium, the priorities or
+        # Mexico refusing interior flights (when it has any to refuse)
+        self.none_cancelled: list[str | None] = [None] * len(flights)
+        self.no_guadalajara = all(f.destination != Destination.GUADALAJARA for f in flights)
         self.next: FlightDay | None = None  # the next day with flights
 
     def schedule(self) -> None:
@@ -152,24 +156,29 @@ class FlightDay:
         m = self.model
         if self.next is not None:
             self.next.schedule()
-        aboard: list[list[np.ndarray]] = [[] for _ in Carried]  # per kind, each flight's rows
+        aboard: list[list[np.ndarray]] | None = None  # per kind, each flight's rows (once any)
+        log = m.flight_log
         for flight, cancelled in zip(self.flights, self._cancellations()):
             if cancelled:
                 flight.status = cancelled
             else:
                 rows = flight.fly()
                 if len(rows):
+                    if aboard is None:
+                        aboard = [[] for _ in Carried]
                     aboard[flight.carried].append(rows)
-            m.flight_log.append(flight.record())
-        flown = sum(len(flights) for flights in aboard)
-        if flown:
-            self._carry(flown, [np.concatenate(flights) if flights else None
-                                for flights in aboard])
+            log.append(flight.record())
+        if aboard is not None:
+            self._carry(sum(map(len, aboard)), [np.concatenate(flights) if flights else None
+                                                for flights in aboard])
 
     def _cancellations(self) -> list[str | None]:
         """Why each flight does not fly today (None: it flies, if anyone is waiting)."""
         m, t, day = self.model, self.model.timeline, self.day
         moratorium = t.moratorium[day]
+        if not (moratorium or t.priorities[day]) and (
+                self.no_guadalajara or m.mexico.receives_flight(Destination.GUADALAJARA, day)):
+            return self.none_cancelled  # most days
         cut = ((m.streams.uniform_keys(Decision.FLIGHT_CANCELLED, self.keys, day)
                 >= t.removal_flight_share[day]).tolist() if t.priorities[day]
                else [False] * len(self.flights))

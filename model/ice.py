@@ -60,6 +60,16 @@ class ICE(mesa.Agent):
         self.waiting: dict[int, list[np.ndarray]] = {int(d): [] for d in Destination}
         self.seats = None  # each charter route's seats (a CarriedRoom): set by schedule_flights
         self._marks = np.zeros(0, dtype=np.int32)  # scratch for `board` (see _still_waiting)
+        s, keys = model.scenario, model.streams.keys
+        # beds usable each day, in agents (`capacity`), truncated as int() does
+        self._capacity = (s.detention_beds * model.timeline.detention_cap_share
+                          / model.scale).astype(np.int64)
+        # what `_detention_days` draws from, but the day's (constant for the run)
+        self._detention_draws = (
+            keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
+            keys[Decision.DETAINED_DOCKET_DAYS], s.credible_fear_days - 1,
+            s.port_removal_days - 1, max(s.detained_docket_days - 1.0, 0.0),
+            int(s.max_detention_days))
         self._stamp = 0
         self.interior = ICEInterior(self)
         self.families = FamilyResidentialCentres(model)
@@ -70,16 +80,18 @@ class ICE(mesa.Agent):
 
     def capacity(self, day: int) -> int:
         """Beds usable today, in agents (COVID cap: a share of the beds)."""
-        m = self.model
-        return int(m.scenario.detention_beds * m.timeline.detention_cap_share[day] / m.scale)
+        return int(self._capacity[day])
 
     # -- coming in -----------------------------------------------------------
     def intake(self, rows: np.ndarray, pending: np.ndarray, day: int) -> None:
         """Detain whoever fits; the rest are returned (Mexicans) or released."""
         if len(rows) == 0:
             return
-        pop = self.model.migrants.pop
-        fits = pop.whole_families(rows, max(self.capacity(day) - self.detained, 0))
+        room = max(self.capacity(day) - self.detained, 0)
+        if len(rows) <= room:  # everyone fits (no mask)
+            self.detain(rows, pending, day)
+            return
+        fits = self.model.migrants.pop.whole_families(rows, room)
         self._turn_away(rows[~fits], day)
         self.detain(rows[fits], pending[fits], day)
 
@@ -89,22 +101,24 @@ class ICE(mesa.Agent):
         time limit); flyers join their destination's line."""
         if len(rows) == 0:
             return
-        self.detain_until_due(rows, pending, day)
-        self.join_lines(rows, pending)
+        m = self.model
+        self._line_up(*_detain_in_line(rows, pending, day, self._days_inputs(day),
+                                       m.migrants.pop.pending, m.migrants.move_arrays(len(rows))))
 
     def detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int,
                          status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
         """Held (in `status`: ICE detention, or a family residential centre) until each
         one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
-        m, s = self.model, self.model.scenario
-        pop, keys = m.migrants.pop, m.streams.keys
-        _detain(rows, pending, day, (
-            pop.uid, pop.family, day + m.streams.day_offset, keys[Decision.CREDIBLE_FEAR_DAYS],
-            keys[Decision.PORT_REMOVAL_DAYS], keys[Decision.DETAINED_DOCKET_DAYS],
-            s.credible_fear_days - 1, s.port_removal_days - 1,
-            max(s.detained_docket_days - 1.0, 0.0), int(m.timeline.interior_wait_days[day]),
-            int(s.max_detention_days)),
-            pop.pending, status, limit, m.migrants.move_arrays(len(rows)))
+        m = self.model
+        _detain(rows, pending, day, self._days_inputs(day), m.migrants.pop.pending, status,
+                limit, m.migrants.move_arrays(len(rows)))
+
+    def _days_inputs(self, day: int) -> tuple:
+        """What `_detention_days` draws the detention days of `day` from."""
+        m = self.model
+        pop = m.migrants.pop
+        return (pop.uid, pop.family, day + m.streams.day_offset,
+                int(m.timeline.interior_wait_days[day]), self._detention_draws)
 
     def hold(self, rows: np.ndarray, pending: "np.ndarray | int", day: int, days: np.ndarray
              ) -> None:
@@ -126,22 +140,16 @@ class ICE(mesa.Agent):
             return
         if pending is None:
             pending = self.model.migrants.pop.pending[rows]
-        flying = pending < Pending.RELEASE
-        if flying.all():
-            fly_rows, fly_to = rows, pending
-        elif flying.any():
-            fly_rows, fly_to = rows[flying], pending[flying]
-        else:
+        self._line_up(*_by_destination(rows, pending))
+
+    def _line_up(self, fly_rows: np.ndarray, bounds: np.ndarray) -> None:
+        """`fly_rows` (grouped by destination: `_by_destination`) join their lines."""
+        if len(fly_rows) == 0:
             return
-        first = int(fly_to[0])
-        if (fly_to == first).all():  # usually one destination
-            self.waiting[first].append(fly_rows)
-            return
-        order, bounds = group_rows(np.arange(len(fly_to)), fly_to, int(Pending.RELEASE))
         bounds = bounds.tolist()
         for dest in range(len(bounds) - 1):  # each destination's rows, in their order
             if bounds[dest] < bounds[dest + 1]:
-                self.waiting[dest].append(fly_rows[order[bounds[dest]: bounds[dest + 1]]])
+                self.waiting[dest].append(fly_rows[bounds[dest]: bounds[dest + 1]])
 
     def _turn_away(self, rows: np.ndarray, day: int) -> None:
         """No bed: Mexicans are returned at a port, everyone else released (people
@@ -167,7 +175,7 @@ class ICE(mesa.Agent):
         if len(rows) == 0:
             return
         m = self.model
-        _count_removals(rows, m.migrants.pop.nationality, m.recorder.values[m.recorder.day])
+        _count_removals(rows, m.migrants.pop.nationality, m.recorder.today)
 
     # -- the day's due cases -------------------------------------------------
     def on_due(self, rows: np.ndarray, day: int) -> None:
@@ -257,8 +265,7 @@ class ICE(mesa.Agent):
         line."""
         queue = self.waiting[destination]
         if not queue:
-            seats.grant(people, key)
-            seats.settle(key)
+            seats.unused(people, key)
             return np.empty(0, dtype=np.int64)
         pop = self.model.migrants.pop
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
@@ -271,6 +278,18 @@ class ICE(mesa.Agent):
             pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
+
+
+@numba.njit(cache=True)
+def _by_destination(rows, pending):
+    """`ICE.join_lines`' split in one pass: the rows waiting for a flight (`pending`, one
+    per row, below RELEASE: a destination) grouped by destination, each group in row
+    order, and the groups' bounds."""
+    flying = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        flying[i] = pending[i] < RELEASE
+    order, bounds = group_rows(np.flatnonzero(flying), pending, RELEASE)
+    return rows[order], bounds
 
 
 @numba.njit(cache=True)
@@ -332,12 +351,20 @@ def _detain(rows, pending, day, days_inputs, pending_column, status, limit, arra
 
 
 @numba.njit(cache=True)
+def _detain_in_line(rows, pending, day, days_inputs, pending_column, arrays):
+    """`ICE.detain` in one call: in ICE detention until the case is due (`_detain`), and
+    the flyers among them by destination, for their lines (`_by_destination`)."""
+    _detain(rows, pending, day, days_inputs, pending_column, IN_ICE_DETENTION, NO_LIMIT, arrays)
+    return _by_destination(rows, pending)
+
+
+@numba.njit(cache=True)
 def _detention_days(rows, pending, inputs):
     """Days until each detained person's case is due: 1 + Poisson(mean - 1) for a
     credible-fear interview, a port removal or the detained docket; the time limit
     for a flight."""
-    (uid, family, day, fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra,
-     interior_wait, max_days) = inputs
+    uid, family, day, interior_wait, draws = inputs
+    fear_key, port_key, docket_key, fear_extra, port_extra, docket_extra, max_days = draws
     days = np.empty(rows.size, dtype=np.int64)
     for i in range(rows.size):
         person = uid[family[rows[i]]]

@@ -22,7 +22,9 @@ import math
 import numba
 import numpy as np
 
-from model.streams import Decision, erlang_draw
+from model.behaviour import new_people_rows
+from model.people import admit_written
+from model.streams import Decision, draw_unit, erlang_draw
 from model.vocabulary import (
     N_DEMOGRAPHIC,
     N_NATIONALITY,
@@ -38,6 +40,7 @@ _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # new people are keyed (streams.new_uid) by a day far from any day people set out on
 _RESIDENTS_DAY = 1 << 20
 _START_DAY = 1 << 21
+_SINGLE, _RESIDENT = int(Demographic.SINGLE_ADULT), int(Arrest.RESIDENT)  # for the kernels
 
 
 class ICEInterior:
@@ -100,21 +103,28 @@ class ICEInterior:
             return
         lam = t.interior_arrests[day] * self.nationality_share / m.scale
         counts = m.streams.poisson_keys(Decision.INTERIOR_ARRESTS, self._keys, day, lam)
-        if not counts.any():
+        count = int(counts.sum())
+        if count == 0:
             return
-        rows = self._add(counts, _RESIDENTS_DAY + day, Arrest.RESIDENT, day)
-        m.recorder.add("interior_arrests", len(rows))
-        held = (m.streams.uniform(Decision.INTERIOR_DETAINED, m.migrants.pop, rows, day)
-                < t.interior_detained_share[day])
-        self.release(rows[~held], day)
-        self.book_in(rows[held], day)
+        pop, b = m.migrants.pop, m.migrants.behaviour
+        pop.make_room(count)
+        released, held = _arrested(
+            counts, pop.n, day, b.draw_day(_RESIDENTS_DAY + day), b.people_draws, b.columns(pop),
+            pop.admit_columns(), b.draw_day(day), m.streams.keys[Decision.INTERIOR_DETAINED],
+            t.interior_detained_share[day])
+        pop.n += count
+        self.people_added += count
+        m.recorder.add("interior_arrests", count)
+        self.release(released, day)
+        self.book_in(held, day)
 
     def book_in(self, rows: np.ndarray, day: int) -> None:
         """Detain for the detained docket whoever fits under the beds; release the rest."""
         m, ice = self.model, self.ice
-        fits = m.migrants.pop.whole_families(rows, max(ice.capacity(day) - ice.detained, 0))
-        self.release(rows[~fits], day)
-        ice.hold_for_docket(rows[fits], day)
+        held, turned_away = m.migrants.pop.split_whole_families(
+            rows, max(ice.capacity(day) - ice.detained, 0))
+        self.release(turned_away, day)
+        ice.hold_for_docket(held, day)
 
     def release(self, rows: np.ndarray, day: int) -> None:
         """Into the community with a notice to appear: a regular-docket case, a hearing date."""
@@ -146,11 +156,10 @@ class ICEInterior:
         pop = m.migrants.pop
         today = m.timeline.final_order_arrest_rate[day] / self.final_order_rate_max
         arrested = m.streams.uniform(Decision.FINAL_ORDER_ARREST, pop, rows, day) < today
-        caught = rows[arrested]
-        fits = pop.whole_families(caught, max(self.ice.capacity(day) - self.ice.detained, 0))
-        later = np.concatenate([rows[~arrested], caught[~fits]])
+        held, no_bed = pop.split_whole_families(
+            rows[arrested], max(self.ice.capacity(day) - self.ice.detained, 0))
+        later = np.concatenate([rows[~arrested], no_bed])
         m.migrants.move(later, Status.RELEASED_IN_US, day, self._days_to_arrest(later, day))
-        held = caught[fits]
         m.recorder.add("interior_arrests", len(held))
         pop.set_arrest(held, Arrest.INTERIOR)
         self.ice.detain(held, _REMOVAL[pop.nationality[held]], day)
@@ -172,6 +181,27 @@ class ICEInterior:
         rows = m.migrants.behaviour.add_people(m.migrants.pop, counts, key_day, day, arrest)
         self.people_added += len(rows)
         return rows
+
+
+@numba.njit(cache=True)
+def _arrested(per_nationality, at, day, people_day, people_draws, columns, admit_columns,
+              draw_day, held_key, held_share):
+    """`ICEInterior.arrest`'s new people in one call: single adults, `per_nationality`,
+    made from row `at` on as people setting out on `people_day` (`new_people_rows`,
+    `Behaviour.people_draws` and `columns`), join the run on `day` as residents
+    (`admit_written`); each is detained with chance `held_share` (drawn on `draw_day`).
+    Returns (released, detained), each in row order."""
+    counts = np.zeros(per_nationality.size * N_DEMOGRAPHIC, dtype=np.int64)
+    for nationality in range(per_nationality.size):
+        counts[nationality * N_DEMOGRAPHIC + _SINGLE] = per_nationality[nationality]
+    new_people_rows(counts, at, people_day, people_draws, columns)
+    rows = np.arange(at, at + counts.sum())
+    admit_written(at, rows.size, day, _RESIDENT, admit_columns)
+    uid, family = columns[0], columns[1]
+    held = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        held[i] = draw_unit(held_key, uid[family[rows[i]]], draw_day) < held_share
+    return rows[~held], rows[held]
 
 
 @numba.njit(cache=True)

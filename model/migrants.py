@@ -9,11 +9,25 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import Behaviour, count_outcomes, retry_or_give_up_rows, travel_time_rows
-from model.calendar import DueQueue, push_rows
+from model.behaviour import (
+    Behaviour,
+    count_outcomes,
+    cross_rows,
+    new_people_rows,
+    retry_or_give_up_rows,
+    travel_time_rows,
+)
+from model.calendar import DueQueue, pop_rows, push_rows
 from model.courts import hearing_days
 from model.geography import SECTOR_KEYS
-from model.people import NEVER, Population, set_arrest_rows, set_status_rows
+from model.people import (
+    NEVER,
+    NEW_ARREST,
+    Population,
+    admit_written,
+    set_arrest_rows,
+    set_status_rows,
+)
 from model.recorder import COLUMN_INDEX, Recorder
 from model.streams import Decision
 from model.vocabulary import (
@@ -83,11 +97,12 @@ def _send_back(rows, where, day, memory, retry_inputs, arrays):
 
 
 @numba.njit(cache=True)
-def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays):
-    """`Migrants.attempt_crossing` after the draws, in one call: each row's sector noted
-    and marked as a border crosser (crossing again), evaders into the US (peers learn
-    they got in); `arrays` as for `move_rows`. Returns the apprehended (rows, sector,
-    at a port) and how many evaded."""
+def _attempt_crossing(rows, day, cross_inputs, sector_column, memory, arrays):
+    """`Migrants.attempt_crossing` in one call: the draws (`cross_rows`), then each row's
+    sector noted and marked as a border crosser (crossing again), evaders into the US
+    (peers learn they got in); `arrays` as for `move_rows`. Returns the apprehended
+    (rows, sector, at a port) and how many evaded."""
+    sectors, caught, at_port = cross_rows(rows, cross_inputs)
     status, _, _, _, _, _, _, _, _, _, arrest, arrest_counts = arrays
     sector_column[rows] = sectors
     set_arrest_rows(arrest, arrest_counts, status, rows[arrest[rows] != BORDER], BORDER)
@@ -95,6 +110,18 @@ def _crossed(rows, sectors, caught, at_port, day, sector_column, memory, arrays)
     count_outcomes(evaders, True, memory)
     _stop(evaders, EVADED_INTO_US, day, arrays)
     return rows[caught], sectors[caught], at_port[caught], evaders.size
+
+
+@numba.njit(cache=True)
+def _set_out(counts, at, day, draw_day, people_draws, columns, admit_columns, travel_inputs,
+             arrays):
+    """`Migrants.set_out` in one call, after the day's departures are drawn: the people
+    (`counts` per group) are made from row `at` on (`new_people_rows`), join the run
+    (`admit_written`) and start their journey (as `_start_journey`)."""
+    new_people_rows(counts, at, draw_day, people_draws, columns)
+    count = counts.sum()
+    admit_written(at, count, day, NEW_ARREST, admit_columns)
+    _start_journey(np.arange(at, at + count), day, travel_inputs, arrays)
 
 
 @numba.njit(cache=True)
@@ -195,6 +222,24 @@ def group_rows(rows, status, n_status):
     return grouped, offsets
 
 
+@numba.njit(cache=True)
+def _due(day, next_day, arrays):
+    """`Migrants.due` in one call (`arrays`: `Migrants.move_arrays`): the queue's rows
+    due on `day` (`pop_rows`), grouped by status (`group_rows`)."""
+    status, _, _, _, head, tail, chunk_rows, fill, next_chunk, state, _, _ = arrays
+    return group_rows(pop_rows(head, tail, chunk_rows, fill, next_chunk, state, day, next_day),
+                      status, N_STATUS)
+
+
+@numba.njit(cache=True)
+def _split_pending(rows, pending, value):
+    """`Migrants.split_pending` in one pass."""
+    has = np.empty(rows.size, dtype=np.bool_)
+    for i in range(rows.size):
+        has[i] = pending[rows[i]] == value
+    return rows[~has], rows[has]
+
+
 class Migrants:
     """Owns the population (`pop`), the queue of who acts on which day and the
     migrants' `Behaviour`. Built by `BorderModel`; every actor moves people
@@ -227,9 +272,10 @@ class Migrants:
     def move_arrays(self, room: int) -> tuple:
         """The population's and the queue's arrays a compiled move (`move_rows`) writes,
         with room in the queue for `room` more rows (as they are now: both grow by
-        replacing them)."""
+        replacing them). With no room asked for, the caller schedules nobody."""
         pop, q = self.pop, self.queue
-        q.reserve(room)
+        if room:
+            q.reserve(room)
         arrays = self._move_arrays
         # built again only after either grew (each replaces all its growing arrays at once)
         if arrays is None or arrays[0] is not pop.status or arrays[7] is not q.fill:
@@ -240,16 +286,27 @@ class Migrants:
 
     def due(self, day: int) -> "DueToday":
         """The people due to act on `day`, by where they are (`due[Status.AT_BORDER]`)."""
-        return DueToday(*group_rows(self.queue.pop(day, self.pop.next_day), self.pop.status,
-                                    N_STATUS))
+        return DueToday(*_due(day, self.pop.next_day, self.move_arrays(0)))
+
+    def split_pending(self, rows: np.ndarray, pending: Pending) -> tuple[np.ndarray, np.ndarray]:
+        """`rows` whose pending outcome is not `pending`, and those whose is (in row order)."""
+        return _split_pending(rows, self.pop.pending, int(pending))
 
     # -- setting out and arriving ------------------------------------------
     def set_out(self, day: int, push: np.ndarray) -> None:
-        b = self.behaviour
-        rows = b.add_people(self.pop, b.departures(push, day), day, day)
-        self.people_set_out += len(rows)
-        self.recorder.add("new_migrants", len(rows))
-        self.start_journey(rows, day)
+        """Today's newcomers (`Behaviour.departures`) join the run and set out
+        (`start_journey`), in one compiled call."""
+        b, pop = self.behaviour, self.pop
+        counts = b.departures(push, day)
+        count = int(counts.sum())
+        pop.make_room(count)
+        arrays = self.move_arrays(count)  # after make_room: growing replaces the columns
+        _set_out(counts.ravel(), pop.n, day, b.draw_day(day), b.people_draws, b.columns(pop),
+                 pop.admit_columns(), b.travel_inputs(pop, day), arrays)
+        pop.n += count
+        self.people_set_out += count
+        self.recorder.add("new_migrants", count)
+        self.recorder.add("departures", count)
 
     def seed_in_transit(self, push: np.ndarray, lookback_days: int = 90) -> None:
         """People who set out before day 0 and are still on the road: without them
@@ -277,9 +334,8 @@ class Migrants:
         """Everyone in `rows` crosses today. Evaders enter the US; returns the
         apprehended (rows, sector, at_port) for Border Patrol to process."""
         pop, b = self.pop, self.behaviour
-        sectors, caught, at_port = b.cross(pop, rows, day)
-        caught_rows, sectors, at_port, evaders = _crossed(
-            rows, sectors, caught, at_port, day, pop.sector, b.experience.memory(pop),
+        caught_rows, sectors, at_port, evaders = _attempt_crossing(
+            rows, day, b.cross_inputs(pop, day), pop.sector, b.experience.memory(pop),
             self.move_arrays(0))
         self.recorder.add("evasions", evaders)
         return caught_rows, sectors, at_port
@@ -294,7 +350,7 @@ class Migrants:
         _record_encounters(rows, sectors, at_port, day, self.month_of_day[day],
                            self.fiscal_year_of_day[day], pop.nationality, pop.demographic,
                            pop.last_encounter_day, pop.last_encounter_month, pop.last_encounter_fy,
-                           pop.n_encounters, self.recorder.values[self.recorder.day])
+                           pop.n_encounters, self.recorder.today)
 
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:
@@ -357,5 +413,5 @@ class Migrants:
         families),
         in custody, waiting under MPP or on a metering list, in the US (this run's border crossers: not the
         long-term residents ICE arrested and released)."""
-        _record_stocks(self.recorder.values[self.recorder.day], self.pop.status_counts,
+        _record_stocks(self.recorder.today, self.pop.status_counts,
                        self.pop.arrest_counts)

@@ -93,6 +93,7 @@ class BorderModel(mesa.Model):
         self.streams = RandomStreams(seed)
         self.recorder = Recorder(self.calendar.n_days, scale)
         self.push = self._push_by_month()
+        self._push_rows = list(self.push)  # one object a month (`Behaviour.departures` keys on it)
         # room for everyone up front: growing millions of rows mid-run costs copies
         expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
                        * self.push.mean() * 1.5 / scale)
@@ -131,7 +132,7 @@ class BorderModel(mesa.Model):
             return
         mig = self.migrants
         self.mexico.start_day(day)
-        mig.set_out(day, self.push[self.calendar.month_of_day[day]])
+        mig.set_out(day, self._push_rows[self.calendar.month_of_day[day]])
 
         due = mig.due(day)
         arriving = due[Status.EN_ROUTE]
@@ -149,10 +150,10 @@ class BorderModel(mesa.Model):
         self.ice.on_due(due[Status.IN_ICE_DETENTION], day)
         self.ice.families.on_due(due[Status.IN_FAMILY_DETENTION], day)
         self.courts.hear(due[Status.MPP_WAITING], day)
-        in_us = due[Status.RELEASED_IN_US]
-        final_order = mig.pop.pending[in_us] == Pending.FINAL_ORDER
-        self.courts.hear_regular(in_us[~final_order], day)
-        self.ice.interior.arrest_final_orders(in_us[final_order], day)
+        awaiting_hearing, final_order = mig.split_pending(due[Status.RELEASED_IN_US],
+                                                          Pending.FINAL_ORDER)
+        self.courts.hear_regular(awaiting_hearing, day)
+        self.ice.interior.arrest_final_orders(final_order, day)
         mig.start_journey(due[Status.AT_HOME], day)
 
         self.ice.interior.arrest(day)

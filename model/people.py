@@ -42,7 +42,7 @@ _COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "family": (np.int32, -1),  # row of the family's first member; own row for everyone else
     "arrest": (np.int8, 0),  # vocabulary.Arrest: border crosser, or arrested in the interior
 }
-_NEW_STATUS, _NEW_ARREST = int(_COLUMNS["status"][1]), int(_COLUMNS["arrest"][1])
+NEW_STATUS, NEW_ARREST = int(_COLUMNS["status"][1]), int(_COLUMNS["arrest"][1])
 
 
 class Population:
@@ -77,12 +77,12 @@ class Population:
                 self.arrest[new].astype(np.int64) * N_STATUS + self.status[new],
                 minlength=self.arrest_counts.size).reshape(self.arrest_counts.shape)
         else:  # everyone new starts in the default status (a day's newcomers: no bincount)
-            self.status_counts[_NEW_STATUS] += count
+            self.status_counts[NEW_STATUS] += count
             if "arrest" in attrs:
-                self.arrest_counts[:, _NEW_STATUS] += np.bincount(self.arrest[new],
+                self.arrest_counts[:, NEW_STATUS] += np.bincount(self.arrest[new],
                                                                   minlength=N_ARREST)
             else:
-                self.arrest_counts[_NEW_ARREST, _NEW_STATUS] += count
+                self.arrest_counts[NEW_ARREST, NEW_STATUS] += count
         return rows
 
     def make_room(self, count: int) -> None:
@@ -90,15 +90,19 @@ class Population:
         if self.n + count > self._cap:
             self._grow(self.n + count)
 
-    def add_written(self, count: int, day: int, arrest: int = _NEW_ARREST) -> np.ndarray:
+    def add_written(self, count: int, day: int, arrest: int = NEW_ARREST) -> np.ndarray:
         """Append the `count` people a compiled caller has written past the last row
         (`Behaviour.add_people`: uid, nationality, demographic, group, origin_state,
         asylum_intent, family), in the default status and arrested as `arrest`;
         returns their row indices."""
-        self.arrest[self.n: self.n + count] = arrest
-        self.status_counts[_NEW_STATUS] += count
-        self.arrest_counts[arrest, _NEW_STATUS] += count
-        return self._admit(count, day)
+        admit_written(self.n, count, day, int(arrest), self.admit_columns())
+        self.n += count
+        return np.arange(self.n - count, self.n)
+
+    def admit_columns(self) -> tuple:
+        """What `admit_written` writes (as they are now: growing replaces them)."""
+        return (self.created_day, self.status_since, self.arrest, self.status_counts,
+                self.arrest_counts)
 
     def _admit(self, count: int, day: int) -> np.ndarray:
         """The last step of adding `count` rows, created on `day`: they join the run."""
@@ -144,6 +148,29 @@ class Population:
         """Mask of the rows that fit under `limit`, taking families whole, in order."""
         return fit_under(self, rows, limit)
 
+    def split_whole_families(self, rows: np.ndarray, limit: float
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """(The rows that fit under `limit`, taking families whole, in order; the others.)
+        No mask when they all fit (most calls)."""
+        if len(rows) <= limit:
+            return rows, rows[:0]
+        fits = fit_under(self, rows, limit)
+        return rows[fits], rows[~fits]
+
+
+
+@numba.njit(cache=True)
+def admit_written(at, count, day, arrest_as, columns):
+    """`Population.add_written` on its arrays (`Population.admit_columns`), before the
+    row count moves on: rows `at` .. `at + count - 1` join on `day` in the default
+    status, arrested as `arrest_as`. For compiled callers too (`Migrants.set_out`)."""
+    created_day, status_since, arrest, status_counts, arrest_counts = columns
+    for r in range(at, at + count):
+        created_day[r] = day
+        status_since[r] = day
+        arrest[r] = arrest_as
+    status_counts[NEW_STATUS] += count
+    arrest_counts[arrest_as, NEW_STATUS] += count
 
 
 @numba.njit(cache=True)

@@ -96,11 +96,21 @@ class Recorder:
         self.scale = scale
         self.day = 0
 
+    @property
+    def day(self) -> int:
+        """The day being written (`today` is its row)."""
+        return self._day
+
+    @day.setter
+    def day(self, day: int) -> None:
+        self._day = day
+        self.today = self.values[day]
+
     def add(self, name: str, amount: float) -> None:
-        self.values[self.day, COLUMN_INDEX[name]] += amount
+        self.today[COLUMN_INDEX[name]] += amount
 
     def set(self, name: str, amount: float) -> None:
-        self.values[self.day, COLUMN_INDEX[name]] = amount
+        self.today[COLUMN_INDEX[name]] = amount
 
     def in_people(self) -> np.ndarray:
         factor = np.array([1.0 if c.in_people or c.how == "rate" else self.scale for c in COLUMNS])
