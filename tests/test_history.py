@@ -73,9 +73,9 @@ def test_regular_docket_hearings_are_rare_and_postponed_under_covid(historical_m
     m = historical_monthly.set_index("month")
     assert m.regular_hearings.sum() > 0
     # with a backlog of years, few released people (at the border or after an interior
-    # arrest) see their final hearing in the run (0.21 in this run, with the calibrated
-    # parameters)
-    assert m.regular_hearings.sum() < 0.25 * (m.releases.sum() + m.interior_releases.sum())
+    # arrest) see their final hearing in the run: 0.28 in this run (0.21 before the courts'
+    # pace followed TRAC's counts by phase: faster from February 2021, full from October)
+    assert m.regular_hearings.sum() < 0.33 * (m.releases.sum() + m.interior_releases.sum())
     assert m.loc["2020-04":"2021-12"].hearings_postponed.sum() > 0
     assert m.loc[:"2020-02"].hearings_postponed.sum() == 0
 
