@@ -124,11 +124,12 @@ class TargetModel:
     Picklable, so Dask workers run it; each call is one `simulate` of the hand-set
     scenario (without the fitted parameters its `calibrated` key names: a fit starts
     from what the scenario sets by hand, not from the previous fit) with the set's
-    values over it."""
+    values over it. The scenario is read once, here, not by every run."""
 
     def __init__(self, setup: FitSetup, scale: int | None = None):
-        self.scenario, self.scale = setup.scenario, scale or setup.scale
-        self.start, self.end = setup.start, setup.end
+        self.hand_set = load_scenario(setup.scenario, start=setup.start, end=setup.end,
+                                      calibrated=False)
+        self.scale = scale or setup.scale
         self.priors, self.targets = setup.priors, setup.targets
 
     def __call__(self, parameters: dict) -> dict[str, float]:
@@ -137,9 +138,7 @@ class TargetModel:
         return self.run(natural_values(self.priors, parameters), seed)
 
     def run(self, parameters: dict, seed: int) -> dict[str, float]:
-        hand_set = load_scenario(self.scenario, start=self.start, end=self.end,
-                                 calibrated=False)
-        result = simulate(hand_set, seed=seed, scale=self.scale,
+        result = simulate(self.hand_set, seed=seed, scale=self.scale,
                           params=to_params(self.priors, parameters))
         return {**simulated_values(self.targets, result), "seed": float(seed)}
 

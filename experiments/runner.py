@@ -302,19 +302,25 @@ def close_client(client, cluster) -> None:
 
 
 @contextlib.contextmanager
+def sigint_handled_by(handler):
+    """SIGINT goes to `handler` inside the block (the main thread only: signals are
+    delivered there), and to the previous handler again after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def sigint_ignored():
     """Ignore SIGINT while worker processes are started, so they inherit `ignore`:
     Ctrl-C in a terminal reaches the whole process group, and the workers would
     otherwise each print a KeyboardInterrupt traceback; this process cancels their
     work and closes them instead."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return sigint_handled_by(signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -325,14 +331,8 @@ def ctrl_c_deferred():
     a loaded suite). The sweep raises it itself, between runs (`_as_they_finish`).
     Off the main thread (no signals there) the Event is never set."""
     pressed = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    with sigint_handled_by(lambda signum, frame: pressed.set()):
         yield pressed
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.set())
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
