@@ -119,13 +119,17 @@ def load_targets(path: Path | str = TARGETS_FILE,
     """Every entry of a targets file, checked; the first problem raises TargetsError.
 
     A target that duplicates a held-out row of the public record (`record`; None skips
-    the check) is refused: held-out figures are validation only, never fitted."""
+    the checks) is refused: held-out figures are validation only, never fitted. A
+    measurable public-record target (`source`) must have its figure in the record as a
+    `fit` row (same column, days and value), so the record stays the one list of figures."""
     path = Path(path)
     tables = read_named_tables(path, "targets", "[targets.ID]", TargetsError)
     targets = tuple(parse_target(f"{path}: targets.{tid}", tid, table)
                     for tid, table in tables.items())
     if record is not None:
-        validation = held_out(load_record(record))
+        figures = load_record(record)
+        validation = held_out(figures)
+        fitted = [f for f in figures if not f.held_out]
         for t in targets:
             row = duplicated_row(t, validation)
             if row is not None:
@@ -133,6 +137,14 @@ def load_targets(path: Path | str = TARGETS_FILE,
                     f"{path}: targets.{t.id}: duplicates the held-out public-record row "
                     f"\"{row.figure}\" ({row.column}, {row.period}) of {record}: held-out "
                     f"figures are for validation only (mark the row fit if a fit may use it)")
+            if t.source and measured_days(t) is not None:
+                row = duplicated_row(t, fitted)
+                if row is None or row.value != t.value:
+                    raise TargetsError(
+                        f"{path}: targets.{t.id}: a public-record target needs its figure in "
+                        f"{record} as a fit row ({t.columns[0]}, {t.first} to {t.last}, "
+                        f"{t.value:,.0f})" + ("" if row is None else
+                                              f"; the row gives {row.value:,.0f}"))
     return targets
 
 

@@ -194,6 +194,12 @@ def test_a_public_record_target_names_its_source_and_quotes_its_value(tmp_path):
         assert change in SOURCED
         with pytest.raises(TargetsError, match=message):
             load_targets(write(tmp_path, SOURCED.replace(change, new)))
+    # its figure must be the public record's fit row: same column, days and value
+    for change, new in (("value = 368_812", "value = 368_813"),
+                        ('months = ["2018-10", "2019-09"]', 'months = ["2018-10", "2019-08"]')):
+        with pytest.raises(TargetsError, match=r"p1: a public-record target needs its figure"):
+            load_targets(write(tmp_path, SOURCED.replace(change, new)))
+    assert load_targets(write(tmp_path, SOURCED.replace("368_812", "368_813")), record=None)
 
 
 def test_the_committed_fit_keeps_its_targets_and_the_composition_joins_the_fourth():
