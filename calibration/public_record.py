@@ -5,8 +5,8 @@ southwest-border encounters, which of them a fit may use, and the same figures r
 and the sentence that gives it: ICE removals, interior arrests and detained
 population by fiscal year or date, the immigration courts' pending cases, the
 metering waitlists and family beds, and CBP's southwest-border encounters: monthly
-totals (October 2018 - December 2021) and the fiscal years' composition by
-demographic and by citizenship. The historical scenario's starting state cites the
+totals (October 2018 - December 2021), fiscal-year totals, the encounters at the ports,
+and the fiscal years' composition by demographic and by citizenship. The historical scenario's starting state cites the
 same sources; the README's "ICE, the courts and the public record" table is made with
 
     python -m calibration.public_record runs/historical-seed0-scale1
@@ -25,7 +25,8 @@ Columns beyond the figure itself:
   it and no parameter was set from it by hand; `calibration.targets` refuses a target
   that duplicates one. The rule (issue 19): FY2020's composition (by demographic and
   citizenship) and every monthly series (CBP's monthly encounter totals) are held out;
-  FY2019's and FY2021's composition are `fit`. Exceptions, where a figure was already
+  FY2019's and FY2021's composition are `fit` (the encounters at the ports, OFO's
+  inadmissibles, count as composition: FY2019's fit, FY2020's held out). Exceptions, where a figure was already
   used and calling it held out would be untrue: May and December 2019's encounters
   (the seeds' fitted months, targets encounters_may_2019 and encounters_dec_2019), and
   October-December 2021's 518,360 (Central Americans' push from October 2021 was set

@@ -15,7 +15,7 @@ PERIOD = re.compile(r"^(FY\d{4}|\d{4}-\d{2}-\d{2}(/\d{4}-\d{2}-\d{2})?)$")
 COMPOSITION = ("encounters_single_adults", "encounters_family_units",
                "encounters_unaccompanied_children", "encounters_mexico", "encounters_guatemala",
                "encounters_honduras", "encounters_el_salvador", "encounters_other",
-               "encounters_northern_triangle")
+               "encounters_northern_triangle", "encounters_at_ports")
 
 
 def test_every_figure_has_a_period_a_value_a_source_and_a_split():
