@@ -1,28 +1,80 @@
-"""The public record's figures for ICE, the courts, metering and family detention,
-and the same figures read off a run.
+"""The public record's figures for ICE, the courts, metering, family detention and CBP's
+southwest-border encounters, which of them a fit may use, and the same figures read off a run.
 
 `public_record.csv` holds each figure once, with its source (address and title)
 and the sentence that gives it: ICE removals, interior arrests and detained
 population by fiscal year or date, the immigration courts' pending cases, the
-metering waitlists and family beds. The historical scenario's starting state
-cites the same sources; the README's "ICE, courts and the public record" table
-is made with
+metering waitlists and family beds, and CBP's southwest-border encounters: monthly
+totals (October 2018 - December 2021), fiscal-year totals, the encounters at the ports,
+and the fiscal years' composition by demographic and by citizenship. The historical scenario's starting state cites the
+same sources; the README's "ICE, the courts and the public record" table is made with
 
     python -m calibration.public_record runs/historical-seed0-scale1
 
-Figures are data, never code: a test checks every row names a real output
-column, a period and a source.
+Figures are data, never code: `load_record` checks every row (a bad one raises
+`RecordError` naming the file, the row and the field) and a test checks every row
+names a period and a source whose sentence gives the number.
+
+Columns beyond the figure itself:
+
+- `counts`: `all` when the figure counts what the model's column counts, or
+  `border_patrol` when the source gives CBP's Border Patrol alone (between the ports):
+  the model's encounter columns count the ports (OFO) too, so such a figure is a floor
+  for the model's value, not its match (targets built on one are `at_least`).
+- `split`: `fit` or `held_out`. A `held_out` figure is for validation only: no fit sees
+  it and no parameter was set from it by hand; `calibration.targets` refuses a target
+  that duplicates one. The rule (issue 19): FY2020's composition (by demographic and
+  citizenship) and every monthly series (CBP's monthly encounter totals) are held out;
+  FY2019's and FY2021's composition are `fit` (the encounters at the ports, OFO's
+  inadmissibles, count as composition: FY2019's fit, FY2020's held out). Exceptions, where a figure was already
+  used and calling it held out would be untrue: May and December 2019's encounters
+  (the seeds' fitted months, targets encounters_may_2019 and encounters_dec_2019), and
+  October-December 2021's 518,360 (Central Americans' push from October 2021 was set
+  from it by hand). Months whose sum a seed target fits (Q1 FY2021's 208,000, FY2021's
+  1.7 million) stay held out: the fit sees their sum, not their shape.
+  The earlier rows are `fit` where some parameter was set from them
+  (scenarios/historical.toml and README's fit and public-record sections): ICE's FY2019
+  removals (total and by country: the formal-removal share, the removal flights), ERO's
+  arrests in FY2019-2021 (arrests_per_day by period), the detained population of
+  2018-10-20 and the interior-arrested detainees of 2018-09-30 (the first day's
+  detention), every court-backlog figure (nta_filing_days was set so the backlog follows
+  EOIR's and TRAC's counts, and court_backlog_dec_2021 is a target), the four metering
+  counts (metering_daily_leave hand-set to follow them, the first day's lists from
+  November 2018), the family beds (an input), the Title 42 charter expulsions and the
+  Haiti flights (their flights' sizes), and December 2021's MPP enrolments (the
+  restart's daily capacity). Held out: ICE's FY2020 and FY2021 removals, FY2019's
+  average detained population, the detained population of 2018-12-31, 2020-02-29,
+  2020-04-25 and 2020-12-18, and the interior-arrested detainees of 2019-09-30.
+
+The model records encounters of the Northern Triangle together
+(`encounters_northern_triangle`); the record gives Guatemala, Honduras and El Salvador
+apart (columns `encounters_guatemala`, ... that runs lack, so they are "not modelled").
+`with_derived` adds, for each period where all three are recorded with the same
+`counts`, their sum as a derived `encounters_northern_triangle` figure (held out if
+any part is): the comparison table shows it, and the targets' held-out check sees it.
 """
 
+import calendar
 import csv
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from model.validation import ScenarioError
+
 RECORD_FILE = Path(__file__).resolve().parent / "public_record.csv"
 HOW = ("total", "average", "on the day", "capacity")
+SPLITS = ("fit", "held_out")
+COUNTS = ("all", "border_patrol")
+NORTHERN_TRIANGLE = ("encounters_guatemala", "encounters_honduras", "encounters_el_salvador")
+FIELDS = ("figure", "column", "period", "value", "how", "source", "says", "counts", "split")
+
+
+class RecordError(ScenarioError):
+    """A public-record file that cannot be used (one line naming the row and field)."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +86,84 @@ class RecordFigure:
     how: str  # total over the period, average daily, on the day, or a capacity
     source: str
     says: str
+    split: str = "held_out"  # fit: a fit or a hand-set parameter used it; held_out: validation only
+    counts: str = "all"  # all: what the column counts; border_patrol: Border Patrol alone (a floor)
+
+    @property
+    def held_out(self) -> bool:
+        return self.split == "held_out"
+
+    def span(self) -> tuple[str, str]:
+        """(first day, last day) as YYYY-MM-DD: a fiscal year's October 1 to September 30,
+        a date's day, a range's bounds."""
+        return period_span(self.period)
 
 
-def load_record(path: Path = RECORD_FILE) -> list[RecordFigure]:
+def period_span(period: str) -> tuple[str, str]:
+    """(first, last) day of a period as the record writes it (FY2019, a date, first/last)."""
+    if period.startswith("FY"):
+        year = int(period[2:])
+        return f"{year - 1}-10-01", f"{year}-09-30"
+    first, _, last = period.partition("/")
+    return first, last or first
+
+
+def load_record(path: Path | str = RECORD_FILE) -> list[RecordFigure]:
+    """Every row of a public-record file, checked; the first problem raises RecordError."""
+    path = Path(path)
     with open(path, newline="", encoding="utf-8") as f:
-        return [RecordFigure(row["figure"], row["column"], row["period"], float(row["value"]),
-                             row["how"], row["source"], row["says"])
-                for row in csv.DictReader(f)]
+        reader = csv.DictReader(f)
+        missing = [k for k in FIELDS if k not in (reader.fieldnames or ())]
+        if missing:
+            raise RecordError(f"{path}: missing column(s) {', '.join(missing)} "
+                              f"(expected {', '.join(FIELDS)})")
+        return [_figure(f"{path}: row {n} ({row['figure']}, {row['period']})", row)
+                for n, row in enumerate(reader, start=2)]
+
+
+def _figure(where: str, row: dict) -> RecordFigure:
+    for key, allowed in (("split", SPLITS), ("counts", COUNTS), ("how", HOW)):
+        if row[key] not in allowed:
+            raise RecordError(f"{where}: {key} {row[key]!r} must be one of {', '.join(allowed)}")
+    try:
+        value = float(row["value"])
+    except (TypeError, ValueError):
+        raise RecordError(f"{where}: value {row['value']!r} is not a number") from None
+    try:
+        first, last = (date.fromisoformat(d) for d in period_span(row["period"]))
+    except ValueError:
+        raise RecordError(f"{where}: period {row['period']!r} is not FY<year>, a date "
+                          f"(YYYY-MM-DD) or first/last") from None
+    if last < first:
+        raise RecordError(f"{where}: period {row['period']!r} ends before it starts")
+    return RecordFigure(row["figure"], row["column"], row["period"], value, row["how"],
+                        row["source"], row["says"], row["split"], row["counts"])
+
+
+def with_derived(figures: list[RecordFigure]) -> list[RecordFigure]:
+    """The figures and, per period where Guatemala, Honduras and El Salvador are all
+    recorded with the same `counts`, their sum as `encounters_northern_triangle` (the
+    model's column); the derived figure is held out if any of the three is."""
+    derived = []
+    for period in dict.fromkeys(f.period for f in figures):
+        parts = [next((f for f in figures if f.column == c and f.period == period), None)
+                 for c in NORTHERN_TRIANGLE]
+        if (None in parts or len({p.counts for p in parts}) > 1
+                or any(f.column == "encounters_northern_triangle" and f.period == period
+                       for f in figures)):
+            continue
+        derived.append(RecordFigure(
+            "Northern Triangle (Guatemala + Honduras + El Salvador)",
+            "encounters_northern_triangle", period, sum(p.value for p in parts), "total",
+            "sum of the record's Guatemala, Honduras and El Salvador rows", "",
+            "held_out" if any(p.held_out for p in parts) else "fit", parts[0].counts))
+    return [*figures, *derived]
+
+
+def held_out(figures: list[RecordFigure] | None = None) -> list[RecordFigure]:
+    """The held-out figures (derived sums included): the validation set."""
+    figures = load_record() if figures is None else figures
+    return [f for f in with_derived(figures) if f.held_out]
 
 
 def record_value(figures: list[RecordFigure], column: str, period: str) -> float:
@@ -58,12 +181,7 @@ def model_value(figure: RecordFigure, daily: pd.DataFrame) -> float | None:
     if figure.column not in daily.columns or figure.how == "capacity":
         return None
     dates = daily["date"].dt.strftime("%Y-%m-%d")
-    if figure.period.startswith("FY"):
-        year = int(figure.period[2:])
-        first, last = f"{year - 1}-10-01", f"{year}-09-30"
-    else:
-        first, _, last = figure.period.partition("/")
-        last = last or first
+    first, last = figure.span()
     rows = daily.loc[(dates >= first) & (dates <= last), figure.column]
     if rows.empty or dates.iloc[0] > first or dates.iloc[-1] < last:
         return None
@@ -75,9 +193,12 @@ def model_value(figure: RecordFigure, daily: pd.DataFrame) -> float | None:
 
 
 def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = None) -> str:
-    """Markdown: each figure, the record's value, the model's, and the ratio."""
-    figures = load_record() if figures is None else figures
-    lines = ["| figure | period | public record | model | model / record |", "|---|---|---|---|---|"]
+    """Markdown: each figure (and the derived Northern Triangle sums), the record's
+    value, the model's, the ratio, and whether a fit may use it; a Border Patrol-only
+    figure is marked, since the model's value counts the ports too."""
+    figures = with_derived(load_record() if figures is None else figures)
+    lines = ["| figure | period | public record | model | model / record | split |",
+             "|---|---|---|---|---|---|"]
     for f in figures:
         value = model_value(f, daily)
         if value is not None:
@@ -89,8 +210,16 @@ def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = N
         else:
             model = "before the run"
         ratio = "" if value is None else f"{value / f.value:.2f}"
-        lines.append(f"| {f.figure} | {f.period} | {f.value:,.0f} | {model} | {ratio} |")
+        name = f.figure + (" (Border Patrol only)" if f.counts == "border_patrol"
+                           and "Border Patrol" not in f.figure else "")
+        lines.append(f"| {name} | {f.period} | {f.value:,.0f} | {model} | {ratio} | "
+                     f"{f.split.replace('_', ' ')} |")
     return "\n".join(lines)
+
+
+def month_period(year: int, month: int) -> str:
+    """A calendar month as the record writes it: 2019-05-01/2019-05-31."""
+    return f"{year}-{month:02d}-01/{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Calibration targets: the seed articles' figures (`calibration/targets.toml`), checked,
-and each one measured on a run's tables.
+"""Calibration targets: the seed articles' figures and the public record's composition
+(`calibration/targets.toml`), checked, and each one measured on a run's tables.
 
     from calibration.targets import load_targets, simulated_values
     targets = load_targets()                        # every entry, measurable or not
@@ -10,6 +10,13 @@ field (`calibration/targets.toml: targets.encounters_may_2019.kind: unknown kind
 'roughly' (known: about, at_least, at_most, exact)`). `measure` computes a target's
 value from the monthly, daily and flights tables of a `RunResult` (nothing is read
 from disk). The file's header says what each field means.
+
+A target comes from a seed article (`seed`) or from the public record (`source`, its
+address and title as `calibration/public_record.csv` gives it). `load_targets` also
+refuses a target that duplicates a held-out public-record row (same column, same
+days measured): held-out figures are for validation only (`calibration.public_record`).
+`since_fit` says which fit first used a target (the committed third fit used every
+entry without one; `of_fit(targets, 3)` gives its list back).
 """
 
 import calendar
@@ -22,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from calibration.public_record import RECORD_FILE, RecordFigure, held_out, load_record
 from model.tables_file import read_named_tables
 from model.recorder import COLUMNS
 from model.validation import ScenarioError
@@ -37,9 +45,10 @@ MONTHLY_STATISTICS = ("declines", "rises", "relative_change")  # need `months`
 PERIOD_KEYS = ("month", "months", "days", "date")
 FLIGHT_COLUMNS = ("passengers", "flown")
 FLIGHT_KEYS = ("destination", "origin")
-DESCRIPTIVE_KEYS = ("label", "seed", "quote", "seed_says")
-KEYS = (*DESCRIPTIVE_KEYS, "value", "kind", "tolerance", "columns", *PERIOD_KEYS, "statistic",
-        "flight", "note", "measurable", "reason", "coarsest_scale")
+DESCRIPTIVE_KEYS = ("label", "quote", "seed_says")
+ORIGIN_KEYS = ("seed", "source")  # exactly one: a seed article, or a public-record source
+KEYS = (*DESCRIPTIVE_KEYS, *ORIGIN_KEYS, "value", "kind", "tolerance", "columns", *PERIOD_KEYS,
+        "statistic", "flight", "note", "measurable", "reason", "coarsest_scale", "since_fit")
 HOW = {c.name: c.how for c in COLUMNS}
 SEED_FILE = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
@@ -50,7 +59,8 @@ class TargetsError(ScenarioError):
 
 @dataclass(frozen=True)
 class Target:
-    """One figure from a seed article and what it measures in a run's output.
+    """One figure from a seed article (`seed`) or the public record (`source`; `seed` is
+    then "") and what it measures in a run's output.
 
     `first`/`last` are the period's bounds as text: YYYY-MM for a `month`/`months`
     period, YYYY-MM-DD for `days`/`date` (None when not measurable). Read by the
@@ -76,6 +86,8 @@ class Target:
     measurable: bool = True
     reason: str = ""
     coarsest_scale: int | None = None  # measured only at this scale or finer (None: any)
+    source: str = ""  # a public-record target: the source's address and title
+    since_fit: int = 1  # the first fit that used it (the committed third fit: every 1)
 
     def measured_at(self, scale: int) -> bool:
         """Whether a run at `scale` measures this target: it is measurable, and a count
@@ -102,12 +114,73 @@ class Target:
         return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def load_targets(path: Path | str = TARGETS_FILE) -> tuple[Target, ...]:
-    """Every entry of a targets file, checked; the first problem raises TargetsError."""
+def load_targets(path: Path | str = TARGETS_FILE,
+                 record: Path | str | None = RECORD_FILE) -> tuple[Target, ...]:
+    """Every entry of a targets file, checked; the first problem raises TargetsError.
+
+    A target that duplicates a held-out row of the public record (`record`; None skips
+    the checks) is refused: held-out figures are validation only, never fitted. A
+    measurable public-record target (`source`) must have its figure in the record as a
+    `fit` row (same column, days and value), so the record stays the one list of figures."""
     path = Path(path)
     tables = read_named_tables(path, "targets", "[targets.ID]", TargetsError)
-    return tuple(parse_target(f"{path}: targets.{tid}", tid, table)
-                 for tid, table in tables.items())
+    targets = tuple(parse_target(f"{path}: targets.{tid}", tid, table)
+                    for tid, table in tables.items())
+    if record is not None:
+        figures = load_record(record)
+        validation = held_out(figures)
+        fitted = [f for f in figures if not f.held_out]
+        for t in targets:
+            row = duplicated_row(t, validation)
+            if row is not None:
+                raise TargetsError(
+                    f"{path}: targets.{t.id}: duplicates the held-out public-record row "
+                    f"\"{row.figure}\" ({row.column}, {row.period}) of {record}: held-out "
+                    f"figures are for validation only (mark the row fit if a fit may use it)")
+            if t.source and measured_days(t) is not None:
+                row = duplicated_row(t, fitted)
+                if row is None or row.value != t.value:
+                    raise TargetsError(
+                        f"{path}: targets.{t.id}: a public-record target needs its figure in "
+                        f"{record} as a fit row ({t.columns[0]}, {t.first} to {t.last}, "
+                        f"{t.value:,.0f})" + ("" if row is None else
+                                              f"; the row gives {row.value:,.0f}"))
+    return targets
+
+
+def measured_days(target: Target) -> tuple[str, str] | None:
+    """(first, last) day a target's value comes from, as YYYY-MM-DD: its period for a
+    flow or an average, its last day for a period-end stock; None for what no
+    public-record row can duplicate (not measurable, a flight, a statistic other than
+    a total, several columns)."""
+    if (not target.measurable or target.is_flight or target.statistic != "total"
+            or len(target.columns) != 1):
+        return None
+    last = target.last_day().isoformat()
+    if HOW[target.columns[0]] == "last":
+        return last, last
+    return target.first_day().isoformat(), last
+
+
+def duplicated_row(target: Target, figures: list[RecordFigure]) -> RecordFigure | None:
+    """The first of `figures` that gives the same column over the same days as `target`."""
+    days = measured_days(target)
+    if days is None:
+        return None
+    for f in figures:
+        if f.column == target.columns[0] and f.how != "capacity":
+            span = f.span()
+            if f.how == "on the day":
+                span = (span[1], span[1])
+            if span == days:
+                return f
+    return None
+
+
+def of_fit(targets: tuple[Target, ...], fit: int) -> tuple[Target, ...]:
+    """The targets fit number `fit` used (those with since_fit <= fit): `of_fit(t, 3)` is
+    the committed third fit's list (calibration/report.md)."""
+    return tuple(t for t in targets if t.since_fit <= fit)
 
 
 def parse_target(where: str, tid: str, table: dict) -> Target:
@@ -117,12 +190,33 @@ def parse_target(where: str, tid: str, table: dict) -> Target:
         if key not in KEYS:
             raise TargetsError(f"{where}.{key}: unknown key (known: {', '.join(KEYS)})")
     text = {key: _text(where, table, key) for key in DESCRIPTIVE_KEYS}
-    if not SEED_FILE.match(text["seed"]):
-        raise TargetsError(f"{where}.seed: {text['seed']!r} is not a seed file name "
-                           f"(NNN_<16 hex digits>.txt, a file in ../shared/seeds/)")
-    if SEEDS_DIR.is_dir() and not (SEEDS_DIR / text["seed"]).is_file():
-        raise TargetsError(f"{where}.seed: no such article in {SEEDS_DIR}")
+    origin = [k for k in ORIGIN_KEYS if k in table]
+    if len(origin) != 1:
+        raise TargetsError(f"{where}: give exactly one of seed (a seed article) or source (a "
+                           f"public-record address and title) "
+                           f"({'none' if not origin else ' and '.join(origin)} given)")
     value = _number(where, table, "value")
+    if origin == ["seed"]:
+        text["seed"] = _text(where, table, "seed")
+        if not SEED_FILE.match(text["seed"]):
+            raise TargetsError(f"{where}.seed: {text['seed']!r} is not a seed file name "
+                               f"(NNN_<16 hex digits>.txt, a file in ../shared/seeds/)")
+        if SEEDS_DIR.is_dir() and not (SEEDS_DIR / text["seed"]).is_file():
+            raise TargetsError(f"{where}.seed: no such article in {SEEDS_DIR}")
+    else:
+        text["seed"] = ""
+        text["source"] = _text(where, table, "source")
+        if "://" in text["source"] or " (" not in text["source"]:
+            raise TargetsError(f"{where}.source: {text['source']!r}: expected an address "
+                               f"without its scheme and a title in brackets, as "
+                               f"calibration/public_record.csv writes them")
+        digits = re.sub(r"\D", "", f"{value:,.0f}")[:3]
+        if digits not in re.sub(r"\D", "", text["quote"]):
+            raise TargetsError(f"{where}.quote: does not give the value {value:,.0f}")
+    since = table.get("since_fit", 1)
+    if isinstance(since, bool) or not isinstance(since, int) or since < 1:
+        raise TargetsError(f"{where}.since_fit: expected a whole number >= 1 (the first fit "
+                           f"that used it), got {since!r}")
     kind = table.get("kind")
     if kind is None:
         raise TargetsError(f"{where}.kind: missing (one of {', '.join(KINDS)})")
@@ -139,7 +233,8 @@ def parse_target(where: str, tid: str, table: dict) -> Target:
     note = table.get("note", "")
     if not isinstance(note, str):
         raise TargetsError(f"{where}.note: expected text, got {note!r}")
-    common = dict(id=tid, **text, value=value, kind=kind, tolerance=tolerance, note=note)
+    common = dict(id=tid, **text, value=value, kind=kind, tolerance=tolerance, note=note,
+                  since_fit=since)
     if not measurable:
         reason = _text(where, table, "reason")
         return Target(**common, measurable=False, reason=reason)

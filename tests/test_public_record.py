@@ -1,25 +1,38 @@
-"""The public record's figures are well-formed data, and are read off a run correctly."""
+"""The public record's figures are well-formed data, split into what a fit may use and what
+is held out for validation, and are read off a run correctly."""
 
 import re
 
 import pytest
 
-from calibration.public_record import (HOW, comparison_table, load_record, model_value,
-                                       record_value)
+from calibration.public_record import (COUNTS, HOW, RECORD_FILE, SPLITS, RecordError,
+                                       RecordFigure,
+                                       comparison_table, held_out, load_record, model_value,
+                                       month_period, record_value, with_derived)
 from model.recorder import COLUMNS
 
 PERIOD = re.compile(r"^(FY\d{4}|\d{4}-\d{2}-\d{2}(/\d{4}-\d{2}-\d{2})?)$")
+COMPOSITION = ("encounters_single_adults", "encounters_family_units",
+               "encounters_unaccompanied_children", "encounters_mexico", "encounters_guatemala",
+               "encounters_honduras", "encounters_el_salvador", "encounters_other",
+               "encounters_northern_triangle", "encounters_at_ports")
 
 
-def test_every_figure_has_a_period_a_value_and_a_source():
+def test_every_figure_has_a_period_a_value_a_source_and_a_split():
     figures = load_record()
     assert len(figures) >= 20
     for f in figures:
         assert PERIOD.match(f.period), f
         assert f.value > 0 and f.how in HOW, f
+        assert f.split in SPLITS and f.counts in COUNTS, f
         assert f.source and f.says, f
+        assert "://" not in f.source, f
         assert re.sub(r"\D", "", f"{f.value:,.0f}")[:3] in re.sub(r"\D", "", f.says), (
             f"{f.figure} {f.period}: the quoted sentence does not give {f.value:,.0f}")
+        if f.counts == "border_patrol":  # the title says the source counts Border Patrol alone
+            assert "Border Patrol" in f.source, f
+    keys = [(f.column, f.period) for f in figures]
+    assert len(keys) == len(set(keys)), "one figure per column and period"
 
 
 def test_the_fiscal_year_figures_the_issue_names_are_there():
@@ -28,8 +41,79 @@ def test_the_fiscal_year_figures_the_issue_names_are_there():
     assert record_value(figures, "removals", "FY2020") == 185_884
     assert record_value(figures, "removals", "FY2021") == 59_011
     assert record_value(figures, "detention_population", "FY2019") == 50_165
+    assert record_value(figures, "encounters", "FY2019") == 977_509
+    assert record_value(figures, "encounters", "FY2020") == 458_088
+    assert record_value(figures, "encounters", month_period(2020, 4)) == 17_106
     with pytest.raises(KeyError):
         record_value(figures, "removals", "FY2030")
+
+
+def test_fy2020_composition_and_the_monthly_series_are_held_out_fy2019_and_fy2021_fit():
+    figures = load_record()
+    composition = [f for f in figures if f.column in COMPOSITION]
+    assert {f.period for f in composition} >= {"FY2019", "FY2020", "FY2021"}
+    for f in composition:
+        assert f.split == ("held_out" if f.period == "FY2020" else "fit"), f
+    monthly = {f.period: f for f in figures if f.column == "encounters"
+               and not f.period.startswith("FY")
+               and f.period == month_period(int(f.period[:4]), int(f.period[5:7]))}
+    months = [month_period(y, m) for y in (2018, 2019, 2020, 2021) for m in range(1, 13)
+              if "2018-10" <= f"{y}-{m:02d}" <= "2021-12"]
+    assert len(months) == 39 and set(monthly) == set(months)  # October 2018 to December 2021
+    for period, f in monthly.items():
+        # May and December 2019 are the seed targets' months (a fit sees them)
+        fitted = period in (month_period(2019, 5), month_period(2019, 12))
+        assert f.split == ("fit" if fitted else "held_out"), f
+    # the FY2019 months sum to CBP's FY2019 total
+    fy2019 = sum(monthly[p].value for p in months[:12])
+    assert fy2019 == record_value(figures, "encounters", "FY2019")
+    # a row some parameter was set from by hand is fit: the late-2021 push, the courts' pace
+    assert not any(f.held_out for f in figures if f.column in ("court_backlog", "metering_waiting"))
+    by_key = {(f.column, f.period): f for f in figures}
+    assert by_key["encounters", "2021-10-01/2021-12-31"].split == "fit"
+    assert by_key["removals", "FY2021"].split == "held_out"
+
+
+def test_a_bad_split_or_count_is_refused_naming_the_row(tmp_path):
+    text = RECORD_FILE.read_text(encoding="utf-8")
+    header, first, *_ = text.splitlines()
+    assert first.endswith(",all,fit")
+    for bad, field in ((first[:-len("fit")] + "train", "split 'train'"),
+                       (first[:-len("all,fit")] + "some,fit", "counts 'some'"),
+                       (first.replace(",FY2019,", ",2019-13-01,"), "period '2019-13-01'"),
+                       (first.replace(",267258,", ",many,"), "value 'many'")):
+        path = tmp_path / "record.csv"
+        path.write_text(header + "\n" + bad + "\n", encoding="utf-8")
+        with pytest.raises(RecordError) as refused:
+            load_record(path)
+        message = str(refused.value)
+        assert message.startswith(f"{path}: row 2 (ICE removals, "), message
+        assert field in message and "\n" not in message, message
+    path.write_text(header.replace(",split", "") + "\n", encoding="utf-8")
+    with pytest.raises(RecordError, match="missing column.*split"):
+        load_record(path)
+
+
+def country(column, value, split="held_out", period="FY2020"):
+    return RecordFigure("f", column, period, value, "total", "s (t)", "x", split, "all")
+
+
+def test_the_northern_triangle_is_the_sum_of_its_three_countries(historical_daily):
+    parts = [country("encounters_guatemala", 100), country("encounters_honduras", 200),
+             country("encounters_el_salvador", 300, split="fit")]
+    derived = with_derived(parts)[-1]
+    assert (derived.column, derived.period, derived.value) == (
+        "encounters_northern_triangle", "FY2020", 600)
+    assert derived.held_out  # one held-out part makes the sum held out
+    assert derived in held_out(parts)
+    assert with_derived(parts[:2]) == parts[:2]  # two countries are not the Northern Triangle
+    fy2020 = historical_daily[(historical_daily.date >= "2019-10-01")
+                              & (historical_daily.date <= "2020-09-30")]
+    assert model_value(derived, historical_daily) == fy2020.encounters_northern_triangle.sum()
+    for f in parts:  # the model has no column per country (yet)
+        assert model_value(f, historical_daily) is None
+    table = comparison_table(historical_daily, parts)
+    assert table.count("\n") == len(parts) + 2 and "| held out |" in table
 
 
 def test_figures_are_read_off_the_daily_table(historical_daily):
@@ -40,12 +124,24 @@ def test_figures_are_read_off_the_daily_table(historical_daily):
     assert model_value(by_key["removals", "FY2020"], historical_daily) == fy2020.removals.sum()
     on_day = historical_daily.set_index("date").loc["2020-12-31", "court_backlog"]
     assert model_value(by_key["court_backlog", "2020-12-31"], historical_daily) == on_day
+    april = historical_daily[(historical_daily.date >= "2020-04-01")
+                             & (historical_daily.date <= "2020-04-30")]
+    assert model_value(by_key["encounters", month_period(2020, 4)],
+                       historical_daily) == april.encounters.sum()
+    assert model_value(by_key["encounters_single_adults", "FY2020"],
+                       historical_daily) == fy2020.encounters_single_adults.sum()
     columns = {c.name for c in COLUMNS}
     for f in figures:  # a column the model does not write is reported as not modelled
         if f.column not in columns:
             assert model_value(f, historical_daily) is None
     table = comparison_table(historical_daily, figures)
-    assert table.count("\n") == len(figures) + 1
+    assert table.count("\n") == len(with_derived(figures)) + 1
+    lines = table.splitlines()[2:]
+    for f, line in zip(with_derived(figures), lines):  # Border Patrol-only figures say so
+        assert ("Border Patrol" in line) == (f.counts == "border_patrol"), line
+    bp = RecordFigure("UC", "encounters_unaccompanied_children", "FY2020", 30_557, "total",
+                      "s (t)", "30,557", "held_out", "border_patrol")
+    assert "| UC (Border Patrol only) | FY2020 |" in comparison_table(historical_daily, [bp])
 
 
 def test_a_period_outside_the_run_is_not_compared(historical_daily):

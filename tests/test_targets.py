@@ -161,3 +161,104 @@ def test_a_count_too_small_for_a_coarse_scale_is_measured_only_at_its_coarsest_s
         with pytest.raises(TargetsError, match=r"t1\.coarsest_scale: expected a whole number"):
             load_targets(write(tmp_path, ENTRY.replace('month = "2019-05"',
                                                        f'month = "2019-05"\ncoarsest_scale = {bad}')))
+
+
+SOURCED = '''
+[targets.p1]
+label = "Single adults, FY2019"
+source = "example.org/cbp-fy2019 (CBP, Southwest Land Border Encounters)"
+quote = "In fiscal year 2019, a total of 368,812 single adults were apprehended"
+seed_says = "368,812"
+value = 368_812
+kind = "about"
+tolerance = 0.1
+columns = ["encounters_single_adults"]
+months = ["2018-10", "2019-09"]
+since_fit = 4
+'''
+
+
+def test_a_public_record_target_names_its_source_and_quotes_its_value(tmp_path):
+    t = load_targets(write(tmp_path, SOURCED))[0]
+    assert (t.seed, t.source, t.since_fit) == ("", "example.org/cbp-fy2019 (CBP, Southwest "
+                                               "Land Border Encounters)", 4)
+    for change, new, message in [
+            ('source = "example.org', 'seed = "001_3c5efb37f70223ed.txt"\nsource = "example.org',
+             r"p1: give exactly one of seed .* \(seed and source given\)"),
+            ('source = "example.org/cbp-fy2019 (CBP, Southwest Land Border Encounters)"\n', "",
+             r"p1: give exactly one of seed .* \(none given\)"),
+            ('"example.org', '"https://example.org', r"p1\.source: .* without its scheme"),
+            (" (CBP, Southwest Land Border Encounters)", "", r"p1\.source: .* a title in brackets"),
+            ("368,812 single", "many single", r"p1\.quote: does not give the value 368,812"),
+            ("since_fit = 4", "since_fit = 0", r"p1\.since_fit: expected a whole number >= 1")]:
+        assert change in SOURCED
+        with pytest.raises(TargetsError, match=message):
+            load_targets(write(tmp_path, SOURCED.replace(change, new)))
+    # its figure must be the public record's fit row: same column, days and value
+    for change, new in (("value = 368_812", "value = 368_813"),
+                        ('months = ["2018-10", "2019-09"]', 'months = ["2018-10", "2019-08"]')):
+        with pytest.raises(TargetsError, match=r"p1: a public-record target needs its figure"):
+            load_targets(write(tmp_path, SOURCED.replace(change, new)))
+    assert load_targets(write(tmp_path, SOURCED.replace("368_812", "368_813")), record=None)
+
+
+def test_the_committed_fit_keeps_its_targets_and_the_composition_joins_the_fourth():
+    from calibration.targets import of_fit
+    targets = load_targets()
+    third = of_fit(targets, 3)
+    # calibration/report.md: the third fit's 30 entries, 22 of them measured
+    assert len(third) == 30 and sum(t.measurable for t in third) == 22
+    added = {t.id: t for t in targets if t not in third}
+    assert set(added) >= {"single_adults_fy2019", "family_units_fy2019",
+                          "unaccompanied_children_fy2019", "mexico_fy2019",
+                          "single_adults_fy2021", "family_units_fy2021",
+                          "unaccompanied_children_fy2021"}
+    for t in added.values():
+        assert t.source and not t.seed and t.since_fit == 4
+        assert t.measurable or t.reason
+        if "(Border Patrol" in t.label:  # Border Patrol alone is a floor for the model's count
+            assert t.kind == "at_least"
+
+
+def record_with(tmp_path, *rows):
+    path = tmp_path / "record.csv"
+    path.write_text("figure,column,period,value,how,source,says,counts,split\n"
+                    + "".join(f"{r}\n" for r in rows), encoding="utf-8")
+    return path
+
+
+APRIL = "CBP encounters,encounters,2020-04-01/2020-04-30,17106,total,s (t),17106,all,{}"
+
+
+def test_a_target_duplicating_a_held_out_row_is_refused(tmp_path):
+    april = ENTRY.replace('month = "2019-05"', 'month = "2020-04"')
+    with pytest.raises(TargetsError) as refused:  # the committed record holds April 2020 out
+        load_targets(write(tmp_path, april))
+    text = str(refused.value)
+    assert text.startswith(f"{tmp_path / 'targets.toml'}: targets.t1: duplicates the held-out "
+                           f"public-record row"), text
+    assert "(encounters, 2020-04-01/2020-04-30)" in text and "\n" not in text
+    # the same row marked fit may be a target; a different period is no duplicate
+    assert load_targets(write(tmp_path, april), record_with(tmp_path, APRIL.format("fit")))
+    held = record_with(tmp_path, APRIL.format("held_out"))
+    assert load_targets(write(tmp_path, ENTRY), held)
+    assert load_targets(write(tmp_path, april.replace('month = "2020-04"',
+                                                      'days = [2020-04-01, 2020-04-29]')), held)
+    with pytest.raises(TargetsError, match="duplicates the held-out"):
+        load_targets(write(tmp_path, april.replace('month = "2020-04"',
+                                                   'days = [2020-04-01, 2020-04-30]')), held)
+    # a period-end stock: a month's target is the held-out figure of its last day
+    stock = ENTRY.replace('columns = ["encounters"]', 'columns = ["court_backlog"]').replace(
+        'month = "2019-05"', 'month = "2020-12"')
+    backlog = record_with(tmp_path, "backlog,court_backlog,2020-12-31,1290766,on the day,"
+                                    "s (t),1290766,all,held_out")
+    with pytest.raises(TargetsError, match=r"court_backlog, 2020-12-31"):
+        load_targets(write(tmp_path, stock), backlog)
+    # the Northern Triangle: the sum of three held-out countries is held out too
+    triangle = record_with(tmp_path, *(f"{c},encounters_{c},FY2020,100,total,s (t),100,all,"
+                                       f"{'fit' if c == 'honduras' else 'held_out'}"
+                                       for c in ("guatemala", "honduras", "el_salvador")))
+    nt = ENTRY.replace('columns = ["encounters"]', 'columns = ["encounters_northern_triangle"]'
+                       ).replace('month = "2019-05"', 'months = ["2019-10", "2020-09"]')
+    with pytest.raises(TargetsError, match=r"encounters_northern_triangle, FY2020"):
+        load_targets(write(tmp_path, nt), triangle)
