@@ -11,8 +11,10 @@ and written only through `ui.files` (never over an existing file).
 
 from pathlib import Path
 
+import ipyvuetify as v
 import solara
 import solara.lab
+import traitlets
 
 from model import ScenarioError
 from model.geography import SECTOR_KEYS, SECTORS
@@ -276,6 +278,28 @@ def SettingsPanel():
     SaveLoad()
 
 
+class NameAndSave(v.VuetifyTemplate):
+    """The file-name field and the Save button in one widget whose click sends the text
+    in the field with it: what is typed is what is saved. (With a separate field and
+    button the click could overtake the last keystrokes: ipywidgets holds a field's
+    changes back while the server is busy, but not a click.)"""
+
+    template = traitlets.Unicode("""
+        <div style="display: flex; gap: 4px; align-items: center">
+          <v-text-field dense label="File name" v-model="name" class="save-name"
+                        @keyup.enter="save(name)" />
+          <v-btn class="save" @click="save(name)">{{ label }}</v-btn>
+        </div>""").tag(sync=True)
+    name = traitlets.Unicode("my_scenario").tag(sync=True)
+    label = traitlets.Unicode("Save").tag(sync=True)
+    on_save = traitlets.Any(None)  # called with the text the click sent
+
+    def vue_save(self, text):
+        self.name = str(text or "")
+        if self.on_save is not None:
+            self.on_save(self.name)
+
+
 @solara.component
 def SaveLoad():
     """Save the settings as a scenario file over its base; load one (drop a file). Names,
@@ -286,10 +310,11 @@ def SaveLoad():
     saved, set_saved = solara.use_state("")
     folder = files.save_dir()
 
-    def save():
+    def save(text: str):
+        set_name(text)
         try:
             body = ui_settings.scenario_toml(session.settings.value)
-            target = files.save_scenario(body, name, folder)
+            target = files.save_scenario(body, text, folder)
         except ScenarioError as exc:
             set_saved(f"error: cannot save: {exc}")
             return
@@ -316,11 +341,9 @@ def SaveLoad():
     except ScenarioError:
         download_name = "scenario.toml"
     with solara.Card("Save and load", margin=0):
-        # every keystroke reaches `name`: a redraw (a frame while playing) cannot revert it
-        solara.InputText("File name", value=name, on_value=set_name, dense=True,
-                         continuous_update=True, classes=["save-name"])
+        NameAndSave.element(name=name, label=f"Save to {folder.name}/", on_save=save,
+                            on_name=set_name)
         with solara.Row(gap="4px"):
-            solara.Button(f"Save to {folder.name}/", on_click=save, classes=["save"])
             try:
                 body = ui_settings.scenario_toml(s)
             except ScenarioError:
