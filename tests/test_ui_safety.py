@@ -268,3 +268,22 @@ def test_ui_dies_with_its_command_and_frees_the_port(tmp_path):
         if process.poll() is None:
             process.kill()
         log.close()
+
+
+def test_a_drop_on_the_page_is_loaded_or_refused_with_a_line(save_dir):
+    """What the page's drop zone calls with Solara's FileInfo."""
+    from ui import controls, session
+
+    before = session.settings.value
+    line = controls.load_dropped({"name": "historical.toml", "size": 20,
+                                  "file_obj": io.BytesIO(b"this is = = not toml")})
+    assert line.startswith("error: not kept: historical.toml: not valid TOML")
+    assert session.settings.value is before and everything_in(files.upload_dir()) == []
+    line = controls.load_dropped({"name": "historical.toml", "size": len(CHANGED),
+                                  "file_obj": io.BytesIO(CHANGED.encode())})
+    kept = files.upload_dir() / "historical.toml"
+    assert line == f"kept historical.toml as {kept} and loaded it"
+    assert session.settings.value.scenario == str(kept)
+    assert ui_settings.differences(session.settings.value,
+                                   ui_settings.reference(str(kept))) == []
+    assert str(kept) in controls.scenario_choices()

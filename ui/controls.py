@@ -278,6 +278,23 @@ def SettingsPanel():
     SaveLoad()
 
 
+def load_dropped(info) -> str:
+    """A file dropped on the page (Solara's FileInfo: name, size, file_obj): kept in the
+    upload folder and loaded if it passes every check (`files.receive_upload`); returns
+    the card's line, "error: not kept: why" for a refused file (which leaves nothing)."""
+    current = session.settings.value
+    try:
+        path, chosen = files.receive_upload(
+            info["name"], info.get("size"), info["file_obj"],
+            lambda tmp, roots: ui_settings.read_scenario_file(tmp, current, roots))
+    except ScenarioError as exc:
+        return f"error: not kept: {exc}"
+    session.files_saved.value += 1
+    session.settings.value = chosen.replace(scenario=str(path))
+    session.message.value = ""
+    return f"kept {Path(info['name']).name} as {path} and loaded it"
+
+
 class NameAndSave(v.VuetifyTemplate):
     """The file-name field and the Save button in one widget whose click sends the text
     in the field with it: what is typed is what is saved. (With a separate field and
@@ -323,18 +340,7 @@ def SaveLoad():
         set_saved(f"saved {target}; rerun it with: {command}")
 
     def dropped(info):
-        current = session.settings.value
-        try:
-            path, chosen = files.receive_upload(
-                info["name"], info.get("size"), info["file_obj"],
-                lambda tmp, roots: ui_settings.read_scenario_file(tmp, current, roots))
-        except ScenarioError as exc:
-            set_saved(f"error: not kept: {exc}")
-            return
-        session.files_saved.value += 1
-        session.settings.value = chosen.replace(scenario=str(path))
-        session.message.value = ""
-        set_saved(f"kept {Path(info['name']).name} as {path} and loaded it")
+        set_saved(load_dropped(info))
 
     try:
         download_name = f"{files.file_name(name)}.toml"

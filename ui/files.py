@@ -103,10 +103,11 @@ def check_writable(folder: Path) -> None:
 
 
 def _keep(folder: Path, stem: str, body: bytes, check: Callable[[Path], object],
-          another_name: bool) -> tuple[Path, object]:
-    """Write `body` under a hidden temporary name in `folder`, `check(path)` it (its
-    result is returned), then link it to `stem.toml` (or, if `another_name`, the first
-    free `stem-2.toml`, `stem-3.toml`...). Never replaces a file; the temporary file is
+          another_name: bool, suffix: str = ".toml") -> tuple[Path, object]:
+    """Write `body` under a hidden temporary name in `folder` (ending `suffix`: `.toml`
+    when `check` reads it as a scenario, which needs that), `check(path)` it (its result
+    is returned), then link it to `stem.toml` (or, if `another_name`, the first free
+    `stem-2.toml`, `stem-3.toml`...). Never replaces a file; the temporary file is
     removed whatever happens. Raises FileRefused."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,7 +117,7 @@ def _keep(folder: Path, stem: str, body: bytes, check: Callable[[Path], object],
         raise FileRefused(f"{folder} already holds {MAX_FILES} scenario files; remove some "
                           f"first")
     try:  # mkstemp: a new file (O_EXCL), never a symbolic link someone left there
-        handle, tmp_name = tempfile.mkstemp(prefix=TEMPORARY, suffix=".toml", dir=folder)
+        handle, tmp_name = tempfile.mkstemp(prefix=TEMPORARY, suffix=suffix, dir=folder)
     except OSError as exc:
         raise FileRefused(f"cannot write in {folder}: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)
@@ -141,11 +142,12 @@ def _keep(folder: Path, stem: str, body: bytes, check: Callable[[Path], object],
 
 
 def save_scenario(text: str, name: str, folder: Path | None = None) -> Path:
-    """Save a scenario file's text (ui.settings.scenario_toml) as `name`.toml in the save
-    folder; refuses a bad name or a name already taken (FileRefused)."""
+    """Save a scenario file's text (ui.settings.scenario_toml, checked as it was made) as
+    `name`.toml in the save folder; refuses a bad name or a name already taken
+    (FileRefused). Its temporary name does not end `.toml`: scenarios/ lists no half file."""
     stem = file_name(name)
     path, _ = _keep(folder or save_dir(), stem, text.encode("utf-8"), lambda p: None,
-                    another_name=False)
+                    another_name=False, suffix=".part")
     return path
 
 
