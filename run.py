@@ -415,20 +415,13 @@ def cmd_ui(args) -> int:
     not), decide the token (required off loopback, or when asked), say where it serves,
     then serve ui/app.py in this process (`ui.serve`) until Ctrl-C or SIGTERM."""
     import os
-    import secrets
 
     from ui import files
-    from ui.serve import ServeError, bind, check_token, is_loopback, serve
+    from ui.serve import ServeError, bind, decide_token, is_loopback, serve
 
     try:
-        token = args.token
-        if token is None and os.environ.get("BORDER_UI_TOKEN"):
-            token = check_token(os.environ["BORDER_UI_TOKEN"], "BORDER_UI_TOKEN")
-        elif token:
-            token = check_token(token, "--token")
+        token = decide_token(args.host, args.token, os.environ.get("BORDER_UI_TOKEN"))
         local = is_loopback(args.host)
-        if token == "" or (token is None and not local):
-            token = secrets.token_urlsafe(24)
         if args.save_dir is not None:
             os.environ["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
         files.check_writable(files.save_dir())

@@ -20,7 +20,7 @@ from model import ScenarioError, load_scenario
 from model.scenario import SCENARIO_DIR
 from ui import files
 from ui import settings as ui_settings
-from ui.serve import ServeError, bind, check_token, is_loopback
+from ui.serve import ServeError, bind, check_token, decide_token, is_loopback
 
 CHANGED = 'description = "mine"\nbase = "historical"\n[policies.title42]\nend = 2021-06-30\n'
 
@@ -287,3 +287,17 @@ def test_a_drop_on_the_page_is_loaded_or_refused_with_a_line(save_dir):
     assert ui_settings.differences(session.settings.value,
                                    ui_settings.reference(str(kept))) == []
     assert str(kept) in controls.scenario_choices()
+
+
+def test_the_token_is_required_off_loopback_or_when_asked():
+    given = "my-own-token-0123456789"
+    assert decide_token("127.0.0.1", None, None) is None
+    assert decide_token("localhost", None, "") is None
+    made = decide_token("0.0.0.0", None, None)
+    assert made and len(made) >= 32 and made != decide_token("0.0.0.0", None, None)
+    assert len(decide_token("127.0.0.1", "", None)) >= 32  # --token without a value
+    assert decide_token("0.0.0.0", given, None) == given
+    assert decide_token("0.0.0.0", None, given) == given
+    assert decide_token("127.0.0.1", None, given) == given  # asked for by the variable
+    with pytest.raises(ServeError, match="BORDER_UI_TOKEN: a token is 16 to 256"):
+        decide_token("0.0.0.0", None, "short")

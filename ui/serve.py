@@ -79,6 +79,21 @@ def check_token(token: str, where: str) -> str:
     return token
 
 
+def decide_token(host: str, flag: str | None, environment: str | None) -> str | None:
+    """The token `run.py ui` requires, or None: `--token TOKEN` (flag), else
+    $BORDER_UI_TOKEN (environment), each checked; one made with `secrets` for `--token`
+    without a value or for a host that is not loopback; None only on loopback unasked."""
+    import secrets
+
+    if flag:
+        return check_token(flag, "--token")
+    if flag is None and environment:
+        return check_token(environment, "BORDER_UI_TOKEN")
+    if flag == "" or not is_loopback(host):
+        return secrets.token_urlsafe(24)
+    return None
+
+
 class TokenGate:
     """ASGI middleware: every HTTP request and websocket needs the token (its cookie,
     `?token=` on a page address, or `Authorization: Bearer`); the rest is refused."""
