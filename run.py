@@ -7,7 +7,7 @@
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
-    python run.py ui [--port N] [--host HOST] [--save-dir DIR]
+    python run.py ui [--port N] [--host HOST] [--save-dir DIR] [--token [TOKEN]]
     python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
                             [--report-only] [--report-scale S]
                   [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
@@ -69,8 +69,9 @@ SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
                    "mpp_enrollments", "releases", "removals", "flights"]
 
 
-def positive_int(flag: str, least: int | None = None):
-    """An argparse type: a whole number >= `least` (default 0 for --seed, else 1)."""
+def positive_int(flag: str, least: int | None = None, most: int | None = None):
+    """An argparse type: a whole number >= `least` (default 0 for --seed, else 1) and,
+    if given, <= `most`."""
     least = (0 if flag == "--seed" else 1) if least is None else least
 
     def parse(text: str) -> int:
@@ -80,6 +81,8 @@ def positive_int(flag: str, least: int | None = None):
             raise argparse.ArgumentTypeError(f"{flag} must be a whole number, got {text!r}")
         if value < least:
             raise argparse.ArgumentTypeError(f"{flag} must be >= {least}, got {value}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"{flag} must be <= {most}, got {value}")
         return value
     return parse
 
@@ -159,12 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
     ui = verbs.add_parser("ui", help="serve the browser app (Solara) on this machine")
-    ui.add_argument("--port", type=positive_int("--port"), default=8765,
-                    help="port to serve on (default 8765)")
+    ui.error = one_line_error
+    ui.add_argument("--port", type=positive_int("--port", 1, 65535), default=8765,
+                    help="port to serve on, 1-65535 (default 8765)")
     ui.add_argument("--host", default="127.0.0.1",
-                    help="address to listen on (default 127.0.0.1: this machine only)")
+                    help="address to listen on (default 127.0.0.1: this machine only; any "
+                         "other address needs a token)")
     ui.add_argument("--save-dir", type=Path, default=None,
-                    help="where the page saves scenario files (default scenarios/)")
+                    help="where the page saves scenario files (default scenarios/); files "
+                         "dropped on the page go to its uploads/ folder")
+    ui.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
+                    help="require this token from every visitor (16-256 letters, digits, "
+                         "- and _; without a value, or from $BORDER_UI_TOKEN: see README). "
+                         "Always required off 127.0.0.1; made and printed if not given")
     calibrate = verbs.add_parser(
         "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "
                           "articles' figures (calibration/targets.toml): ABC-SMC with pyabc "
@@ -401,35 +411,38 @@ def cmd_compare(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    """Serve ui/app.py with `solara run` (production mode, telemetry off) until Ctrl-C."""
+    """Check the save folder is writable and bind the address (one line and exit 2 if
+    not), decide the token (required off loopback, or when asked), say where it serves,
+    then serve ui/app.py in this process (`ui.serve`) until Ctrl-C or SIGTERM."""
     import os
 
-    env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="false")
-    if args.save_dir is not None:
-        env["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
-    command = [sys.executable, "-m", "solara", "run", str(ROOT / "app.py"), "--production",
-               "--no-open", "--no-check-version", "--port", str(args.port), "--host", args.host]
-    print(f"serving the browser app at http://{args.host}:{args.port}/ (Ctrl-C stops it)",
-          file=sys.stderr)
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    from ui import files
+    from ui.serve import ServeError, bind, decide_token, is_loopback, serve
 
-    def stop(signum, _frame):  # terminated (not Ctrl-C): stop the server with us
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # it waits for open pages: do not
-            server.kill()
-        sys.exit(128 + signum)
-    signal.signal(signal.SIGTERM, stop)
     try:
-        return server.wait()
-    except KeyboardInterrupt:  # the server got the same Ctrl-C from the terminal
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        token = decide_token(args.host, args.token, os.environ.get("BORDER_UI_TOKEN"))
+        local = is_loopback(args.host)
+        if args.save_dir is not None:
+            os.environ["BORDER_UI_SAVE_DIR"] = str(args.save_dir.resolve())
+        files.check_writable(files.save_dir())
+        sock = bind(args.host, args.port)
+    except ServeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    address = f"http://{shown}:{args.port}/" + (f"?token={token}" if token else "")
+    if not local:
+        print(f"warning: serving on {args.host}, which other machines may reach: whoever "
+              f"opens the address below with its token can run simulations and save and "
+              f"upload files here; share it only with people you trust", file=sys.stderr)
+    print(f"serving the browser app at {address} (Ctrl-C stops it)", file=sys.stderr,
+          flush=True)
+    try:
+        serve(sock, ROOT / "app.py", token)
+    except KeyboardInterrupt:  # uvicorn stopped the server, then passed the Ctrl-C on
         print("interrupted: browser app stopped", file=sys.stderr)
         return INTERRUPTED
+    return 0
 
 
 def cmd_calibrate(args) -> int:
@@ -507,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # as parse_args would say it; compare's refusals are one line
-        (one_line_error if args.verb == "compare" else parser.error)(
+        (one_line_error if args.verb in ("compare", "ui") else parser.error)(
             f"unrecognized arguments: {' '.join(extra)}")
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:

@@ -14,6 +14,14 @@ A scenario file in `scenarios/` is TOML:
 posterior's representative values of the fitted parameters) replace this file's own,
 hand-set ones; scenarios built on this one inherit them. Its other keys are ignored.
 
+Where `base` (and `calibrated`) may point: a name means `scenarios/NAME.toml`; a path
+ending `.toml` is relative to the folder of the file naming it (or absolute). From the
+command line that is any file the user can read (their own scenario may build on a file
+beside it). A server reading files strangers gave it (the browser app) passes `roots`:
+then the file and every file of its base chain must lie inside those folders once
+symbolic links are followed (`calibrated` may also lie in the repo's calibration/), and
+a file outside them is refused before it is opened, so nothing of it is shown.
+
 Everything is checked before anything runs; the first problem is reported as
 `FILE: FIELD: what is wrong` (ScenarioError).
 """
@@ -53,6 +61,7 @@ from model.validation import (
 )
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+CALIBRATION_DIR = SCENARIO_DIR.parent / "calibration"  # where `calibrated` files live
 
 PerNationality = Annotated[dict[str, float], Keys(NATIONALITY_KEYS, "nationality"), NON_NEGATIVE]
 NationalityProbabilities = Annotated[dict[str, Probability], Keys(NATIONALITY_KEYS, "nationality")]
@@ -239,10 +248,24 @@ def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
     return path
 
 
-def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True
-              ) -> tuple[dict, list[str]]:
+def check_inside(path: Path, roots: "tuple[Path, ...] | None", what: str) -> None:
+    """With `roots` (a server's scenario folders), refuse a path that is not inside one
+    of them once symbolic links and `..` are resolved; say so without opening it.
+    `what` is the message's start, e.g. `FILE: base: 'x.toml'`."""
+    if roots is None:
+        return
+    real = path.resolve()
+    if not any(real.is_relative_to(root.resolve()) for root in roots):
+        folders = ", ".join(f"{root.name}/" for root in roots)
+        raise ScenarioError(f"{what} is outside the scenario folders ({folders}); a base is "
+                            f"a scenario name or a .toml file in them")
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True,
+              roots: "tuple[Path, ...] | None" = None) -> tuple[dict, list[str]]:
     """The file's table merged over its base chain (with the `calibrated` files the
-    chain names, unless `calibrated` is False); returns (table, files read)."""
+    chain names, unless `calibrated` is False); returns (table, files read). With
+    `roots`, every file of the chain must lie inside them (`check_inside`)."""
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
         raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
@@ -257,7 +280,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True
     if "calibrated" in raw:
         fitted_file = raw.pop("calibrated")
         if calibrated:
-            fitted_params, fitted = _read_calibrated(path, fitted_file)
+            fitted_params, fitted = _read_calibrated(path, fitted_file, roots)
             raw["parameters"] = deep_merge(raw.get("parameters", {}), fitted_params)
     base_name = raw.pop("base", None)
     if base_name is None:
@@ -265,20 +288,25 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True
     if not isinstance(base_name, str):
         raise ScenarioError(f"{path}: base: expected a scenario name, got {base_name!r}")
     base_path = resolve_path(base_name, relative_to=path.parent)
+    check_inside(base_path, roots, f"{path}: base: {base_name!r}")
     if not base_path.is_file():
         raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
-    base, files = _read_raw(base_path, chain + (path.resolve(),), calibrated)
+    base, files = _read_raw(base_path, chain + (path.resolve(),), calibrated, roots)
     base.pop("description", None)
     return deep_merge(base, raw), files + [str(path)] + fitted
 
 
-def _read_calibrated(path: Path, name: Any) -> tuple[dict, list[str]]:
+def _read_calibrated(path: Path, name: Any, roots: "tuple[Path, ...] | None" = None
+                     ) -> tuple[dict, list[str]]:
     """The `[parameters]` of the calibration file a scenario names (`calibrated = ...`,
-    relative to the scenario's folder), and the file read."""
+    relative to the scenario's folder), and the file read. With `roots`, it must lie in
+    them or in the repo's calibration/."""
     if not isinstance(name, str) or not name.endswith(".toml"):
         raise ScenarioError(f"{path}: calibrated: expected the path of a .toml file written "
                             f"by `run.py calibrate`, got {name!r}")
     fitted_path = resolve_path(name, relative_to=path.parent)
+    check_inside(fitted_path, roots and (*roots, CALIBRATION_DIR),
+                 f"{path}: calibrated: {name!r}")
     if not fitted_path.is_file():
         raise ScenarioError(f"{path}: calibrated: no such file {fitted_path}")
     params = read_toml(fitted_path, ScenarioError).get("parameters")
@@ -301,7 +329,8 @@ def deep_merge(base: dict, overlay: dict) -> dict:
 def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] = (), *,
                   params: dict | None = None, policies: dict | None = None,
                   start: date | str | None = None, end: date | str | None = None,
-                  calibrated: bool = True) -> LoadedScenario:
+                  calibrated: bool = True, roots: "tuple[Path, ...] | None" = None
+                  ) -> LoadedScenario:
     """Read, merge, apply overrides and check a scenario; nothing runs.
 
     `scenario` is a name in scenarios/, a path to a .toml file, or a scenario
@@ -314,6 +343,8 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
     first problem raises ScenarioError naming where it is. `calibrated=False`
     leaves out the fitted parameters a `calibrated = ...` key names: the hand-set
     scenario a calibration fits (a file name only; a loaded scenario is as loaded).
+    `roots` (a server's scenario folders) confines the file and its base chain to them
+    (see the module's docstring); a loaded scenario was confined when it was loaded.
     """
     window: dict[str, Any] = {}
     if isinstance(scenario, LoadedScenario):
@@ -324,7 +355,8 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
         window = {"start": scenario.start, "end": scenario.end}
     else:
         path = resolve_path(str(scenario))
-        raw, files = _read_raw(path, calibrated=calibrated)
+        check_inside(path, roots, f"{scenario}")
+        raw, files = _read_raw(path, calibrated=calibrated, roots=roots)
         name, where = path.stem, str(path)
     if overrides:
         where = f"{where} (with --set)"  # the flag may be the culprit

@@ -1,6 +1,7 @@
 """The page's components rendered with `solara.render` (no browser): controls, run bar, charts, map, fit."""
 
 import html
+import math
 
 import ipyvuetify as v
 import ipywidgets
@@ -11,9 +12,11 @@ import solara
 from model.recorder import COLUMN_INDEX
 from ui import session
 from ui import settings as ui_settings
-from ui.controls import RunBar, SettingsPanel
+from calibration.seed_figures import SEED_FIGURES
+from ui import controls
+from ui.controls import NameAndSave, RunBar, SaveLoad, SettingsPanel
 from ui.day_view import DayView
-from ui.fit_page import FitPage
+from ui.fit_page import FitPage, run_name, shown
 from ui.simulate_page import SimulatePage
 
 WINDOW = {"start": "2019-01-01", "end": "2019-03-01"}
@@ -180,3 +183,81 @@ def test_ice_card_switches_metering_and_interior_arrests():
     assert after["interior_arrests"].sum() == 0
     assert after["metering_waiting"][-1] < before["metering_waiting"][-1]
     assert np.all(np.diff(after["metering_waiting"]) <= 0)
+
+
+def vuetify_round(value: float, step: float, least: float, most: float) -> float:
+    """What Vuetify's VSlider.roundValue does to a value it is given (ipyvuetify 1.x)."""
+    text = str(step)
+    decimals = len(text) - text.index(".") - 1 if "." in text else 0
+    offset = least % step
+    snapped = math.floor((value - offset) / step + 0.5) * step + offset
+    return float(f"{min(snapped, most):.{decimals}f}")
+
+
+@pytest.mark.parametrize("name", ui_settings.scenario_names())
+def test_loading_a_scenario_through_the_controls_changes_nothing(name):
+    """Every slider keeps the value it is given as Vuetify rounds it (a step of 0.002 made
+    Guatemala's 0.007 0.008), and Checks says "As in FILE"."""
+    controls.choose_scenario(name)
+    assert session.message.value == ""
+    rc = render(SettingsPanel())
+    sliders = [w for w in widgets(rc) if isinstance(w, v.Slider)]
+    for slider in sliders:
+        assert vuetify_round(slider.v_model, slider.step, slider.min, slider.max) == \
+            pytest.approx(slider.v_model, abs=1e-12), (slider.label, slider.v_model, slider.step)
+        slider.v_model = vuetify_round(slider.v_model, slider.step, slider.min, slider.max)
+    assert f"As in {name}.toml." in texts(rc)
+    assert ui_settings.differences(session.settings.value,
+                                   ui_settings.baseline(name, scale=50)) == []
+
+
+def test_a_slider_snap_is_not_a_change_but_a_move_is():
+    rc = render(SettingsPanel())
+    slider = rc.find(v.Slider, label="Share of those eligible sent")
+    slider.assert_single()
+    assert slider.widget.step == 0.001 and slider.widget.v_model == 0.007
+    slider.widget.v_model = 0.0072  # less than half a step: the slider snapping
+    assert session.settings.value.policies["guatemala_aca"]["eligible_share"] == 0.007
+    slider.widget.v_model = 0.009  # the user moving it
+    assert "policies.guatemala_aca.eligible_share: 0.007 -> 0.009" in texts(rc)
+
+
+def test_a_saved_file_loads_as_in_it_until_changed(tmp_path, monkeypatch):
+    monkeypatch.setenv("BORDER_UI_SAVE_DIR", str(tmp_path))
+    saved = tmp_path / "short.toml"
+    saved.write_text(ui_settings.scenario_toml(
+        ui_settings.baseline("historical").replace(start="2019-06-01", end="2019-08-31")
+        .with_policy("title42", "enabled", False)))
+    controls.choose_scenario(str(saved))
+    rc = render(SettingsPanel())
+    assert "As in short.toml." in texts(rc)
+    session.settings.value = session.settings.value.replace(end="2019-07-31")
+    assert "run end: 2019-08-31 -> 2019-07-31" in texts(rc)
+
+
+def test_save_with_a_300_character_name_is_a_line_in_the_card(tmp_path, monkeypatch):
+    monkeypatch.setenv("BORDER_UI_SAVE_DIR", str(tmp_path))
+    rc = render(SaveLoad())
+    field = rc.find(NameAndSave)
+    field.assert_single()
+    field.widget.vue_save("x" * 300)
+    assert "file name: 300 characters; at most 64" in texts(rc)
+    field.widget.vue_save("../../escape")
+    assert "a name, not a path" in texts(rc)
+    field.widget.vue_save("mine")
+    assert (tmp_path / "mine.toml").is_file() and f"saved {tmp_path / 'mine.toml'}" in texts(rc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.toml"]
+
+
+def test_fit_page_names_a_changed_run_and_shows_a_fall_as_a_percentage():
+    fall = next(f for f in SEED_FIGURES if f.statistic == "relative_change")
+    assert shown(fall, -0.7312) == "-73 %"
+    assert shown(SEED_FIGURES[0], 144_321.4) == "144,321" and shown(fall, None) == ""
+    historical = ui_settings.baseline("historical")
+    assert run_name(historical) == "historical"
+    off = historical.with_policy("title42", "enabled", False)
+    assert run_name(off) == "historical, changed (1 setting)"
+    session.settings.value = off.replace(scale=50, **WINDOW)
+    assert session.reset()
+    rc = render(FitPage())
+    assert "historical, changed (3 settings), seed 0, scale 50" in texts(rc)

@@ -1,19 +1,24 @@
 """The sidebar: run controls (Reset, Play, a day, a week), the settings, save and load.
 
-Every control writes into `session.settings`; nothing reaches the model until
-Reset rebuilds it from them (`session.reset`). The panel checks the settings as
-they change, with the scenario's own checks, and says what is refused and
-which settings differ from the scenario file.
+Every control writes into `session.settings`, and only when the user changes it (a
+slider's step is fine enough for the value it shows, and a move smaller than half a
+step, which is the slider snapping a value, is ignored); nothing reaches the model until
+Reset rebuilds it from them (`session.reset`). The panel checks the settings as they
+change, with the scenario's own checks, and says what is refused and which settings
+differ from the scenario file. Files are read only from `ui.files.scenario_roots()`
+and written only through `ui.files` (never over an existing file).
 """
 
 from pathlib import Path
 
+import ipyvuetify as v
 import solara
 import solara.lab
+import traitlets
 
 from model import ScenarioError
 from model.geography import SECTOR_KEYS, SECTORS
-from ui import html, session
+from ui import files, html, session
 from ui import settings as ui_settings
 from ui.settings import MPP_KINDS, SCALES, Settings
 
@@ -37,13 +42,15 @@ def _set_run(field: str):
 
 
 def choose_scenario(name: str) -> None:
-    """The scenario picker: its file's settings (a saved file's own seed, scale and window)."""
+    """The scenario picker: its file's settings (a saved file's own seed, scale and
+    window). Only files in the page's folders are read (`files.scenario_roots`)."""
     current = session.settings.value
     try:
         if name.endswith(".toml"):
-            chosen = ui_settings.read_scenario_file(name, current)
+            chosen = ui_settings.read_scenario_file(name, current, files.scenario_roots())
         else:
-            chosen = ui_settings.baseline(name, current.seed, current.scale)
+            chosen = ui_settings.baseline(name, current.seed, current.scale,
+                                          files.scenario_roots())
     except ScenarioError as exc:
         session.message.value = f"Cannot load {name}: {exc}"
         return
@@ -52,11 +59,36 @@ def choose_scenario(name: str) -> None:
 
 
 def scenario_choices() -> list[str]:
-    """The scenarios in scenarios/, then the files saved from the page (as paths)."""
+    """The scenarios in scenarios/, then the files saved from the page and the files
+    dropped on it (as paths)."""
     session.files_saved.value  # noqa: B018 (a dependency: the list changes when a file is saved)
-    saved = sorted(str(p) for p in session.save_dir().glob("*.toml")
-                   if p.parent.resolve() != ui_settings.SCENARIO_DIR.resolve())
+    repo = ui_settings.SCENARIO_DIR.resolve()
+    saved = [str(p) for folder in (files.save_dir(), files.upload_dir())
+             for p in files.listed(folder) if p.parent.resolve() != repo]
     return ui_settings.scenario_names() + saved
+
+
+def slider_step(value: float, coarse: float) -> float:
+    """A slider's step: `coarse`, or a finer power of ten (down to 1e-6) when the value
+    is not a multiple of it, so the slider shows the value as it is (a step of 0.002
+    snapped Guatemala's 0.007 to 0.008 on load)."""
+    for step in (coarse, *(10.0 ** -d for d in range(1, 7))):
+        if step <= coarse and abs(round(value / step) * step - value) < 1e-9:
+            return step
+    return 1e-6
+
+
+@solara.component
+def ShareSlider(label: str, value: float, on_value, step: float = 0.05, min: float = 0,
+                max: float = 1, classes: list[str] | None = None):
+    """A slider for a share that changes the setting only when the user moves it."""
+    fine = slider_step(value, step)
+
+    def moved(new: float):
+        if abs(new - value) >= fine / 2:  # less is the slider snapping the value shown
+            on_value(new)
+    with solara.Column(gap="0px", classes=classes or []):
+        solara.SliderFloat(label, value=value, min=min, max=max, step=fine, on_value=moved)
 
 
 @solara.component
@@ -117,8 +149,8 @@ def RunBar():
 @solara.component
 def SettingsPanel():
     s = session.settings.value
-    try:
-        base = ui_settings.baseline(s.scenario, s.seed, s.scale)
+    try:  # the scenario as loaded (a saved file: with its window): "As in FILE" till a change
+        base = ui_settings.reference(s.scenario, files.scenario_roots())
         changes = ui_settings.differences(s, base)
     except ScenarioError as exc:
         base, changes = None, []
@@ -150,9 +182,9 @@ def SettingsPanel():
             solara.SelectMultiple("Sectors", values=entry["sectors"],
                                   all_values=list(SECTOR_KEYS),
                                   on_value=_set_policy(pid, "sectors"), dense=True)
-            solara.SliderFloat("Share of eligible Mexicans (interior states)",
-                               value=entry["eligible_share"], min=0, max=1, step=0.05,
-                               on_value=_set_policy(pid, "eligible_share"))
+            ShareSlider("Share of eligible Mexicans (interior states)",
+                        value=entry["eligible_share"],
+                        on_value=_set_policy(pid, "eligible_share"))
         for pid in _policies_of(s, "flights"):
             entry = s.policies[pid]
             PolicySwitch(pid, f"Flights to Guadalajara ({pid})")
@@ -188,19 +220,17 @@ def SettingsPanel():
         for pid in _policies_of(s, "mexico_refuses_families"):
             entry = s.policies[pid]
             PolicySwitch(pid, f"Mexico refuses Central American families ({pid})")
-            solara.SliderFloat("Still accepted where not listed", step=0.05, min=0, max=1,
-                               value=entry["default_acceptance"],
-                               on_value=_set_policy(pid, "default_acceptance"))
+            ShareSlider("Still accepted where not listed", value=entry["default_acceptance"],
+                        on_value=_set_policy(pid, "default_acceptance"))
             with solara.Details("Acceptance by sector"):
                 for key in SECTOR_KEYS:
                     def set_sector(value, key=key, pid=pid):
                         current = session.settings.value
                         table = dict(current.policies[pid]["acceptance"], **{key: value})
                         session.settings.value = current.with_policy(pid, "acceptance", table)
-                    solara.SliderFloat(SECTOR_NAMES[key], min=0, max=1, step=0.05,
-                                       value=entry["acceptance"].get(
-                                           key, entry["default_acceptance"]),
-                                       on_value=set_sector)
+                    ShareSlider(SECTOR_NAMES[key],
+                                value=entry["acceptance"].get(key, entry["default_acceptance"]),
+                                on_value=set_sector)
 
     with solara.Card("Detention", margin=0):
         solara.InputInt("ICE detention beds", value=s.parameters["detention_beds"], dense=True,
@@ -208,8 +238,8 @@ def SettingsPanel():
                             session.settings.value.with_parameter("detention_beds", v)))
         for pid in _policies_of(s, "detention_cap"):
             PolicySwitch(pid, f"COVID cap on beds ({pid})")
-            solara.SliderFloat("Share of beds usable", value=s.policies[pid]["share"], min=0,
-                               max=1, step=0.05, on_value=_set_policy(pid, "share"))
+            ShareSlider("Share of beds usable", value=s.policies[pid]["share"],
+                        on_value=_set_policy(pid, "share"))
         for pid in _policies_of(s, "removal_moratorium"):
             PolicyDates(pid, f"Removal moratorium ({pid})")
 
@@ -226,9 +256,10 @@ def SettingsPanel():
     with solara.Card("Guatemala agreement (ACA)", margin=0):
         for pid in _policies_of(s, "guatemala_aca"):
             PolicySwitch(pid, f"Send Hondurans and Salvadorans to Guatemala ({pid})")
-            solara.SliderFloat("Share of those eligible sent", min=0, max=0.2, step=0.002,
-                               value=s.policies[pid]["eligible_share"],
-                               on_value=_set_policy(pid, "eligible_share"))
+            ShareSlider("Share of those eligible sent", max=0.2, step=0.002,
+                        value=s.policies[pid]["eligible_share"],
+                        on_value=_set_policy(pid, "eligible_share"),
+                        classes=[f"share-{pid}"])
 
     with solara.Card("Checks", margin=0, classes=["checks"]):
         if refusal:
@@ -247,31 +278,61 @@ def SettingsPanel():
     SaveLoad()
 
 
+def load_dropped(info) -> str:
+    """A file dropped on the page (Solara's FileInfo: name, size, file_obj): kept in the
+    upload folder and loaded if it passes every check (`files.receive_upload`); returns
+    the card's line, "error: not kept: why" for a refused file (which leaves nothing)."""
+    current = session.settings.value
+    try:
+        path, chosen = files.receive_upload(
+            info["name"], info.get("size"), info["file_obj"],
+            lambda tmp, roots: ui_settings.read_scenario_file(tmp, current, roots))
+    except ScenarioError as exc:
+        return f"error: not kept: {exc}"
+    session.files_saved.value += 1
+    session.settings.value = chosen.replace(scenario=str(path))
+    session.message.value = ""
+    return f"kept {Path(info['name']).name} as {path} and loaded it"
+
+
+class NameAndSave(v.VuetifyTemplate):
+    """The file-name field and the Save button in one widget whose click sends the text
+    in the field with it: what is typed is what is saved. (With a separate field and
+    button the click could overtake the last keystrokes: ipywidgets holds a field's
+    changes back while the server is busy, but not a click.)"""
+
+    template = traitlets.Unicode("""
+        <div style="display: flex; gap: 4px; align-items: center">
+          <v-text-field dense label="File name" v-model="name" class="save-name"
+                        @keyup.enter="save(name)" />
+          <v-btn class="save" @click="save(name)">{{ label }}</v-btn>
+        </div>""").tag(sync=True)
+    name = traitlets.Unicode("my_scenario").tag(sync=True)
+    label = traitlets.Unicode("Save").tag(sync=True)
+    on_save = traitlets.Any(None)  # called with the text the click sent
+
+    def vue_save(self, text):
+        self.name = str(text or "")
+        if self.on_save is not None:
+            self.on_save(self.name)
+
+
 @solara.component
 def SaveLoad():
-    """Save the settings as a scenario file over its base; load one (drop a file)."""
+    """Save the settings as a scenario file over its base; load one (drop a file). Names,
+    sizes and contents are checked by `ui.files` before anything is kept; nothing is ever
+    written over an existing file; every refusal is a line in the card."""
     s = session.settings.value
     name, set_name = solara.use_state("my_scenario")
     saved, set_saved = solara.use_state("")
-    folder = session.save_dir()
+    folder = files.save_dir()
 
-    def text() -> str:
-        return ui_settings.scenario_toml(session.settings.value)
-
-    def save():
-        stem = Path(name.strip()).stem
-        if not stem or not stem.replace("_", "").replace("-", "").isalnum():
-            set_saved("error: a file name is letters, digits, - and _")
-            return
-        target = folder / f"{stem}.toml"
-        if target.exists():
-            set_saved(f"error: {target} exists; choose another name")
-            return
+    def save(text: str):
+        set_name(text)
         try:
-            body = text()
-            folder.mkdir(parents=True, exist_ok=True)
-            target.write_text(body, encoding="utf-8")
-        except (ScenarioError, OSError) as exc:
+            body = ui_settings.scenario_toml(session.settings.value)
+            target = files.save_scenario(body, text, folder)
+        except ScenarioError as exc:
             set_saved(f"error: cannot save: {exc}")
             return
         session.files_saved.value += 1
@@ -279,30 +340,25 @@ def SaveLoad():
         set_saved(f"saved {target}; rerun it with: {command}")
 
     def dropped(info):
-        target = folder / Path(info["name"]).name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(info["data"])
-        except OSError as exc:
-            session.message.value = f"Cannot keep {info['name']}: {exc}"
-            return
-        session.files_saved.value += 1
-        choose_scenario(str(target))
+        set_saved(load_dropped(info))
 
+    try:
+        download_name = f"{files.file_name(name)}.toml"
+    except ScenarioError:
+        download_name = "scenario.toml"
     with solara.Card("Save and load", margin=0):
-        solara.InputText("File name", value=name, on_value=set_name, dense=True,
-                         classes=["save-name"])
+        NameAndSave.element(name=name, label=f"Save to {folder.name}/", on_save=save,
+                            on_name=set_name)
         with solara.Row(gap="4px"):
-            solara.Button(f"Save to {folder.name}/", on_click=save, classes=["save"])
             try:
                 body = ui_settings.scenario_toml(s)
             except ScenarioError:
                 body = None
             if body is not None:
-                solara.FileDownload(body, filename=f"{Path(name).stem or 'scenario'}.toml",
-                                    label="Download")
+                solara.FileDownload(body, filename=download_name, label="Download")
         if saved:
             (solara.Error if saved.startswith("error") else solara.Success)(
                 saved, classes=["saved"])
-        solara.FileDrop(label="Drop a scenario .toml here to load it", on_file=dropped,
-                        lazy=False)
+        solara.FileDrop(label=f"Drop a scenario .toml here to load it (at most "
+                              f"{files.MAX_UPLOAD_BYTES // 1000:,} kB; kept in "
+                              f"{folder.name}/uploads/)", on_file=dropped, lazy=True)

@@ -31,8 +31,10 @@ DEFAULT_DAYS_PER_FRAME = 7  # a week a frame; a frame costs ~0.1-0.2 s to draw (
 
 
 def save_dir() -> Path:
-    """Where the page saves scenario files: $BORDER_UI_SAVE_DIR, else scenarios/."""
-    return Path(os.environ.get("BORDER_UI_SAVE_DIR") or SCENARIO_DIR)
+    """Where the page saves scenario files (`ui.files.save_dir`, which owns the rule)."""
+    from ui import files
+
+    return files.save_dir()
 
 
 @dataclass(frozen=True)

@@ -95,10 +95,12 @@ def controlled(policy_id: str, table: dict) -> bool:
     return kind != "flights" or table.get("destination") == INTERIOR_DESTINATION
 
 
-def baseline(scenario: "str | Path", seed: int = 0, scale: int = DEFAULT_SCALE) -> Settings:
+def baseline(scenario: "str | Path", seed: int = 0, scale: int = DEFAULT_SCALE,
+             roots: "tuple[Path, ...] | None" = None) -> Settings:
     """The settings as the scenario file has them (its whole window; a policy's
-    unset fields at the policy kind's defaults). Raises ScenarioError for a bad file."""
-    loaded = load_scenario(str(scenario))
+    unset fields at the policy kind's defaults). Raises ScenarioError for a bad file
+    (or, with `roots`, one whose base chain leaves those folders: `load_scenario`)."""
+    loaded = load_scenario(str(scenario), roots=roots)
     policies = {}
     for policy_id, table in loaded.raw.get("policies", {}).items():
         if not controlled(policy_id, table):
@@ -138,7 +140,7 @@ def model_kwargs(settings: Settings) -> dict:
             "start": settings.start or None, "end": settings.end or None}
 
 
-def check(settings: Settings) -> LoadedScenario:
+def check(settings: Settings, roots: "tuple[Path, ...] | None" = None) -> LoadedScenario:
     """The scenario as these settings make it, through the scenario's own checks, the
     scale check and the seed's; raises ScenarioError naming the first problem."""
     if not isinstance(settings.seed, int) or settings.seed < 0:
@@ -146,7 +148,7 @@ def check(settings: Settings) -> LoadedScenario:
     kwargs = model_kwargs(settings)
     loaded = load_scenario(kwargs["scenario"], params=kwargs["params"],
                            policies=kwargs["policies"], start=kwargs["start"],
-                           end=kwargs["end"])
+                           end=kwargs["end"], roots=roots)
     check_scale(loaded, settings.scale)
     return loaded
 
@@ -224,13 +226,32 @@ def _dates(value: Any) -> Any:
     return value
 
 
-def read_scenario_file(path: "str | Path", current: Settings | None = None) -> Settings:
+def read_scenario_file(path: "str | Path", current: Settings | None = None,
+                       roots: "tuple[Path, ...] | None" = None) -> Settings:
     """Settings from a scenario file: the file is the page's scenario (its controls at
     the file's values); seed, scale and window from its `# ui:` line if it has one,
-    else kept from `current`. Raises ScenarioError for a file the model refuses."""
+    else kept from `current`. Raises ScenarioError for a file the model refuses (with
+    `roots`: also for a file, or a base, outside those folders)."""
+    settings = file_settings(path, current, roots)
+    check(settings, roots)
+    return settings
+
+
+def reference(scenario: str, roots: "tuple[Path, ...] | None" = None) -> Settings:
+    """What the page compares its settings with ("As in FILE" / "Differs from FILE"): a
+    scenario's own settings, with the window of its `# ui:` line for a file saved from
+    the page (not checked again: it was when it was loaded)."""
+    if scenario.endswith(".toml"):
+        return file_settings(scenario, None, roots)
+    return baseline(scenario, roots=roots)
+
+
+def file_settings(path: "str | Path", current: Settings | None = None,
+                  roots: "tuple[Path, ...] | None" = None) -> Settings:
+    """`read_scenario_file` without the final check of the combined settings."""
     path = Path(path).resolve()
     current = current or Settings()
-    settings = baseline(path, current.seed, current.scale)
+    settings = baseline(path, current.seed, current.scale, roots)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -247,11 +268,10 @@ def read_scenario_file(path: "str | Path", current: Settings | None = None) -> S
             except ValueError:
                 raise ScenarioError(f"{path}: {line.strip()}: seed and scale must be whole "
                                     f"numbers") from None
-    check(settings)
     return settings
 
 
 def scenario_names() -> list[str]:
     """The scenarios in scenarios/, historical first."""
-    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml") if not p.name.startswith("."))
     return sorted(names, key=lambda n: n != "historical")
