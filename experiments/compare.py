@@ -117,8 +117,23 @@ def paired_difference(base, other, confidence: float = CONFIDENCE) -> Interval:
     return t_interval(other - base, confidence)
 
 
+SLUG_CHARS = 60  # of a default report folder's name, before its hash
+
+
 def default_out_dir(labels: list[str]) -> Path:
-    return Path("runs") / ("compare-" + "-".join(labels))
+    """runs/compare-A-B: the labels joined when that is short and safe in a file name
+    (letters, digits, `_`, `.`, `-`); otherwise a slug of them cut to SLUG_CHARS and
+    a hash of all of them, so the name stays under 100 characters and two comparisons
+    do not share a folder (`A:beds=30000,days=20` becomes `A_beds_30000_days_20-1f2e3d4c`)."""
+    import hashlib
+    import re
+
+    joined = "-".join(labels)
+    if len(joined) <= SLUG_CHARS and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", joined):
+        return Path("runs") / f"compare-{joined}"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", joined).strip("._-")[:SLUG_CHARS].rstrip("._-")
+    digest = hashlib.sha256(json.dumps(labels).encode()).hexdigest()[:8]
+    return Path("runs") / f"compare-{slug or 'scenarios'}-{digest}"
 
 
 def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
