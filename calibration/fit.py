@@ -265,7 +265,7 @@ def check_out_dir(folder: Path, *, resume: bool = False, overwrite: bool = False
     `resume` (continue that fit) or `overwrite`; and a file, or a non-empty folder
     holding no fit or history. Nothing is written."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    if _exists(folder, flag) and not folder.is_dir():
         raise FitError(f"{flag} {folder}: is a file, not a folder")
     if not folder.is_dir():
         return
@@ -293,9 +293,17 @@ def check_out_dir(folder: Path, *, resume: bool = False, overwrite: bool = False
 
 def check_db(db: Path) -> None:
     """The history must be a file (or not there yet), not a folder."""
-    if db.exists() and not db.is_file():
+    if _exists(db, "--db") and not db.is_file():
         raise FitError(f"--db {db}: is a folder, not a file; give the history's file name "
                        f"(e.g. {db / 'history.db'})")
+
+
+def _exists(path: Path, flag: str) -> bool:
+    """Path.exists, with what the system refuses (a name over 255 bytes) in one line."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise FitError(f"{flag} {path}: {exc.strerror or exc}") from None
 
 
 def claim_out_dir(folder: Path, flag: str = "--out") -> list[Path]:

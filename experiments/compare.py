@@ -275,17 +275,21 @@ def _same(stored: str, given: str) -> bool:
 
 def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
     """The report folder must be new, empty, or hold this same comparison (resumed,
-    or its report made again); `name` is the file in it that says which."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CompareError(f"--out {out_dir}: is a file, not a folder")
-    spec = out_dir / name
-    if spec.is_file():
-        if spec.read_text(encoding="utf-8") != text:
-            raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
-                               f"seeds, scale or dates); use another --out")
-    elif out_dir.is_dir() and any(out_dir.iterdir()):
-        raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a new "
-                           f"or empty folder")
+    or its report made again); `name` is the file in it that says which. A name the
+    system refuses (too long, unreadable) is refused here, in one line."""
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise CompareError(f"--out {out_dir}: is a file, not a folder")
+        spec = out_dir / name
+        if spec.is_file():
+            if spec.read_bytes() != text.encode():
+                raise CompareError(f"--out {out_dir}: holds another comparison (other "
+                                   f"scenarios, seeds, scale or dates); use another --out")
+        elif out_dir.is_dir() and any(out_dir.iterdir()):
+            raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a "
+                               f"new or empty folder")
+    except OSError as exc:  # e.g. a name over 255 bytes
+        raise CompareError(f"--out {out_dir}: {exc.strerror or exc}") from None
 
 
 def run_comparison(plan: Comparison, *, workers: int | None = None,

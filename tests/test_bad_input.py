@@ -9,6 +9,7 @@ replaced by a tripwire; a few go through `python run.py` as a subprocess to
 check the real command line end to end.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -840,3 +841,58 @@ def test_cli_refuses_a_scenario_too_large_for_memory_at_its_scale(tmp_path):
 def test_set_push_month_typo_is_blamed_on_the_flag():
     with pytest.raises(ScenarioError, match=r"^--set push\.mexico\.2019-13: month must be YYYY-MM"):
         load_scenario("historical", ["push.mexico.2019-13=1.0"])
+
+
+# --- compare: its default report folder ------------------------------------------------
+
+def test_compare_from_a_sweep_with_three_varied_keys_gets_a_short_safe_folder(
+        tmp_path, monkeypatch, capsys):
+    """Issue 16: with three varied keys the default folder name (the selections joined,
+    full of `:`, `,` and `=`) was too long to create; now a slug and a hash, < 100 chars."""
+    from experiments import load_spec, runner
+
+    spec = tmp_path / "three.toml"
+    spec.write_text('scenarios = ["historical"]\nseeds = 2\nscale = 300\nstart = 2019-01-01\n'
+                    'end = 2019-03-31\n[vary]\n"apprehension_prob.tucson" = [0.6, 0.75, 0.9]\n'
+                    '"detention_beds" = [30000]\n"retry_days.title42" = [3.0]\n',
+                    encoding="utf-8")
+    report = runner.run_sweep(load_spec(spec), tmp_path / "sweep", workers=1, processes=False,
+                              progress=False)
+    assert not report.failed and len(report.finished) == 6
+    rest = "detention_beds=30000,retry_days.title42=3.0"
+    picks = [f"historical:apprehension_prob.tucson={v},{rest}" for v in ("0.6", "0.75", "0.9")]
+    assert len("compare-" + "-".join(picks)) > 255  # the old name: more than a file name holds
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare", *picks, "--from", str(tmp_path / "sweep")]) == 0, \
+        capsys.readouterr().err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert len(folder.name) < 100 and re.fullmatch(r"[A-Za-z0-9_.-]+", folder.name), folder.name
+    assert folder.name.startswith("compare-historical_apprehension_prob.tucson_0.6_detention")
+    assert (folder / "report.html").is_file()
+
+
+@pytest.mark.parametrize("labels", [
+    ["historical", "title42_off"],
+    ["a:" + ",".join(f"key{i}=value{i}" for i in range(40)), "b:x=1"],
+    ["/tmp/one/x.toml", "/tmp/two/x.toml"],
+    ["..", "..."],
+])
+def test_compare_default_folder_names_are_short_safe_and_distinct(labels):
+    from experiments.compare import default_out_dir
+
+    name = default_out_dir(labels).name
+    assert default_out_dir(labels).parent == Path("runs")
+    assert len(name) < 100 and re.fullmatch(r"compare-[A-Za-z0-9_][A-Za-z0-9_.-]*", name), name
+    assert default_out_dir(labels[::-1]) != default_out_dir(labels)
+    if labels == ["historical", "title42_off"]:  # a plain pair keeps its plain name
+        assert name == "compare-historical-title42_off"
+
+
+def test_compare_out_name_too_long_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = "x" * 300
+    code = cli.main(["compare", "historical", "title42_off", "--seeds", "2", "--scale", "300",
+                     "--end", "2019-01-31", "--out", out])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: --out {out}: File name too long"]
+    assert list(tmp_path.iterdir()) == []
