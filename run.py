@@ -100,6 +100,17 @@ def finite_number(flag: str, least: float = 0.0):
     return parse
 
 
+def at_most(parse, flag: str, most: int):
+    """An argparse type: what `parse` accepts, up to `most` (sizes that would only fill
+    memory: a population or a report of a billion runs)."""
+    def bounded(text: str):
+        value = parse(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{flag} must be at most {most:,}, got {value}")
+        return value
+    return bounded
+
+
 def one_line_error(message: str):
     """A parser's `error`: one line `error: ...` and exit status 2 (no usage)."""
     print(f"error: {message}", file=sys.stderr)
@@ -189,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--budget", type=positive_int("--budget"), default=2000,
                            help="simulations in all, resumes included (default 2000; checked "
                                 "after each generation, so the last one may run past it)")
-    calibrate.add_argument("--population", type=positive_int("--population", 2), default=50,
+    calibrate.add_argument("--population", default=50,
+                           type=at_most(positive_int("--population", 2), "--population",
+                                        100_000),
                            help="parameter sets kept per generation (default 50)")
     calibrate.add_argument("--generations", type=positive_int("--generations"), default=None,
                            help="stop after this many generations in all (default: the budget "
@@ -214,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--report", action="store_true",
                            help="then run the posterior predictive on new seeds and write "
                                 "report.md with its PNGs")
-    calibrate.add_argument("--draws", type=positive_int("--draws", 2), default=50,
+    calibrate.add_argument("--draws", type=at_most(positive_int("--draws", 2), "--draws", 100_000),
+                           default=50,
                            help="posterior-predictive runs for --report (default 50)")
     calibrate.add_argument("--report-scale", type=positive_int("--report-scale"), default=None,
                            metavar="S", help="scale of the report's runs (default: --scale; "

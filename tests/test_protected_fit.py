@@ -181,12 +181,14 @@ def write_into(folder: Path, name: str, data: bytes = b"x") -> Path:
     (["--report-only", "--out", "{tmp}/broken"], "error: {tmp}/broken/posterior.parquet: not "
                                                  "a posterior written by `run.py calibrate`"),
     (["--bogus"], "error: unrecognized arguments: --bogus"),
+    (["--population", "1000000000"], "--population must be at most 100,000, got 1000000000"),
+    (["--draws", "1000000", "--report"], "--draws must be at most 100,000, got 1000000"),
     (["--out", "x" * 300], f"error: --out {'x' * 300}: File name too long"),
     (["--db", "x" * 300], f"error: --db {'x' * 300}: File name too long"),
 ], ids=["min-epsilon nan", "min-epsilon -1", "min-epsilon inf", "min-epsilon text",
         "out in /proc", "out in /proc with report", "db in /proc", "db a folder",
         "out a file", "out someone's folder", "resume without out", "priors a folder",
-        "targets binary", "report-only on a broken posterior", "unknown flag", "out name too long",
+        "targets binary", "report-only on a broken posterior", "unknown flag", "population of a billion", "a million draws", "out name too long",
         "db name too long"])
 def test_bad_flags_are_one_line_before_a_cluster_starts(tmp_path, refused, args, message):
     write_into(tmp_path, "afile", b"mine")
