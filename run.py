@@ -9,7 +9,7 @@
                   [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py ui [--port N] [--host HOST] [--save-dir DIR] [--token [TOKEN]]
     python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
-                            [--report-only] [--report-scale S]
+                            [--report-only] [--report-scale S] [--overwrite]
                   [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
@@ -82,7 +82,23 @@ def positive_int(flag: str, least: int | None = None, most: int | None = None):
         if value < least:
             raise argparse.ArgumentTypeError(f"{flag} must be >= {least}, got {value}")
         if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"{flag} must be <= {most}, got {value}")
+            raise argparse.ArgumentTypeError(f"{flag} must be at most {most:,}, got {value}")
+        return value
+    return parse
+
+
+def finite_number(flag: str, least: float = 0.0):
+    """An argparse type: a finite number >= `least` (not nan, not inf)."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}")
+        if not math.isfinite(value) or value < least:
+            raise argparse.ArgumentTypeError(f"{flag} must be a finite number >= {least:g}, "
+                                             f"got {text!r}")
         return value
     return parse
 
@@ -179,17 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "
                           "articles' figures (calibration/targets.toml): ABC-SMC with pyabc "
                           "on Dask; posterior.parquet, calibrated.toml, --report")
+    calibrate.error = one_line_error
     calibrate.add_argument("--budget", type=positive_int("--budget"), default=2000,
                            help="simulations in all, resumes included (default 2000; checked "
                                 "after each generation, so the last one may run past it)")
-    calibrate.add_argument("--population", type=positive_int("--population", 2), default=50,
+    calibrate.add_argument("--population", default=50,
+                           type=positive_int("--population", 2, 100_000),
                            help="parameter sets kept per generation (default 50)")
     calibrate.add_argument("--generations", type=positive_int("--generations"), default=None,
                            help="stop after this many generations in all (default: the budget "
                                 "decides)")
-    calibrate.add_argument("--min-epsilon", type=float, default=0.0, metavar="E",
-                           help="stop once epsilon (the distance accepted) is below E "
-                                "(default 0: the budget decides)")
+    calibrate.add_argument("--min-epsilon", type=finite_number("--min-epsilon"), default=0.0,
+                           metavar="E",
+                           help="stop once epsilon (the distance accepted) is below E, a "
+                                "number >= 0 (default 0: the budget decides)")
     calibrate.add_argument("--scale", type=positive_int("--scale"), default=20,
                            help="one agent stands for K people in every run (default 20)")
     calibrate.add_argument("--scenario", default="historical",
@@ -201,26 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fit shorter runs: last day (YYYY-MM-DD), as --set end")
     add_where(calibrate)
     calibrate.add_argument("--resume", action="store_true",
-                           help="continue the calibration in --db from its last finished "
-                                "generation")
+                           help="continue the calibration in --out (its history, --db) from "
+                                "its last finished generation, and write its results there")
     calibrate.add_argument("--report", action="store_true",
                            help="then run the posterior predictive on new seeds and write "
                                 "report.md with its PNGs")
-    calibrate.add_argument("--draws", type=positive_int("--draws", 2), default=50,
+    calibrate.add_argument("--draws", type=positive_int("--draws", 2, 100_000),
+                           default=50,
                            help="posterior-predictive runs for --report (default 50)")
     calibrate.add_argument("--report-scale", type=positive_int("--report-scale"), default=None,
                            metavar="S", help="scale of the report's runs (default: --scale; "
                                              "1 checks the posterior at full scale)")
     calibrate.add_argument("--report-only", action="store_true",
-                           help="no fitting: write the report from the posterior.parquet "
-                                "already in --out")
+                           help="no fitting: the report of the posterior.parquet in --out "
+                                "(default: the committed fit, calibration/), written there if "
+                                "it holds no report yet (or with --overwrite), else into a new "
+                                "folder runs/calibrate-report-DATE-TIME")
     calibrate.add_argument("--priors", type=Path, default=None, metavar="FILE",
                            help="priors file (default calibration/priors.toml)")
     calibrate.add_argument("--targets", type=Path, default=None, metavar="FILE",
                            help="targets file (default calibration/targets.toml)")
     calibrate.add_argument("--out", type=Path, default=None, metavar="DIR",
                            help="where posterior.parquet, calibrated.toml and the report go "
-                                "(default calibration/)")
+                                "(default: a new folder, runs/calibrate-DATE-TIME); a folder "
+                                "holding a fit is refused unless --resume or --overwrite")
+    calibrate.add_argument("--overwrite", action="store_true",
+                           help="replace the fit already in --out; the only way to write "
+                                "into calibration/, the committed fit historical runs with")
     calibrate.add_argument("--db", type=Path, default=None, metavar="FILE",
                            help="the SQLite history (default DIR/history.db)")
     return parser
@@ -446,36 +472,53 @@ def cmd_ui(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    """Check priors, targets, scenario, scale and history before anything runs; fit on
-    Dask with a line per generation; write the posterior and calibrated.toml, then
-    with --report the posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
-    from calibration.fit import CALIBRATION_DIR, FitSetup, plan_fit, run_fit
-    from calibration.priors import PRIORS_FILE
-    from calibration.targets import TARGETS_FILE, measurable
+    """Check priors, targets, scenario, scale, --out and the history, and claim --out,
+    before a cluster starts; fit on Dask with a line per generation; write the posterior
+    and calibrated.toml into --out (a new folder unless given), then with --report the
+    posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
+    from calibration.fit import (FitError, check_db, check_out_dir, claim_out_dir,
+                                 new_fit_dir, plan_fit, release_out_dir, run_fit)
+    from calibration.targets import measurable
     from experiments.runner import close_client, open_client
 
-    setup = FitSetup(scenario=args.scenario, scale=args.scale, population=args.population,
-                     budget=args.budget, generations=args.generations,
-                     min_epsilon=args.min_epsilon, priors_path=args.priors or PRIORS_FILE,
-                     targets_path=args.targets or TARGETS_FILE,
-                     out_dir=args.out or CALIBRATION_DIR, db=args.db, start=args.start,
-                     end=args.end, report_scale=args.report_scale)
     if args.report_only:
-        return _calibration_report(setup, args)
+        return _calibration_report(args)
+    if args.resume and args.out is None and args.db is None:
+        raise FitError("--resume: give --out the folder of the calibration to resume (without "
+                       "--out a calibration starts in a new folder)")
+    setup = _fit_setup(args, args.out or new_fit_dir()).load()
+    check_out_dir(setup.out_dir, resume=args.resume, overwrite=args.overwrite)
+    check_db(setup.db)
     history_id = plan_fit(setup, resume=args.resume)
-    print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} parameters, "
-          f"{len(measurable(setup.targets, setup.scale))} targets, "
-          f"population {setup.population}, "
-          f"budget {setup.budget} runs; history {setup.db}", file=sys.stderr)
-    client, cluster = open_client(args.workers, args.scheduler)
+    created = claim_out_dir(setup.out_dir)
     try:
-        outcome = run_fit(setup, client, history_id,
-                          write=lambda line: print(line, file=sys.stderr, flush=True))
+        if setup.db.parent.resolve() != setup.out_dir.resolve():
+            created = claim_out_dir(setup.db.parent, "--db") + created
+        print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} "
+              f"parameters, {len(measurable(setup.targets, setup.scale))} targets, "
+              f"population {setup.population}, budget {setup.budget} runs; into "
+              f"{setup.out_dir}, history {setup.db}", file=sys.stderr)
+        client, cluster = open_client(args.workers, args.scheduler)
+    except BaseException:
+        release_out_dir(created)
+        raise
+    try:
+        try:
+            outcome = run_fit(setup, client, history_id,
+                              write=lambda line: print(line, file=sys.stderr, flush=True))
+        except OSError as exc:  # writing the results (a full disk): the history is kept
+            release_out_dir(created)
+            print(f"error: cannot write the results into {setup.out_dir}: "
+                  f"{exc.strerror or exc}; the generations are kept in {setup.db}: add "
+                  f"--resume to the same command to write them again", file=sys.stderr)
+            return 1
         if outcome.interrupted:
+            release_out_dir(created)
             print(f"interrupted: {outcome.generations} finished generations kept in {setup.db}; "
                   f"add --resume to the same command to go on", file=sys.stderr)
             return INTERRUPTED
         if not outcome.generations:
+            release_out_dir(created)
             print("error: no generation finished; nothing written", file=sys.stderr)
             return 1
         print(f"{outcome.generations} generations, {outcome.simulations} simulations, "
@@ -488,20 +531,50 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
-def _calibration_report(setup, args) -> int:
-    """`calibrate --report-only`: the report from the posterior in --out, no fitting."""
+def _fit_setup(args, out_dir: Path):
+    """The FitSetup the calibrate flags describe, writing into `out_dir`."""
+    from calibration.fit import FitSetup
+    from calibration.priors import PRIORS_FILE
+    from calibration.targets import TARGETS_FILE
+
+    return FitSetup(scenario=args.scenario, scale=args.scale, population=args.population,
+                    budget=args.budget, generations=args.generations,
+                    min_epsilon=args.min_epsilon, priors_path=args.priors or PRIORS_FILE,
+                    targets_path=args.targets or TARGETS_FILE, out_dir=out_dir, db=args.db,
+                    start=args.start, end=args.end, report_scale=args.report_scale,
+                    overwrite=args.overwrite)
+
+
+def _calibration_report(args) -> int:
+    """`calibrate --report-only`: the report of the posterior in --out (default the
+    committed fit), no fitting. It goes into that folder only if the folder holds no
+    report yet, or with --overwrite; else into a new folder (it says which)."""
+    from calibration.fit import (CALIBRATION_DIR, check_out_dir, claim_out_dir, held_fit_files,
+                                 is_committed_fit, new_fit_dir, release_out_dir)
+    from calibration.report import load_posterior
     from experiments.runner import close_client, open_client
 
-    from calibration.fit import FitError
-
-    setup.load()
-    posterior = setup.out_dir / "posterior.parquet"
-    if not posterior.is_file():
-        raise FitError(f"--report-only: no {posterior} (run the calibration first, or give "
-                       f"--out the folder that has it)")
-    client, cluster = open_client(args.workers, args.scheduler)
+    fit_dir = args.out or CALIBRATION_DIR
+    setup = _fit_setup(args, fit_dir).load()
+    check_out_dir(fit_dir, resume=True, overwrite=True)  # a file, or unreadable
+    load_posterior(setup)
+    report_files = [f for f in held_fit_files(fit_dir) if f.startswith("report")]
+    if not args.overwrite and (report_files or is_committed_fit(fit_dir)):
+        setup.report_dir = new_fit_dir("calibrate-report")
+        print(f"{fit_dir} holds a report already (or is the committed fit): the new one goes "
+              f"into {setup.report_dir} (--overwrite replaces the one in {fit_dir})",
+              file=sys.stderr)
+    created = claim_out_dir(setup.report_dir)
+    try:
+        client, cluster = open_client(args.workers, args.scheduler)
+    except BaseException:
+        release_out_dir(created)
+        raise
     try:
         _write_report(setup, client, args.draws)
+    except BaseException:
+        release_out_dir(created)
+        raise
     finally:
         close_client(client, cluster)
     return 0
@@ -520,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # as parse_args would say it; compare's refusals are one line
-        (one_line_error if args.verb in ("compare", "ui") else parser.error)(
+        (one_line_error if args.verb in ("compare", "calibrate", "ui") else parser.error)(
             f"unrecognized arguments: {' '.join(extra)}")
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:

@@ -14,6 +14,13 @@ repeating a finished generation. At the end it writes `posterior.parquet` (the l
 generation's parameter sets, weights and distances) and `calibrated.toml` (a scenario
 on `historical` holding the posterior's weighted medians) into `setup.out_dir`.
 
+The committed fit (`calibration/`, whose `calibrated.toml` `historical` runs with) is
+never written over unless asked in so many words (`overwrite`): `check_out_dir`
+refuses it, and any folder that holds a fit already unless the fit is resumed; the
+command's default `--out` is a new folder (`new_fit_dir`: runs/calibrate-DATE-TIME).
+`claim_out_dir` then creates it (and the history's folder) and writes a probe file in
+each, so an unwritable place is refused before a cluster starts.
+
 Each simulation draws its own seed (pyabc reseeds every task from the system's
 entropy), so the fit sees the model's seed noise as it is; the report's
 posterior-predictive runs use seeds of their own (`calibration.report`).
@@ -50,6 +57,8 @@ from model.scale_check import check_scale
 from model.simulate import code_version
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
+FIT_FILES = ("posterior.parquet", "calibrated.toml", "report.md", "report_targets.png",
+             "report_marginals.png", "report_correlations.png")
 
 
 class FitError(TargetsError):
@@ -76,15 +85,18 @@ class FitSetup:
     targets_path: Path = TARGETS_FILE
     out_dir: Path = CALIBRATION_DIR
     db: Path | None = None  # default out_dir / "history.db"
+    report_dir: Path | None = None  # where the report goes; default out_dir
     start: str | None = None  # a shorter run (tests): as simulate(start=, end=)
     end: str | None = None
     report_scale: int | None = None
+    overwrite: bool = False  # may write into the committed fit (calibration/)
     priors: tuple[Prior, ...] = field(default=(), repr=False)
     targets: tuple[Target, ...] = field(default=(), repr=False)
 
     def __post_init__(self):
         self.out_dir = Path(self.out_dir)
         self.db = Path(self.db) if self.db is not None else self.out_dir / "history.db"
+        self.report_dir = Path(self.report_dir) if self.report_dir is not None else self.out_dir
 
     def load(self) -> "FitSetup":
         """Read and check the priors, targets, scenario and scale; nothing runs."""
@@ -207,6 +219,122 @@ def plan_fit(setup: FitSetup, resume: bool = False) -> int | None:
     with it, or made with other settings). Returns the history run to resume, or None."""
     setup.load()
     return _check_history(setup, setup.identity(), resume)
+
+
+def new_fit_dir(kind: str = "calibrate") -> Path:
+    """A new folder for a fit (or, `kind` "calibrate-report", a report), named by the
+    time (UTC): runs/calibrate-20261203-101500, with -2, -3 ... if that is taken."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    folder, n = Path("runs") / f"{kind}-{stamp}", 1
+    while folder.exists():
+        n += 1
+        folder = Path("runs") / f"{kind}-{stamp}-{n}"
+    return folder
+
+
+def committed_fit_dirs() -> set[Path]:
+    """The folders holding a fit that scenarios run with: calibration/ and the folder of
+    every file a scenario in scenarios/ names with `calibrated = ...`."""
+    from model.scenario import SCENARIO_DIR, resolve_path
+    from model.tables_file import read_toml
+
+    folders = {CALIBRATION_DIR}
+    for path in SCENARIO_DIR.glob("*.toml"):
+        try:
+            name = read_toml(path, FitError).get("calibrated")
+        except FitError:
+            continue  # `run.py scenarios` names a broken file; here it protects nothing
+        if isinstance(name, str):
+            folders.add(resolve_path(name, relative_to=path.parent).resolve().parent)
+    return folders
+
+
+def is_committed_fit(folder: Path) -> bool:
+    return Path(folder).resolve() in committed_fit_dirs()
+
+
+def held_fit_files(folder: Path) -> list[str]:
+    """The fit's files (posterior, calibrated.toml, the report) already in `folder`."""
+    return [name for name in FIT_FILES if (Path(folder) / name).exists()]
+
+
+def check_out_dir(folder: Path, *, resume: bool = False, overwrite: bool = False,
+                  flag: str = "--out") -> None:
+    """Refuse to write a fit (or a report) into `folder` where it would replace one
+    silently: the committed fit without `overwrite`, any folder holding a fit without
+    `resume` (continue that fit) or `overwrite`; and a file, or a non-empty folder
+    holding no fit or history. Nothing is written."""
+    folder = Path(folder)
+    if _exists(folder, flag) and not folder.is_dir():
+        raise FitError(f"{flag} {folder}: is a file, not a folder")
+    if not folder.is_dir():
+        return
+    held = held_fit_files(folder)
+    if overwrite:
+        return
+    if is_committed_fit(folder):
+        raise FitError(f"{flag} {folder}: holds the committed fit that historical runs with "
+                       f"(calibrated.toml); add --overwrite to replace it, or give another "
+                       f"{flag}")
+    if held and not resume:
+        raise FitError(f"{flag} {folder}: holds a fit already ({', '.join(held)}); add "
+                       f"--resume to continue its history, --overwrite to replace it, or give "
+                       f"another {flag}")
+    try:
+        other = [p.name for p in folder.iterdir()
+                 if p.name not in (*FIT_FILES, "history.db") and not p.name.startswith(".")]
+    except OSError as exc:
+        raise FitError(f"{flag} {folder}: cannot read the folder: {exc.strerror or exc}") \
+            from None
+    if other and not held and not (folder / "history.db").exists():
+        raise FitError(f"{flag} {folder}: is not empty and holds no fit ({other[0]} ...); use "
+                       f"a new or empty folder")
+
+
+def check_db(db: Path) -> None:
+    """The history must be a file (or not there yet), not a folder."""
+    if _exists(db, "--db") and not db.is_file():
+        raise FitError(f"--db {db}: is a folder, not a file; give the history's file name "
+                       f"(e.g. {db / 'history.db'})")
+
+
+def _exists(path: Path, flag: str) -> bool:
+    """Path.exists, with what the system refuses (a name over 255 bytes) in one line."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise FitError(f"{flag} {path}: {exc.strerror or exc}") from None
+
+
+def claim_out_dir(folder: Path, flag: str = "--out") -> list[Path]:
+    """Create `folder` (and its parents) and write and remove a probe file in it, or
+    raise FitError in one line saying why not; returns the folders it created, deepest
+    first (`release_out_dir` removes them again while empty)."""
+    from model.output import OutputError, _create, _missing_folders, _probe_writable
+
+    missing = _missing_folders(folder)
+    try:
+        _create(folder)
+        _probe_writable(folder)
+    except OutputError as exc:
+        release_out_dir(missing)
+        raise FitError(str(exc).replace("--out ", f"{flag} ", 1)) from None
+    return missing
+
+
+def guard_committed_fit(setup: FitSetup, folder: Path) -> None:
+    """The last line of defence (`write_results`, `write_report`): the committed fit is
+    written only with `setup.overwrite`, from Python as from the command line."""
+    if not setup.overwrite and is_committed_fit(folder):
+        raise FitError(f"{folder}: holds the committed fit that historical runs with; "
+                       f"set FitSetup(overwrite=True) (--overwrite) to replace it")
+
+
+def release_out_dir(created: list[Path]) -> None:
+    """Remove the folders `claim_out_dir` created, deepest first, while they are empty."""
+    from model.output import _remove_if_empty
+
+    _remove_if_empty(created)
 
 
 def run_fit(setup: FitSetup, client, history_id: int | None = None,
@@ -444,6 +572,7 @@ def write_results(setup: FitSetup, history, t: int | None = None) -> dict[str, P
     setup.out_dir (each written whole)."""
     from experiments.runner import write_atomically, write_parquet
 
+    guard_committed_fit(setup, setup.out_dir)
     setup.out_dir.mkdir(parents=True, exist_ok=True)
     posterior = posterior_frame(setup, history, t)
     files = {"posterior": setup.out_dir / "posterior.parquet",

@@ -3,7 +3,8 @@
 `write_report(setup, client, draws=N)` draws N parameter sets from the posterior
 (`posterior.parquet`, by weight), runs each once on a new seed (seeds derived from
 `REPORT_SEED`, none of them a fitting run's) on the Dask client, and writes into
-`setup.out_dir`:
+`setup.report_dir` (by default the fit's folder, `setup.out_dir`; each file written
+whole, `experiments.runner.write_atomically`):
 
     report.md            each target: the figure, its band, the posterior-predictive
                          median and 90 % interval, met or not (the interval overlaps
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.distance import averaged_relative_difference, band
-from calibration.fit import FitSetup, TargetModel, weighted_quantile
+from calibration.fit import FitSetup, TargetModel, guard_committed_fit, weighted_quantile
 from calibration.targets import measurable
 
 REPORT_SEED = 20_211_208  # the report's seeds come from here, not from the fit's
@@ -44,6 +45,29 @@ def predictive_runs(setup: FitSetup, posterior: pd.DataFrame, client, draws: int
     for parameters, values in zip(parameter_sets, client.gather(futures)):
         rows.append({**values, **{p.name: parameters[p.abc_name] for p in setup.priors}})
     return pd.DataFrame(rows)
+
+
+def load_posterior(setup: FitSetup) -> pd.DataFrame:
+    """The fit's posterior.parquet, checked against the priors (a column per prior and a
+    weight); FitError in one line if it is missing, unreadable or another fit's."""
+    from calibration.fit import FitError
+
+    path = setup.out_dir / "posterior.parquet"
+    if not path.is_file():
+        raise FitError(f"--report-only: no {path} (run the calibration first, or give --out "
+                       f"the folder that has it)")
+    try:
+        posterior = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow's errors share no base class with OSError
+        raise FitError(f"{path}: not a posterior written by `run.py calibrate` "
+                       f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") \
+            from None
+    missing = [c for c in [p.name for p in setup.priors] + ["weight", "generation"]
+               if c not in posterior.columns]
+    if missing or posterior.empty:
+        raise FitError(f"{path}: not a posterior of these priors (no column {missing[0]})"
+                       if missing else f"{path}: holds no parameter sets")
+    return posterior
 
 
 def target_table(setup: FitSetup, runs: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +99,10 @@ def write_report(setup: FitSetup, client, draws: int = 50) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    posterior = pd.read_parquet(setup.out_dir / "posterior.parquet")
+    from experiments.runner import write_atomically
+
+    guard_committed_fit(setup, setup.report_dir)
+    posterior = load_posterior(setup)
     runs = predictive_runs(setup, posterior, client, draws)
     table = target_table(setup, runs)
     medians = {row.target: row.median for row in table.itertuples() if row.measured}
@@ -83,23 +110,27 @@ def write_report(setup: FitSetup, client, draws: int = 50) -> dict[str, Path]:
     ard = averaged_relative_difference(setup.targets, medians, scale=scale)
     ard_kinds = averaged_relative_difference(setup.targets, medians, honour_kinds=True,
                                              scale=scale)
-    files = {"report": setup.out_dir / "report.md",
-             "targets": setup.out_dir / "report_targets.png",
-             "marginals": setup.out_dir / "report_marginals.png",
-             "correlations": setup.out_dir / "report_correlations.png"}
-    _plot_targets(table[table.measured], files["targets"])
-    _plot_marginals(setup, posterior, files["marginals"])
+    out = setup.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"report": out / "report.md", "targets": out / "report_targets.png",
+             "marginals": out / "report_marginals.png",
+             "correlations": out / "report_correlations.png"}
     correlations = weighted_correlations(setup, posterior)
-    _plot_correlations(correlations, files["correlations"])
-    files["report"].write_text(_markdown(setup, posterior, table, ard, ard_kinds, correlations,
-                                         draws, files), encoding="utf-8")
+    made = {"targets": _plot_targets(table[table.measured]),  # all made before any is written
+            "marginals": _plot_marginals(setup, posterior),
+            "correlations": _plot_correlations(correlations),
+            "report": _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws,
+                                files).encode()}
+    for name in ("targets", "marginals", "correlations", "report"):  # report.md last
+        write_atomically(files[name], made[name])
     return files
 
 
 def weighted_correlations(setup: FitSetup, posterior: pd.DataFrame) -> pd.DataFrame:
     names = [p.name for p in setup.priors]
     values = posterior[names].to_numpy(dtype=float)
-    covariance = np.cov(values, rowvar=False, aweights=posterior["weight"].to_numpy())
+    covariance = np.atleast_2d(np.cov(values, rowvar=False,
+                                      aweights=posterior["weight"].to_numpy()))
     sd = np.sqrt(np.diag(covariance))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = covariance / np.outer(sd, sd)
@@ -120,7 +151,7 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
         "# Calibration report", "",
         f"Scenario `{setup.scenario}` fitted at scale {setup.scale}; posterior of generation "
         f"{int(posterior['generation'].iloc[0])} ({len(posterior)} parameter sets) from "
-        f"{f'`{setup.db}`' if setup.db.is_file() else '`posterior.parquet` (the history is not kept)'}"
+        f"{_posterior_source(setup)}"
         f". Posterior predictive: {draws} runs at scale "
         f"{setup.predictive_scale}"
         f"{' (full scale)' if setup.predictive_scale == 1 else ''}, each a draw from the "
@@ -162,7 +193,28 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
     return "\n".join(lines) + "\n"
 
 
-def _plot_targets(table: pd.DataFrame, path: Path) -> None:
+def _posterior_source(setup: FitSetup) -> str:
+    """Where the report's posterior came from, as report.md names it."""
+    if setup.db.is_file():
+        return f"`{setup.db}`"
+    if setup.report_dir.resolve() != setup.out_dir.resolve():
+        return f"`{setup.out_dir / 'posterior.parquet'}`"
+    return "`posterior.parquet` (the history is not kept)"
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (closed)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _plot_targets(table: pd.DataFrame) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(table) + 1.2))
@@ -180,11 +232,10 @@ def _plot_targets(table: pd.DataFrame, path: Path) -> None:
     ax.set_xlim(-1.2, 3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _png(fig)
 
 
-def _plot_marginals(setup: FitSetup, posterior: pd.DataFrame, path: Path) -> None:
+def _plot_marginals(setup: FitSetup, posterior: pd.DataFrame) -> bytes:
     import matplotlib.pyplot as plt
 
     n = len(setup.priors)
@@ -204,11 +255,10 @@ def _plot_marginals(setup: FitSetup, posterior: pd.DataFrame, path: Path) -> Non
         ax.axis("off")
     fig.suptitle("Posterior marginals (weighted) over each prior's range", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _png(fig)
 
 
-def _plot_correlations(correlations: pd.DataFrame, path: Path) -> None:
+def _plot_correlations(correlations: pd.DataFrame) -> bytes:
     import matplotlib.pyplot as plt
 
     n = len(correlations)
@@ -218,5 +268,4 @@ def _plot_correlations(correlations: pd.DataFrame, path: Path) -> None:
     ax.set_yticks(range(n), correlations.index, fontsize=7)
     fig.colorbar(image, ax=ax, label="weighted correlation")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return _png(fig)

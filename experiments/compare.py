@@ -117,8 +117,23 @@ def paired_difference(base, other, confidence: float = CONFIDENCE) -> Interval:
     return t_interval(other - base, confidence)
 
 
+SLUG_CHARS = 60  # of a default report folder's name, before its hash
+
+
 def default_out_dir(labels: list[str]) -> Path:
-    return Path("runs") / ("compare-" + "-".join(labels))
+    """runs/compare-A-B: the labels joined when that is short and safe in a file name
+    (letters, digits, `_`, `.`, `-`); otherwise a slug of them cut to SLUG_CHARS and
+    a hash of all of them, so the name stays under 100 characters and two comparisons
+    do not share a folder (`A:beds=30000,days=20` becomes `A_beds_30000_days_20-1f2e3d4c`)."""
+    import hashlib
+    import re
+
+    joined = "-".join(labels)
+    if len(joined) <= SLUG_CHARS and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", joined):
+        return Path("runs") / f"compare-{joined}"
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", joined).strip("._-")[:SLUG_CHARS].rstrip("._-")
+    digest = hashlib.sha256(json.dumps(labels).encode()).hexdigest()[:8]
+    return Path("runs") / f"compare-{slug or 'scenarios'}-{digest}"
 
 
 def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
@@ -260,17 +275,21 @@ def _same(stored: str, given: str) -> bool:
 
 def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
     """The report folder must be new, empty, or hold this same comparison (resumed,
-    or its report made again); `name` is the file in it that says which."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CompareError(f"--out {out_dir}: is a file, not a folder")
-    spec = out_dir / name
-    if spec.is_file():
-        if spec.read_text(encoding="utf-8") != text:
-            raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
-                               f"seeds, scale or dates); use another --out")
-    elif out_dir.is_dir() and any(out_dir.iterdir()):
-        raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a new "
-                           f"or empty folder")
+    or its report made again); `name` is the file in it that says which. A name the
+    system refuses (too long, unreadable) is refused here, in one line."""
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise CompareError(f"--out {out_dir}: is a file, not a folder")
+        spec = out_dir / name
+        if spec.is_file():
+            if spec.read_bytes() != text.encode():
+                raise CompareError(f"--out {out_dir}: holds another comparison (other "
+                                   f"scenarios, seeds, scale or dates); use another --out")
+        elif out_dir.is_dir() and any(out_dir.iterdir()):
+            raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a "
+                               f"new or empty folder")
+    except OSError as exc:  # e.g. a name over 255 bytes
+        raise CompareError(f"--out {out_dir}: {exc.strerror or exc}") from None
 
 
 def run_comparison(plan: Comparison, *, workers: int | None = None,

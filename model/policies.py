@@ -22,6 +22,7 @@ from model.validation import (
     Keys,
     NonNegative,
     Probability,
+    Range,
     ScenarioError,
     check_value,
 )
@@ -76,7 +77,8 @@ class Flights(Policy):
     kind: ClassVar[str] = "flights"
     destination: Annotated[str, Keys(DESTINATIONS, "destination")] = "guatemala"
     origins: list[str] = field(default_factory=lambda: ["Alexandria"])
-    per_week: NonNegative = 0.0
+    per_week: Annotated[float, Range(0.0, 1000.0, "non-negative (>= 0) and at most 1,000 "
+                                                   "flights a week")] = 0.0
     dates: list[date] = field(default_factory=list)
     seats: Count = 135
 

@@ -1,11 +1,16 @@
-"""Refuse a scale so coarse that a nationality would get no agents at all.
+"""Refuse a scale so coarse that a nationality would get no agents at all, or a
+scenario so large at its scale that its agents would not fit in memory.
 
 One agent stands for `scale` people. When the people a scenario sends north
 from one nationality over the whole run come to less than one agent, that
 nationality silently drops out of the run (at `--scale 1000000000` nobody sets
-out at all); `check_scale` refuses such a scale before anything is built.
+out at all); `check_scale` refuses such a scale before anything is built. It
+also refuses more than MAX_AGENTS agents in a run (departures in the millions a
+day at scale 1 ended in a MemoryError after minutes): historical at full scale
+makes 4.6 million.
 """
 
+import math
 from datetime import date
 from numbers import Integral
 
@@ -13,6 +18,8 @@ import numpy as np
 
 from model.scenario import push_by_month
 from model.validation import ScenarioError
+
+MAX_AGENTS = 100_000_000  # about 150 bytes each in the model: 15 GB
 
 
 def run_months(start: date, end: date) -> list[str]:
@@ -49,7 +56,14 @@ def check_scale(loaded, scale) -> None:
     """
     if isinstance(scale, bool) or not isinstance(scale, Integral) or scale < 1:
         return
-    people = {nat: n for nat, n in expected_people(loaded).items() if n >= 1}
+    expected = expected_people(loaded)
+    agents = sum(expected.values()) / scale
+    if agents > MAX_AGENTS:
+        raise ScenarioError(
+            f"scale: at scale {scale} this scenario would make about {agents:,.0f} agents "
+            f"(at most {MAX_AGENTS:,}): use --scale {math.ceil(agents / MAX_AGENTS * scale)} "
+            f"or more, or fewer departures_per_day")
+    people = {nat: n for nat, n in expected.items() if n >= 1}
     if not people:
         return
     scarcest = min(people, key=people.get)

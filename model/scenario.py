@@ -187,6 +187,8 @@ PARAMETER_TYPES: dict[str, Any] = {
     if k in BorderScenario._scenario_defaults
 }
 TOP_LEVEL_KEYS = {"description", "base", "calibrated", "start", "end", "parameters", "policies"}
+MAX_BASE_DEPTH = 20  # files in a `base` chain (historical's children are 2 deep)
+MAX_DESCRIPTION = 2_000  # characters: it is copied into every run.json and listed by `scenarios`
 
 
 class LoadedScenario:
@@ -271,6 +273,9 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True,
         raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
     if path.resolve() in chain:
         raise ScenarioError(f"{path}: base: scenarios inherit from each other in a loop")
+    if len(chain) >= MAX_BASE_DEPTH:
+        raise ScenarioError(f"{chain[0]}: base: the chain of base scenarios is more than "
+                            f"{MAX_BASE_DEPTH} files deep (at {path})")
     raw = read_toml(path, ScenarioError)
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
@@ -394,6 +399,9 @@ def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> 
         raise ScenarioError(f"{where}: start: {start} is before the first day the scenario "
                             f"describes ({declared_start})")
     description = check_value(f"{where}: description", raw.get("description", ""), str)
+    if len(description) > MAX_DESCRIPTION:
+        raise ScenarioError(f"{where}: description: {len(description):,} characters long "
+                            f"(at most {MAX_DESCRIPTION:,})")
 
     params = check_value(f"{where}: parameters", raw.get("parameters", {}), dict[str, Any])
     merged = {}

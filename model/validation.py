@@ -43,13 +43,21 @@ class Keys:
             )
 
 
+# Upper bounds no real scenario comes near (the largest count in scenarios/ is the court
+# backlog, 768,000; the largest rate the interior arrest weights, 127,492), so that a typo
+# or a hostile value (detention_beds = 99999999999999999999999, a flight every second) is
+# refused in one line instead of overflowing int64 or filling memory in the model.
+MAX_COUNT = 10_000_000
+MAX_DAYS = 1_000_000.0  # days: 2,700 years (a pledge such as case_days_max is 100,000)
+
 PROBABILITY = Range(0.0, 1.0, "a probability in [0, 1]")
-NON_NEGATIVE = Range(0.0, None, "non-negative (>= 0)")
-POSITIVE = Range(1e-12, None, "positive (> 0)")
+NON_NEGATIVE = Range(0.0, float(MAX_COUNT), f"non-negative (>= 0) and at most {MAX_COUNT:,}")
+POSITIVE = Range(1e-12, MAX_DAYS, f"positive (> 0) and at most {MAX_DAYS:,.0f}")
+COUNT = Range(0, MAX_COUNT, f"non-negative (>= 0) and at most {MAX_COUNT:,}")
 
 Probability = Annotated[float, PROBABILITY]
 NonNegative = Annotated[float, NON_NEGATIVE]
-Count = Annotated[int, NON_NEGATIVE]
+Count = Annotated[int, COUNT]
 Days = Annotated[float, POSITIVE]
 
 
@@ -171,6 +179,6 @@ def parse_text(path: str, text: str, hint: Any) -> Any:
             import tomllib
 
             value = tomllib.loads(f"v = {text}")["v"]
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: tomllib on nested {{{...
         raise ScenarioError(f"{path}: expected {_type_name(hint)}, got {text!r}") from None
     return check_value(path, value, hint)

@@ -9,6 +9,7 @@ replaced by a tripwire; a few go through `python run.py` as a subprocess to
 check the real command line end to end.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -503,6 +504,56 @@ def test_scenario_based_on_itself_is_refused(tmp_path, refused):
     assert_names(msg, str(a), "base", "loop")
 
 
+def test_base_chain_deeper_than_20_files_is_refused_naming_the_file_run(tmp_path, refused):
+    """5,000 files each naming the next as its base: one line, not a RecursionError."""
+    for i in range(5000):
+        body = f'base = "c{i + 1}.toml"\n' if i < 4999 else ""
+        (tmp_path / f"c{i}.toml").write_text(body, encoding="utf-8")
+    top = tmp_path / "c0.toml"
+    msg = refused(top)
+    assert_names(msg, str(top.resolve()), "base", "more than 20 files deep")
+
+
+def test_base_chain_of_20_files_still_loads(tmp_path):
+    for i in range(19):
+        (tmp_path / f"c{i}.toml").write_text(f'base = "c{i + 1}.toml"\n', encoding="utf-8")
+    (tmp_path / "c19.toml").write_text(BASE, encoding="utf-8")
+    assert load_scenario(str(tmp_path / "c0.toml")).sources[0] == str(tmp_path / "c19.toml")
+
+
+@pytest.mark.parametrize("body, what", [
+    ("[" + ".".join(["t"] * 5000) + "]\nx = 1\n", "tables nested more than 10 deep"),
+    ("description = " + "[" * 5000 + "]" * 5000 + "\n", "not valid TOML: nested too deep"),
+    ("[parameters]\nx = " + "{a = " * 12 + "1" + "}" * 12 + "\n",
+     "tables nested more than 10 deep"),
+    ('description = "' + "x" * 1_000_001 + '"\n', "larger than 1,000,000 bytes"),
+], ids=["tables 5,000 deep", "arrays 5,000 deep", "inline tables 12 deep", "2 MB file"])
+def test_deeply_nested_or_huge_scenario_file_is_refused(tmp_path, refused, body, what):
+    path = tmp_path / "deep.toml"
+    path.write_text(body, encoding="utf-8")
+    assert_names(refused(path), str(path), "", what)
+
+
+def test_description_longer_than_2000_characters_is_refused(tmp_path, refused):
+    path = write(tmp_path, 'description = "' + "x" * 2001 + '"\n')
+    assert_names(refused(path), str(path), "description", "2,001 characters long",
+                 "at most 2,000")
+    ok = write(tmp_path, 'description = "' + "x" * 2000 + '"\n', name="ok.toml")
+    assert len(load_scenario(str(ok)).description) == 2000
+
+
+def test_scenario_that_is_not_utf8_or_is_a_folder_is_refused(tmp_path, refused):
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('description = "Cañón"\n'.encode("latin-1"))
+    assert_names(refused(latin), str(latin), "", "not valid TOML", "utf-8")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(bytes(range(256)))
+    assert_names(refused(binary), str(binary), "", "not valid TOML")
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    assert_names(refused(folder), str(folder), "", "no such scenario file")
+
+
 def test_missing_scenario_file_is_refused(tmp_path, refused):
     path = tmp_path / "nope.toml"
     msg = refused(path)
@@ -566,6 +617,18 @@ SET_CASES = {
     "key inside a table's number": ("apprehension_prob.tucson.day=0.5",
                                     "apprehension_prob.tucson.day",
                                     ["apprehension_prob.tucson is not a table"]),
+    # sizes no scenario needs: refused, not an int64 overflow or a MemoryError in the model
+    "count past int64": ("detention_beds=99999999999999999999999", "detention_beds",
+                         ["99999999999999999999999", "at most 10,000,000"]),
+    "capacity of 20 million": ("holding_capacity.tucson=20000000", "holding_capacity.tucson",
+                               ["at most 10,000,000"]),
+    "days past a million": ("custody_days=1e300", "custody_days", ["at most 1,000,000"]),
+    "a flight every minute": ("policies.flights.per_week=10080", "policies.flights.per_week",
+                              ["at most 1,000 flights a week"]),
+    "seats in the billions": ("policies.flights.seats=5000000000", "policies.flights.seats",
+                              ["at most 10,000,000"]),
+    "inline tables 3,000 deep": ("sector_weights=" + "{a=" * 3000 + "1" + "}" * 3000,
+                                 "sector_weights", ["expected a table"]),
 }
 
 
@@ -574,6 +637,12 @@ def test_bad_set_is_refused(case, tmp_path, refused):
     override, key, what = SET_CASES[case]
     msg = refused(base_file(tmp_path), override)
     assert_names(msg, "--set", key, *what)
+
+
+def test_people_a_day_in_the_billions_are_refused(tmp_path, refused):
+    msg = refused(base_file(tmp_path), "departures_per_day.mexico=1e12")
+    assert_names(msg, f"{base_file(tmp_path)} (with --set)", "parameters.departures_per_day.mexico",
+                 "at most 10,000,000")
 
 
 def test_bad_set_on_historical_is_refused(refused):
@@ -746,6 +815,84 @@ def test_relative_base_resolves_from_the_naming_files_folder(tmp_path, monkeypat
     assert loaded.parameters["detention_beds"] == 30000
 
 
+def test_cli_refuses_a_count_past_int64_in_one_line_writing_nothing(tmp_path):
+    """Issue 16: this crashed in metering.seed_lists with a traceback."""
+    out = tmp_path / "out"
+    result = run_cli("historical", "--scale", "400", "--set", "end=2019-01-31", "--set",
+                     "detention_beds=99999999999999999999999", "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: --set detention_beds: 99999999999999999999999 is not non-negative (>= 0) and "
+        "at most 10,000,000"]
+    assert not out.exists()
+
+
+def test_cli_refuses_a_scenario_too_large_for_memory_at_its_scale(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("historical", "--set", "departures_per_day.mexico=9000000", "--out",
+                     str(out))
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: scale: at scale 1 this scenario would make about "), line
+    assert "at most 100,000,000" in line and "use --scale " in line
+    assert not out.exists()
+
+
 def test_set_push_month_typo_is_blamed_on_the_flag():
     with pytest.raises(ScenarioError, match=r"^--set push\.mexico\.2019-13: month must be YYYY-MM"):
         load_scenario("historical", ["push.mexico.2019-13=1.0"])
+
+
+# --- compare: its default report folder ------------------------------------------------
+
+def test_compare_from_a_sweep_with_three_varied_keys_gets_a_short_safe_folder(
+        tmp_path, monkeypatch, capsys):
+    """Issue 16: with three varied keys the default folder name (the selections joined,
+    full of `:`, `,` and `=`) was too long to create; now a slug and a hash, < 100 chars."""
+    from experiments import load_spec, runner
+
+    spec = tmp_path / "three.toml"
+    spec.write_text('scenarios = ["historical"]\nseeds = 2\nscale = 300\nstart = 2019-01-01\n'
+                    'end = 2019-03-31\n[vary]\n"apprehension_prob.tucson" = [0.6, 0.75, 0.9]\n'
+                    '"detention_beds" = [30000]\n"retry_days.title42" = [3.0]\n',
+                    encoding="utf-8")
+    report = runner.run_sweep(load_spec(spec), tmp_path / "sweep", workers=1, processes=False,
+                              progress=False)
+    assert not report.failed and len(report.finished) == 6
+    rest = "detention_beds=30000,retry_days.title42=3.0"
+    picks = [f"historical:apprehension_prob.tucson={v},{rest}" for v in ("0.6", "0.75", "0.9")]
+    assert len("compare-" + "-".join(picks)) > 255  # the old name: more than a file name holds
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare", *picks, "--from", str(tmp_path / "sweep")]) == 0, \
+        capsys.readouterr().err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert len(folder.name) < 100 and re.fullmatch(r"[A-Za-z0-9_.-]+", folder.name), folder.name
+    assert folder.name.startswith("compare-historical_apprehension_prob.tucson_0.6_detention")
+    assert (folder / "report.html").is_file()
+
+
+@pytest.mark.parametrize("labels", [
+    ["historical", "title42_off"],
+    ["a:" + ",".join(f"key{i}=value{i}" for i in range(40)), "b:x=1"],
+    ["/tmp/one/x.toml", "/tmp/two/x.toml"],
+    ["..", "..."],
+])
+def test_compare_default_folder_names_are_short_safe_and_distinct(labels):
+    from experiments.compare import default_out_dir
+
+    name = default_out_dir(labels).name
+    assert default_out_dir(labels).parent == Path("runs")
+    assert len(name) < 100 and re.fullmatch(r"compare-[A-Za-z0-9_][A-Za-z0-9_.-]*", name), name
+    assert default_out_dir(labels[::-1]) != default_out_dir(labels)
+    if labels == ["historical", "title42_off"]:  # a plain pair keeps its plain name
+        assert name == "compare-historical-title42_off"
+
+
+def test_compare_out_name_too_long_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = "x" * 300
+    code = cli.main(["compare", "historical", "title42_off", "--seeds", "2", "--scale", "300",
+                     "--end", "2019-01-31", "--out", out])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: --out {out}: File name too long"]
+    assert list(tmp_path.iterdir()) == []

@@ -197,7 +197,7 @@ def run_ui(*flags: str, env=None, timeout: float = 60) -> subprocess.CompletedPr
 
 
 BAD_FLAGS = [
-    (["--port", "70000"], "--port must be <= 65535, got 70000"),
+    (["--port", "70000"], "--port must be at most 65,535, got 70000"),
     (["--port", "0"], "--port must be >= 1"),
     (["--host", "no-such-host.invalid"], "--host no-such-host.invalid: cannot resolve it"),
     (["--save-dir", "/proc/x"], "--save-dir /proc/x: cannot write there"),
