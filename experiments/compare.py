@@ -236,6 +236,14 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
             raise CompareError(f"{given}: its runs in {source} are not one per seed of the "
                                f"sweep")
         run_files[given] = [source / "runs" / f"{r['run_id']}.parquet" for r in mine]
+    from experiments.runner import check_run_file
+
+    for files in run_files.values():  # each file's footer: a damaged one is named, not read
+        for file in files:
+            why = check_run_file(file, file.stem)
+            if why is not None:
+                raise CompareError(f"--from {source}: {file}: {why}; run the sweep "
+                                   f"that made it again (same spec, --out {source}) to redo it")
     labels = list(selections)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(labels)
     identity = json.dumps({"from": str(source.resolve()), "runs": {
@@ -268,7 +276,7 @@ def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
         if spec.read_text(encoding="utf-8") != text:
             raise CompareError(f"--out {out_dir}: holds another comparison (other scenarios, "
                                f"seeds, scale or dates); use another --out")
-    elif out_dir.is_dir() and any(out_dir.iterdir()):
+    elif out_dir.is_dir() and any(p.name != ".lock" for p in out_dir.iterdir()):
         raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a new "
                            f"or empty folder")
 
