@@ -418,3 +418,20 @@ def test_an_out_inside_a_file_is_refused(tmp_path, capsys):
     assert cli.main(["sweep", str(spec), "--out", str(blocker / "out")]) == 2
     assert one_error_line(capsys.readouterr().err) == \
         f"error: --out {blocker / 'out'}: cannot write there: Not a directory"
+
+
+def test_a_compare_rerun_redoes_a_damaged_run_file(tmp_path, capsys, in_process):
+    """`compare` runs through the sweep's runner: a damaged file of an earlier comparison
+    is redone on the rerun, and the report is made (it stopped in pyarrow before)."""
+    out = tmp_path / "report"
+    argv = ["compare", "historical", "title42_off", "--seeds", "2", "--scale", "500",
+            "--end", "2019-03-31", "--workers", "1", "--out", str(out)]
+    assert cli.main(argv) == 0
+    whole = run_files(out)
+    first = sorted(whole)[0]
+    (out / "runs" / first).write_bytes(whole[first][:-8])  # its footer cut off
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    assert "wrote " in capsys.readouterr().out
+    assert run_files(out) == whole
+    assert json.loads((out / "manifest.json").read_text())["counts"]["damaged"] == 1
