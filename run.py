@@ -348,7 +348,9 @@ def cmd_sweep(args) -> int:
 
 def run_spec(sweep, args) -> int:
     """Run what is not done yet of a checked sweep and print how many runs finished,
-    were skipped or failed; exit status 1 if any failed, 130 if interrupted."""
+    were skipped or failed, and how many damaged run files were redone; exit status 1
+    if any failed, 130 if interrupted. A folder in use by another sweep, or a file
+    that cannot be written (a full disk), is one line and exit status 2 (SpecError)."""
     from experiments.runner import default_out_dir, run_sweep
 
     out_dir = args.out or default_out_dir(sweep)
@@ -358,8 +360,12 @@ def run_spec(sweep, args) -> int:
         print(f"interrupted: {done} of {report.total} runs done and kept in {out_dir / 'runs'}; "
               f"run the same command again to finish", file=sys.stderr)
         return INTERRUPTED
+    damaged = (f"; {len(report.damaged)} damaged run files redone (e.g. "
+               f"{out_dir / 'runs' / next(iter(report.damaged))}.parquet: "
+               f"{next(iter(report.damaged.values()))})" if report.damaged else "")
     print(f"{sweep.stem}: {report.total} runs: {len(report.finished)} finished, "
-          f"{len(report.skipped)} skipped (already done), {len(report.failed)} failed")
+          f"{len(report.skipped)} skipped (already done), {len(report.failed)} failed"
+          + damaged)
     print(f"results in {out_dir / 'runs'} (pandas.read_parquet), manifest "
           f"{out_dir / 'manifest.json'}")
     if report.failed:
@@ -386,7 +392,12 @@ def cmd_sensitivity(args) -> int:
     if status:
         return status
     out_dir = args.out or default_out_dir(sweep)
-    files, indices = write_sensitivity(sweep, out_dir)
+    try:
+        files, indices = write_sensitivity(sweep, out_dir)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the runs are kept
+        raise SpecError(f"{exc.filename or out_dir / 'sensitivity'}: cannot write: "
+                        f"{exc.strerror or exc}; the runs are kept in {out_dir / 'runs'}; "
+                        f"run the same command again once it can be written") from None
     what = "Sobol indices" if sweep.design == "saltelli" else "Morris elementary effects"
     print(f"{what} over {sweep.sensitivity.period} ({len(sweep.design_rows)} design rows x "
           f"{len(sweep.seeds)} seeds, scale {sweep.scale}); 95% confidence intervals:")

@@ -251,6 +251,14 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
             raise CompareError(f"{given}: its runs in {source} are not one per seed of the "
                                f"sweep")
         run_files[given] = [source / "runs" / f"{r['run_id']}.parquet" for r in mine]
+    from experiments.runner import check_run_file
+
+    for files in run_files.values():  # each file's footer: a damaged one is named, not read
+        for file in files:
+            why = check_run_file(file, file.stem)
+            if why is not None:
+                raise CompareError(f"--from {source}: {file}: {why}; run the sweep "
+                                   f"that made it again (same spec, --out {source}) to redo it")
     labels = list(selections)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(labels)
     identity = json.dumps({"from": str(source.resolve()), "runs": {
@@ -276,7 +284,8 @@ def _same(stored: str, given: str) -> bool:
 def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
     """The report folder must be new, empty, or hold this same comparison (resumed,
     or its report made again); `name` is the file in it that says which. A name the
-    system refuses (too long, unreadable) is refused here, in one line."""
+    system refuses (too long, unreadable) is refused here, in one line. The sweep's
+    `.lock` does not count as content."""
     try:
         if out_dir.exists() and not out_dir.is_dir():
             raise CompareError(f"--out {out_dir}: is a file, not a folder")
@@ -285,7 +294,7 @@ def _check_out_dir(out_dir: Path, text: str, name: str = "spec.toml") -> None:
             if spec.read_bytes() != text.encode():
                 raise CompareError(f"--out {out_dir}: holds another comparison (other "
                                    f"scenarios, seeds, scale or dates); use another --out")
-        elif out_dir.is_dir() and any(out_dir.iterdir()):
+        elif out_dir.is_dir() and any(p.name != ".lock" for p in out_dir.iterdir()):
             raise CompareError(f"--out {out_dir}: is not empty and holds no comparison; use a "
                                f"new or empty folder")
     except OSError as exc:  # e.g. a name over 255 bytes

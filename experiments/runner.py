@@ -5,10 +5,26 @@ already in `out_dir/runs/` to a Dask cluster (a `LocalCluster` of K single-threa
 worker processes on 127.0.0.1, or an existing cluster at ADDRESS: the same
 submit/collect path). Each worker encodes its run's table as Parquet and sends
 the bytes back (`execute`), and this side writes each run's file as it arrives
-(the encoding is spread over the workers, and nothing is pickled twice). Files are written under a hidden temporary name and moved into place, so
-a run's file is either whole or absent: re-running the same sweep skips the runs
-whose file exists and redoes the rest. A run that raises is recorded in
-`out_dir/errors/RUN_ID.txt` (its traceback) and in the manifest, and the sweep goes on.
+(the encoding is spread over the workers, and nothing is pickled twice).
+
+Sturdiness:
+- one sweep at a time per folder: `sweep_lock` holds an OS lock (flock) on
+  `out_dir/.lock` for the sweep's life (released by the OS if the process dies);
+  a second sweep on the folder stops with `SweepBusy` naming the holder's pid;
+- files are written by `write_atomically`: a hidden temporary name that does not
+  end in `.parquet` (`.NAME.PID.tmp`), removed on any failure, then renamed into
+  place, so a run's file is whole or absent; stale temporary files of a killed
+  sweep are removed at the next start (`remove_stale_temporaries`);
+- re-running the same sweep skips a run whose file exists only after checking it
+  (`check_run_file`: its Parquet footer, rows, columns, run id and model code);
+  a damaged file is removed and its run redone (`SweepReport.damaged`);
+- the manifest is rewritten as runs finish (`_Manifest`), so after a SIGKILL it
+  still lists the runs finished;
+- a file that cannot be written (a full disk, a read-only or forbidden folder)
+  ends the sweep with `SweepWriteError`: one line naming the file and the OS's
+  reason; every finished run is kept.
+A run that raises is recorded in `out_dir/errors/RUN_ID.txt` (its traceback) and
+in the manifest, and the sweep goes on.
 
 Layout of `out_dir`:
 
@@ -16,9 +32,11 @@ Layout of `out_dir`:
     manifest.json      spec hash, every run (id, scenario, values, seed, status), counts, versions
     runs/RUN_ID.parquet  one per finished run, long form (see `run_table`)
     errors/RUN_ID.txt  one per failed run
+    .lock              the folder's lock (holds the pid of the sweep holding it)
 """
 
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -26,6 +44,7 @@ import platform
 import signal
 import sys
 import threading
+import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -42,6 +61,16 @@ from model.simulate import code_version, package_version
 IDENTITY_COLUMNS = ("run_id", "scenario")
 SEED_COLUMNS = ("seed_index", "seed", "scale")
 LONG_COLUMNS = ("kind", "period", "column", "value")
+LOCK_FILE = ".lock"
+
+
+class SweepBusy(SpecError):
+    """Another sweep holds the folder's lock (one line naming the folder and its pid)."""
+
+
+class SweepWriteError(SpecError):
+    """A sweep's file could not be written (one line: the file, the OS's reason, and
+    how many finished runs are kept)."""
 
 
 def run_table(task: RunTask) -> pd.DataFrame:
@@ -124,6 +153,8 @@ class SweepReport:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     interrupted: bool = False
+    # run id -> why its existing file was refused (removed, and the run redone)
+    damaged: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors_dir(self) -> Path:
@@ -182,21 +213,51 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
     run: the function each task calls (default `run_table`).
     connect_timeout: seconds to wait for the scheduler at `scheduler`.
     Ctrl-C cancels the pending runs, keeps every finished one, closes the cluster
-    and returns with `interrupted` set.
+    and returns with `interrupted` set. Raises SweepBusy if another sweep holds
+    `out_dir`, SweepWriteError if a file cannot be written (finished runs kept).
     """
     out_dir = Path(out_dir)
-    prepare_out_dir(sweep, out_dir)
-    runs_dir, errors_dir = out_dir / "runs", out_dir / "errors"
     report = SweepReport(out_dir, total=len(sweep.runs))
+    with sweep_lock(out_dir):
+        prepare_out_dir(sweep, out_dir)
+        try:
+            _run_locked(sweep, out_dir, report, workers=workers, scheduler=scheduler,
+                        processes=processes, run=run, progress=progress,
+                        connect_timeout=connect_timeout)
+        except OSError as exc:
+            done = len(report.finished) + len(report.skipped)
+            raise SweepWriteError(
+                f"{exc.filename or out_dir}: cannot write: {exc.strerror or exc}; {done} of "
+                f"{report.total} runs done and kept in {out_dir / 'runs'}; run the same "
+                f"command again once it can be written") from None
+    return report
+
+
+def _run_locked(sweep: Sweep, out_dir: Path, report: SweepReport, *, workers, scheduler,
+                processes, run, progress, connect_timeout) -> None:
+    """`run_sweep` inside the folder's lock: check the existing files, run the rest,
+    keep the manifest up to date. An OSError from writing goes up (after the cluster
+    is closed and the manifest written, if it can be)."""
+    runs_dir, errors_dir = out_dir / "runs", out_dir / "errors"
+    remove_stale_temporaries(out_dir)
+    columns = run_columns(sweep)
     todo = []
     for task in sweep.runs:
-        if (runs_dir / f"{task.run_id}.parquet").is_file():
-            report.skipped.append(task.run_id)
-        else:
+        path = runs_dir / f"{task.run_id}.parquet"
+        if not path.exists():
             todo.append(task)
-    write_manifest(sweep, out_dir, report)
+            continue
+        why = check_run_file(path, task.run_id, columns, code_version())
+        if why is None:
+            report.skipped.append(task.run_id)
+        else:  # made again below (the same seed makes the same bytes)
+            path.unlink()
+            report.damaged[task.run_id] = why
+            todo.append(task)
+    manifest = _Manifest(sweep, out_dir, report)
+    manifest.write()
     if not todo:
-        return report
+        return
 
     from tqdm import tqdm
 
@@ -205,6 +266,7 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
                disable=not progress, dynamic_ncols=True)
     bar.set_postfix(failed=0)
     futures = []
+    write_failed = False
     with ctrl_c_deferred() as pressed:
         try:
             futures = [client.submit(execute, run, task, key=f"run-{task.run_id}", pure=False)
@@ -212,22 +274,47 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             by_key = {f.key: task for f, task in zip(futures, todo)}
             for future in _as_they_finish(futures, pressed):
                 _keep(future, by_key[future.key], runs_dir, errors_dir, report, bar)
+                manifest.write(when_due=True)
         except KeyboardInterrupt:
             report.interrupted = True
             client.cancel([f for f in futures if not f.done()])
-            # Ctrl-C may land between a file's rename and its bookkeeping, or mid-write
+            # Ctrl-C may land between a file's rename and its bookkeeping
             for task in todo:
                 if (runs_dir / f"{task.run_id}.parquet").is_file() \
                         and task.run_id not in report.finished:
                     report.finished.append(task.run_id)
-            for tmp in [*runs_dir.glob(f".tmp-{os.getpid()}-*"),
-                        *errors_dir.glob(f".tmp-{os.getpid()}-*")]:
-                tmp.unlink(missing_ok=True)
+        except OSError:
+            write_failed = True
+            raise
         finally:
             bar.close()
             close_client(client, cluster)
-            write_manifest(sweep, out_dir, report)
-    return report
+            try:
+                manifest.write()
+            except OSError:
+                if not write_failed:  # else: the first failure is the one to name
+                    raise
+
+
+class _Manifest:
+    """manifest.json, rewritten as runs finish: `write(when_due=True)` writes at once
+    while writing is cheap, and otherwise once 20 times the last write's duration has
+    passed (a 100,000-run manifest then costs the sweep at most ~5 %); `write()`
+    writes now. After a SIGKILL the manifest lists the runs finished up to its last
+    write (with a small manifest: every run but the last one or two at most)."""
+
+    def __init__(self, sweep: Sweep, out_dir: Path, report: SweepReport):
+        self.sweep, self.out_dir, self.report = sweep, out_dir, report
+        self.entries = [{k: v for k, v in asdict(task).items()
+                         if k not in ("scenario_path", "overrides")} for task in sweep.runs]
+        self.due = 0.0
+
+    def write(self, when_due: bool = False) -> None:
+        began = time.monotonic()
+        if when_due and began < self.due:
+            return
+        write_manifest(self.sweep, self.out_dir, self.report, self.entries)
+        self.due = time.monotonic() + 20 * (time.monotonic() - began)
 
 
 def _as_they_finish(futures: list, pressed: threading.Event):
@@ -360,30 +447,164 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a hidden temporary file in the same folder, then rename it into place."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write `data` to `path` whole or not at all: into a hidden temporary file in the
+    same folder, `.NAME.PID.tmp` (never `*.parquet`, so no glob of a folder's
+    Parquet files reads a partial one), flushed to disk, then renamed into place.
+    On any failure (a full disk, Ctrl-C) the temporary file is removed; an OSError
+    goes up naming `path` (`exc.filename`), not the temporary file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            exc.filename, exc.filename2 = str(path), None
+        raise
 
 
 def write_parquet(table: pd.DataFrame, path: Path) -> None:
-    """A run's table as Parquet, atomically (the temporary name starts with a dot,
-    which `pandas.read_parquet(folder)` ignores)."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    table.to_parquet(tmp, index=False, engine="pyarrow")
-    os.replace(tmp, path)
+    """A table as Parquet (pyarrow), written by `write_atomically`."""
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False, engine="pyarrow")
+    write_atomically(path, buffer.getvalue())
 
 
-def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport) -> None:
-    """manifest.json: the spec's hash, every run with its values, seed and status, counts."""
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the temporary files a killed sweep left in `out_dir`, `runs/` and
+    `errors/` (`write_atomically`'s `.NAME.PID.tmp`, and the `.tmp-PID-NAME` of
+    earlier versions); only called while holding the folder's lock, so none is
+    being written. Returns those removed."""
+    removed = []
+    for folder in (out_dir, out_dir / "runs", out_dir / "errors"):
+        if folder.is_dir():
+            for tmp in [*folder.glob(".*.tmp"), *folder.glob(".tmp-*")]:
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+    return removed
+
+
+@contextlib.contextmanager
+def sweep_lock(out_dir: Path):
+    """Hold an exclusive OS lock (`fcntl.flock`) on `out_dir/.lock` inside the block,
+    creating `out_dir` if needed; the lock file holds this process's pid. The OS
+    releases the lock when the process ends, however it ends (SIGKILL too).
+    Raises SweepBusy if another process holds it, SpecError if `out_dir` cannot
+    be made or written."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SpecError(f"--out {out_dir}: is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        # read-only: a lock needs no write access, and a file held open for writing would
+        # keep the folder's filesystem from being remounted read-only
+        fd = os.open(out_dir / LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise SpecError(f"--out {out_dir}: cannot write there: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = b""
+            for _ in range(20):  # the holder writes its pid just after taking the lock
+                holder = os.pread(fd, 32, 0).strip()
+                if holder:
+                    break
+                time.sleep(0.05)
+            raise SweepBusy(f"{out_dir} is in use by another sweep (pid "
+                            f"{holder.decode(errors='replace') or 'unknown'}); wait for it to "
+                            f"finish or use another --out") from None
+        # the pid, for the message above: in place (a new file by rename would be another
+        # inode, unlocked); a courtesy that a full disk may refuse
+        with contextlib.suppress(OSError), open(out_dir / LOCK_FILE, "r+b") as pid:
+            pid.truncate(0)
+            pid.write(f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_columns(sweep: Sweep) -> list[str]:
+    """The columns of a run's file, in order (see `run_table`)."""
+    return [*IDENTITY_COLUMNS, *sweep.vary_keys, *SEED_COLUMNS, "code", *LONG_COLUMNS]
+
+
+def check_run_file(path: Path, run_id: str, columns: "list[str] | None" = None,
+                   code: "str | None" = None) -> "str | None":
+    """Why the finished run file `path` cannot be used, or None if it can. Reads only
+    the file's Parquet footer (`pyarrow.parquet.read_metadata`, well under a
+    millisecond): a file cut short, empty or overwritten has none. Then: at least one
+    row, the run's `columns` if given, and its `run_id` (and model `code` if given)
+    from the row groups' statistics (the column itself when a writer kept none).
+    A page damaged in the middle of a whole file is not found here (that needs a
+    full read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, pa.ArrowException) as exc:
+        return f"not a whole Parquet file: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+    if meta.num_rows == 0:
+        return "holds no rows"
+    names = list(meta.schema.names)
+    if columns is not None and names != list(columns):
+        return f"its columns are not this sweep's ({', '.join(names)})"
+    for name, wanted in (("run_id", run_id), ("code", code)):
+        if wanted is None:
+            continue
+        if name not in names:
+            return f"has no {name} column"
+        found = _only_value(path, meta, names.index(name))
+        if found != wanted:
+            what = "run" if name == "run_id" else "model code"
+            return f"holds {what} {found}, not {wanted}"
+    return None
+
+
+def _only_value(path: Path, meta, column: int):
+    """The single value of string column `column` from the row groups' statistics
+    (or, without them, by reading that column); a list of values if several."""
+    values = set()
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            import pyarrow.parquet as pq
+
+            try:
+                values = set(pq.read_table(path, columns=[meta.schema.names[column]])
+                             .column(0).to_pylist())
+            except Exception as exc:  # a damaged page: the caller reports what it finds
+                return f"(unreadable: {type(exc).__name__})"
+            break
+        values |= {stats.min, stats.max}
+    return next(iter(values)) if len(values) == 1 else sorted(map(str, values))
+
+
+def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
+                   entries: "list[dict] | None" = None) -> None:
+    """manifest.json: the spec's hash, every run with its values, seed and status,
+    counts. `entries`: each run's fixed part, made once (`_Manifest`)."""
     status = {**{r: "finished" for r in report.finished}, **{r: "skipped" for r in report.skipped},
               **{r: "failed" for r in report.failed}}
+    if entries is None:
+        entries = [{k: v for k, v in asdict(task).items()
+                    if k not in ("scenario_path", "overrides")} for task in sweep.runs]
     runs = []
-    for task in sweep.runs:
-        entry = {k: v for k, v in asdict(task).items() if k not in ("scenario_path", "overrides")}
-        entry["status"] = status.get(task.run_id, "pending")
+    for entry in entries:
+        entry = {**entry, "status": status.get(entry["run_id"], "pending")}
         if entry["status"] == "failed":
-            entry["error"] = f"errors/{task.run_id}.txt"
+            entry["error"] = f"errors/{entry['run_id']}.txt"
+        if entry["run_id"] in report.damaged:
+            entry["damaged_file_redone"] = report.damaged[entry["run_id"]]
         runs.append(entry)
     manifest = {
         "spec": sweep.path.name, "spec_sha256": sweep.spec_hash(),
@@ -392,7 +613,7 @@ def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport) -> None:
         "seeds": sweep.seeds, "scale": sweep.scale, "start": sweep.start, "end": sweep.end,
         "counts": {"runs": report.total, "finished": len(report.finished),
                    "skipped": len(report.skipped), "failed": len(report.failed),
-                   "pending": report.total - len(status)},
+                   "pending": report.total - len(status), "damaged": len(report.damaged)},
         "interrupted": report.interrupted,
         "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"package": package_version(), "code": code_version(),

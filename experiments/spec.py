@@ -13,6 +13,9 @@ and expanded into the list of runs before anything runs.
     "policies.title42.end" = [2021-03-31, 2021-06-30]                # a list of values
     "apprehension_prob.tucson" = {low = 0.6, high = 0.9, steps = 4}  # a range
 
+Sizes are capped before anything is allocated (`LIMITS`, `MAX_RUNS`,
+`MAX_SPEC_BYTES`): a spec asking for more is refused naming the field and its cap.
+
 The `saltelli` and `morris` designs are SALib's samples for Sobol indices and
 Morris elementary effects (`run.py sensitivity`); they vary ranges only, and a
 `[sensitivity]` table names what to analyse:
@@ -52,6 +55,16 @@ SALIB_DESIGNS = ("saltelli", "morris")  # SALib samples: their rows' order is th
 DESIGNS = ("grid", "lhs", "sobol", *SALIB_DESIGNS)
 SENSITIVITY_KEYS = ("outputs", "period", "levels", "second_order")
 RANGE_KEYS = ("low", "high", "steps")
+
+# Caps, checked before anything is allocated. A sweep of MAX_RUNS runs took 6.7 s and
+# 239 MB (peak RSS, 10 points x 10,000 seeds) to plan here, its manifest is 24 MB (7 s a
+# write on a loaded machine), and it is days of worker time (0.5 s a run at scale 100 for
+# the 2018-2022 window); split a bigger study into several specs.
+MAX_RUNS = 100_000
+MAX_SPEC_BYTES = 1_000_000
+LIMITS = {"seeds": 10_000, "samples": 100_000, "steps": 10_000, "values": 10_000,
+          "vary": 100, "scenarios": 100, "levels": 100, "description": 10_000,
+          "master_seed": 2**63 - 1}
 
 
 class SpecError(ScenarioError):
@@ -162,10 +175,20 @@ def load_spec(path: "str | Path") -> Sweep:
     """Read and check a sweep spec and build its runs; raises SpecError."""
     path = Path(path)
     where = str(path)
+    if path.is_dir():
+        raise SpecError(f"{where}: is a folder, not a sweep spec file")
     if not path.is_file():
         raise SpecError(f"{where}: no such sweep spec file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:  # never more than the cap into memory
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"{where}: larger than {MAX_SPEC_BYTES:,} bytes; a sweep spec is a "
+                        f"short TOML file")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
     return parse_spec(text, path)
@@ -187,13 +210,17 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
 
     description = raw.get("description", "")
     if not isinstance(description, str):
-        raise SpecError(f"{where}: description: expected text, got {description!r}")
-    n_seeds = _whole(where, "seeds", raw.get("seeds", 1), 1)
-    master_seed = _whole(where, "master_seed", raw.get("master_seed", 0), 0)
+        raise SpecError(f"{where}: description: expected text, got {_short(description)}")
+    if len(description) > LIMITS["description"]:
+        raise SpecError(f"{where}: description: {len(description):,} characters; at most "
+                        f"{LIMITS['description']:,}")
+    n_seeds = _whole(where, "seeds", raw.get("seeds", 1), 1, LIMITS["seeds"])
+    master_seed = _whole(where, "master_seed", raw.get("master_seed", 0), 0,
+                         LIMITS["master_seed"])
     scale = _whole(where, "scale", raw.get("scale", 1), 1)
     design = raw.get("design", "grid")
     if design not in DESIGNS:
-        raise SpecError(f"{where}: design: unknown design {design!r} (known: {', '.join(DESIGNS)})")
+        raise SpecError(f"{where}: design: unknown design {_short(design)} (known: {', '.join(DESIGNS)})")
     samples = None
     if design == "grid":
         if "samples" in raw:
@@ -203,16 +230,19 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
         if "samples" not in raw:
             raise SpecError(f"{where}: samples: missing; a {design} design needs "
                             f"`samples = N` (design points to draw)")
-        samples = _whole(where, "samples", raw["samples"], 1)
+        samples = _whole(where, "samples", raw["samples"], 1, LIMITS["samples"])
     start, end = (_date_text(where, key, raw.get(key)) for key in ("start", "end"))
 
     scenarios = raw.get("scenarios")
     if (not isinstance(scenarios, list) or not scenarios
             or not all(isinstance(s, str) for s in scenarios)):
         raise SpecError(f"{where}: scenarios: expected a non-empty list of scenario names "
-                        f"or .toml paths, got {scenarios!r}")
+                        f"or .toml paths, got {_short(scenarios)}")
+    if len(scenarios) > LIMITS["scenarios"]:
+        raise SpecError(f"{where}: scenarios: {len(scenarios):,} listed; at most "
+                        f"{LIMITS['scenarios']}")
     if len(set(scenarios)) != len(scenarios):
-        raise SpecError(f"{where}: scenarios: listed twice: {scenarios!r}")
+        raise SpecError(f"{where}: scenarios: listed twice: {_short(scenarios)}")
     paths = {s: _scenario_path(s, path.parent) for s in scenarios}
     for i, name in enumerate(scenarios):
         try:
@@ -230,8 +260,12 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
 
     vary = raw.get("vary", {})
     if not isinstance(vary, dict):
-        raise SpecError(f"{where}: vary: expected a table of key = values, got {vary!r}")
+        raise SpecError(f"{where}: vary: expected a table of key = values, got {_short(vary)}")
+    if len(vary) > LIMITS["vary"]:
+        raise SpecError(f"{where}: vary: {len(vary):,} keys; at most {LIMITS['vary']}")
     axes = {key: _axis(where, key, spec, design) for key, spec in vary.items()}
+    _check_size(where, axes, design, samples, len(scenarios), n_seeds,
+                raw.get("sensitivity"))
     sensitivity = _sensitivity(where, raw.get("sensitivity"), design,
                                load_scenario(paths[scenarios[0]], start=start, end=end))
     problem, rows = None, []
@@ -256,12 +290,43 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
     return sweep
 
 
-def _whole(where: str, key: str, value: Any, least: int) -> int:
+def _whole(where: str, key: str, value: Any, least: int, most: int | None = None) -> int:
+    """A whole number in [least, most]; a float (`1e9`), text or true/false is refused."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{where}: {key}: expected a whole number, got {value!r}")
+        raise SpecError(f"{where}: {key}: expected a whole number, got {_short(value)}")
     if value < least:
         raise SpecError(f"{where}: {key}: must be >= {least}, got {value}")
+    if most is not None and value > most:
+        raise SpecError(f"{where}: {key}: {value:,} is above the cap of {most:,}")
     return value
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr(value), cut to `limit` characters (a message stays one readable line)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
+
+
+def _check_size(where: str, axes: dict, design: str, samples: int | None, n_scenarios: int,
+                n_seeds: int, sensitivity: Any) -> None:
+    """Refuse a sweep of more than MAX_RUNS runs before its points are made: design
+    points (a grid's product of its lists, the draws of lhs/sobol, SALib's rows:
+    Saltelli N * (2D + 2) with second order, N * (D + 2) without; Morris N * (D + 1))
+    x scenarios x seeds."""
+    if design == "grid":
+        points, what = math.prod(len(a) for a in axes.values()), "the grid's combinations"
+    elif design in SALIB_DESIGNS:
+        d = len(axes)
+        second = isinstance(sensitivity, dict) and sensitivity.get("second_order") is True
+        per = (2 * d + 2 if second else d + 2) if design == "saltelli" else d + 1
+        points, what = samples * per, f"SALib's {samples:,} x {per} design rows"
+    else:
+        points, what = samples, "samples"
+    runs = points * n_scenarios * n_seeds
+    if runs > MAX_RUNS:
+        raise SpecError(f"{where}: the sweep would make {runs:,} runs ({what} {points:,} x "
+                        f"{n_scenarios:,} scenarios x {n_seeds:,} seeds); at most {MAX_RUNS:,} "
+                        f"runs a sweep")
 
 
 def _date_text(where: str, key: str, value: Any) -> str | None:
@@ -273,7 +338,7 @@ def _date_text(where: str, key: str, value: Any) -> str | None:
         except ValueError:
             pass
     if not isinstance(value, date) or hasattr(value, "hour"):
-        raise SpecError(f"{where}: {key}: expected a date (YYYY-MM-DD), got {value!r}")
+        raise SpecError(f"{where}: {key}: expected a date (YYYY-MM-DD), got {_short(value)}")
     return value.isoformat()
 
 
@@ -289,6 +354,9 @@ def _scenario_path(name: str, spec_folder: Path) -> str:
 def _axis(where: str, key: str, spec: Any, design: str) -> list | tuple[float, float, bool]:
     """A list of values (checked for one type), or a range: (low, high, whole numbers?)
     for lhs/sobol; a grid's range becomes its list of `steps` values."""
+    if len(key) > 200:
+        raise SpecError(f"{where}: vary: a key of {len(key):,} characters ({_short(key, 40)}); "
+                        f"keys are as --set takes them")
     field_ = f"{where}: vary.{key}"
     if key in ("start", "end"):
         raise SpecError(f"{field_}: set the run's dates with top-level start/end instead")
@@ -298,28 +366,30 @@ def _axis(where: str, key: str, spec: Any, design: str) -> list | tuple[float, f
     if isinstance(spec, list):
         if not spec:
             raise SpecError(f"{field_}: empty list; give at least one value")
+        if len(spec) > LIMITS["values"]:
+            raise SpecError(f"{field_}: {len(spec):,} values; at most {LIMITS['values']:,}")
         for v in spec:
             if isinstance(v, (list, dict)) or hasattr(v, "hour"):
-                raise SpecError(f"{field_}: {v!r}: values must be numbers, text, dates or "
+                raise SpecError(f"{field_}: {_short(v)}: values must be numbers, text, dates or "
                                 f"true/false")
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec):
             if any(isinstance(v, float) for v in spec):  # one column type in the results
                 spec = [float(v) for v in spec]
         elif len({type(v) for v in spec}) > 1:
-            raise SpecError(f"{field_}: values of different kinds in one list: {spec!r}")
+            raise SpecError(f"{field_}: values of different kinds in one list: {_short(spec)}")
         if len(set(map(repr, spec))) != len(spec):
-            raise SpecError(f"{field_}: a value is listed twice: {spec!r}")
+            raise SpecError(f"{field_}: a value is listed twice: {_short(spec)}")
         return [plain(v) for v in spec]
     if not isinstance(spec, dict):
         raise SpecError(f"{field_}: expected a list of values or a range "
-                        f"{{low = ..., high = ...}}, got {spec!r}")
+                        f"{{low = ..., high = ...}}, got {_short(spec)}")
     for k in spec:
         if k not in RANGE_KEYS:
             raise SpecError(f"{field_}.{k}: unknown key in a range (known: low, high, steps)")
     for k in ("low", "high"):
         v = spec.get(k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SpecError(f"{field_}.{k}: expected a number, got {v!r}")
+            raise SpecError(f"{field_}.{k}: expected a number, got {_short(v)}")
     low, high = spec["low"], spec["high"]
     if low > high:
         raise SpecError(f"{field_}: low {low} is above high {high}")
@@ -334,7 +404,9 @@ def _axis(where: str, key: str, spec: Any, design: str) -> list | tuple[float, f
                         f"{{low = ..., high = ..., steps = N}}")
     steps = spec["steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise SpecError(f"{field_}.steps: expected a whole number >= 1, got {steps!r}")
+        raise SpecError(f"{field_}.steps: expected a whole number >= 1, got {_short(steps)}")
+    if steps > LIMITS["steps"]:
+        raise SpecError(f"{field_}.steps: {steps:,} is above the cap of {LIMITS['steps']:,}")
     values = [low] if steps == 1 else np.linspace(low, high, steps).tolist()
     if whole:
         values = sorted(set(int(round(v)) for v in values))
@@ -400,7 +472,7 @@ def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | 
         raise SpecError(f"{where}: sensitivity: only for the {' and '.join(SALIB_DESIGNS)} "
                         f"designs (design is {design!r})")
     if not isinstance(table, dict):
-        raise SpecError(f"{where}: sensitivity: expected a table, got {table!r}")
+        raise SpecError(f"{where}: sensitivity: expected a table, got {_short(table)}")
     from model.recorder import COLUMNS
 
     for key in table:
@@ -411,32 +483,35 @@ def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | 
     if (not isinstance(outputs, list) or not outputs
             or not all(isinstance(o, str) for o in outputs)):
         raise SpecError(f"{where}: sensitivity.outputs: expected a non-empty list of "
-                        f"monthly.csv columns, got {outputs!r}")
+                        f"monthly.csv columns, got {_short(outputs)}")
     known = [c.name for c in COLUMNS]
     for name in outputs:
         if name not in known:
-            raise SpecError(f"{where}: sensitivity.outputs: unknown column {name!r} (columns: "
+            raise SpecError(f"{where}: sensitivity.outputs: unknown column {_short(name)} (columns: "
                             f"{', '.join(known)})")
     if len(set(outputs)) != len(outputs):
-        raise SpecError(f"{where}: sensitivity.outputs: listed twice: {outputs!r}")
+        raise SpecError(f"{where}: sensitivity.outputs: listed twice: {_short(outputs)}")
     period = table.get("period", "run")
     first, last = (d.year + (d.month >= 10) for d in (loaded.start, loaded.end))
     years = [f"FY{y}" for y in range(first, last + 1)]
     if period != "run" and period not in years:
-        raise SpecError(f"{where}: sensitivity.period: {period!r} is neither \"run\" nor a "
+        raise SpecError(f"{where}: sensitivity.period: {_short(period)} is neither \"run\" nor a "
                         f"fiscal year of the run ({', '.join(years)})")
     levels = table.get("levels", 4)
     if design != "morris" and "levels" in table:
         raise SpecError(f"{where}: sensitivity.levels: only for the morris design")
     if isinstance(levels, bool) or not isinstance(levels, int) or levels < 2 or levels % 2:
         raise SpecError(f"{where}: sensitivity.levels: expected an even whole number >= 2, "
-                        f"got {levels!r}")
+                        f"got {_short(levels)}")
+    if levels > LIMITS["levels"]:
+        raise SpecError(f"{where}: sensitivity.levels: {levels:,} is above the cap of "
+                        f"{LIMITS['levels']}")
     second = table.get("second_order", False)
     if design != "saltelli" and "second_order" in table:
         raise SpecError(f"{where}: sensitivity.second_order: only for the saltelli design")
     if not isinstance(second, bool):
         raise SpecError(f"{where}: sensitivity.second_order: expected true or false, "
-                        f"got {second!r}")
+                        f"got {_short(second)}")
     return Sensitivity(tuple(outputs), period, levels, second)
 
 

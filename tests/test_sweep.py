@@ -184,7 +184,7 @@ def test_one_and_two_worker_processes_write_the_same_bytes(tmp_path, capsys):
     assert (enc[0.0] == enc[0.1]).all()
     manifest = json.loads((tmp_path / "1" / "manifest.json").read_text())
     assert manifest["counts"] == {"runs": 8, "finished": 8, "skipped": 0, "failed": 0,
-                                  "pending": 0}
+                                  "pending": 0, "damaged": 0}
     assert manifest["seeds"] == sweep.seeds
     assert (tmp_path / "1" / "spec.toml").read_text() == SHORT
 
