@@ -84,12 +84,22 @@ def run_feedback(loaded, stream=None) -> Iterator[Callable[[int, int], None] | N
     if notice:
         print(notice, file=stream, flush=True)
     total = (loaded.end - loaded.start).days + 1
+    width = {"dynamic_ncols": True} if _columns(stream) else {"ncols": 80, "nrows": 24}
     with tqdm(total=total, unit="day", desc=loaded.name, file=stream, leave=False,
-              dynamic_ncols=True) as bar:
+              **width) as bar:
         def progress(days_done: int, days_total: int) -> None:
             bar.set_postfix_str(str(loaded.start + timedelta(days=days_done - 1)), refresh=False)
             bar.update(days_done - bar.n)
         yield progress
+
+
+def _columns(stream) -> int:
+    """The terminal's width; 0 if it does not say (a pseudo-terminal with no size set:
+    tqdm would then take its height, 0 lines, as no room and hide the bar)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def _is_terminal(stream) -> bool:
