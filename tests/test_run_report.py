@@ -103,7 +103,8 @@ def test_report_marks_the_policies_in_force():
     labels = [row[0] for row in marked_policies(load_scenario("historical"))]
     assert labels[:2] == ["Title 42", "MPP (Remain in Mexico)"]
     assert "interior repatriation" in labels and "Guatemala agreement" in labels
-    mpp = next(row for row in marked_policies(load_scenario("historical")) if row[0].startswith("MPP ("))
+    mpp = next(row for row in marked_policies(load_scenario("historical"))
+               if row[0].startswith("MPP ("))
     assert [p.id for p in mpp[2]] == ["mpp_2019", "mpp_2020", "mpp_2021"]
     no_mpp = [row[0] for row in marked_policies(load_scenario("mpp_off"))]
     assert "MPP (Remain in Mexico)" not in no_mpp and "Title 42" in no_mpp
@@ -115,7 +116,8 @@ def test_summary_table_is_the_reports_table(short):
     import run as cli
 
     assert cli.summary_table(short) == headline_table(short).to_string()
-    assert headline_table(short).loc["FY2019", "encounters"] == f"{int(short.monthly.encounters.sum()):,}"
+    total = f"{int(short.monthly.encounters.sum()):,}"
+    assert headline_table(short).loc["FY2019", "encounters"] == total
 
 
 def test_report_writes_within_the_atomic_folder_before_run_json(tmp_path, short, monkeypatch):
