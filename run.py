@@ -54,6 +54,8 @@ try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model.scale_check import check_scale
     from model.scenario import SCENARIO_DIR
     from model.simulate import run_identity
+    from reports.progress import run_feedback
+    from reports.run_report import headline_table, report_page
     if _STARTUP_INTERRUPTS:
         raise KeyboardInterrupt
 except KeyboardInterrupt:
@@ -63,11 +65,6 @@ finally:
     if _AS_COMMAND:
         signal.signal(signal.SIGINT, _SIGINT_BEFORE)
         sys.unraisablehook = sys.__unraisablehook__
-
-SUMMARY_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",
-                   "title42_expulsions", "port_returns", "interior_repatriations",
-                   "mpp_enrollments", "releases", "removals", "flights"]
-
 
 def positive_int(flag: str, least: int | None = None, most: int | None = None):
     """An argparse type: a whole number >= `least` (default 0 for --seed, else 1) and,
@@ -122,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", required=True)
-    run = verbs.add_parser("run", help="run one scenario and write its output files")
+    run = verbs.add_parser("run", help="run one scenario and write its output files and "
+                                       "report.html (a page with its plots)")
     run.add_argument("scenario", help="scenario name in scenarios/ or path to a .toml file")
     run.add_argument("--seed", type=positive_int("--seed"), default=0)
     run.add_argument("--scale", type=positive_int("--scale"), default=1,
@@ -260,16 +258,9 @@ def default_out(name: str, seed: int, scale: int, overrides: list[str]) -> Path:
 
 
 def summary_table(result) -> str:
-    """Totals per US fiscal year (October to September); unique people counted once a year."""
-    years = result.fiscal_years()
-    table = years[SUMMARY_COLUMNS].copy()
-    table.index = "FY" + table.index.astype(str)
-    table.index.name = "period"
-    table.insert(0, "dates", years["first"].values + ".." + years["last"].values)
-    table["repeat_encounter_rate"] = years["repeat_encounter_rate"].round(3).values
-    counts = [c for c in SUMMARY_COLUMNS if c != "repeat_encounter_rate"]
-    table[counts] = table[counts].map(lambda v: f"{int(v):,}")
-    return table.to_string()
+    """Totals per US fiscal year (October to September); unique people counted once a
+    year: the table report.html shows (`reports.run_report.headline_table`)."""
+    return headline_table(result).to_string()
 
 
 def provenance(command: list[str]) -> dict:
@@ -299,17 +290,21 @@ def _git(folder: Path, *args: str) -> str:
 
 
 def cmd_run(args) -> int:
-    """Check the scenario, the scale and --out, then run, write the files and print
-    the summary; Ctrl-C leaves nothing behind and exits 130."""
+    """Check the scenario, the scale and --out, then run (on a terminal: a line if the
+    kernels must compile, and a progress bar), write the files and report.html, and
+    print the summary; Ctrl-C leaves nothing behind and exits 130."""
     loaded = load_scenario(args.scenario, args.overrides)
     check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
     out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
     try:
         with claimed_out_dir(out_dir, identity):
-            result = simulate(loaded, seed=args.seed, scale=args.scale)
+            with run_feedback(loaded) as progress:
+                result = simulate(loaded, seed=args.seed, scale=args.scale, progress=progress)
+            page = report_page(result, command=args.command)
             files = write_outputs(result, out_dir,
-                                  {"overrides": args.overrides, **provenance(args.command)})
+                                  {"overrides": args.overrides, **provenance(args.command)},
+                                  extra_files={"report.html": page.encode()})
     except KeyboardInterrupt:
         print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
         return INTERRUPTED
@@ -318,6 +313,7 @@ def cmd_run(args) -> int:
           f"{info['people_created']:,} people, {info['wall_time_s']:.1f} s")
     print(summary_table(result))
     print(f"wrote {', '.join(str(p) for p in files.values())}")
+    print(f"open {files['report.html']} in a browser to see the run")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Writing a run's files: monthly.csv, daily.parquet, flights.csv, run.json.
+"""Writing a run's files: monthly.csv, daily.parquet, flights.csv, run.json (and
+pages made from them that the caller passes in, such as run.py's report.html).
 
 `claimed_out_dir` checks the --out folder before the run: it must be new,
 empty, or hold this same run's output, and be writable; if the run then fails
@@ -133,13 +134,20 @@ def _scratch_folder(out_dir: Path):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def write_outputs(result, out_dir: Path, extra_info: dict | None = None) -> dict[str, Path]:
+def write_outputs(result, out_dir: Path, extra_info: dict | None = None,
+                  extra_files: dict[str, bytes] | None = None) -> dict[str, Path]:
     """Write a RunResult's files into `out_dir`; returns their paths.
 
     run.json holds the run's identity (what makes two runs the same), its
     resolved parameters and policies, and `result.info` plus `extra_info`
-    (which never enters the identity). A failure to write raises OutputError.
+    (which never enters the identity). `extra_files` ({name: bytes}, e.g. a
+    report page) are written and moved in with the others, before run.json.
+    A failure to write raises OutputError.
     """
+    extra_files = dict(extra_files or {})
+    for name in extra_files:
+        if name in OUTPUT_FILES or Path(name).name != name or name.startswith("."):
+            raise ValueError(f"extra file {name!r}: must be a plain new file name")
     identity = result.identity()
     run_info = {**result.info, "parameters": identity["scenario"]["parameters"],
                 **(extra_info or {})}
@@ -150,21 +158,23 @@ def write_outputs(result, out_dir: Path, extra_info: dict | None = None) -> dict
             result.monthly.to_csv(scratch / "monthly.csv", index=False)
             result.daily.to_parquet(scratch / "daily.parquet", index=False)
             result.flights.to_csv(scratch / "flights.csv", index=False)
+            for name, data in extra_files.items():
+                (scratch / name).write_bytes(data)
             (scratch / "run.json").write_text(run_json)
-            _move_in(scratch, out_dir)
+            _move_in(scratch, out_dir, [*OUTPUT_FILES[:-1], *extra_files, OUTPUT_FILES[-1]])
     except OSError as exc:
         raise OutputError(f"--out {out_dir}: cannot write the output: {_reason(exc)}") from None
-    return {name: out_dir / name for name in OUTPUT_FILES}
+    return {name: out_dir / name for name in [*OUTPUT_FILES, *extra_files]}
 
 
-def _move_in(scratch: Path, out_dir: Path) -> None:
+def _move_in(scratch: Path, out_dir: Path, names: list[str]) -> None:
     """Move the finished files into `out_dir`, run.json last: its presence means the
     run is whole. Stopped halfway in a folder that held no run, the files already
     moved are taken out again (in one that held this same run they are the same bytes)."""
     had_run = (out_dir / "run.json").is_file()
     moved = []
     try:
-        for name in OUTPUT_FILES:
+        for name in names:  # run.json last
             moved.append(out_dir / name)  # before the move: it may be stopped right after
             (scratch / name).replace(out_dir / name)
     except BaseException:

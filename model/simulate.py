@@ -8,22 +8,24 @@ model through here and gets a `RunResult`; nothing is read back from disk.
     ...                   params={"apprehension_prob": {"tucson": 0.8}},
     ...                   policies={"title42": {"end": "2021-06-30"}})
     >>> result.monthly.set_index("month").loc["2021-05", "encounters"]
+    >>> result.monthly.plot(y="encounters")     # indexed by month_start: months on the x axis
 """
 
 import functools
 import hashlib
+import html
 import platform
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from model.flights import FlightRecord
-from model.model import BorderModel
+from model.model import BorderModel, ctrl_c_as_keyboard_interrupt
 from model.recorder import COLUMNS
 from model.scale_check import check_scale
 from model.scenario import LoadedScenario, load_scenario
@@ -31,6 +33,10 @@ from model.scenario import LoadedScenario, load_scenario
 FLIGHT_COLUMNS = list(FlightRecord._fields)  # flights.csv: one row per scheduled flight
 # what a fiscal-year total means for each aggregation
 _FY_HOW = {"sum": "sum", "mean": "mean", "last": "last"}
+PROGRESS_DAYS = 7  # simulate(progress=...) reports after each week of the run
+# what a RunResult's HTML view (notebooks) shows per fiscal year
+_REPR_COLUMNS = ("encounters", "title42_expulsions", "mpp_enrollments", "releases", "removals",
+                 "detention_population")
 
 
 @dataclass
@@ -38,9 +44,13 @@ class RunResult:
     """One finished run: its tables (in people) and what defines it.
 
     `monthly`, `daily` and `flights` are exactly what `run.py run` writes as
-    monthly.csv, daily.parquet and flights.csv; `scenario` is the resolved
-    scenario (parameters and policies as run); `info` is metadata (wall time,
-    people created, versions). Small enough to send between Dask workers.
+    monthly.csv, daily.parquet and flights.csv (their columns and values);
+    `monthly` is indexed by `month_start`, each month's first day (a
+    DatetimeIndex, so `monthly.plot(y="encounters")` has months on its x axis;
+    monthly.csv is written without it, and `pd.read_csv("monthly.csv")` equals
+    `monthly.reset_index(drop=True)`). `scenario` is the resolved scenario
+    (parameters and policies as run); `info` is metadata (wall time, people
+    created, versions). Small enough to send between Dask workers.
     """
 
     scenario: LoadedScenario
@@ -50,6 +60,35 @@ class RunResult:
     daily: pd.DataFrame
     flights: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """Two lines: what was run, and encounters per fiscal year."""
+        years = self.fiscal_years()["encounters"]
+        people = self.info.get("people_created")
+        head = (f"RunResult({self.scenario.name}: {self.scenario.start} to {self.scenario.end}, "
+                f"seed {self.seed}, scale {self.scale}"
+                + (f", {people:,} people" if people is not None else "") + ")")
+        totals = ", ".join(f"FY{year} {int(value):,}" for year, value in years.items())
+        return f"{head}\n  encounters: {totals}"
+
+    def _repr_html_(self) -> str:
+        """A small HTML table for notebooks (Jupyter calls it): the run and its headline
+        figures per fiscal year. Scenario text is escaped (it is user input)."""
+        years = self.fiscal_years()
+        table = years[["first", "last", *_REPR_COLUMNS]].copy()
+        table.index = "FY" + table.index.astype(str)
+        table.index.name = None
+        for column in _REPR_COLUMNS:
+            table[column] = [f"{v:,.0f}" for v in table[column]]
+        people = self.info.get("people_created")
+        esc = html.escape
+        caption = (f"<b>{esc(self.scenario.name)}</b>: {self.scenario.start} to "
+                   f"{self.scenario.end}, seed {self.seed}, scale {self.scale}"
+                   + (f", {people:,} people" if people is not None else "")
+                   + f"<br><i>{esc(self.scenario.description)}</i>")
+        return (f"<div><p>RunResult {caption}</p>{table.to_html(escape=True)}"
+                f"<p><code>.monthly</code>, <code>.daily</code>, <code>.flights</code>, "
+                f"<code>.fiscal_years()</code></p></div>")
 
     def identity(self) -> dict:
         """What makes two runs the same run (and so the same output bytes)."""
@@ -86,7 +125,8 @@ def run_identity(loaded: LoadedScenario, seed: int, scale: int) -> dict:
 
 def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: int = 0,
              scale: int = 1, params: dict | None = None, policies: dict | None = None,
-             start=None, end=None, check_invariants: bool = False) -> RunResult:
+             start=None, end=None, check_invariants: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run one scenario to its end, in memory, and return its tables.
 
     scenario: a name in scenarios/ ("historical", "mpp_off", ...), a path to a
@@ -99,20 +139,40 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
     start, end: a shorter run inside the scenario's dates; policies and push
         months are clipped to it (a policy starting after `end` is not in force).
     check_invariants: check conservation and capacities every day (slower).
+    progress: called as `progress(days_done, days_total)` after every
+        PROGRESS_DAYS days of the run (and after its last day), e.g. to move a
+        progress bar; the run and its tables are the same with or without it.
     """
     loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end)
     check_scale(loaded, scale)
     started = time.perf_counter()
     border = BorderModel(loaded, seed=seed, scale=scale, check_invariants=check_invariants)
-    border.run()
+    if progress is None:
+        border.run()
+    else:
+        run_reporting(border, progress)
     wall = time.perf_counter() - started
     return tabulate(border, wall)
+
+
+def run_reporting(border: BorderModel, progress: Callable[[int, int], None],
+                  every: int = PROGRESS_DAYS) -> None:
+    """Run `border` to its end `every` days at a time, calling `progress(days_done,
+    days_total)` after each stretch. Mesa's `run_until` processes the same events in
+    the same order whether it is called once or in stretches, so the run is the same."""
+    total = border.calendar.n_days
+    with ctrl_c_as_keyboard_interrupt():
+        while border.day < total:
+            border.run_until(min(border.day + every, total))
+            progress(border.day, total)
 
 
 def tabulate(border: BorderModel, wall_s: float | None = None) -> RunResult:
     """A finished (or partly run) model's tables, as a RunResult."""
     cal = border.calendar
     monthly = border.recorder.monthly_frame(cal.month_of_day, cal.month_labels)
+    monthly.index = pd.DatetimeIndex(pd.to_datetime(monthly["month"], format="%Y-%m"),
+                                     name="month_start")
     daily = border.recorder.daily_frame(cal.dates)
     flights = pd.DataFrame(border.flight_log, columns=FLIGHT_COLUMNS)
     pop = border.migrants.pop

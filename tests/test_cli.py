@@ -267,7 +267,8 @@ def test_stale_scratch_folder_does_not_block_the_rerun(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["monthly.csv", "daily.parquet", "flights.csv", "run.json"])  # the stale one is gone
+        ["monthly.csv", "daily.parquet", "flights.csv", "run.json",
+         "report.html"])  # the stale one is gone
 
 
 def test_stale_scratch_folder_is_left_alone_when_the_folder_is_refused(tmp_path, no_model, capsys):
