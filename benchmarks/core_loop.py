@@ -33,9 +33,9 @@ if __package__ in (None, ""):  # run as a script: make `model` importable
 import mesa
 import numpy as np
 
-from model.calendar import DueQueue
-from model.geography import N_SECTORS
-from model.people import NEVER, Population, Status
+from model.state.calendar import DueQueue
+from model.state.geography import N_SECTORS
+from model.state.people import NEVER, Population, Status
 
 TOTALS = ("encounters", "evasions", "gave_up")
 

@@ -46,7 +46,7 @@ from calibration.priors import (
 from calibration.targets import (TARGETS_FILE, Target, TargetsError, load_targets,
                                  observed_values, simulated_values)
 from model import load_scenario, simulate
-from model.scale_check import check_scale
+from model.config.scale_check import check_scale
 from model.simulate import code_version
 
 CALIBRATION_DIR = Path(__file__).resolve().parent

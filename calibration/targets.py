@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 
 from model.tables_file import read_named_tables
-from model.recorder import COLUMNS
-from model.validation import ScenarioError
-from model.vocabulary import DESTINATIONS
+from model.state.recorder import COLUMNS
+from model.config.validation import ScenarioError
+from model.state.vocabulary import DESTINATIONS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 TARGETS_FILE = CALIBRATION_DIR / "targets.toml"

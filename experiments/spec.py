@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from model import ScenarioError, load_scenario
-from model.scale_check import check_scale
-from model.scenario import SCENARIO_DIR, resolve_path
+from model.config.scale_check import check_scale
+from model.config.scenario import SCENARIO_DIR, resolve_path
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
                   "samples", "start", "end", "vary", "sensitivity")
@@ -401,7 +401,7 @@ def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | 
                         f"designs (design is {design!r})")
     if not isinstance(table, dict):
         raise SpecError(f"{where}: sensitivity: expected a table, got {table!r}")
-    from model.recorder import COLUMNS
+    from model.state.recorder import COLUMNS
 
     for key in table:
         if key not in SENSITIVITY_KEYS:

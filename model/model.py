@@ -26,21 +26,21 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from model.border_patrol import BorderPatrol
-from model.calendar import RunCalendar
-from model.courts import ImmigrationCourts
-from model.flights import schedule_flights
-from model.ice import ICE
-from model.metering import PortMetering
-from model.mexico import MexicanAuthorities
-from model.migrants import Migrants
-from model.policies import PolicyBook
-from model.recorder import Recorder
-from model.scenario import LoadedScenario, load_scenario, push_by_month
-from model.streams import RandomStreams
-from model.timeline import PolicyTimeline
-from model.validation import ScenarioError
-from model.vocabulary import N_ARREST, N_STATUS, NATIONALITY_KEYS, Pending, ReturnMode, Status
+from model.actors.border_patrol import BorderPatrol
+from model.state.calendar import RunCalendar
+from model.actors.courts import ImmigrationCourts
+from model.actors.flights import schedule_flights
+from model.actors.ice import ICE
+from model.actors.metering import PortMetering
+from model.actors.mexico import MexicanAuthorities
+from model.actors.migrants import Migrants
+from model.config.policies import PolicyBook
+from model.state.recorder import Recorder
+from model.config.scenario import LoadedScenario, load_scenario, push_by_month
+from model.state.streams import RandomStreams
+from model.config.timeline import PolicyTimeline
+from model.config.validation import ScenarioError
+from model.state.vocabulary import N_ARREST, N_STATUS, NATIONALITY_KEYS, Pending, ReturnMode, Status
 
 
 @contextmanager

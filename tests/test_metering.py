@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from model import BorderModel, simulate
-from model.calendar import RunCalendar
-from model.capacity import CarriedRoom
-from model.geography import N_SECTORS
-from model.recorder import COLUMN_INDEX
-from model.vocabulary import Pending, Status
+from model.state.calendar import RunCalendar
+from model.state.capacity import CarriedRoom
+from model.state.geography import N_SECTORS
+from model.state.recorder import COLUMN_INDEX
+from model.state.vocabulary import Pending, Status
 
 RECORD = {"2018-11-30": 6000, "2019-05-31": 18700, "2019-08-08": 26000, "2020-02-29": 15000}
 

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.calendar import DueQueue
-from model.people import N_STATUS, Population, Status
+from model.state.calendar import DueQueue
+from model.state.people import N_STATUS, Population, Status
 
 N_DAYS = 30
 

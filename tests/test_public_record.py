@@ -6,7 +6,7 @@ import pytest
 
 from calibration.public_record import (HOW, comparison_table, load_record, model_value,
                                        record_value)
-from model.recorder import COLUMNS
+from model.state.recorder import COLUMNS
 
 PERIOD = re.compile(r"^(FY\d{4}|\d{4}-\d{2}-\d{2}(/\d{4}-\d{2}-\d{2})?)$")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import solara
 
-from model.recorder import COLUMN_INDEX
+from model.state.recorder import COLUMN_INDEX
 from ui import session
 from ui import settings as ui_settings
 from ui.controls import RunBar, SettingsPanel

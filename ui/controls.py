@@ -12,7 +12,7 @@ import solara
 import solara.lab
 
 from model import ScenarioError
-from model.geography import SECTOR_KEYS, SECTORS
+from model.state.geography import SECTOR_KEYS, SECTORS
 from ui import html, session
 from ui import settings as ui_settings
 from ui.settings import MPP_KINDS, SCALES, Settings

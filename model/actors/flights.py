@@ -27,10 +27,10 @@ from typing import NamedTuple
 import mesa
 import numpy as np
 
-from model.capacity import CarriedRoom
-from model.policies import Flights
-from model.streams import Decision
-from model.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
+from model.state.capacity import CarriedRoom
+from model.config.policies import Flights
+from model.state.streams import Decision
+from model.state.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
 
 
 class FlightRecord(NamedTuple):

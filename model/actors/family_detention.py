@@ -13,9 +13,9 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import over_capacity
-from model.streams import Decision
-from model.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
+from model.state.capacity import over_capacity
+from model.state.streams import Decision
+from model.state.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 CREDIBLE_FEAR, PORT_REMOVAL = int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL)  # for kernels

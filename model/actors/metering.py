@@ -32,10 +32,10 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom, fit_families
-from model.geography import N_SECTORS
-from model.streams import Decision, draw_unit
-from model.vocabulary import N_DEMOGRAPHIC, Pending, ReturnMode, Status
+from model.state.capacity import CarriedRoom, fit_families
+from model.state.geography import N_SECTORS
+from model.state.streams import Decision, draw_unit
+from model.state.vocabulary import N_DEMOGRAPHIC, Pending, ReturnMode, Status
 
 _METERED = int(Status.METERED)
 _LIST_DAY = 1 << 22  # new people on the first day's lists are keyed (streams.new_uid) by this day

@@ -9,7 +9,7 @@ experience. Keeping the moves here means conservation holds by construction.
 import numba
 import numpy as np
 
-from model.behaviour import (
+from model.actors.behaviour import (
     Behaviour,
     count_outcomes,
     cross_rows,
@@ -17,10 +17,10 @@ from model.behaviour import (
     retry_or_give_up_rows,
     travel_time_rows,
 )
-from model.calendar import DueQueue, pop_rows, push_rows
-from model.courts import hearing_days
-from model.geography import SECTOR_KEYS
-from model.people import (
+from model.state.calendar import DueQueue, pop_rows, push_rows
+from model.actors.courts import hearing_days
+from model.state.geography import SECTOR_KEYS
+from model.state.people import (
     NEVER,
     NEW_ARREST,
     Population,
@@ -28,9 +28,9 @@ from model.people import (
     set_arrest_rows,
     set_status_rows,
 )
-from model.recorder import COLUMN_INDEX, Recorder
-from model.streams import Decision
-from model.vocabulary import (
+from model.state.recorder import COLUMN_INDEX, Recorder
+from model.state.streams import Decision
+from model.state.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_STATUS,
     NORTHERN_TRIANGLE,

@@ -13,8 +13,8 @@ interior flights hold where any policy says so.
 
 import numpy as np
 
-from model.geography import N_SECTORS, SECTOR_INDEX
-from model.policies import (
+from model.state.geography import N_SECTORS, SECTOR_INDEX
+from model.config.policies import (
     MPP,
     CourtSlowdown,
     DetentionCap,
@@ -35,7 +35,7 @@ from model.policies import (
     RemovalMoratorium,
     Title42,
 )
-from model.vocabulary import (
+from model.state.vocabulary import (
     DEMOGRAPHIC_KEYS,
     DESTINATIONS,
     N_DEMOGRAPHIC,

@@ -22,10 +22,10 @@ import math
 import numba
 import numpy as np
 
-from model.behaviour import new_people_rows
-from model.people import admit_written
-from model.streams import Decision, draw_unit, erlang_draw
-from model.vocabulary import (
+from model.actors.behaviour import new_people_rows
+from model.state.people import admit_written
+from model.state.streams import Decision, draw_unit, erlang_draw
+from model.state.vocabulary import (
     N_DEMOGRAPHIC,
     N_NATIONALITY,
     NATIONALITY_KEYS,

@@ -14,9 +14,9 @@ person (their family's first member, so a family decides as one) and the day.
 import numba
 import numpy as np
 
-from model.geography import MEXICAN_STATES, N_SECTORS, SECTOR_KEYS
-from model.people import STATE_KM, Population
-from model.streams import (
+from model.state.geography import MEXICAN_STATES, N_SECTORS, SECTOR_KEYS
+from model.state.people import STATE_KM, Population
+from model.state.streams import (
     Decision,
     RandomStreams,
     draw_unit,
@@ -24,7 +24,7 @@ from model.streams import (
     place_key,
     poisson_from_unit,
 )
-from model.vocabulary import (
+from model.state.vocabulary import (
     DEMOGRAPHIC_KEYS,
     N_DEMOGRAPHIC,
     N_GROUPS,

@@ -15,10 +15,10 @@ import mesa
 import numba
 import numpy as np
 
-from model.geography import MEXICAN_STATES, N_SECTORS, SECTORS
-from model.migrants import group_rows
-from model.streams import Decision, draw_unit, poisson_from_unit
-from model.vocabulary import (
+from model.state.geography import MEXICAN_STATES, N_SECTORS, SECTORS
+from model.actors.migrants import group_rows
+from model.state.streams import Decision, draw_unit, poisson_from_unit
+from model.state.vocabulary import (
     N_DEMOGRAPHIC,
     NORTHERN_TRIANGLE,
     REMOVAL_BY_NATIONALITY,

@@ -13,9 +13,9 @@ conserved" cheap to check daily.
 import numba
 import numpy as np
 
-from model.capacity import fit_under
-from model.geography import MEXICAN_STATES
-from model.vocabulary import N_ARREST, N_DEMOGRAPHIC, N_STATUS, Status
+from model.state.capacity import fit_under
+from model.state.geography import MEXICAN_STATES
+from model.state.vocabulary import N_ARREST, N_DEMOGRAPHIC, N_STATUS, Status
 
 NEVER = np.iinfo(np.int32).min // 2  # "no such day"
 STATE_KM = np.array([s.km_to_border for s in MEXICAN_STATES], dtype=np.int16)

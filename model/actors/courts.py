@@ -19,9 +19,9 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom
-from model.streams import Decision, draw_unit, erlang_draw
-from model.vocabulary import REMOVAL_BY_NATIONALITY, Status
+from model.state.capacity import CarriedRoom
+from model.state.streams import Decision, draw_unit, erlang_draw
+from model.state.vocabulary import REMOVAL_BY_NATIONALITY, Status
 
 _REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 

@@ -19,7 +19,7 @@ total.
 import numba
 import numpy as np
 
-from model.streams import Decision
+from model.state.streams import Decision
 
 
 @numba.njit(cache=True)

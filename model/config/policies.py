@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from model.geography import SECTOR_KEYS
-from model.vocabulary import DEMOGRAPHIC_KEYS, DESTINATIONS, NATIONALITY_KEYS
-from model.validation import (
+from model.state.geography import SECTOR_KEYS
+from model.state.vocabulary import DEMOGRAPHIC_KEYS, DESTINATIONS, NATIONALITY_KEYS
+from model.config.validation import (
     Count,
     Days,
     Keys,

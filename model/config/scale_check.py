@@ -11,8 +11,8 @@ from numbers import Integral
 
 import numpy as np
 
-from model.scenario import push_by_month
-from model.validation import ScenarioError
+from model.config.scenario import push_by_month
+from model.config.validation import ScenarioError
 
 
 def run_months(start: date, end: date) -> list[str]:

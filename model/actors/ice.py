@@ -13,13 +13,13 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
-from model.family_detention import FamilyResidentialCentres
-from model.ice_interior import ICEInterior
-from model.migrants import group_rows, move_rows
-from model.recorder import COLUMN_INDEX
-from model.streams import Decision, draw_unit, poisson_from_unit
-from model.vocabulary import (
+from model.state.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
+from model.actors.family_detention import FamilyResidentialCentres
+from model.actors.ice_interior import ICEInterior
+from model.actors.migrants import group_rows, move_rows
+from model.state.recorder import COLUMN_INDEX
+from model.state.streams import Decision, draw_unit, poisson_from_unit
+from model.state.vocabulary import (
     NATIONALITY_KEYS,
     REMOVAL_BY_NATIONALITY,
     TITLE42_DESTINATIONS,
