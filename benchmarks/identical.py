@@ -12,9 +12,9 @@ With `--ref REV` it also builds the same hashes for the git revision REV: it
 checks REV out in a temporary `git worktree` (removed afterwards) and runs the
 same code there, with this interpreter and PYTHONPATH set to that worktree, so
 both sides use the same libraries. It then compares the two and exits 1 if any
-file differs. A revision's hashes are kept in a cache file (outside the repo,
-keyed by the commit, the scales, scenarios, seed and library versions), since a
-commit's output never changes; `--no-cache` recomputes them.
+file differs. A revision's hashes are kept run by run in a cache file (outside
+the repo, ~/.cache/border-sim-identical/, keyed by the commit and the library
+versions), since a commit's output never changes; `--no-cache` recomputes them.
 
 Prints ONE JSON object on stdout (progress on stderr): `hashes` (this code),
 and with `--ref`: `ref_hashes`, `differences` (a list of "scenario/scale/file")
@@ -91,34 +91,42 @@ def library_key() -> str:
     return ",".join(f"{n}={metadata.version(n)}" for n in names) + f",py={sys.version.split()[0]}"
 
 
-def cache_file(commit: str, scenarios: list[str], scales: list[int], seed: int) -> Path:
+def cache_file(commit: str) -> Path:
+    """Where a commit's hashes are kept: {"scenario/scale/seed": {file: sha256}}."""
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "border-sim-identical"
-    key = hashlib.sha256(json.dumps([commit, scenarios, scales, seed, library_key()])
-                         .encode()).hexdigest()[:20]
+    key = hashlib.sha256(json.dumps([commit, library_key()]).encode()).hexdigest()[:20]
     return base / f"{commit[:12]}-{key}.json"
 
 
 def ref_hashes(rev: str, scenarios: list[str], scales: list[int], seed: int,
                use_cache: bool) -> dict:
-    """The output hashes of revision `rev`, from the cache or a temporary worktree."""
+    """The output hashes of revision `rev`: those cached, and the missing runs built in a
+    temporary worktree (then cached)."""
     commit = git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    cached = cache_file(commit, scenarios, scales, seed)
-    if use_cache and cached.is_file():
+    cached = cache_file(commit)
+    known = json.loads(cached.read_text()) if use_cache and cached.is_file() else {}
+    wanted = {f"{name}/{scale}": f"{name}/{scale}/{seed}" for scale in scales for name in scenarios}
+    missing_scales = sorted({int(run.split("/")[1]) for run, key in wanted.items()
+                             if key not in known}, key=scales.index)
+    missing_names = [n for n in scenarios
+                     if any(f"{n}/{k}/{seed}" not in known for k in missing_scales)]
+    if missing_scales:
+        with tempfile.TemporaryDirectory(prefix="identical-ref-") as tmp:
+            tree = Path(tmp) / "tree"
+            git("worktree", "add", "--detach", str(tree), commit)
+            try:
+                progress(f"reference {rev} ({commit[:10]}) in {tree}:")
+                built = hashes_in(tree, missing_names, missing_scales, seed)
+            finally:
+                git("worktree", "remove", "--force", str(tree))
+        known.update({f"{run}/{seed}": files for run, files in built.items()})
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".partial")
+        partial.write_text(json.dumps(known, indent=1, sort_keys=True))
+        partial.replace(cached)
+    else:
         progress(f"reference {rev} ({commit[:10]}): from {cached}")
-        return json.loads(cached.read_text())
-    with tempfile.TemporaryDirectory(prefix="identical-ref-") as tmp:
-        tree = Path(tmp) / "tree"
-        git("worktree", "add", "--detach", str(tree), commit)
-        try:
-            progress(f"reference {rev} ({commit[:10]}) in {tree}:")
-            hashes = hashes_in(tree, scenarios, scales, seed)
-        finally:
-            git("worktree", "remove", "--force", str(tree))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".partial")
-    partial.write_text(json.dumps(hashes, indent=1, sort_keys=True))
-    partial.replace(cached)
-    return hashes
+    return {run: known[key] for run, key in wanted.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

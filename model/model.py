@@ -36,6 +36,7 @@ from model.actors.mexico import MexicanAuthorities
 from model.actors.migrants import Migrants
 from model.config.policies import PolicyBook
 from model.state.recorder import Recorder
+from model.state.scaling import whole_agents
 from model.config.scenario import LoadedScenario, load_scenario, push_by_month
 from model.state.streams import RandomStreams
 from model.config.timeline import PolicyTimeline
@@ -95,8 +96,8 @@ class BorderModel(mesa.Model):
         self.push = self._push_by_month()
         self._push_rows = list(self.push)  # one object a month (`Behaviour.departures` keys on it)
         # room for everyone up front: growing millions of rows mid-run costs copies
-        expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
-                       * self.push.mean() * 1.5 / scale)
+        expected = whole_agents(sum(self.scenario.departures_per_day.values())
+                                * self.calendar.n_days * self.push.mean() * 1.5, scale)
         self.migrants = Migrants(self, self.calendar.n_days, expected)
         self.migrants.seed_in_transit(self.push[0])
         self.mexico = MexicanAuthorities(self)
@@ -134,7 +135,7 @@ class BorderModel(mesa.Model):
         self.mexico.start_day(day)
         mig.set_out(day, self._push_rows[self.calendar.month_of_day[day]])
 
-        due = mig.due(day)
+        due = mig.pop.due(day)
         arriving = due[Status.EN_ROUTE]
         stopped, arrived = self.mexico.intercepts(arriving, day)
         self.recorder.add("mexico_interceptions", len(stopped))

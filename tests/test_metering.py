@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from model import BorderModel, simulate
-from model.state.calendar import RunCalendar
+from model.actors.behaviour import cross_rows
 from model.state.capacity import CarriedRoom
 from model.state.geography import N_SECTORS
 from model.state.recorder import COLUMN_INDEX
@@ -142,16 +142,20 @@ def test_people_leaving_a_list_cross_between_the_ports():
     rows = np.arange(200)
     pop.pending[rows[::2]] = Pending.CROSS_BETWEEN_PORTS
     marked = pop.pending[rows] == Pending.CROSS_BETWEEN_PORTS
-    _, _, at_port = model.migrants.behaviour.cross(pop, rows, 0)
+    _, _, at_port = cross_rows(rows, model.migrants.behaviour.cross_inputs(pop, 0))
     assert not at_port[marked].any() and at_port[~marked].all()
     assert (pop.pending[rows[marked]] == -1).all()  # the mark is used up by that crossing
 
 
 def test_quota_and_sectors_come_from_the_policy_and_title42_overrides_them():
     model = BorderModel("historical", seed=0, scale=100, end="2020-06-30")
-    t, calendar = model.timeline, RunCalendar(date(2018, 10, 1), date(2020, 6, 30))
-    may_2019, july_2019 = calendar.day(date(2019, 5, 1)), calendar.day(date(2019, 7, 1))
+    t, start = model.timeline, model.calendar.start
+
+    def day(when: date) -> int:
+        return (when - start).days
+
+    may_2019, july_2019 = day(date(2019, 5, 1)), day(date(2019, 7, 1))
     assert t.metering_quota[may_2019].sum() == pytest.approx(40 + 38 + 15 + 15 + 8 + 10 + 15 + 5)
     assert t.metering_quota[july_2019].sum() < t.metering_quota[may_2019].sum()
     assert not t.metering_sector[may_2019, 5]  # big bend: no list
-    assert not t.metering[calendar.day(date(2020, 3, 21)):].any()
+    assert not t.metering[day(date(2020, 3, 21)):].any()

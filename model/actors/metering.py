@@ -34,10 +34,10 @@ import numpy as np
 
 from model.state.capacity import CarriedRoom, fit_families
 from model.state.geography import N_SECTORS
+from model.state.scaling import whole_agents
 from model.state.streams import Decision, draw_unit
-from model.state.vocabulary import N_DEMOGRAPHIC, Pending, ReturnMode, Status
+from model.state.vocabulary import METERED, N_DEMOGRAPHIC, Pending, ReturnMode, Status
 
-_METERED = int(Status.METERED)
 _LIST_DAY = 1 << 22  # new people on the first day's lists are keyed (streams.new_uid) by this day
 _NEVER_LEAVES = 1 << 20  # days: past any run's end (the day queue drops it)
 
@@ -66,7 +66,7 @@ class PortMetering(mesa.Agent):
         port (nationality x demographic, of the groups metered), each family in a
         metered sector by its nationality's routes, in a random order of waiting."""
         m, s, t = self.model, self.model.scenario, self.model.timeline
-        agents = int(s.initial_metering_waiting / m.scale)
+        agents = whole_agents(s.initial_metering_waiting, m.scale)
         if agents == 0 or not t.metering[0]:
             return
         mig = m.migrants
@@ -87,7 +87,7 @@ class PortMetering(mesa.Agent):
         pop.sector[rows] = np.minimum((u[:, None] >= cdf).sum(axis=1), N_SECTORS - 1)
         place = m.streams.uniform(Decision.METERING_START, pop, rows, -1)
         rows = rows[np.argsort(place, kind="stable")]  # families share a draw: they stay together
-        mig.move(rows, Status.METERED, 0, self._days_until_leaving(rows, 0))
+        mig.pop.move(rows, Status.METERED, 0, self._days_until_leaving(rows, 0))
         self.waiting = rows
 
     # -- each day -------------------------------------------------------------------
@@ -114,7 +114,7 @@ class PortMetering(mesa.Agent):
             m.streams.keys[Decision.METERING_LEAVES], self._log_stay)
         self.room.settle()
         if joined.size:
-            m.migrants.move(joined, Status.METERED, day, delay)
+            m.migrants.pop.move(joined, Status.METERED, day, delay)
         return caught, sectors, at_port
 
     def _days_until_leaving(self, rows: np.ndarray, day: int) -> np.ndarray:
@@ -132,13 +132,13 @@ class PortMetering(mesa.Agent):
                                                                ReturnMode.PORT_RETURN, day)
         mig.give_up(gave_up, day)
         mig.pop.pending[retry] = Pending.CROSS_BETWEEN_PORTS
-        mig.move(retry, Status.AT_BORDER, day, delay)
+        mig.pop.move(retry, Status.AT_BORDER, day, delay)
 
     def _take_everyone(self, caught: np.ndarray, sectors: np.ndarray, at_port: np.ndarray,
                        day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Metering has ended, and not for Title 42: the ports take everyone waiting."""
         pop = self.model.migrants.pop
-        rows = self.waiting[pop.status[self.waiting] == _METERED]
+        rows = self.waiting[pop.status[self.waiting] == METERED]
         self.waiting = self.waiting[:0]
         return (np.concatenate((caught, rows)), np.concatenate((sectors, pop.sector[rows])),
                 np.concatenate((at_port, np.ones(rows.size, dtype=bool))))
@@ -147,8 +147,8 @@ class PortMetering(mesa.Agent):
     def check_lists(self) -> None:
         """Everyone METERED is on a list exactly once; raises AssertionError otherwise."""
         pop = self.model.migrants.pop
-        on_list = self.waiting[pop.status[self.waiting] == _METERED]
-        metered = np.flatnonzero(pop.status[: pop.n] == _METERED)
+        on_list = self.waiting[pop.status[self.waiting] == METERED]
+        metered = np.flatnonzero(pop.status[: pop.n] == METERED)
         assert np.unique(on_list).size == on_list.size, "someone is on a metering list twice"
         assert np.array_equal(np.sort(on_list), metered), (
             f"{metered.size} people METERED, {on_list.size} of them on a list")
@@ -194,7 +194,7 @@ def _metering_day(caught, sectors, at_port, waiting, status, family, uid, group,
                     and sector_metered[sectors[i]])
     still = np.empty(waiting.size, dtype=np.bool_)
     for k in range(waiting.size):  # drop who has left the lists since
-        still[k] = status[waiting[k]] == _METERED
+        still[k] = status[waiting[k]] == METERED
     line = np.concatenate((waiting[still], caught[joins]))
     first_joiner = line.size - np.count_nonzero(joins)
     keys = np.empty(line.size, dtype=np.int64)

@@ -7,9 +7,8 @@ import numpy as np
 from model.state.capacity import CarriedRoom
 from model.state.geography import N_SECTORS
 from model.state.streams import Decision, draw_unit
-from model.state.vocabulary import Destination, Nationality
+from model.state.vocabulary import MEXICO, Destination
 
-MEXICO = int(Nationality.MEXICO)  # for the kernel
 
 
 class MexicanAuthorities(mesa.Agent):

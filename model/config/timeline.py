@@ -11,6 +11,8 @@ wins (as `PolicyBook.active` does); port returns and Mexico's consent to
 interior flights hold where any policy says so.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from model.state.geography import N_SECTORS, SECTOR_INDEX
@@ -43,6 +45,32 @@ from model.state.vocabulary import (
     NATIONALITY_KEYS,
     TITLE42_FLIGHT_BY_NATIONALITY,
 )
+
+
+class BorderRules(NamedTuple):
+    """What Border Patrol's consequences read (`border_patrol._consequences`), one
+    per-day array per setting (a kernel reads `rules.title42[day]`); built once per
+    run by `PolicyTimeline.border_rules`. Field meanings: see `PolicyTimeline`."""
+
+    title42: np.ndarray
+    title42_exception: np.ndarray
+    title42_by_air: np.ndarray
+    title42_uac_exempt: np.ndarray
+    family_acceptance: np.ndarray
+    title42_refused_by_air: np.ndarray
+    title42_flight: np.ndarray
+    port_return: np.ndarray
+    formal_removal_share: np.ndarray
+    interior: np.ndarray
+    interior_share: np.ndarray
+    aca: np.ndarray
+    aca_share: np.ndarray
+    aca_group: np.ndarray
+    mpp: np.ndarray
+    mpp_exempt: np.ndarray
+    mpp_nationality: np.ndarray
+    priorities: np.ndarray
+    priorities_detention_share: np.ndarray
 
 
 class PolicyTimeline:
@@ -103,6 +131,7 @@ class PolicyTimeline:
         self.interception = np.full(d, base_interception)
         self.aca_stays_share = 0.0
         self._fill(book, start)
+        self.border_rules = BorderRules(*(getattr(self, f) for f in BorderRules._fields))
 
     def _fill(self, book: PolicyBook, start) -> None:
         def days(p):  # the policy's days inside the run, as a slice
