@@ -7,7 +7,9 @@ CBP took a limited number a day (the `metering` policy: `daily_quota` per
 sector). Title 42 ended it in March 2020: the ports took no asylum seekers at
 all, and the lists stopped moving.
 
-On a day metering is in force (in force and no Title 42: `timeline.metering`):
+The policy is `config.policies.Metering` (its scenario table, and how it resolves
+into per-day arrays: `MeteringDays`, read here as `self.days`). On a day metering
+is in force (in force and no Title 42: `days.in_force`):
 
 1. Asylum seekers (with asylum intent, of the groups the policy names) who come to
    a port in a metered sector are not encountered: they join the back of that
@@ -32,6 +34,7 @@ import mesa
 import numba
 import numpy as np
 
+from model.config.policies import Metering
 from model.state.capacity import CarriedRoom, fit_families
 from model.state.geography import N_SECTORS
 from model.state.scaling import whole_agents
@@ -55,6 +58,7 @@ class PortMetering(mesa.Agent):
     def __init__(self, model):
         super().__init__(model)
         self.room = CarriedRoom(N_SECTORS, model.scale)
+        self.days = model.timeline.resolved[Metering]  # what the policy says each day
         self.waiting = np.empty(0, dtype=np.int64)
         leave = model.scenario.metering_daily_leave  # a day's chance: the days until leaving are
         self._log_stay = math.log1p(-leave) if leave < 1.0 else -math.inf  # geometric
@@ -65,14 +69,14 @@ class PortMetering(mesa.Agent):
         if metering is in force then: asylum seekers by the mix of who comes to a
         port (nationality x demographic, of the groups metered), each family in a
         metered sector by its nationality's routes, in a random order of waiting."""
-        m, s, t = self.model, self.model.scenario, self.model.timeline
+        m, s, t = self.model, self.model.scenario, self.days
         agents = whole_agents(s.initial_metering_waiting, m.scale)
-        if agents == 0 or not t.metering[0]:
+        if agents == 0 or not t.in_force[0]:
             return
         mig = m.migrants
         pop, b = mig.pop, mig.behaviour
         weights = (b.base_departures[:, None] * b.intent_share[:, None] * b.demographic_mix
-                   * b.port_share[None, :]).ravel() * t.metering_group[0]
+                   * b.port_share[None, :]).ravel() * t.group[0]
         exact = agents * weights / weights.sum()
         counts = np.floor(exact).astype(np.int64)
         counts[np.argmax(exact - counts)] += agents - counts.sum()  # whole agents adding up
@@ -81,7 +85,7 @@ class PortMetering(mesa.Agent):
         attrs["asylum_intent"][:] = True  # on a list to ask for asylum
         rows = pop.add(len(attrs["uid"]), day=0, **attrs)
         mig.people_set_out += len(rows)
-        routes = (b.sector_weights[pop.group[rows]] + 1e-9) * t.metering_sector[0]
+        routes = (b.sector_weights[pop.group[rows]] + 1e-9) * t.sector[0]
         cdf = np.cumsum(routes / routes.sum(axis=1, keepdims=True), axis=1)
         u = m.streams.uniform(Decision.METERING_START, pop, rows, 0)
         pop.sector[rows] = np.minimum((u[:, None] >= cdf).sum(axis=1), N_SECTORS - 1)
@@ -99,17 +103,17 @@ class PortMetering(mesa.Agent):
         Returns the people encountered today (rows, sector, at a port)."""
         if leaving.size:
             self._leave(leaving, day)
-        t = self.model.timeline
-        if not t.metering[day]:
-            if self.waiting.size and not t.title42[day]:
+        t = self.days
+        if not t.in_force[day]:
+            if self.waiting.size and not self.model.timeline.title42[day]:
                 return self._take_everyone(caught, sectors, at_port, day)
             return caught, sectors, at_port
         m = self.model
         pop = m.migrants.pop
-        self.room.grant(t.metering_quota[day])
+        self.room.grant(t.quota[day])
         caught, sectors, at_port, self.waiting, joined, delay = _metering_day(
             caught, sectors, at_port, self.waiting, pop.status, pop.family, pop.uid, pop.group,
-            pop.asylum_intent, pop.sector, t.metering_group[day], t.metering_sector[day],
+            pop.asylum_intent, pop.sector, t.group[day], t.sector[day],
             self.room.credit, day + m.streams.day_offset,
             m.streams.keys[Decision.METERING_LEAVES], self._log_stay)
         self.room.settle()
