@@ -272,11 +272,14 @@ class ICE(mesa.Agent):
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
             self._marks = np.zeros(len(pop.status), dtype=np.int32)
         self._stamp += 1
+        documents = (destination not in _NO_DOCUMENTS,
+                     float(self.model.scenario.removal_processing_days))
+        route = (seats.credit, seats.granted, key, to_agents(people, seats.scale),
+                 seats.scale == 1)
         aboard, rest = _board(
-            queue[0] if len(queue) == 1 else np.concatenate(queue), pop.status, pop.pending,
-            int(destination), self._marks, self._stamp, pop.status_since, day,
-            destination not in _NO_DOCUMENTS, float(self.model.scenario.removal_processing_days),
-            pop.family, seats.credit, seats.granted, key, to_agents(people, seats.scale), seats.scale == 1)
+            queue[0] if len(queue) == 1 else np.concatenate(queue),
+            (pop.status, pop.pending, pop.status_since, pop.family), int(destination),
+            self._marks, self._stamp, day, documents, route)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
 
@@ -398,13 +401,17 @@ def _still_waiting(rows, status, pending, destination, marks, stamp):
 
 
 @numba.njit(cache=True)
-def _board(line, status, pending, destination, marks, stamp, since, day, needs_documents,
-           processing_days, family, room, granted, key, seats, whole):
-    """`ICE.board` in one call: (aboard, rest of the line), each in line order. The
-    route's room (`room`, `granted`: a `CarriedRoom`'s arrays) is granted the flight's
-    `seats` (in agents; `whole`: at full scale); of the line still waiting
-    (`_still_waiting`), those ready to fly take `room[key]` with `fit_families`; what is
-    left is settled."""
+def _board(line, people, destination, marks, stamp, day, documents, route):
+    """`ICE.board` in one call: (aboard, rest of the line), each in line order.
+    `people`: the population's (status, pending, status_since, family); `documents`:
+    (whether travel documents are needed, the days they take); `route`: (room,
+    granted: its `CarriedRoom`'s arrays, key: the route's index, seats: the flight's,
+    in agents, whole: at full scale). The route's room is granted the flight's seats;
+    of the line still waiting (`_still_waiting`), those ready to fly take `room[key]`
+    with `fit_families`; what is left is settled."""
+    status, pending, since, family = people
+    needs_documents, processing_days = documents
+    room, granted, key, seats, whole = route
     grant_one(room, granted, key, seats)
     rows = _still_waiting(line, status, pending, destination, marks, stamp)
     ready = np.ones(rows.size, dtype=np.bool_)  # no travel documents to wait for

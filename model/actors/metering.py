@@ -111,11 +111,11 @@ class PortMetering(mesa.Agent):
         m = self.model
         pop = m.migrants.pop
         self.room.grant(t.quota[day])
+        people = (pop.status, pop.family, pop.uid, pop.group, pop.asylum_intent, pop.sector)
+        leaving = (m.streams.keys[Decision.METERING_LEAVES], self._log_stay)
         caught, sectors, at_port, self.waiting, joined, delay = _metering_day(
-            caught, sectors, at_port, self.waiting, pop.status, pop.family, pop.uid, pop.group,
-            pop.asylum_intent, pop.sector, t.group[day], t.sector[day],
-            self.room.credit, day + m.streams.day_offset,
-            m.streams.keys[Decision.METERING_LEAVES], self._log_stay)
+            caught, sectors, at_port, self.waiting, people, (t.group[day], t.sector[day]),
+            self.room.credit, day + m.streams.day_offset, leaving)
         self.room.settle()
         if joined.size:
             m.migrants.pop.move(joined, Status.METERED, day, delay)
@@ -179,17 +179,23 @@ def _leave_delays(rows, uid, family, day, key, log_stay):
 
 
 @numba.njit(cache=True)
-def _metering_day(caught, sectors, at_port, waiting, status, family, uid, group, intent,
-                  sector, group_metered, sector_metered, room, day, leave_key, log_stay):
+def _metering_day(caught, sectors, at_port, waiting, people, metered, room, day, leaving):
     """A metering day in one pass. Today's apprehended asylum seekers at a metered
     port join the back of the lists; people no longer METERED are dropped from them;
     then, in list order (longest waiting first), each family is taken if its sector's
     `room` (agents, used up in place) still fits it whole (`fit_families`).
 
+    `people`: the population's (status, family, uid, group, asylum_intent, sector);
+    `metered`: today's (groups, sectors) metered; `leaving`: (the stream key, the log
+    of the daily chance to stay) the days until a newcomer leaves are drawn from.
+
     Returns (encountered rows, their sectors, at a port: today's apprehended who
     did not join a list, then those taken off the lists), the lists after today,
     the people who joined and stay, and the days until each of those leaves.
     """
+    status, family, uid, group, intent, sector = people
+    group_metered, sector_metered = metered
+    leave_key, log_stay = leaving
     n = caught.size
     joins = np.zeros(n, dtype=np.bool_)
     for i in range(n):

@@ -130,9 +130,11 @@ def _release(rows, reporting, to_court, day, memory, hearing_inputs, pending, mo
 
 
 @numba.njit(cache=True)
-def _record_encounters(rows, sectors, at_port, day, month, fy, nationality, demographic,
-                       last_day, last_month, last_fy, n_encounters, today):
-    """`Migrants.record_encounters` in one pass; `today` is the recorder's row."""
+def _record_encounters(rows, sectors, at_port, day, month, fy, history, today):
+    """`Migrants.record_encounters` in one pass; `history`: the population's (nationality,
+    demographic, last_encounter_day, last_encounter_month, last_encounter_fy,
+    n_encounters); `today` is the recorder's row."""
+    nationality, demographic, last_day, last_month, last_fy, n_encounters = history
     today[_ENCOUNTERS] += rows.size
     today[_UNIQUE] += rows.size  # one attempt a day, so a day's people are distinct
     for i in range(rows.size):
@@ -264,10 +266,10 @@ class Migrants:
         if len(rows) == 0:
             return
         pop = self.pop
+        history = (pop.nationality, pop.demographic, pop.last_encounter_day,
+                   pop.last_encounter_month, pop.last_encounter_fy, pop.n_encounters)
         _record_encounters(rows, sectors, at_port, day, self.month_of_day[day],
-                           self.fiscal_year_of_day[day], pop.nationality, pop.demographic,
-                           pop.last_encounter_day, pop.last_encounter_month, pop.last_encounter_fy,
-                           pop.n_encounters, self.recorder.today)
+                           self.fiscal_year_of_day[day], history, self.recorder.today)
 
     # -- outcomes ----------------------------------------------------------
     def record_outcome(self, rows: np.ndarray, entered: bool) -> None:
