@@ -129,7 +129,7 @@ def parameter_hint(where: str, name: str) -> Any:
     parameter = parts[0]
     if parameter not in PARAMETER_TYPES:
         raise PriorsError(f"{where}: unknown parameter {parameter!r} (a field of "
-                          f"BorderScenario in model/scenario.py)")
+                          f"BorderScenario in model/config/scenario.py)")
     hint = PARAMETER_TYPES[parameter]
     default = BorderScenario._scenario_defaults[parameter]
     if parameter == "push":

@@ -185,7 +185,7 @@ def _measurement(where: str, table: dict) -> dict:
                                    f"target (known: {', '.join(FLIGHT_COLUMNS)})")
         elif column not in HOW:
             raise TargetsError(f"{where}.columns: unknown column {column!r} (not a "
-                               f"monthly.csv column; see model/recorder.py)")
+                               f"monthly.csv column; see model/state/recorder.py)")
         elif HOW[column] == "rate":
             raise TargetsError(f"{where}.columns: {column!r} is a share, not a count: "
                                f"it cannot be summed")
