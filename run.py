@@ -51,8 +51,8 @@ if _AS_COMMAND:
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model import ScenarioError, load_scenario, simulate
     from model.output import OutputError, claimed_out_dir, write_outputs
-    from model.scale_check import check_scale
-    from model.scenario import SCENARIO_DIR
+    from model.config.scale_check import check_scale
+    from model.config.scenario import SCENARIO_DIR
     from model.simulate import run_identity
     from reports.progress import run_feedback
     from reports.run_report import headline_table, report_page

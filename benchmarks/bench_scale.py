@@ -161,7 +161,7 @@ def _num(value: float) -> float:
 
 def compare(full: pd.DataFrame, coarse: pd.DataFrame, scale: int) -> dict:
     """Every column x fiscal year of one coarse scale: {column: {fiscal year: check}}."""
-    from model.recorder import COLUMNS
+    from model.state.recorder import COLUMNS
 
     checks: dict[str, dict[str, dict]] = {}
     years = full.index.get_level_values("fiscal_year").unique()

@@ -8,8 +8,9 @@ often they have been caught, or tries again a few days later. A steady inflow
 of new people keeps the population growing, as departures do in the real model.
 
 - `run_vectorised` is written the way `model/` is: people are rows of
-  `model.people.Population`, `model.calendar.DueQueue` says who is due each
-  day, and each decision is one numpy draw over the day's due rows.
+  `model.state.people.Population`, whose moves schedule people on its
+  `DueQueue` (`Population.move`, `Population.due`: who is due each day), and
+  each decision is one numpy draw over the day's due rows.
 - `run_per_object` is the same loop as a typical Mesa user would write it:
   one `mesa.Agent` per person, `model.agents.do("step")` each day, scalar draws
   from `model.rng`.
@@ -33,9 +34,8 @@ if __package__ in (None, ""):  # run as a script: make `model` importable
 import mesa
 import numpy as np
 
-from model.calendar import DueQueue
-from model.geography import N_SECTORS
-from model.people import NEVER, Population, Status
+from model.state.geography import N_SECTORS
+from model.state.people import Population, Status
 
 TOTALS = ("encounters", "evasions", "gave_up")
 
@@ -78,27 +78,25 @@ def run_vectorised(n: int, days: int, seed: int, params: LoopParams = PARAMS) ->
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     inflow = params.inflow(n)
-    pop = Population(capacity=n + inflow * days)
-    queue = DueQueue(days)
+    pop = Population(capacity=n + inflow * days, n_days=days)
     cdf, apprehension = np.asarray(params.sector_cdf()), np.asarray(params.apprehension)
     counts = dict.fromkeys((*TOTALS, "people_days"), 0)
-    _arrive(pop, queue, n, day=0)
+    _arrive(pop, n, day=0)
     for day in range(days):
-        _arrive(pop, queue, inflow, day)
+        _arrive(pop, inflow, day)
         counts["people_days"] += pop.n
-        due = queue.pop(day, pop.next_day)
-        _cross(pop, queue, due, day, rng, cdf, apprehension, params, counts)
+        due = pop.due(day)[Status.AT_BORDER]
+        _cross(pop, due, day, rng, cdf, apprehension, params, counts)
     return _result(counts, pop.n, started)
 
 
-def _arrive(pop: Population, queue: DueQueue, count: int, day: int) -> None:
+def _arrive(pop: Population, count: int, day: int) -> None:
     """New people at the border, due to cross today."""
     rows = pop.add(count, day=day, status=Status.AT_BORDER)
-    pop.next_day[rows] = day
-    queue.push(rows, np.full(count, day))
+    pop.move(rows, Status.AT_BORDER, day, 0)  # due today
 
 
-def _cross(pop: Population, queue: DueQueue, rows: np.ndarray, day: int,
+def _cross(pop: Population, rows: np.ndarray, day: int,
            rng: np.random.Generator, cdf: np.ndarray, apprehension: np.ndarray,
            params: LoopParams, counts: dict) -> None:
     """Everyone in `rows` crosses today; one vectorised draw per decision."""
@@ -107,8 +105,7 @@ def _cross(pop: Population, queue: DueQueue, rows: np.ndarray, day: int,
     caught = rng.random(len(rows)) < apprehension[sector]
 
     evaders = rows[~caught]
-    pop.set_status(evaders, Status.EVADED_INTO_US, day)
-    pop.next_day[evaders] = NEVER
+    pop.move(evaders, Status.EVADED_INTO_US, day)  # no due day
 
     returned = rows[caught]
     pop.n_encounters[returned] += 1
@@ -116,14 +113,11 @@ def _cross(pop: Population, queue: DueQueue, rows: np.ndarray, day: int,
         params.give_up_base + params.give_up_per_encounter * pop.n_encounters[returned], 1.0)
     gives_up = rng.random(len(returned)) < p_give_up
     quitters = returned[gives_up]
-    pop.set_status(quitters, Status.GAVE_UP, day)
-    pop.next_day[quitters] = NEVER
+    pop.move(quitters, Status.GAVE_UP, day)
 
     retry = returned[~gives_up]
-    when = day + 1 + rng.poisson(params.retry_poisson_mean, len(retry))
-    pop.set_status(retry, Status.AT_BORDER, day)
-    pop.next_day[retry] = when
-    queue.push(retry, when)
+    delay = 1 + rng.poisson(params.retry_poisson_mean, len(retry))
+    pop.move(retry, Status.AT_BORDER, day, delay)
 
     counts["encounters"] += len(returned)
     counts["evasions"] += len(evaders)

@@ -53,7 +53,7 @@ from calibration.priors import (
 from calibration.targets import (TARGETS_FILE, Target, TargetsError, load_targets,
                                  observed_values, simulated_values)
 from model import load_scenario, simulate
-from model.scale_check import check_scale
+from model.config.scale_check import check_scale
 from model.simulate import code_version
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
@@ -235,7 +235,7 @@ def new_fit_dir(kind: str = "calibrate") -> Path:
 def committed_fit_dirs() -> set[Path]:
     """The folders holding a fit that scenarios run with: calibration/ and the folder of
     every file a scenario in scenarios/ names with `calibrated = ...`."""
-    from model.scenario import SCENARIO_DIR, resolve_path
+    from model.config.scenario import SCENARIO_DIR, resolve_path
     from model.tables_file import read_toml
 
     folders = {CALIBRATION_DIR}

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from model.tables_file import read_named_tables
-from model.scenario import PARAMETER_TYPES, BorderScenario, check_month_format
-from model.validation import NonNegative, ScenarioError, check_value
-from model.vocabulary import NATIONALITY_KEYS
+from model.config.scenario import PARAMETER_TYPES, BorderScenario, check_month_format
+from model.config.validation import NonNegative, ScenarioError, check_value
+from model.state.vocabulary import NATIONALITY_KEYS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 PRIORS_FILE = CALIBRATION_DIR / "priors.toml"
@@ -129,7 +129,7 @@ def parameter_hint(where: str, name: str) -> Any:
     parameter = parts[0]
     if parameter not in PARAMETER_TYPES:
         raise PriorsError(f"{where}: unknown parameter {parameter!r} (a field of "
-                          f"BorderScenario in model/scenario.py)")
+                          f"BorderScenario in model/config/scenario.py)")
     hint = PARAMETER_TYPES[parameter]
     default = BorderScenario._scenario_defaults[parameter]
     if parameter == "push":

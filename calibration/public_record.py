@@ -63,7 +63,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.validation import ScenarioError
+from model.config.validation import ScenarioError
 
 RECORD_FILE = Path(__file__).resolve().parent / "public_record.csv"
 HOW = ("total", "average", "on the day", "capacity")

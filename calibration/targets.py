@@ -31,9 +31,9 @@ import pandas as pd
 
 from calibration.public_record import RECORD_FILE, RecordFigure, held_out, load_record
 from model.tables_file import read_named_tables
-from model.recorder import COLUMNS
-from model.validation import ScenarioError
-from model.vocabulary import DESTINATIONS
+from model.state.recorder import COLUMNS
+from model.config.validation import ScenarioError
+from model.state.vocabulary import DESTINATIONS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 TARGETS_FILE = CALIBRATION_DIR / "targets.toml"
@@ -280,7 +280,7 @@ def _measurement(where: str, table: dict) -> dict:
                                    f"target (known: {', '.join(FLIGHT_COLUMNS)})")
         elif column not in HOW:
             raise TargetsError(f"{where}.columns: unknown column {column!r} (not a "
-                               f"monthly.csv column; see model/recorder.py)")
+                               f"monthly.csv column; see model/state/recorder.py)")
         elif HOW[column] == "rate":
             raise TargetsError(f"{where}.columns: {column!r} is a share, not a count: "
                                f"it cannot be summed")

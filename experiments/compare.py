@@ -42,9 +42,9 @@ import pandas as pd
 from experiments.costs import CostItem, check_distinct, load_costs, price, unit_cost_table
 from experiments.spec import SpecError, Sweep, parse_spec
 from model import load_scenario
-from model.recorder import COLUMNS
-from model.scale_check import check_scale
-from model.scenario import resolve_path
+from model.state.recorder import COLUMNS
+from model.config.scale_check import check_scale
+from model.config.scenario import resolve_path
 
 OUTCOMES = ("encounters", "unique_encountered", "repeat_encounter_rate", "title42_expulsions",
             "releases", "mpp_waiting", "violence_incidents", "detention_population", "flights",

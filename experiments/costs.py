@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from model import ScenarioError
-from model.recorder import COLUMNS
+from model.state.recorder import COLUMNS
 from model.tables_file import read_named_tables
 
 DEFAULT_COSTS = Path(__file__).resolve().parent.parent / "costs" / "unit_costs.toml"

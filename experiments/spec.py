@@ -21,7 +21,7 @@ Morris elementary effects (`run.py sensitivity`); they vary ranges only, and a
 `[sensitivity]` table names what to analyse:
 
     [sensitivity]
-    outputs = ["encounters", "releases"]   # monthly.csv columns (see model.recorder)
+    outputs = ["encounters", "releases"]   # monthly.csv columns (see model.state.recorder)
     period = "run"                         # "run" (the whole run) or a fiscal year, "FY2020"
     levels = 4                             # morris only: grid levels (even, >= 2)
     second_order = false                   # saltelli only: also second-order indices
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 
 from model import ScenarioError, load_scenario
-from model.scale_check import check_scale
-from model.scenario import SCENARIO_DIR, resolve_path
+from model.config.scale_check import check_scale
+from model.config.scenario import SCENARIO_DIR, resolve_path
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
                   "samples", "start", "end", "vary", "sensitivity")
@@ -473,7 +473,7 @@ def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | 
                         f"designs (design is {design!r})")
     if not isinstance(table, dict):
         raise SpecError(f"{where}: sensitivity: expected a table, got {_short(table)}")
-    from model.recorder import COLUMNS
+    from model.state.recorder import COLUMNS
 
     for key in table:
         if key not in SENSITIVITY_KEYS:

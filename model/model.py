@@ -26,21 +26,22 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from model.border_patrol import BorderPatrol
-from model.calendar import RunCalendar
-from model.courts import ImmigrationCourts
-from model.flights import schedule_flights
-from model.ice import ICE
-from model.metering import PortMetering
-from model.mexico import MexicanAuthorities
-from model.migrants import Migrants
-from model.policies import PolicyBook
-from model.recorder import Recorder
-from model.scenario import LoadedScenario, load_scenario, push_by_month
-from model.streams import RandomStreams
-from model.timeline import PolicyTimeline
-from model.validation import ScenarioError
-from model.vocabulary import N_ARREST, N_STATUS, NATIONALITY_KEYS, Pending, ReturnMode, Status
+from model.actors.border_patrol import BorderPatrol
+from model.state.calendar import RunCalendar
+from model.actors.courts import ImmigrationCourts
+from model.actors.flights import schedule_flights
+from model.actors.ice import ICE
+from model.actors.metering import PortMetering
+from model.actors.mexico import MexicanAuthorities
+from model.actors.migrants import Migrants
+from model.config.policies import PolicyBook
+from model.state.recorder import Recorder
+from model.state.scaling import whole_agents
+from model.config.scenario import LoadedScenario, load_scenario, push_by_month
+from model.state.streams import RandomStreams
+from model.config.timeline import PolicyTimeline
+from model.config.validation import ScenarioError
+from model.state.vocabulary import N_ARREST, N_STATUS, NATIONALITY_KEYS, Pending, ReturnMode, Status
 
 
 @contextmanager
@@ -95,8 +96,8 @@ class BorderModel(mesa.Model):
         self.push = self._push_by_month()
         self._push_rows = list(self.push)  # one object a month (`Behaviour.departures` keys on it)
         # room for everyone up front: growing millions of rows mid-run costs copies
-        expected = int(sum(self.scenario.departures_per_day.values()) * self.calendar.n_days
-                       * self.push.mean() * 1.5 / scale)
+        expected = whole_agents(sum(self.scenario.departures_per_day.values())
+                                * self.calendar.n_days * self.push.mean() * 1.5, scale)
         self.migrants = Migrants(self, self.calendar.n_days, expected)
         self.migrants.seed_in_transit(self.push[0])
         self.mexico = MexicanAuthorities(self)
@@ -134,7 +135,7 @@ class BorderModel(mesa.Model):
         self.mexico.start_day(day)
         mig.set_out(day, self._push_rows[self.calendar.month_of_day[day]])
 
-        due = mig.due(day)
+        due = mig.pop.due(day)
         arriving = due[Status.EN_ROUTE]
         stopped, arrived = self.mexico.intercepts(arriving, day)
         self.recorder.add("mexico_interceptions", len(stopped))

@@ -24,11 +24,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from model.flights import FlightRecord
+from model.actors.flights import FlightRecord
 from model.model import BorderModel, ctrl_c_as_keyboard_interrupt
-from model.recorder import COLUMNS
-from model.scale_check import check_scale
-from model.scenario import LoadedScenario, load_scenario
+from model.state.recorder import COLUMNS
+from model.config.scale_check import check_scale
+from model.config.scenario import LoadedScenario, load_scenario
 
 FLIGHT_COLUMNS = list(FlightRecord._fields)  # flights.csv: one row per scheduled flight
 # what a fiscal-year total means for each aggregation
@@ -209,12 +209,21 @@ def _library_versions() -> tuple:
     return tuple(versions.items())
 
 
+# The code that makes a run's numbers: the three layers and the two modules on top.
+# Not the package's __init__, nor the files it writes or reads (output.py, tables_file.py):
+# editing those must not make a sweep's finished runs look stale (`experiments.runner`
+# resumes a sweep only with the same code_version()).
+SIMULATION_CODE = ("state/*.py", "config/*.py", "actors/*.py", "model.py", "simulate.py")
+
+
 @functools.cache
 def code_version() -> str:
-    """A fingerprint of the model's code: the sha256 of model/*.py, so output from
-    older code is never taken for this run's (constant for a process: cached)."""
+    """A fingerprint of the simulation's code: the sha256 of the files in
+    `SIMULATION_CODE` (paths relative to model/, and contents), so output from
+    other code is never taken for this run's (constant for a process: cached)."""
+    root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted({p for pattern in SIMULATION_CODE for p in root.glob(pattern)}):
+        digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

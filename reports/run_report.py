@@ -24,7 +24,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from model.policies import (
+from model.config.policies import (
     MPP,
     GuatemalaAgreement,
     InteriorRepatriation,
@@ -33,7 +33,7 @@ from model.policies import (
     RemovalMoratorium,
     Title42,
 )
-from model.recorder import COLUMNS
+from model.state.recorder import COLUMNS
 
 # the fiscal-year table `run.py run` prints and the page shows
 HEADLINE_COLUMNS = ["encounters", "unique_encountered", "repeat_encounter_rate",

@@ -22,8 +22,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run as cli  # noqa: E402
-from model.scenario import load_scenario  # noqa: E402
-from model.validation import ScenarioError  # noqa: E402
+from model.config.scenario import load_scenario  # noqa: E402
+from model.config.validation import ScenarioError  # noqa: E402
 
 # A small, complete scenario of our own, so these tests do not depend on the
 # exact dates and policy ids of scenarios/historical.toml (which is data and

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
 import run as cli  # noqa: E402
 from model import ScenarioError, load_scenario, simulate  # noqa: E402
 from helpers import one_error_line  # noqa: E402
-from model.scale_check import check_scale  # noqa: E402
+from model.config.scale_check import check_scale  # noqa: E402
 
 SHORT = ("--set", "end=2019-03-31")  # the historical scenario's first six months: 182 days
 

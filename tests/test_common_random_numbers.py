@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model import simulate
-from model.streams import Decision, RandomStreams
+from model.state.streams import Decision, RandomStreams
 
 SCALE = 50
 

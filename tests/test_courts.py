@@ -6,8 +6,8 @@ import pytest
 
 from calibration.public_record import load_record, model_value
 from model import BorderModel, load_scenario
-from model.courts import _filing_kernel, _survival
-from model.recorder import COLUMNS
+from model.actors.courts import _filing_kernel, _survival
+from model.state.recorder import COLUMNS
 
 RELEASES = [c.name for c in COLUMNS].index("releases")
 

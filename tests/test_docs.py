@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from model.recorder import columns_markdown
+from model.state.recorder import columns_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

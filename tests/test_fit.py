@@ -197,7 +197,7 @@ def test_a_bad_priors_file_is_refused_by_the_command(tmp_path, capsys):
     assert cli.main(["calibrate", "--priors", str(priors), "--targets", str(targets)]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert line == (f"error: {priors}: priors.apprehension.*: unknown parameter 'apprehension' "
-                    f"(a field of BorderScenario in model/scenario.py)")
+                    f"(a field of BorderScenario in model/config/scenario.py)")
 
 
 def test_report_only_needs_a_posterior_and_starts_nothing_without_one(tmp_path, capsys,

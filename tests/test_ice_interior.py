@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from model import BorderModel, load_scenario, simulate
-from model.policies import FamilyDetention
-from model.vocabulary import Arrest, Status
+from model.config.policies import FamilyDetention
+from model.state.vocabulary import Arrest, Status
 
 SCALE = 25
 _cache: dict = {}

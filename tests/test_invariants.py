@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from model import BorderModel, load_scenario, simulate
-from model.people import Status
-from model.recorder import COLUMNS
+from model.state.people import Status
+from model.state.recorder import COLUMNS
 
 REQUIRED_MONTHLY = [
     "month", "encounters", "unique_encountered", "repeat_encounter_rate", "encounters_mexico",

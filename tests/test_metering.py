@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from model import BorderModel, simulate
-from model.calendar import RunCalendar
-from model.capacity import CarriedRoom
-from model.geography import N_SECTORS
-from model.recorder import COLUMN_INDEX
-from model.vocabulary import Pending, Status
+from model.actors.behaviour import cross_rows
+from model.config.policies import Metering
+from model.state.capacity import CarriedRoom
+from model.state.geography import N_SECTORS
+from model.state.recorder import COLUMN_INDEX
+from model.state.vocabulary import Pending, Status
 
 RECORD = {"2018-11-30": 6000, "2019-05-31": 18700, "2019-08-08": 26000, "2020-02-29": 15000}
 
@@ -36,7 +37,7 @@ def test_the_lists_start_with_the_scenarios_people():
         pop = model.migrants.pop
         on_list = model.metering.waiting
         assert pop.asylum_intent[on_list].all()
-        assert model.timeline.metering_sector[0, pop.sector[on_list]].all()  # a metered sector
+        assert model.metering.days.sector[0, pop.sector[on_list]].all()  # a metered sector
         model.step()
         first = model.recorder.values[0]
         # the first day's stock is the seeded lists give or take that day's moves
@@ -46,7 +47,7 @@ def test_the_lists_start_with_the_scenarios_people():
 def test_no_sector_takes_more_than_its_quota_in_a_day():
     """At full scale nothing carries: each day, each sector takes at most its quota."""
     model = BorderModel("historical", seed=2, scale=1, end="2019-01-31")
-    pop, quota = model.migrants.pop, model.timeline.metering_quota
+    pop, quota = model.migrants.pop, model.metering.days.quota
     taken_any = 0
     for day in range(model.calendar.n_days):
         before = np.flatnonzero(metered(model))
@@ -142,16 +143,20 @@ def test_people_leaving_a_list_cross_between_the_ports():
     rows = np.arange(200)
     pop.pending[rows[::2]] = Pending.CROSS_BETWEEN_PORTS
     marked = pop.pending[rows] == Pending.CROSS_BETWEEN_PORTS
-    _, _, at_port = model.migrants.behaviour.cross(pop, rows, 0)
+    _, _, at_port = cross_rows(rows, model.migrants.behaviour.cross_inputs(pop, 0))
     assert not at_port[marked].any() and at_port[~marked].all()
     assert (pop.pending[rows[marked]] == -1).all()  # the mark is used up by that crossing
 
 
 def test_quota_and_sectors_come_from_the_policy_and_title42_overrides_them():
     model = BorderModel("historical", seed=0, scale=100, end="2020-06-30")
-    t, calendar = model.timeline, RunCalendar(date(2018, 10, 1), date(2020, 6, 30))
-    may_2019, july_2019 = calendar.day(date(2019, 5, 1)), calendar.day(date(2019, 7, 1))
-    assert t.metering_quota[may_2019].sum() == pytest.approx(40 + 38 + 15 + 15 + 8 + 10 + 15 + 5)
-    assert t.metering_quota[july_2019].sum() < t.metering_quota[may_2019].sum()
-    assert not t.metering_sector[may_2019, 5]  # big bend: no list
-    assert not t.metering[calendar.day(date(2020, 3, 21)):].any()
+    t, start = model.timeline.resolved[Metering], model.calendar.start
+
+    def day(when: date) -> int:
+        return (when - start).days
+
+    may_2019, july_2019 = day(date(2019, 5, 1)), day(date(2019, 7, 1))
+    assert t.quota[may_2019].sum() == pytest.approx(40 + 38 + 15 + 15 + 8 + 10 + 15 + 5)
+    assert t.quota[july_2019].sum() < t.quota[may_2019].sum()
+    assert not t.sector[may_2019, 5]  # big bend: no list
+    assert not t.in_force[day(date(2020, 3, 21)):].any()

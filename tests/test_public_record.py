@@ -9,7 +9,7 @@ from calibration.public_record import (COUNTS, HOW, RECORD_FILE, SPLITS, RecordE
                                        RecordFigure,
                                        comparison_table, held_out, load_record, model_value,
                                        month_period, record_value, with_derived)
-from model.recorder import COLUMNS
+from model.state.recorder import COLUMNS
 
 PERIOD = re.compile(r"^(FY\d{4}|\d{4}-\d{2}-\d{2}(/\d{4}-\d{2}-\d{2})?)$")
 COMPOSITION = ("encounters_single_adults", "encounters_family_units",

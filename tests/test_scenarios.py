@@ -3,8 +3,8 @@
 import pytest
 
 from model import load_scenario, simulate
-from model.scenario import SCENARIO_DIR
-from model.validation import ScenarioError
+from model.config.scenario import SCENARIO_DIR
+from model.config.validation import ScenarioError
 
 SCALE = 25
 COUNTERFACTUALS = ["port_return_only", "interior_repatriation", "mpp_off", "mpp_on",

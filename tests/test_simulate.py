@@ -126,7 +126,7 @@ def test_invariants_hold_through_simulate_for_every_scenario():
 
 
 def test_policies_are_looked_up_by_class_and_a_loaded_scenario_keeps_its_window():
-    from model.policies import MPP, PolicyBook, Title42
+    from model.config.policies import MPP, PolicyBook, Title42
 
     loaded = load_scenario("historical", end="2020-06-30")
     book = PolicyBook(loaded.policies, loaded.start)

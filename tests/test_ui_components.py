@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import solara
 
-from model.recorder import COLUMN_INDEX
+from model.state.recorder import COLUMN_INDEX
 from ui import session
 from ui import settings as ui_settings
 from calibration.seed_figures import SEED_FIGURES

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ROOT
 from model import ScenarioError, load_scenario
-from model.scenario import SCENARIO_DIR
+from model.config.scenario import SCENARIO_DIR
 from ui import files
 from ui import settings as ui_settings
 from ui.serve import ServeError, bind, check_token, decide_token, is_loopback

@@ -15,7 +15,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from model.geography import SECTORS
+from model.state.geography import SECTORS
 from ui.blit import BlittedFigure
 from ui.day_view import DayView
 from ui.places import AIRPORTS, MAP_EXTENT, MPP_CITIES, SECTOR_STATIONS, outline

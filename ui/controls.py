@@ -17,7 +17,7 @@ import solara.lab
 import traitlets
 
 from model import ScenarioError
-from model.geography import SECTOR_KEYS, SECTORS
+from model.state.geography import SECTOR_KEYS, SECTORS
 from ui import files, html, session
 from ui import settings as ui_settings
 from ui.settings import MPP_KINDS, SCALES, Settings

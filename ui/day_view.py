@@ -13,9 +13,9 @@ from datetime import date
 import numpy as np
 from matplotlib.dates import date2num
 
-from model.geography import N_SECTORS, SECTORS
-from model.recorder import COLUMN_INDEX
-from model.vocabulary import Status
+from model.state.geography import N_SECTORS, SECTORS
+from model.state.recorder import COLUMN_INDEX
+from model.state.vocabulary import Status
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable
 
 from model import ScenarioError
-from model.scenario import SCENARIO_DIR
+from model.config.scenario import SCENARIO_DIR
 
 MAX_UPLOAD_BYTES = 1_000_000  # a scenario file is a few kB; historical.toml is ~60 kB
 MAX_FILES = 200  # scenario files the page keeps in one folder (saved, or uploaded)

@@ -13,7 +13,7 @@ import functools
 import json
 from pathlib import Path
 
-from model.geography import SECTOR_KEYS
+from model.state.geography import SECTOR_KEYS
 
 SECTOR_STATIONS: dict[str, tuple[float, float]] = {
     "san_diego": (-117.08, 32.64),          # Chula Vista

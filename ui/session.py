@@ -21,7 +21,7 @@ from pathlib import Path
 import solara
 
 from model import BorderModel, ScenarioError
-from model.scenario import SCENARIO_DIR
+from model.config.scenario import SCENARIO_DIR
 from ui import settings as ui_settings
 from ui.day_view import DayView, series
 

@@ -22,9 +22,9 @@ from typing import Any
 import tomli_w
 
 from model import LoadedScenario, ScenarioError, load_scenario
-from model.policies import POLICY_KINDS
-from model.scale_check import check_scale
-from model.scenario import SCENARIO_DIR, resolve_path
+from model.config.policies import POLICY_KINDS
+from model.config.scale_check import check_scale
+from model.config.scenario import SCENARIO_DIR, resolve_path
 
 DEFAULT_SCALE = 10  # a day takes about a millisecond; 0.5-1 % noise per seed (README "Scale")
 SCALES = (1, 2, 5, 10, 20, 50, 100)

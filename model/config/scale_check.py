@@ -16,8 +16,8 @@ from numbers import Integral
 
 import numpy as np
 
-from model.scenario import push_by_month
-from model.validation import ScenarioError
+from model.config.scenario import push_by_month
+from model.config.validation import ScenarioError
 
 MAX_AGENTS = 100_000_000  # about 150 bytes each in the model: 15 GB
 

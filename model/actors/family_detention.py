@@ -13,12 +13,19 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import over_capacity
-from model.streams import Decision
-from model.vocabulary import REMOVAL_BY_NATIONALITY, Pending, ReturnMode, Status
+from model.state.capacity import over_capacity
+from model.state.scaling import whole_agents
+from model.state.streams import Decision
+from model.state.vocabulary import (
+    CREDIBLE_FEAR,
+    IN_FAMILY_DETENTION,
+    PORT_REMOVAL,
+    REMOVAL,
+    Pending,
+    ReturnMode,
+    Status,
+)
 
-_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
-CREDIBLE_FEAR, PORT_REMOVAL = int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL)  # for kernels
 
 
 class FamilyResidentialCentres(mesa.Agent):
@@ -33,7 +40,7 @@ class FamilyResidentialCentres(mesa.Agent):
 
     def capacity(self, day: int) -> int:
         """Family beds today, in agents."""
-        return int(self.model.timeline.family_beds[day] / self.model.scale)
+        return whole_agents(self.model.timeline.family_beds[day], self.model.scale)
 
     def take(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Hold the families that fit (whole) for a credible-fear interview; return the rest."""
@@ -44,7 +51,7 @@ class FamilyResidentialCentres(mesa.Agent):
             rows, max(self.capacity(day) - self.held, 0))
         if len(taken):  # until the interview, within the stay limit
             interview = np.full(len(taken), Pending.CREDIBLE_FEAR, dtype=np.int8)
-            m.ice.detain_until_due(taken, interview, day, int(Status.IN_FAMILY_DETENTION),
+            m.ice.detain_until_due(taken, interview, day, IN_FAMILY_DETENTION,
                                    int(m.timeline.family_max_days[day]))
         return rest
 
@@ -62,7 +69,7 @@ class FamilyResidentialCentres(mesa.Agent):
         if len(removed):
             if m.timeline.moratorium[day]:  # no removals: wait a day, within the stay limit
                 waits = removed_left > 0
-                m.migrants.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
+                m.migrants.pop.move(removed[waits], Status.IN_FAMILY_DETENTION, day, 1)
                 m.migrants.release(removed[~waits], day)
             else:
                 m.ice.record_removals(removed)
@@ -85,11 +92,11 @@ class FamilyResidentialCentres(mesa.Agent):
         negative, left_negative = negative[fear_left > 0], fear_left[fear_left > 0]
         if len(negative) == 0:
             return
-        removal = _REMOVAL[pop.nationality[negative]]
+        removal = REMOVAL[pop.nationality[negative]]
         pop.pending[negative] = removal
         by_port = removal == Pending.PORT_REMOVAL
         due = np.where(by_port, np.minimum(int(s.port_removal_days), left_negative), left_negative)
-        m.migrants.move(negative, Status.IN_FAMILY_DETENTION, day, due)
+        m.migrants.pop.move(negative, Status.IN_FAMILY_DETENTION, day, due)
         m.ice.join_lines(negative[~by_port])
 
     def keep_to_beds(self, day: int) -> None:

@@ -27,10 +27,11 @@ from typing import NamedTuple
 import mesa
 import numpy as np
 
-from model.capacity import CarriedRoom
-from model.policies import Flights
-from model.streams import Decision
-from model.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
+from model.state.capacity import CarriedRoom
+from model.config.policies import Flights
+from model.state.scaling import to_people
+from model.state.streams import Decision
+from model.state.vocabulary import DESTINATIONS, TITLE42_DESTINATIONS, Destination, ReturnMode, Status
 
 
 class FlightRecord(NamedTuple):
@@ -98,7 +99,7 @@ class Flight(mesa.Agent):
             self.status = "cancelled: nobody waiting"
         else:
             self.status = "flown"
-            self.passengers = len(rows) * m.scale
+            self.passengers = to_people(len(rows), m.scale)
         return rows
 
     def record(self) -> FlightRecord:
@@ -213,7 +214,7 @@ class FlightDay:
             stays = (m.streams.uniform(Decision.ACA_STAYS, migrants.pop, third_country, day)
                      < m.timeline.aca_stays_share)
             migrants.record_outcome(third_country[stays], entered=False)
-            migrants.move(third_country[stays], Status.IN_THIRD_COUNTRY, day)
+            migrants.pop.move(third_country[stays], Status.IN_THIRD_COUNTRY, day)
             migrants.send_back(third_country[~stays], ReturnMode.THIRD_COUNTRY, Status.AT_HOME,
                                day)
         if expelled is not None:

@@ -6,17 +6,33 @@ on the days `start <= date <= end`. Once per run, `timeline.PolicyTimeline`
 resolves them into per-day arrays that the actors read; where a policy object
 itself is needed, `PolicyBook.active(Title42, day)` looks it up by class, so a
 misspelled kind is an error, not a silent "not in force".
+
+The shape a policy kind can take whole (`Metering` shows it): one class holding
+its scenario table (its fields, checked from their types) and how it resolves
+into per-day arrays (`resolve`, returning a NamedTuple of them); the timeline
+calls `resolve` for every kind that has one and keeps the result
+(`timeline.resolved[Metering]`), and the kind's actor reads it. Adding such a
+kind touches this class, its actor and (for new random draws) `streams.Decision`,
+not timeline.py. The older kinds are still resolved by `PolicyTimeline` itself.
 """
 
 import dataclasses
 import typing
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, NamedTuple
 
-from model.geography import SECTOR_KEYS
-from model.vocabulary import DEMOGRAPHIC_KEYS, DESTINATIONS, NATIONALITY_KEYS
-from model.validation import (
+import numpy as np
+
+from model.state.geography import N_SECTORS, SECTOR_INDEX, SECTOR_KEYS
+from model.state.vocabulary import (
+    DEMOGRAPHIC_KEYS,
+    DESTINATIONS,
+    N_DEMOGRAPHIC,
+    N_NATIONALITY,
+    NATIONALITY_KEYS,
+)
+from model.config.validation import (
     Count,
     Days,
     Keys,
@@ -46,6 +62,16 @@ class Policy:
 
     def in_force(self, day: int) -> bool:
         return self.start_day <= day <= self.end_day
+
+    def days(self, n_days: int) -> slice:
+        """The days this policy is in force inside a run of `n_days`, as a slice."""
+        return slice(max(self.start_day, 0), min(self.end_day, n_days - 1) + 1)
+
+    # A kind that resolves itself defines
+    #     @classmethod
+    #     def resolve(cls, policies: list, timeline) -> NamedTuple
+    # (`policies`: the scenario's of this kind, in file order; `timeline`: the
+    # PolicyTimeline, filled for the other kinds): see `Metering`.
 
 
 @dataclass(frozen=True)
@@ -99,19 +125,53 @@ class MPP(Policy):
     mexico_requires_vaccination: bool = False
 
 
+class MeteringDays(NamedTuple):
+    """What metering says each day (`Metering.resolve`), for `actors.metering.PortMetering`."""
+
+    in_force: np.ndarray  # (day): any sector metered
+    sector: np.ndarray  # (day, sector): metered there
+    group: np.ndarray  # (day, nationality x demographic): who is metered
+    quota: np.ndarray  # (day, sector): people CBP takes off the lists a day
+
+
 @dataclass(frozen=True)
 class Metering(Policy):
     """CBP metering at the ports of entry: asylum seekers who come to a port in a
     sector listed in `daily_quota` are turned back to wait on a list in the Mexican
     border city, and CBP takes `daily_quota` people a day from the front of each
     sector's lists. Title 42 supersedes it: while Title 42 is in force nobody is
-    taken and the lists dissolve (their people cross between the ports or go home)."""
+    taken and the lists dissolve (their people cross between the ports or go home).
+    The actor is `actors.metering.PortMetering`; it reads `timeline.resolved[Metering]`."""
 
     kind: ClassVar[str] = "metering"
     daily_quota: SectorCounts = field(default_factory=dict)  # people taken a day, per sector
     nationalities: NationalityList = field(default_factory=lambda: list(NATIONALITY_KEYS))
     demographics: DemographicList = field(  # unaccompanied children were not metered
         default_factory=lambda: ["single_adult", "family_unit"])
+
+    @classmethod
+    def resolve(cls, policies: list["Metering"], timeline) -> MeteringDays:
+        """Metering in the sectors its quota lists, for the groups it names (where two
+        overlap, the first in the file wins); Title 42 supersedes it (the ports took
+        no asylum seekers at all)."""
+        d = timeline.n_days
+        sector = np.zeros((d, N_SECTORS), dtype=bool)
+        group = np.zeros((d, N_NATIONALITY * N_DEMOGRAPHIC), dtype=bool)
+        quota = np.zeros((d, N_SECTORS))
+        for p in reversed(policies):  # the first in the file is written last
+            on = p.days(d)
+            sector[on] = False
+            quota[on] = 0.0
+            for key, people in p.daily_quota.items():
+                sector[on, SECTOR_INDEX[key]] = True
+                quota[on, SECTOR_INDEX[key]] = people
+            metered = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
+            metered[np.ix_([NATIONALITY_KEYS.index(k) for k in p.nationalities],
+                           [DEMOGRAPHIC_KEYS.index(k) for k in p.demographics])] = True
+            group[on] = metered.ravel()
+        sector[timeline.title42] = False
+        quota[timeline.title42] = 0.0
+        return MeteringDays(sector.any(axis=1), sector, group, quota)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,16 @@ Each is an `IntEnum` (the integer is what the population arrays store); the
 string keys scenario files use (`"el_salvador"`, `"port_return"`) are derived
 from the member names, so code and files cannot drift apart. Sectors and
 Mexican states are tables of places: see `geography.py`.
+
+Compiled (numba) kernels read a module-level int as a constant but not an
+IntEnum member, so the codes they use are also given once here as plain ints
+(`EN_ROUTE`, `RELEASE`, `FAMILY_UNIT`, ...; arrests as `ARREST_BORDER`, ...),
+with the shared `REMOVAL` array: import those instead of casting `int(Status.X)`.
 """
 
 from enum import IntEnum
+
+import numpy as np
 
 
 def keys(enum: type[IntEnum]) -> tuple[str, ...]:
@@ -130,3 +137,18 @@ TITLE42_FLIGHT_BY_NATIONALITY = (-1, Destination.TITLE42_GUATEMALA, Destination.
                                  Destination.TITLE42_EL_SALVADOR, -1, Destination.TITLE42_OTHER)
 TITLE42_DESTINATIONS = tuple(d for d in TITLE42_FLIGHT_BY_NATIONALITY if d >= 0)
 assert len(TITLE42_FLIGHT_BY_NATIONALITY) == N_NATIONALITY
+
+# -- the integer codes, for compiled kernels --------------------------------------
+# (plain ints, which numba freezes as constants; `Status.EN_ROUTE` itself is not)
+(EN_ROUTE, AT_BORDER, IN_CBP_CUSTODY, IN_ICE_DETENTION, MPP_WAITING, RELEASED_IN_US,
+ EVADED_INTO_US, AT_HOME, GAVE_UP, IN_THIRD_COUNTRY, IN_FAMILY_DETENTION,
+ METERED) = map(int, Status)
+(MEXICO, GUATEMALA, HONDURAS, EL_SALVADOR, CHINA, OTHER) = map(int, Nationality)
+SINGLE_ADULT, FAMILY_UNIT, UNACCOMPANIED_CHILD = map(int, Demographic)
+ARREST_BORDER, ARREST_INTERIOR, ARREST_RESIDENT = map(int, Arrest)
+FLY_GUADALAJARA, FLY_GUATEMALA_ACA = int(Pending.FLY_GUADALAJARA), int(Pending.FLY_GUATEMALA_ACA)
+(RELEASE, MPP, CREDIBLE_FEAR, PORT_REMOVAL, DETAINED_DOCKET, FINAL_ORDER,
+ CROSS_BETWEEN_PORTS) = (int(p) for p in Pending if p >= Pending.RELEASE)
+# each nationality's removal (`REMOVAL_BY_NATIONALITY`) as the array kernels index
+REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
+REMOVAL.flags.writeable = False

@@ -4,12 +4,11 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom
-from model.geography import N_SECTORS
-from model.streams import Decision, draw_unit
-from model.vocabulary import Destination, Nationality
+from model.state.capacity import CarriedRoom
+from model.state.geography import N_SECTORS
+from model.state.streams import Decision, draw_unit
+from model.state.vocabulary import MEXICO, Destination
 
-MEXICO = int(Nationality.MEXICO)  # for the kernel
 
 
 class MexicanAuthorities(mesa.Agent):

@@ -11,10 +11,12 @@ wins (as `PolicyBook.active` does); port returns and Mexico's consent to
 interior flights hold where any policy says so.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from model.geography import N_SECTORS, SECTOR_INDEX
-from model.policies import (
+from model.state.geography import N_SECTORS, SECTOR_INDEX
+from model.config.policies import (
     MPP,
     CourtSlowdown,
     DetentionCap,
@@ -24,18 +26,18 @@ from model.policies import (
     GuatemalaAgreement,
     InteriorEnforcement,
     InteriorRepatriation,
-    Metering,
     MexicanEnforcement,
     MexicoRefusesFamilies,
     MPPHearingsPostponed,
     MPPWindDown,
     NoticeToReport,
+    POLICY_KINDS,
     PolicyBook,
     PortReturn,
     RemovalMoratorium,
     Title42,
 )
-from model.vocabulary import (
+from model.state.vocabulary import (
     DEMOGRAPHIC_KEYS,
     DESTINATIONS,
     N_DEMOGRAPHIC,
@@ -43,6 +45,32 @@ from model.vocabulary import (
     NATIONALITY_KEYS,
     TITLE42_FLIGHT_BY_NATIONALITY,
 )
+
+
+class BorderRules(NamedTuple):
+    """What Border Patrol's consequences read (`border_patrol._consequences`), one
+    per-day array per setting (a kernel reads `rules.title42[day]`); built once per
+    run by `PolicyTimeline.border_rules`. Field meanings: see `PolicyTimeline`."""
+
+    title42: np.ndarray
+    title42_exception: np.ndarray
+    title42_by_air: np.ndarray
+    title42_uac_exempt: np.ndarray
+    family_acceptance: np.ndarray
+    title42_refused_by_air: np.ndarray
+    title42_flight: np.ndarray
+    port_return: np.ndarray
+    formal_removal_share: np.ndarray
+    interior: np.ndarray
+    interior_share: np.ndarray
+    aca: np.ndarray
+    aca_share: np.ndarray
+    aca_group: np.ndarray
+    mpp: np.ndarray
+    mpp_exempt: np.ndarray
+    mpp_nationality: np.ndarray
+    priorities: np.ndarray
+    priorities_detention_share: np.ndarray
 
 
 class PolicyTimeline:
@@ -81,12 +109,6 @@ class PolicyTimeline:
         self.hearings_postponed = np.zeros(d, dtype=bool)
         self.postponed_until = np.zeros(d, dtype=np.int64)  # day the postponement ends
         self.wind_down_admissions = np.zeros(d)  # people per day
-        # Metering at the ports: where it applies (not while Title 42 is in force), to whom
-        # (nationality x demographic), and the people CBP takes off the lists a day
-        self.metering = np.zeros(d, dtype=bool)  # any sector metered today
-        self.metering_sector = np.zeros((d, s), dtype=bool)
-        self.metering_group = np.zeros((d, N_NATIONALITY * N_DEMOGRAPHIC), dtype=bool)
-        self.metering_quota = np.zeros((d, s))
         # Detention, removals, courts, Mexico's own enforcement
         self.priorities = np.zeros(d, dtype=bool)
         self.priorities_detention_share = np.ones(d)
@@ -103,10 +125,15 @@ class PolicyTimeline:
         self.interception = np.full(d, base_interception)
         self.aca_stays_share = 0.0
         self._fill(book, start)
+        # the kinds that resolve themselves (`Policy.resolve`: metering), after the rest,
+        # which they may read (Title 42 supersedes metering)
+        self.resolved = {cls: cls.resolve(book.of_kind(cls), self)
+                         for cls in POLICY_KINDS.values() if hasattr(cls, "resolve")}
+        self.border_rules = BorderRules(*(getattr(self, f) for f in BorderRules._fields))
 
     def _fill(self, book: PolicyBook, start) -> None:
         def days(p):  # the policy's days inside the run, as a slice
-            return slice(max(p.start_day, 0), min(p.end_day, self.n_days - 1) + 1)
+            return p.days(self.n_days)
 
         def first_wins(cls):  # later policies first, so the first in the file is written last
             return list(reversed(book.of_kind(cls)))
@@ -182,25 +209,6 @@ class PolicyTimeline:
             self.court_completion_share[days(p)] = p.completion_share
         for p in first_wins(MexicanEnforcement):
             self.interception[days(p)] = p.interception_prob
-        self._fill_metering(book, days, first_wins)
-
-    def _fill_metering(self, book, days, first_wins) -> None:
-        """Metering in the sectors its quota lists, for the groups it names; Title 42
-        supersedes it (the ports took no asylum seekers at all)."""
-        for p in first_wins(Metering):
-            on = days(p)
-            self.metering_sector[on] = False
-            self.metering_quota[on] = 0.0
-            for key, quota in p.daily_quota.items():
-                self.metering_sector[on, SECTOR_INDEX[key]] = True
-                self.metering_quota[on, SECTOR_INDEX[key]] = quota
-            group = np.zeros((N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
-            group[np.ix_([NATIONALITY_KEYS.index(k) for k in p.nationalities],
-                         [DEMOGRAPHIC_KEYS.index(k) for k in p.demographics])] = True
-            self.metering_group[on] = group.ravel()
-        self.metering_sector[self.title42] = False
-        self.metering_quota[self.title42] = 0.0
-        self.metering = self.metering_sector.any(axis=1)
 
     def _fill_mpp(self, book, start, days, first_wins) -> None:
         """MPP: sites open on their dates, if Mexico's conditions are met; a case's

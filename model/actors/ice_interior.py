@@ -22,25 +22,26 @@ import math
 import numba
 import numpy as np
 
-from model.behaviour import new_people_rows
-from model.people import admit_written
-from model.streams import Decision, draw_unit, erlang_draw
-from model.vocabulary import (
+from model.actors.behaviour import new_people_rows
+from model.state.people import admit_written
+from model.state.scaling import to_agents, to_people, whole_agents
+from model.state.streams import Decision, draw_unit, erlang_draw
+from model.state.vocabulary import (
+    ARREST_RESIDENT,
+    NATIONALITY_KEYS,
     N_DEMOGRAPHIC,
     N_NATIONALITY,
-    NATIONALITY_KEYS,
-    REMOVAL_BY_NATIONALITY,
+    REMOVAL,
+    SINGLE_ADULT,
     Arrest,
     Demographic,
     Pending,
     Status,
 )
 
-_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 # new people are keyed (streams.new_uid) by a day far from any day people set out on
 _RESIDENTS_DAY = 1 << 20
 _START_DAY = 1 << 21
-_SINGLE, _RESIDENT = int(Demographic.SINGLE_ADULT), int(Arrest.RESIDENT)  # for the kernels
 
 
 class ICEInterior:
@@ -74,10 +75,10 @@ class ICEInterior:
         single = np.array([1 - s.family_share[k] - s.child_share[k] for k in NATIONALITY_KEYS])
         border_mix = np.array([s.departures_per_day[k] for k in NATIONALITY_KEYS]) * single
         wanted = s.initial_detained_border + s.initial_detained_interior
-        fit = min(1.0, self.ice.capacity(0) * m.scale / wanted) if wanted else 1.0
-        border = self._add(_share_out(int(s.initial_detained_border * fit / m.scale), border_mix),
-                           _START_DAY, Arrest.BORDER, 0)
-        interior = self._add(_share_out(int(s.initial_detained_interior * fit / m.scale),
+        fit = min(1.0, to_people(self.ice.capacity(0), m.scale) / wanted) if wanted else 1.0
+        border = self._add(_share_out(whole_agents(s.initial_detained_border * fit, m.scale),
+                                      border_mix), _START_DAY, Arrest.BORDER, 0)
+        interior = self._add(_share_out(whole_agents(s.initial_detained_interior * fit, m.scale),
                                         self.nationality_share), _START_DAY + 1, Arrest.RESIDENT, 0)
         u = m.streams.uniform(Decision.START_DETENTION, pop, border, 0)
         nationality = pop.nationality[border]
@@ -92,7 +93,7 @@ class ICEInterior:
         self.ice.hold(fear, Pending.CREDIBLE_FEAR, 0,
                       1 + np.floor(left * 2 * s.credible_fear_days).astype(np.int64))
         removal = border[~claims]
-        self.ice.detain(removal, _REMOVAL[pop.nationality[removal]], 0)
+        self.ice.detain(removal, REMOVAL[pop.nationality[removal]], 0)
 
     # -- the day's arrests -------------------------------------------------------
     def arrest(self, day: int) -> None:
@@ -101,7 +102,7 @@ class ICEInterior:
         m, t = self.model, self.model.timeline
         if t.interior_arrests[day] <= 0:
             return
-        lam = t.interior_arrests[day] * self.nationality_share / m.scale
+        lam = to_agents(t.interior_arrests[day] * self.nationality_share, m.scale)
         counts = m.streams.poisson_keys(Decision.INTERIOR_ARRESTS, self._keys, day, lam)
         count = int(counts.sum())
         if count == 0:
@@ -141,10 +142,10 @@ class ICEInterior:
             return
         m = self.model
         if self.final_order_rate_max <= 0:
-            m.migrants.move(rows, Status.RELEASED_IN_US, day)
+            m.migrants.pop.move(rows, Status.RELEASED_IN_US, day)
             return
         m.migrants.pop.pending[rows] = Pending.FINAL_ORDER
-        m.migrants.move(rows, Status.RELEASED_IN_US, day, self._days_to_arrest(rows, day))
+        m.migrants.pop.move(rows, Status.RELEASED_IN_US, day, self._days_to_arrest(rows, day))
 
     def arrest_final_orders(self, rows: np.ndarray, day: int) -> None:
         """People under a final order whose arrest day has come: arrested at today's
@@ -159,10 +160,10 @@ class ICEInterior:
         held, no_bed = pop.split_whole_families(
             rows[arrested], max(self.ice.capacity(day) - self.ice.detained, 0))
         later = np.concatenate([rows[~arrested], no_bed])
-        m.migrants.move(later, Status.RELEASED_IN_US, day, self._days_to_arrest(later, day))
+        m.migrants.pop.move(later, Status.RELEASED_IN_US, day, self._days_to_arrest(later, day))
         m.recorder.add("interior_arrests", len(held))
         pop.set_arrest(held, Arrest.INTERIOR)
-        self.ice.detain(held, _REMOVAL[pop.nationality[held]], day)
+        self.ice.detain(held, REMOVAL[pop.nationality[held]], day)
 
     def _days_to_arrest(self, rows: np.ndarray, day: int) -> np.ndarray:
         """Exponential waits at the run's highest yearly arrest rate (thinned on the day)."""
@@ -193,10 +194,10 @@ def _arrested(per_nationality, at, day, people_day, people_draws, columns, admit
     Returns (released, detained), each in row order."""
     counts = np.zeros(per_nationality.size * N_DEMOGRAPHIC, dtype=np.int64)
     for nationality in range(per_nationality.size):
-        counts[nationality * N_DEMOGRAPHIC + _SINGLE] = per_nationality[nationality]
+        counts[nationality * N_DEMOGRAPHIC + SINGLE_ADULT] = per_nationality[nationality]
     new_people_rows(counts, at, people_day, people_draws, columns)
     rows = np.arange(at, at + counts.sum())
-    admit_written(at, rows.size, day, _RESIDENT, admit_columns)
+    admit_written(at, rows.size, day, ARREST_RESIDENT, admit_columns)
     uid, family = columns[0], columns[1]
     held = np.empty(rows.size, dtype=np.bool_)
     for i in range(rows.size):

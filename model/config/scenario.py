@@ -36,8 +36,8 @@ from typing import Annotated, Any
 import numpy as np
 from mesa.experimental.scenarios import Scenario
 
-from model.geography import SECTOR_KEYS
-from model.policies import (
+from model.state.geography import SECTOR_KEYS
+from model.config.policies import (
     POLICY_KINDS,
     Policy,
     SectorCounts,
@@ -46,8 +46,8 @@ from model.policies import (
     policy_fields,
 )
 from model.tables_file import read_toml
-from model.vocabulary import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS, RETURN_MODES
-from model.validation import (
+from model.state.vocabulary import DEMOGRAPHIC_KEYS, NATIONALITY_KEYS, RETURN_MODES
+from model.config.validation import (
     NON_NEGATIVE,
     Count,
     Days,
@@ -60,7 +60,7 @@ from model.validation import (
     parse_text,
 )
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 CALIBRATION_DIR = SCENARIO_DIR.parent / "calibration"  # where `calibrated` files live
 
 PerNationality = Annotated[dict[str, float], Keys(NATIONALITY_KEYS, "nationality"), NON_NEGATIVE]

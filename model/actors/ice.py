@@ -13,15 +13,24 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
-from model.family_detention import FamilyResidentialCentres
-from model.ice_interior import ICEInterior
-from model.migrants import group_rows, move_rows
-from model.recorder import COLUMN_INDEX
-from model.streams import Decision, draw_unit, poisson_from_unit
-from model.vocabulary import (
+from model.state.capacity import CarriedRoom, fit_families, grant_one, over_capacity, settle_one
+from model.state.people import group_rows, move_rows
+from model.actors.family_detention import FamilyResidentialCentres
+from model.actors.ice_interior import ICEInterior
+from model.state.recorder import COLUMN_INDEX
+from model.state.scaling import to_agents, whole_agents
+from model.state.streams import Decision, draw_unit, poisson_from_unit
+from model.state.vocabulary import (
+    ARREST_BORDER,
+    CREDIBLE_FEAR,
+    DETAINED_DOCKET,
+    FLY_GUADALAJARA,
+    IN_FAMILY_DETENTION,
+    IN_ICE_DETENTION,
     NATIONALITY_KEYS,
-    REMOVAL_BY_NATIONALITY,
+    PORT_REMOVAL,
+    RELEASE,
+    REMOVAL,
     TITLE42_DESTINATIONS,
     Arrest,
     Destination,
@@ -31,14 +40,6 @@ from model.vocabulary import (
     Status,
 )
 
-_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
-# for the kernels
-IN_ICE_DETENTION = int(Status.IN_ICE_DETENTION)
-IN_FAMILY_DETENTION = int(Status.IN_FAMILY_DETENTION)
-CREDIBLE_FEAR, PORT_REMOVAL, FLY_GUADALAJARA, DETAINED_DOCKET = (
-    int(Pending.CREDIBLE_FEAR), int(Pending.PORT_REMOVAL), int(Pending.FLY_GUADALAJARA),
-    int(Pending.DETAINED_DOCKET))
-BORDER, RELEASE = int(Arrest.BORDER), int(Pending.RELEASE)
 NO_LIMIT = 1 << 40  # days: `detain_until_due` without a limit
 # flights that take people without travel documents: Mexico's interior, Guatemala under
 # the agreement, Title 42 expulsions
@@ -62,8 +63,8 @@ class ICE(mesa.Agent):
         self._marks = np.zeros(0, dtype=np.int32)  # scratch for `board` (see _still_waiting)
         s, keys = model.scenario, model.streams.keys
         # beds usable each day, in agents (`capacity`), truncated as int() does
-        self._capacity = (s.detention_beds * model.timeline.detention_cap_share
-                          / model.scale).astype(np.int64)
+        self._capacity = whole_agents(s.detention_beds * model.timeline.detention_cap_share,
+                                      model.scale)
         # what `_detention_days` draws from, but the day's (constant for the run)
         self._detention_draws = (
             keys[Decision.CREDIBLE_FEAR_DAYS], keys[Decision.PORT_REMOVAL_DAYS],
@@ -103,7 +104,7 @@ class ICE(mesa.Agent):
             return
         m = self.model
         self._line_up(*_detain_in_line(rows, pending, day, self._days_inputs(day),
-                                       m.migrants.pop.pending, m.migrants.move_arrays(len(rows))))
+                                       m.migrants.pop.pending, m.migrants.pop.moves(len(rows))))
 
     def detain_until_due(self, rows: np.ndarray, pending: np.ndarray, day: int,
                          status: int = IN_ICE_DETENTION, limit: int = NO_LIMIT) -> None:
@@ -111,7 +112,7 @@ class ICE(mesa.Agent):
         one's case is due (`_detention_days`) for `pending`, or at most `limit` days."""
         m = self.model
         _detain(rows, pending, day, self._days_inputs(day), m.migrants.pop.pending, status,
-                limit, m.migrants.move_arrays(len(rows)))
+                limit, m.migrants.pop.moves(len(rows)))
 
     def _days_inputs(self, day: int) -> tuple:
         """What `_detention_days` draws the detention days of `day` from."""
@@ -127,7 +128,7 @@ class ICE(mesa.Agent):
             return
         pop = self.model.migrants.pop
         pop.pending[rows] = pending
-        self.model.migrants.move(rows, Status.IN_ICE_DETENTION, day, days)
+        self.model.migrants.pop.move(rows, Status.IN_ICE_DETENTION, day, days)
         if type(pending) is np.ndarray:
             self.join_lines(rows, pending)
         elif pending < Pending.RELEASE:  # (a docket or an interview: no line)
@@ -189,7 +190,7 @@ class ICE(mesa.Agent):
             self._interviewed(fear, day)
         if len(removed):
             if m.timeline.moratorium[day]:  # nobody is removed: wait a day more
-                m.migrants.move(removed, Status.IN_ICE_DETENTION, day, 1)
+                m.migrants.pop.move(removed, Status.IN_ICE_DETENTION, day, 1)
             else:
                 self.record_removals(removed)
                 m.migrants.send_back(removed, ReturnMode.REMOVAL, Status.AT_BORDER, day)
@@ -271,11 +272,14 @@ class ICE(mesa.Agent):
         if len(self._marks) < pop.n:  # one mark per person: who is already in this line
             self._marks = np.zeros(len(pop.status), dtype=np.int32)
         self._stamp += 1
+        documents = (destination not in _NO_DOCUMENTS,
+                     float(self.model.scenario.removal_processing_days))
+        route = (seats.credit, seats.granted, key, to_agents(people, seats.scale),
+                 seats.scale == 1)
         aboard, rest = _board(
-            queue[0] if len(queue) == 1 else np.concatenate(queue), pop.status, pop.pending,
-            int(destination), self._marks, self._stamp, pop.status_since, day,
-            destination not in _NO_DOCUMENTS, float(self.model.scenario.removal_processing_days),
-            pop.family, seats.credit, seats.granted, key, people / seats.scale, seats.scale == 1)
+            queue[0] if len(queue) == 1 else np.concatenate(queue),
+            (pop.status, pop.pending, pop.status_since, pop.family), int(destination),
+            self._marks, self._stamp, day, documents, route)
         self.waiting[destination] = [rest] if len(rest) else []
         return aboard
 
@@ -314,7 +318,7 @@ def _interview_decisions(rows, uid, family, nationality, day, positive_key, kept
         positive[i] = draw_unit(positive_key, person, day) < positive_share
         kept[i] = positive[i] and draw_unit(kept_key, person, day) < kept_share
     negative = rows[~positive]
-    return (rows[kept], rows[positive & ~kept], negative, _REMOVAL[nationality[negative]])
+    return (rows[kept], rows[positive & ~kept], negative, REMOVAL[nationality[negative]])
 
 
 @numba.njit(cache=True)
@@ -326,10 +330,10 @@ def _docket_decisions(rows, uid, family, arrest, nationality, day, key, removal_
     for i in range(rows.size):
         r = rows[i]
         removed[i] = draw_unit(key, uid[family[r]], day) < removal_share
-        inside[i] = arrest[r] != BORDER
+        inside[i] = arrest[r] != ARREST_BORDER
     ordered = rows[removed]
     return (rows[~removed & inside], rows[~removed & ~inside], ordered,
-            _REMOVAL[nationality[ordered]])
+            REMOVAL[nationality[ordered]])
 
 
 @numba.njit(cache=True)
@@ -341,20 +345,20 @@ def _count_removals(rows, nationality, today):
 
 
 @numba.njit(cache=True)
-def _detain(rows, pending, day, days_inputs, pending_column, status, limit, arrays):
+def _detain(rows, pending, day, days_inputs, pending_column, status, limit, moves):
     """`ICE.detain_until_due` in one call: `pending` set, in `status` until the case is
-    due (`_detention_days` on `days_inputs`) or for `limit` days; `arrays`:
-    `Migrants.move_arrays`."""
+    due (`_detention_days` on `days_inputs`) or for `limit` days; `moves`:
+    `Population.moves`."""
     pending_column[rows] = pending
     days = np.minimum(_detention_days(rows, pending, days_inputs), limit)
-    move_rows(rows, status, day, days, arrays)
+    move_rows(moves, rows, status, day, days)
 
 
 @numba.njit(cache=True)
-def _detain_in_line(rows, pending, day, days_inputs, pending_column, arrays):
+def _detain_in_line(rows, pending, day, days_inputs, pending_column, moves):
     """`ICE.detain` in one call: in ICE detention until the case is due (`_detain`), and
     the flyers among them by destination, for their lines (`_by_destination`)."""
-    _detain(rows, pending, day, days_inputs, pending_column, IN_ICE_DETENTION, NO_LIMIT, arrays)
+    _detain(rows, pending, day, days_inputs, pending_column, IN_ICE_DETENTION, NO_LIMIT, moves)
     return _by_destination(rows, pending)
 
 
@@ -397,13 +401,17 @@ def _still_waiting(rows, status, pending, destination, marks, stamp):
 
 
 @numba.njit(cache=True)
-def _board(line, status, pending, destination, marks, stamp, since, day, needs_documents,
-           processing_days, family, room, granted, key, seats, whole):
-    """`ICE.board` in one call: (aboard, rest of the line), each in line order. The
-    route's room (`room`, `granted`: a `CarriedRoom`'s arrays) is granted the flight's
-    `seats` (in agents; `whole`: at full scale); of the line still waiting
-    (`_still_waiting`), those ready to fly take `room[key]` with `fit_families`; what is
-    left is settled."""
+def _board(line, people, destination, marks, stamp, day, documents, route):
+    """`ICE.board` in one call: (aboard, rest of the line), each in line order.
+    `people`: the population's (status, pending, status_since, family); `documents`:
+    (whether travel documents are needed, the days they take); `route`: (room,
+    granted: its `CarriedRoom`'s arrays, key: the route's index, seats: the flight's,
+    in agents, whole: at full scale). The route's room is granted the flight's seats;
+    of the line still waiting (`_still_waiting`), those ready to fly take `room[key]`
+    with `fit_families`; what is left is settled."""
+    status, pending, since, family = people
+    needs_documents, processing_days = documents
+    room, granted, key, seats, whole = route
     grant_one(room, granted, key, seats)
     rows = _still_waiting(line, status, pending, destination, marks, stamp)
     ready = np.ones(rows.size, dtype=np.bool_)  # no travel documents to wait for

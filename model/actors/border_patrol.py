@@ -11,25 +11,36 @@ All nine sectors are processed in one vectorised pass (sector is a column);
 the sector agents own their holding capacity and custody counts.
 """
 
+from typing import NamedTuple
+
 import mesa
 import numba
 import numpy as np
 
-from model.geography import MEXICAN_STATES, N_SECTORS, SECTORS
-from model.migrants import group_rows
-from model.streams import Decision, draw_unit, poisson_from_unit
-from model.vocabulary import (
+from model.state.geography import MEXICAN_STATES, N_SECTORS, SECTORS
+from model.state.people import group_rows
+from model.state.scaling import at_least_one_agent
+from model.state.streams import Decision, draw_unit, poisson_from_unit
+from model.state.vocabulary import (
+    CHINA,
+    CREDIBLE_FEAR,
+    FAMILY_UNIT,
+    FLY_GUADALAJARA,
+    FLY_GUATEMALA_ACA,
+    MEXICO,
+    MPP,
     N_DEMOGRAPHIC,
+    N_NATIONALITY,
     NORTHERN_TRIANGLE,
-    REMOVAL_BY_NATIONALITY,
-    Demographic,
-    Nationality,
-    Pending,
+    OTHER,
+    PORT_REMOVAL,
+    RELEASE,
+    REMOVAL,
+    SINGLE_ADULT,
+    UNACCOMPANIED_CHILD,
     ReturnMode,
     Status,
 )
-
-_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 
 
 class BorderPatrolSector(mesa.Agent):
@@ -42,7 +53,8 @@ class BorderPatrolSector(mesa.Agent):
         self.index = index
         self.key = SECTORS[index].key
         self.name = SECTORS[index].name
-        self.holding_capacity = max(1, round(model.scenario.holding_capacity[self.key] / model.scale))
+        self.holding_capacity = at_least_one_agent(model.scenario.holding_capacity[self.key],
+                                                   model.scale)
 
     @property
     def in_custody(self) -> int:
@@ -60,27 +72,22 @@ class BorderPatrol:
                                                              index=list(range(N_SECTORS))))
         self.holding_capacity = np.array([s.holding_capacity for s in self.sectors])
         self.in_custody = np.zeros(N_SECTORS, dtype=np.int64)  # agents, per sector
+        behaviour, s = model.migrants.behaviour, model.scenario
+        # what `_consequences` reads besides the day's rules (arrays changed in place)
+        self._claims = Claims(behaviour.claim_prob, s.strategic_claim_prob,
+                              behaviour.experience.entry_share())
+        self._custody = Custody(self.holding_capacity, self.in_custody,
+                                max(s.custody_days - 1.0, 0.0))
 
     def process(self, rows: np.ndarray, sectors: np.ndarray, day: int) -> None:
         """Decide and start the consequence for the people apprehended today."""
         if len(rows) == 0:
             return
-        m, t = self.model, self.model.timeline
+        m = self.model
         pop = m.migrants.pop
         rows, pending, custody_days, bounds, refused = _consequences(
-            rows, sectors, pop.uid, pop.family, pop.nationality, pop.demographic,
-            pop.asylum_intent, pop.origin_state, day + m.streams.day_offset, m.streams.keys,
-            t.title42[day], t.title42_exception[day], t.title42_by_air[day],
-            t.title42_uac_exempt[day], t.family_acceptance[day], t.title42_refused_by_air[day],
-            t.title42_flight[day],
-            t.port_return[day], t.formal_removal_share[day], t.interior[day],
-            t.interior_share[day], _BORDER_STATE,
-            t.aca[day], t.aca_share[day], t.aca_group[day],
-            t.mpp[day], t.mpp_exempt[day], t.mpp_nationality[day], m.mexico.mpp_room.credit,
-            t.priorities[day], t.priorities_detention_share[day],
-            m.migrants.behaviour.claim_prob, m.scenario.strategic_claim_prob,
-            m.migrants.behaviour.experience.entry_share(), self.holding_capacity,
-            self.in_custody, max(m.scenario.custody_days - 1.0, 0.0))
+            rows, sectors, day, day + m.streams.day_offset, m.streams.keys, pop.columns,
+            m.timeline.border_rules, m.mexico.mpp_room.credit, self._claims, self._custody)
         # by outcome, each group in the day's order (slices: no mask per outcome)
         bounds = bounds.tolist()
         group = list(map(slice, bounds[:-1], bounds[1:]))
@@ -96,7 +103,7 @@ class BorderPatrol:
         m.migrants.release(rows[group[NO_ROOM]], day, forced=True)
         held = group[HELD]
         pop.pending[rows[held]] = pending[held]
-        m.migrants.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
+        m.migrants.pop.move(rows[held], Status.IN_CBP_CUSTODY, day, custody_days[held])
 
     # -- custody -------------------------------------------------------------
     def finish_custody(self, rows: np.ndarray, day: int) -> None:
@@ -123,11 +130,11 @@ def _out_of_custody(rows, pending, demographic, sector, in_custody):
     for i in range(rows.size):
         r = rows[i]
         in_custody[sector[r]] -= 1
-        release[i] = pending[r] == _RELEASE
+        release[i] = pending[r] == RELEASE
     released = rows[release]
-    family = demographic[released] == _FAMILY
+    family = demographic[released] == FAMILY_UNIT
     case = pending[rows]
-    mpp = case == _MPP
+    mpp = case == MPP
     ice = ~release & ~mpp
     return released[~family], released[family], rows[mpp], rows[ice], case[ice]
 
@@ -137,29 +144,38 @@ def _out_of_custody(rows, pending, demographic, sector, in_custody):
 # EXPELLED_BY_AIR next to each other: `process` counts both from their bounds)
 EXPELLED, EXPELLED_BY_AIR, PORT_RETURNED, HELD, NO_ROOM, FLIES = range(6)
 N_OUTCOMES = 6
-# constants the kernel reads (numba takes module-level ints and arrays as constants)
-_MEXICO, _CHINA, _OTHER = int(Nationality.MEXICO), int(Nationality.CHINA), int(Nationality.OTHER)
-_SINGLE, _FAMILY, _CHILD = (int(Demographic.SINGLE_ADULT), int(Demographic.FAMILY_UNIT),
-                            int(Demographic.UNACCOMPANIED_CHILD))
-_CREDIBLE_FEAR = int(Pending.CREDIBLE_FEAR)
-_FLY_GUADALAJARA = int(Pending.FLY_GUADALAJARA)
-_FLY_GUATEMALA_ACA = int(Pending.FLY_GUATEMALA_ACA)
-_MPP = int(Pending.MPP)
-_PORT_REMOVAL = int(Pending.PORT_REMOVAL)
-_RELEASE = int(Pending.RELEASE)
-_CENTRAL_AMERICAN = np.isin(np.arange(len(Nationality)), NORTHERN_TRIANGLE)
+# arrays the kernel reads (numba takes module-level ints and arrays as constants)
+_CENTRAL_AMERICAN = np.isin(np.arange(N_NATIONALITY), NORTHERN_TRIANGLE)
 _BORDER_STATE = np.array([s.border for s in MEXICAN_STATES])
 
 
+class Claims(NamedTuple):
+    """Who claims fear (`_consequences`): the chance by demographic of a person with a
+    need for protection, the strategic chance of one without (times `entry_share`,
+    (group, sector): how often peers lately got in; updated in place daily)."""
+
+    claim_prob: np.ndarray
+    strategic_claim_prob: float
+    entry_share: np.ndarray
+
+
+class Custody(NamedTuple):
+    """The sectors' holding cells (`_consequences`): capacity and people held, in agents
+    per sector (`in_custody` counted up in place), and the mean custody days beyond the
+    first."""
+
+    holding_capacity: np.ndarray
+    in_custody: np.ndarray
+    extra_days: float
+
+
 @numba.njit(cache=True)
-def _consequences(rows, sectors, uid, family, nationality, demographic, intent, origin_state, day,
-                  keys, title42, t42_exception, t42_by_air, t42_uac_exempt, family_acceptance,
-                  t42_refused_by_air, t42_flight, port_return, formal_share, interior, interior_share, border_state, aca, aca_share,
-                  aca_group,
-                  mpp, mpp_exempt, mpp_nationality, mpp_room, priorities, priorities_share,
-                  claim_prob, strategic_claim_prob, entry_share, holding_capacity, in_custody,
-                  custody_extra_days):
+def _consequences(rows, sectors, today, day, keys, people, rules, mpp_room, claims, custody):
     """The consequence for each person apprehended today, family by family, in order.
+
+    `today` is the day's index (into `rules`: the timeline's `BorderRules`), `day` the
+    day as the draws take it (with `RandomStreams.day_offset`), `keys` the streams'
+    keys, `people` the population's `Columns`.
 
     In the order the law applied them: Title 42 expulsion where Mexico takes the
     person back (Central American families only where it still accepts them, a
@@ -182,9 +198,24 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
     outcome (`EXPELLED`, ..., each group in the day's order), their pending case and
     custody days, the groups' bounds, and how many in families Mexico refused.
     """
+    uid, family, nationality = people.uid, people.family, people.nationality
+    demographic, intent, origin_state = people.demographic, people.asylum_intent, people.origin_state
+    title42, t42_exception = rules.title42[today], rules.title42_exception[today]
+    t42_by_air, t42_uac_exempt = rules.title42_by_air[today], rules.title42_uac_exempt[today]
+    family_acceptance = rules.family_acceptance[today]
+    t42_refused_by_air, t42_flight = rules.title42_refused_by_air[today], rules.title42_flight[today]
+    port_return, formal_share = rules.port_return[today], rules.formal_removal_share[today]
+    interior, interior_share = rules.interior[today], rules.interior_share[today]
+    aca, aca_share, aca_group = rules.aca[today], rules.aca_share[today], rules.aca_group[today]
+    mpp, mpp_exempt = rules.mpp[today], rules.mpp_exempt[today]
+    mpp_nationality = rules.mpp_nationality[today]
+    priorities, priorities_share = rules.priorities[today], rules.priorities_detention_share[today]
+    claim_prob, strategic_claim_prob = claims.claim_prob, claims.strategic_claim_prob
+    entry_share = claims.entry_share
+    holding_capacity, in_custody = custody.holding_capacity, custody.in_custody
     n = rows.size
     outcome = np.empty(n, dtype=np.int8)
-    pending = np.full(n, _RELEASE, dtype=np.int8)
+    pending = np.full(n, RELEASE, dtype=np.int8)
     custody_days = np.zeros(n, dtype=np.int64)
     refused_people = 0
     i = 0
@@ -197,12 +228,12 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
         person = uid[family[r]]
         nat, demo, sector = nationality[r], demographic[r], sectors[i]
         out = -1
-        pend = _RELEASE
+        pend = RELEASE
         if title42:
             subject = draw_unit(keys[Decision.TITLE42_EXCEPTION], person, day) >= t42_exception
-            if t42_uac_exempt and demo == _CHILD:
+            if t42_uac_exempt and demo == UNACCOMPANIED_CHILD:
                 subject = False
-            refused = (_CENTRAL_AMERICAN[nat] and demo == _FAMILY
+            refused = (_CENTRAL_AMERICAN[nat] and demo == FAMILY_UNIT
                        and draw_unit(keys[Decision.MEXICO_ACCEPTS], person, day)
                        >= family_acceptance[sector])
             if subject and refused:
@@ -212,9 +243,9 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                     pend = t42_flight[nat]
                 else:
                     refused_people += size
-            elif subject and (nat == _MEXICO or _CENTRAL_AMERICAN[nat]):
+            elif subject and (nat == MEXICO or _CENTRAL_AMERICAN[nat]):
                 out = EXPELLED
-            elif (subject and (nat == _CHINA or nat == _OTHER)
+            elif (subject and (nat == CHINA or nat == OTHER)
                   and draw_unit(keys[Decision.TITLE42_BY_AIR], person, day) < t42_by_air):
                 out = EXPELLED_BY_AIR  # on an expulsion flight if a route is in force, else at once
                 if t42_flight[nat] >= 0:
@@ -225,54 +256,54 @@ def _consequences(rows, sectors, uid, family, nationality, demographic, intent, 
                 claims = u < claim_prob[demo]
             else:  # without a need for protection, a claim is a way in when peers got in
                 claims = u < strategic_claim_prob * entry_share[nat * N_DEMOGRAPHIC + demo, sector]
-            single = demo == _SINGLE
-            if nat == _MEXICO:
-                if demo == _CHILD:
+            single = demo == SINGLE_ADULT
+            if nat == MEXICO:
+                if demo == UNACCOMPANIED_CHILD:
                     out = PORT_RETURNED
                 elif claims:
                     if single:
-                        pend = _CREDIBLE_FEAR
+                        pend = CREDIBLE_FEAR
                 elif (single and interior[sector] and origin_state[r] >= 0
-                      and not border_state[origin_state[r]]
+                      and not _BORDER_STATE[origin_state[r]]
                       and draw_unit(keys[Decision.INTERIOR_ELIGIBLE], person, day) < interior_share):
-                    pend = _FLY_GUADALAJARA
+                    pend = FLY_GUADALAJARA
                 elif port_return[sector]:
                     if draw_unit(keys[Decision.MEXICAN_FORMAL_REMOVAL], person, day) < formal_share:
-                        pend = _PORT_REMOVAL  # expedited removal or reinstatement, not a return
+                        pend = PORT_REMOVAL  # expedited removal or reinstatement, not a return
                     else:
                         out = PORT_RETURNED
                 else:
-                    pend = _PORT_REMOVAL
-            elif demo != _CHILD:
+                    pend = PORT_REMOVAL
+            elif demo != UNACCOMPANIED_CHILD:
                 if claims:
                     seeking = True
                     if (aca and aca_group[nat, demo]
                             and draw_unit(keys[Decision.ACA_ELIGIBLE], person, day) < aca_share):
-                        pend = _FLY_GUATEMALA_ACA
+                        pend = FLY_GUATEMALA_ACA
                         seeking = False
                     if (seeking and mpp and mpp_nationality[nat]
                             and draw_unit(keys[Decision.MPP_EXEMPT], person, day) >= mpp_exempt
                             and size <= mpp_room[sector]):
                         mpp_room[sector] -= size
-                        pend = _MPP
+                        pend = MPP
                         seeking = False
                     if seeking and single:
-                        pend = _CREDIBLE_FEAR
+                        pend = CREDIBLE_FEAR
                 elif single:
-                    pend = _REMOVAL[nat]
-                if (priorities and (pend == _CREDIBLE_FEAR or pend < _FLY_GUATEMALA_ACA)
+                    pend = REMOVAL[nat]
+                if (priorities and (pend == CREDIBLE_FEAR or pend < FLY_GUATEMALA_ACA)
                         and draw_unit(keys[Decision.PRIORITIES_RELEASE], person, day)
                         >= priorities_share):
-                    pend = _RELEASE
+                    pend = RELEASE
         if out < 0:  # held for processing, if the sector has room
             if in_custody[sector] + size <= holding_capacity[sector]:
                 in_custody[sector] += size
                 out = HELD
                 u = draw_unit(keys[Decision.CUSTODY_DAYS], person, day)
-                custody_days[i:j] = 1 + poisson_from_unit(u, custody_extra_days)
+                custody_days[i:j] = 1 + poisson_from_unit(u, custody.extra_days)
             else:
                 out = NO_ROOM
-        if out == EXPELLED_BY_AIR and pend < _RELEASE:
+        if out == EXPELLED_BY_AIR and pend < RELEASE:
             out = FLIES
         outcome[i:j] = out
         pending[i:j] = pend

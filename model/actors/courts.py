@@ -19,11 +19,11 @@ import mesa
 import numba
 import numpy as np
 
-from model.capacity import CarriedRoom
-from model.streams import Decision, draw_unit, erlang_draw
-from model.vocabulary import REMOVAL_BY_NATIONALITY, Status
+from model.state.capacity import CarriedRoom
+from model.state.scaling import to_people
+from model.state.streams import Decision, draw_unit, erlang_draw
+from model.state.vocabulary import REMOVAL, Status
 
-_REMOVAL = np.array(REMOVAL_BY_NATIONALITY, dtype=np.int8)
 
 
 class ImmigrationCourts(mesa.Agent):
@@ -51,9 +51,10 @@ class ImmigrationCourts(mesa.Agent):
         release's notice to appear) spread over the days DHS takes to file them."""
         if filed_later and self._filing.size > 1:
             d = self.model.day
-            self.unfiled[d:d + self._filing.size] += agents * self.model.scale * self._filing
+            people = to_people(agents, self.model.scale)
+            self.unfiled[d:d + self._filing.size] += people * self._filing
         else:
-            self.backlog += agents * self.model.scale
+            self.backlog += to_people(agents, self.model.scale)
 
     # -- MPP -------------------------------------------------------------------
     def enroll_mpp(self, rows: np.ndarray, day: int) -> None:
@@ -66,7 +67,7 @@ class ImmigrationCourts(mesa.Agent):
         m.recorder.add("mpp_enrollments", len(rows))
         self.open_cases(len(rows))
         m.migrants.record_outcome(rows, entered=False)
-        m.migrants.move(rows, Status.MPP_WAITING, day, wait.astype(np.int64))
+        m.migrants.pop.move(rows, Status.MPP_WAITING, day, wait.astype(np.int64))
         self.mpp_roster = np.concatenate([self.mpp_roster, rows])
 
     def hear(self, rows: np.ndarray, day: int) -> None:
@@ -78,7 +79,7 @@ class ImmigrationCourts(mesa.Agent):
         if t.hearings_postponed[day]:
             later = np.floor(60 * draw(Decision.MPP_POSTPONED_DAYS, pop, rows, day)).astype(np.int64)
             m.recorder.add("hearings_postponed", len(rows))
-            mig.move(rows, Status.MPP_WAITING, day, t.postponed_until[day] + 1 + later - day)
+            mig.pop.move(rows, Status.MPP_WAITING, day, t.postponed_until[day] + 1 + later - day)
             return
         # a family attends together, as its first member's experience of violence decides
         p_attend = pop.shared(s.mpp_attend_prob * s.violence_attend_factor ** pop.n_violence[rows],
@@ -89,16 +90,16 @@ class ImmigrationCourts(mesa.Agent):
         m.recorder.add("mpp_in_absentia_orders", len(absent))
         crosses = draw(Decision.MPP_ABSENTIA_CROSSES, pop, absent, day) < s.absentia_cross_prob
         crossing = absent[crosses]
-        mig.move(crossing, Status.AT_BORDER, day,
+        mig.pop.move(crossing, Status.AT_BORDER, day,
                  1 + m.streams.poisson(Decision.MPP_ABSENTIA_DAYS, pop, crossing, day, 6.0))
         mig.give_up(absent[~crosses], day)
         present = rows[attends]
         granted = draw(Decision.MPP_GRANTED, pop, present, day) < s.mpp_grant_prob
         m.recorder.add("mpp_relief_granted", int(granted.sum()))
         mig.record_outcome(present[granted], entered=True)
-        mig.move(present[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
+        mig.pop.move(present[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         denied = present[~granted]
-        m.ice.intake(denied, _REMOVAL[pop.nationality[denied]], day)
+        m.ice.intake(denied, REMOVAL[pop.nationality[denied]], day)
 
     # -- regular docket ------------------------------------------------------------
     def hearing_inputs(self, day: int) -> tuple:
@@ -122,7 +123,7 @@ class ImmigrationCourts(mesa.Agent):
             moved = rows[later]
             m.recorder.add("hearings_postponed", len(moved))
             delay = 30 + np.floor(120 * draw(Decision.REGULAR_POSTPONED_DAYS, pop, moved, day))
-            mig.move(moved, Status.RELEASED_IN_US, day, delay.astype(np.int64))
+            mig.pop.move(moved, Status.RELEASED_IN_US, day, delay.astype(np.int64))
             rows = rows[~later]
         keys = m.streams.keys
         granted, absent, ordered = _regular_hearings(
@@ -132,7 +133,7 @@ class ImmigrationCourts(mesa.Agent):
         m.recorder.add("regular_in_absentia_orders", absent)
         m.recorder.add("regular_relief_granted", len(rows) - absent - ordered)
         m.recorder.add("regular_removal_orders", ordered)
-        mig.move(rows[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
+        mig.pop.move(rows[granted], Status.RELEASED_IN_US, day)  # relief: no further hearing
         m.ice.interior.final_orders(rows[~granted], day)  # ordered removed: until ICE arrests them
 
     def mpp_daily(self, day: int) -> None:
@@ -158,7 +159,7 @@ class ImmigrationCourts(mesa.Agent):
             s.mpp_daily_give_up, s.mpp_daily_cross_anyway)
         m.recorder.add("violence_incidents", victims)
         mig.give_up(roster[leaves], day)
-        mig.move(roster[crosses], Status.AT_BORDER, day, 1)  # (off the roster the next day)
+        mig.pop.move(roster[crosses], Status.AT_BORDER, day, 1)  # (off the roster the next day)
 
     # -- backlog -----------------------------------------------------------------
     def end_day(self, day: int) -> None:

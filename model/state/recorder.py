@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.geography import SECTOR_KEYS
-from model.vocabulary import NATIONALITY_KEYS
+from model.state.geography import SECTOR_KEYS
+from model.state.vocabulary import NATIONALITY_KEYS
 
 
 @dataclass(frozen=True)

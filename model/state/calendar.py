@@ -24,10 +24,6 @@ class RunCalendar:
         self.fiscal_year_of_day = np.array([d.year + (d.month >= 10) for d in self.dates],
                                            dtype=np.int16)
 
-    def day(self, when: date) -> int:
-        """Day index of a date (may be negative or past the end)."""
-        return (when - self.start).days
-
     def date(self, day: int) -> date:
         return self.start + timedelta(days=int(day))
 
@@ -42,7 +38,15 @@ class DueQueue:
 
     Each day's bucket is a chain of fixed-size chunks of rows, taken from a
     pool and returned to it when the day is popped: pushing and popping are one
-    compiled call each, and a day's rows sit together in memory.
+    compiled call each (`push_rows`, `pop_rows`, on the queue's `arrays`), and a
+    day's rows sit together in memory. Owned by `people.Population`, whose
+    compiled moves schedule people (`people.move_rows`) and take each day's due
+    rows (`Population.due`).
+
+    `arrays` is the queue as compiled code takes it: the plain tuple
+    (head, tail, rows, fill, next, state), rebuilt whenever growing replaces
+    them. (A plain tuple: numba takes one in about half the time of a NamedTuple,
+    and the moves are called tens of thousands of times a run.)
     """
 
     CHUNK = 128  # rows per chunk
@@ -56,27 +60,18 @@ class DueQueue:
         self.fill = np.zeros(n_chunks, dtype=np.int64)
         self.next = np.full(n_chunks, -1, dtype=np.int64)
         self.state = np.array([-1, 0], dtype=np.int64)  # free-chain head, chunks ever used
+        self._pack()
 
-    def push(self, rows: np.ndarray, days: np.ndarray) -> None:
-        """Schedule each row on its day; days outside the run are dropped."""
-        if len(rows) == 0:
-            return
-        self.reserve(len(rows))
-        push_rows(self.head, self.tail, self.rows, self.fill, self.next, self.state,
-                  np.asarray(rows), np.asarray(days))
+    def _pack(self) -> None:
+        self.arrays = (self.head, self.tail, self.rows, self.fill, self.next, self.state)
 
     def reserve(self, n: int) -> None:
-        """Make room for `n` more rows, before a compiled caller that schedules
-        people itself (with `push_rows` on the queue's arrays): kernels cannot grow them."""
+        """Make room for `n` more rows, before a compiled caller schedules people
+        (`push_rows` on `arrays`): kernels cannot grow the queue."""
         worst = min(n, self.n_days) + n // self.CHUNK + 1  # a new chunk per day, full ones
         used = self.state.item(1)
         if used + worst > len(self.fill):
             self._grow(used + worst)
-
-    def pop(self, day: int, next_day: np.ndarray) -> np.ndarray:
-        """Rows still due on `day`, sorted, each once."""
-        return pop_rows(self.head, self.tail, self.rows, self.fill, self.next, self.state, day,
-                        next_day)
 
     def _grow(self, needed: int) -> None:
         size = max(needed, int(len(self.fill) * 1.5))
@@ -86,6 +81,7 @@ class DueQueue:
         self.rows = rows
         self.fill = np.concatenate([self.fill, np.zeros(size - old, dtype=np.int64)])
         self.next = np.concatenate([self.next, np.full(size - old, -1, dtype=np.int64)])
+        self._pack()
 
 
 @numba.njit(cache=True)
@@ -102,8 +98,10 @@ def _new_chunk(fill, next_chunk, state):
 
 
 @numba.njit(cache=True)
-def push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, days):
-    """Append each row to its day's chain (a `DueQueue`'s arrays, after `reserve`)."""
+def push_rows(queue, rows, days):
+    """Append each row to its day's chain (`queue`: a `DueQueue`'s `arrays`, after
+    `reserve`); days outside the run are dropped."""
+    head, tail, chunk_rows, fill, next_chunk, state = queue
     n_days = head.size
     size = chunk_rows.shape[1]
     for i in range(rows.size):
@@ -124,8 +122,11 @@ def push_rows(head, tail, chunk_rows, fill, next_chunk, state, rows, days):
 
 
 @numba.njit(cache=True)
-def pop_rows(head, tail, chunk_rows, fill, next_chunk, state, day, next_day):
-    """`DueQueue.pop` on its arrays (for compiled callers too: `Migrants.due`)."""
+def pop_rows(queue, day, next_day):
+    """The rows still due on `day` (`next_day[row] == day`: not rescheduled since),
+    sorted, each once; the day's chunks go back to the pool (`queue`: a
+    `DueQueue`'s `arrays`)."""
+    head, tail, chunk_rows, fill, next_chunk, state = queue
     n = 0
     c = head[day]
     while c >= 0:

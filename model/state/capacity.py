@@ -19,7 +19,8 @@ total.
 import numba
 import numpy as np
 
-from model.streams import Decision
+from model.state.scaling import to_agents
+from model.state.streams import Decision
 
 
 @numba.njit(cache=True)
@@ -87,7 +88,7 @@ def _unused_one(credit, granted, key, agents, whole):
 def _grant_all(credit, granted, people, scale):
     """`CarriedRoom.grant` for every key: `people` per key, in agents at `scale`."""
     for key in range(credit.size):
-        granted[key] = people[key] / scale
+        granted[key] = people[key] / scale  # scaling.to_agents (in a kernel: written out)
         credit[key] += granted[key]
 
 
@@ -148,12 +149,13 @@ class CarriedRoom:
                 people = np.full(self.credit.shape, people, dtype=np.float64)
             _grant_all(self.credit, self.granted, people, self.scale)
         else:
-            grant_one(self.credit, self.granted, key, people / self.scale)
+            grant_one(self.credit, self.granted, key, to_agents(people, self.scale))
 
     def unused(self, people: float, key: int) -> None:
         """A period of `key`'s in which nobody takes any room: granted `people` and settled
         (one call: a flight with nobody waiting)."""
-        _unused_one(self.credit, self.granted, key, people / self.scale, self.scale == 1)
+        _unused_one(self.credit, self.granted, key, to_agents(people, self.scale),
+                    self.scale == 1)
 
     def take(self, pop, rows: np.ndarray, keys: "np.ndarray | int") -> np.ndarray:
         """Mask of the rows (under `keys`, in order, families together) given room."""

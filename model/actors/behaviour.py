@@ -14,9 +14,10 @@ person (their family's first member, so a family decides as one) and the day.
 import numba
 import numpy as np
 
-from model.geography import MEXICAN_STATES, N_SECTORS, SECTOR_KEYS
-from model.people import STATE_KM, Population
-from model.streams import (
+from model.state.geography import MEXICAN_STATES, N_SECTORS, SECTOR_KEYS
+from model.state.people import STATE_KM, Population
+from model.state.scaling import to_agents
+from model.state.streams import (
     Decision,
     RandomStreams,
     draw_unit,
@@ -24,22 +25,21 @@ from model.streams import (
     place_key,
     poisson_from_unit,
 )
-from model.vocabulary import (
+from model.state.vocabulary import (
+    CROSS_BETWEEN_PORTS,
     DEMOGRAPHIC_KEYS,
+    FAMILY_UNIT,
+    MEXICO,
+    NATIONALITY_KEYS,
     N_DEMOGRAPHIC,
     N_GROUPS,
-    NATIONALITY_KEYS,
     RETURN_MODES,
-    Demographic,
     Nationality,
-    Pending,
     ReturnMode,
 )
 
 _STATE_CDF = np.cumsum([s.migrant_weight for s in MEXICAN_STATES])
 _STATE_CDF = _STATE_CDF / _STATE_CDF[-1]
-MEXICO, FAMILY_UNIT = int(Nationality.MEXICO), int(Demographic.FAMILY_UNIT)  # for the kernels
-BETWEEN_PORTS = int(Pending.CROSS_BETWEEN_PORTS)
 
 
 class Experience:
@@ -173,8 +173,8 @@ class Behaviour:
         self._discouraged_for = self._discouraged = None
         self._group_keys = np.arange(N_GROUPS, dtype=np.uint64)
         # agents setting out per day and group before the push and the feedback
-        self._departures_per_group = (self.base_departures[:, None] * self.demographic_mix
-                                      / scale).ravel()
+        self._departures_per_group = to_agents(self.base_departures[:, None] * self.demographic_mix,
+                                               scale).ravel()
 
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray, day: int) -> np.ndarray:
@@ -242,23 +242,17 @@ class Behaviour:
                             self.streams.keys[Decision.TRAVEL_DAYS], self.travel_days, STATE_KM)
 
     # -- crossing ----------------------------------------------------------
-    def cross(self, pop: Population, rows: np.ndarray, day: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Everyone in `rows` crosses: (sector, apprehended, at_port) per row.
+    def cross_inputs(self, pop: Population, day: int) -> tuple:
+        """What `cross_rows` draws the crossings of `day` from: the population's columns,
+        each group's routes tilted by peers' experience (`attract`, and its total over
+        the sectors) and the run's constant `cross_draws`.
 
         The sector follows the group's usual routes, tilted towards where peers
         got in lately; people present at a port of entry or cross between
         ports (always between them just after leaving a metering list: that
         mark, `Pending.CROSS_BETWEEN_PORTS`, is used up by the crossing), and are
         caught if at a port, if they turn themselves in, or if the sector
-        catches them.
-        """
-        return cross_rows(rows, self.cross_inputs(pop, day))
-
-    def cross_inputs(self, pop: Population, day: int) -> tuple:
-        """What `cross_rows` draws the crossings of `day` from: the population's columns,
-        each group's routes tilted by peers' experience (`attract`, and its total over
-        the sectors) and the run's constant `cross_draws`."""
+        catches them."""
         attract = self.sector_weights * np.exp(self.s.sector_sensitivity *
                                                 self.experience.entry_share())
         return (pop.uid, pop.family, pop.nationality, pop.demographic, pop.pending,
@@ -385,8 +379,9 @@ def _routes_cdf(attract, totals):
 
 @numba.njit(cache=True)
 def cross_rows(rows, inputs):
-    """`Behaviour.cross` for each row, in one pass (`inputs`: `Behaviour.cross_inputs`).
-    Also called by the compiled `Migrants.attempt_crossing`."""
+    """Everyone in `rows` crosses: (sector, apprehended, at a port) per row, in one pass
+    (`inputs`: `Behaviour.cross_inputs`). Called by the compiled
+    `Migrants.attempt_crossing`."""
     uid, family, nationality, demographic, pending, day, attract, totals, draws = inputs
     sector_key, port_key, surrender_key, caught_key, port_share, surrender, apprehension = draws
     sector_cdf = _routes_cdf(attract, totals)
@@ -405,7 +400,7 @@ def cross_rows(rows, inputs):
         while sector < last and u > sector_cdf[group, sector]:
             sector += 1
         port = draw_unit(port_key, person, day) < port_share[demo]
-        if pending[r] == BETWEEN_PORTS:
+        if pending[r] == CROSS_BETWEEN_PORTS:
             port = False
             pending[r] = -1
         gives_in = draw_unit(surrender_key, person, day) < surrender[demo]
