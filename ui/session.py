@@ -198,8 +198,9 @@ def _session_started():
             state.stop()
         run.value = None
         frame.value = None
-        # the session's objects are dropped once Solara has finished closing it
-        threading.Timer(2.0, release_memory).start()
+        # what earlier closed sessions left is collected now (this one's objects are
+        # dropped when Solara has finished closing it)
+        release_memory()
     return closed
 
 
