@@ -142,7 +142,7 @@ def runs_done(the_plan) -> int:
     return sum(f.is_file() for files in the_plan.run_files.values() for f in files)
 
 
-def stop(child: subprocess.Popen) -> None:
+def stop_child(child: subprocess.Popen) -> None:
     """End `child` and its process group (its Dask workers) as Ctrl-C in a terminal
     would (run.py compare keeps its finished runs and exits), repeated every 2 s (a
     Ctrl-C while its workers start is ignored); SIGTERM, then SIGKILL, if it has not
@@ -167,30 +167,13 @@ def stop(child: subprocess.Popen) -> None:
         signal_group(signal.SIGKILL)  # workers left behind, if any
 
 
-def _watch(child: subprocess.Popen, cancelled: Callable[[], bool]) -> None:
-    while child.poll() is None:
-        if cancelled():
-            stop(child)
-            return
-        time.sleep(POLL_S)
-
-
-def _sessionless_thread(target) -> threading.Thread:
-    """A daemon thread that belongs to no browser session (Solara hands a thread started
-    in a session that session, and its work then stops with the session's machinery)."""
-    try:
-        from solara.server.kernel_context import without_context
-    except ImportError:
-        without_context = contextlib.nullcontext
-    with without_context():
-        return threading.Thread(target=target, daemon=True, name="compare-watcher")
-
-
 def run_report(the_plan, cancelled: Callable[[], bool],
-               report: Callable[[Progress], None] = lambda p: None) -> "CompareResult | None":
+               report: Callable[[Progress], None] = lambda p: None,
+               on_child: Callable[[subprocess.Popen], None] = lambda child: None
+               ) -> "CompareResult | None":
     """Run `the_plan` with `run.py compare` once a server slot is free, reporting
-    `Progress` about every `POLL_S`; None if `cancelled()` became true (the child is
-    stopped, its finished runs kept). Raises CompareError if the command failed."""
+    `Progress` about every `POLL_S` and the child to `on_child`; None if `cancelled()`
+    became true (the child is stopped, its finished runs kept). Raises CompareError if the command failed."""
     started = time.perf_counter()
     total = sum(len(files) for files in the_plan.run_files.values())
     read = runs_done(the_plan)
@@ -210,18 +193,18 @@ def run_report(the_plan, cancelled: Callable[[], bool],
         with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
             child = subprocess.Popen(command(the_plan), cwd=ROOT, stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-            # a watcher of no session stops the child: this thread reports to the page,
-            # which may block while its session closes
-            watcher = _sessionless_thread(lambda: _watch(child, cancelled))
-            watcher.start()
-            while child.poll() is None:
-                if cancelled():
-                    report(Progress("stopping", runs_done(the_plan), total))
-                    watcher.join()
-                    return None
-                report(Progress("running", runs_done(the_plan), total))
-                time.sleep(POLL_S)
-            watcher.join()
+            on_child(child)
+            try:
+                while child.poll() is None:
+                    if cancelled():
+                        report(Progress("stopping", runs_done(the_plan), total))
+                        stop_child(child)
+                        return None
+                    report(Progress("running", runs_done(the_plan), total))
+                    time.sleep(POLL_S)
+            finally:
+                if child.poll() is None:  # an error here: leave nothing running
+                    stop_child(child)
             if cancelled():
                 return None
             if child.returncode != 0:
@@ -241,7 +224,8 @@ def run_report(the_plan, cancelled: Callable[[], bool],
 progress = solara.reactive(None)  # this session's job's latest Progress
 
 
-_open_jobs: dict[int, tuple[threading.Event, threading.Event]] = {}  # by session: (stop, gone)
+# by session: (stop, gone, [the run.py compare child, once started])
+_open_jobs: dict[int, tuple[threading.Event, threading.Event, list]] = {}
 
 
 def _session_key() -> int:
@@ -253,7 +237,7 @@ def _session_key() -> int:
 
 
 @solara.lab.task(prefer_threaded=True)
-def run_job(the_plan, stop: threading.Event, gone: threading.Event
+def run_job(the_plan, stop: threading.Event, gone: threading.Event, children: list
             ) -> "CompareResult | None":
     """This session's comparison (one per session). It stops on its own Event (`stop`,
     set by Cancel or when the session closes) rather than on the task's state, which
@@ -263,23 +247,28 @@ def run_job(the_plan, stop: threading.Event, gone: threading.Event
     def report(p: Progress) -> None:
         if not gone.is_set():
             progress.value = p
-    return run_report(the_plan, cancelled=stop.is_set, report=report)
+    return run_report(the_plan, cancelled=stop.is_set, report=report,
+                      on_child=children.append)
 
 
 def cancel() -> None:
     """The Cancel button: the job stops (its finished runs are kept)."""
-    stop, _gone = _open_jobs.get(_session_key(), (threading.Event(), None))
+    stop, _gone, _children = _open_jobs.get(_session_key(), (threading.Event(), None, None))
     stop.set()
 
 
 def _session_started():
     key = _session_key()
 
-    def closed():  # the tab went: stop its comparison
-        stop, gone = _open_jobs.pop(key, (None, None))
+    def closed():  # the tab went: stop its comparison, here (the job's own thread may be
+        # held by the closing session)
+        stop, gone, children = _open_jobs.pop(key, (None, None, []))
         if stop is not None:
             gone.set()
             stop.set()
+        for child in children:
+            if child.poll() is None:
+                stop_child(child)
     return closed
 
 
@@ -323,9 +312,9 @@ def ComparePage():
             refused.set(str(exc))
             return
         refused.set("")
-        stop, gone = threading.Event(), threading.Event()
-        _open_jobs[_session_key()] = (stop, gone)
-        run_job(the_plan, stop, gone)
+        stop, gone, children = threading.Event(), threading.Event(), []
+        _open_jobs[_session_key()] = (stop, gone, children)
+        run_job(the_plan, stop, gone, children)
 
     html.heading("Compare scenarios")
     html.paragraph("Every scenario runs on the same seeds (common random numbers); the first "
