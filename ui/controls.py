@@ -126,7 +126,7 @@ def RunBar():
     with solara.Row(gap="4px", style={"flex-wrap": "wrap"}):
         solara.Button("Reset", on_click=session.reset, color="primary", classes=["reset"])
         solara.Button("Pause" if playing else "Play", color="primary", classes=["play"],
-                      on_click=lambda: session.playing.set(not playing),
+                      on_click=session.pause if playing else session.play,
                       disabled=finished and not playing)
         solara.Button("+1 day", on_click=lambda: session.step(1), classes=["step-day"],
                       disabled=playing or finished)

@@ -10,8 +10,21 @@ taken between steps (`Frame.of`), never from the model while it runs.
 - `frame`: the latest snapshot drawn; `message`: the last refusal or error, for the page.
 - `playing`, `days_per_frame`: the play loop's switch and frame size; `files_saved`: a
   counter that makes the scenario lists refresh after a save.
+
+Under load (several pages playing on one server) two things keep every page live:
+the play loop waits until the browser says it has shown each frame (`RunState.shown`,
+called by the page's `FrameAck`; a frame drawn on the server is not yet shown, and
+without the wait a busy server queued frames for tens of seconds, showing old days
+and acting on Pause late), and a session's model, frames and figures are let go
+when its browser session closes (`_session_closed`, through Solara's
+`on_kernel_start` cleanup; a page gone without saying so is closed after
+`CULL_TIMEOUT`, not Solara's default of a day), and the freed memory is handed back
+to the system (`release_memory`).
 """
 
+import ctypes
+import gc
+import itertools
 import os
 import threading
 import time
@@ -25,8 +38,10 @@ from model.config.scenario import SCENARIO_DIR
 from ui import settings as ui_settings
 from ui.day_view import DayView, series
 
+_frame_numbers = itertools.count()
 DAYS_PER_FRAME = (1, 7, 14, 30)
-FRAME_TIMEOUT_S = 2.0  # the longest the play loop waits for the page to draw a frame
+FRAME_TIMEOUT_S = 2.0  # the longest the play loop waits for the page to show a frame
+CULL_TIMEOUT = "60s"  # a page that went without closing (no beacon) is closed after this
 DEFAULT_DAYS_PER_FRAME = 7  # a week a frame; a frame costs ~0.1-0.2 s to draw (blitted)
 
 
@@ -43,6 +58,7 @@ class Frame:
 
     view: DayView
     series: dict
+    number: int = field(default_factory=lambda: next(_frame_numbers))  # unique, increasing
 
     @classmethod
     def of(cls, model: BorderModel, days: int = 1) -> "Frame":
@@ -60,8 +76,27 @@ class RunState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     played: tuple[int, float] | None = None  # (days, seconds) of the last Play
     playing_lock: threading.Lock = field(default_factory=threading.Lock)  # one play loop
-    drawn: threading.Event = field(default_factory=threading.Event)  # the page drew a frame
     viewers: int = 0  # pages drawing this run's frames (the play loop waits for them)
+    shown_frame: int = -1  # the last frame (`Frame.number`) a browser showed (`shown`)
+    stopped: bool = False  # Pause, Reset or a closed session: the play loop stops
+    _shown: threading.Condition = field(default_factory=threading.Condition)
+
+    def shown(self, number: int) -> None:
+        """A browser showed frame `number` (the page's `FrameAck` says so)."""
+        with self._shown:
+            self.shown_frame = max(self.shown_frame, number)
+            self._shown.notify_all()
+
+    def wait_shown(self, number: int, timeout: float) -> bool:
+        """Wait until a browser showed frame `number` (or `timeout` s, or a stop)."""
+        with self._shown:
+            return self._shown.wait_for(lambda: self.shown_frame >= number or self.stopped,
+                                        timeout=timeout)
+
+    def stop(self) -> None:
+        with self._shown:
+            self.stopped = True
+            self._shown.notify_all()
 
 
 settings = solara.reactive(ui_settings.baseline("historical"))
@@ -73,10 +108,23 @@ playing = solara.reactive(False)
 files_saved = solara.reactive(0)  # bumped when the page saves or receives a file: lists refresh
 
 
+def play() -> None:
+    if run.value is not None:
+        run.value.stopped = False
+    playing.value = True
+
+
+def pause() -> None:
+    """Stop the play loop after the frame it is on (it is not waited for)."""
+    playing.value = False
+    if run.value is not None:
+        run.value.stop()
+
+
 def reset() -> bool:
     """Build a new model from the settings (as SolaraViz's Reset rebuilds one from
     keyword arguments); on a refusal keep the current run and say why."""
-    playing.value = False
+    pause()
     chosen = settings.value
     try:
         ui_settings.check(chosen)
@@ -91,11 +139,11 @@ def reset() -> bool:
     return True
 
 
-def step(days: int) -> None:
-    """Run `days` days (fewer at the run's end) and redraw."""
+def step(days: int) -> "Frame | None":
+    """Run `days` days (fewer at the run's end) and redraw; the frame drawn."""
     state = run.value
     if state is None:
-        return
+        return None
     with state.lock:
         first = state.model.day
         for _ in range(days):
@@ -105,12 +153,14 @@ def step(days: int) -> None:
         snapshot = Frame.of(state.model, state.model.day - first)
     if run.value is state:
         frame.value = snapshot
+    return snapshot
 
 
 def play_loop() -> None:
     """While `playing`: run `days_per_frame` days, redraw, repeat; stops at the run's end.
-    Each frame waits until the page has drawn it (Solara may draw it in another thread,
-    and would otherwise skip frames), so every frame is seen. Records how many days it
+    Each frame waits until the browser has shown it (`RunState.wait_shown`; at most
+    `FRAME_TIMEOUT_S`), so every frame is seen, a busy server does not queue frames
+    ahead of the browser, and Pause acts on the next frame. Records how many days it
     played and how long that took (with the redraws)."""
     state = run.value
     # the page may mount its play task again (after a visit to another page): one loop
@@ -118,13 +168,49 @@ def play_loop() -> None:
         return
     try:
         started, first_day = time.perf_counter(), state.model.day
-        while playing.value and run.value is state and state.model.running:
-            state.drawn.clear()
-            step(days_per_frame.value)
-            if state.viewers > 0:
-                state.drawn.wait(timeout=FRAME_TIMEOUT_S)
+        while playing.value and not state.stopped and run.value is state \
+                and state.model.running:
+            drawn = step(days_per_frame.value)
+            if state.viewers > 0 and drawn is not None:
+                state.wait_shown(drawn.number, FRAME_TIMEOUT_S)
         state.played = (state.model.day - first_day, time.perf_counter() - started)
     finally:
         state.playing_lock.release()
     if run.value is state:
         playing.value = False
+
+
+def release_memory() -> None:
+    """Collect what closed sessions left (models, frames, figures reference each
+    other) and give freed heap back to the system (glibc keeps it otherwise)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def _session_started():
+    """A browser session began (Solara's `on_kernel_start`); its cleanup runs when it
+    closes: the play loop stops and the model, frames and figures are let go."""
+    def closed():
+        state = run.value
+        playing.value = False
+        if state is not None:
+            state.stop()
+        run.value = None
+        frame.value = None
+        # what earlier closed sessions left is collected now (this one's objects are
+        # dropped when Solara has finished closing it)
+        release_memory()
+    return closed
+
+
+solara.lab.on_kernel_start(_session_started)
+try:  # in a server: close a page that went without saying so after CULL_TIMEOUT
+    import solara.server.settings as _server_settings
+
+    if "SOLARA_KERNEL_CULL_TIMEOUT" not in os.environ:
+        _server_settings.kernel.cull_timeout = CULL_TIMEOUT
+except ImportError:  # solara without its server (component tests)
+    pass

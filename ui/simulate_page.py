@@ -1,8 +1,10 @@
 """The main page: the controls in the sidebar; the date, the policies in force, the map,
 the sectors' numbers and the charts, all drawn from the session's latest `Frame`."""
 
+import ipyvuetify as v
 import numpy as np
 import solara
+import traitlets
 
 from ui import html, session
 from ui.border_map import BorderMap
@@ -42,6 +44,23 @@ def SectorTable(frame: session.Frame):
                     for f in view.flights] or ["none"], classes=["flights-list"])
 
 
+class FrameAck(v.VuetifyTemplate):
+    """Says which frame the browser has shown: `acked` is set, in the browser, to
+    `frame` when it arrives (after the frame's images, sent before it). The play loop
+    waits for it (`session.RunState.wait_shown`)."""
+
+    frame = traitlets.Int(-1).tag(sync=True)
+    acked = traitlets.Int(-1).tag(sync=True)
+    template = traitlets.Unicode("""<template><span class="frame-ack" style="display:none">
+{{ frame }}</span></template>
+<script>
+module.exports = {
+  mounted() { this.acked = this.frame; },
+  watch: { frame(value) { this.acked = value; } },
+};
+</script>""").tag(sync=True)
+
+
 @solara.component
 def ChartGrid(frame: session.Frame, state: session.RunState):
     cal = state.model.calendar
@@ -58,9 +77,7 @@ def ChartGrid(frame: session.Frame, state: session.RunState):
     solara.use_effect(watch, [state])
 
     def draw():
-        pictures = [(chart.update(frame.series), chart.png()) for chart in charts]
-        state.drawn.set()
-        return pictures
+        return [(chart.update(frame.series), chart.png()) for chart in charts]
     drawn = solara.use_memo(draw, [frame, charts])
     with solara.Row(style={"flex-wrap": "wrap"}, gap="8px"):
         for chart, (caption, png) in zip(charts, drawn):
@@ -68,6 +85,7 @@ def ChartGrid(frame: session.Frame, state: session.RunState):
                                style={"width": "360px"}):
                 solara.Image(png, format="png")
                 solara.Text(caption, classes=["caption"], style={"font-size": "75%"})
+    FrameAck.element(frame=frame.number, on_acked=state.shown)
 
 
 @solara.component

@@ -1,0 +1,307 @@
+"""The browser app under load: several real Chromium pages playing at once, memory
+after they close, and a Compare job whose page goes away.
+
+    python benchmarks/bench_ui.py [--pages 5] [--seconds 60] [--settle 30]
+                                  [--compare-seeds 20] [--compare-scale 50]
+
+Prints ONE JSON object on stdout; progress goes to stderr. It starts the real server
+(`run.py ui` on a free 127.0.0.1 port, report folders and saved files in a temporary
+folder) and drives Debian's /usr/bin/chromium with Playwright, as
+tests/test_ui_browser.py does. The server is the `solara run` process `run.py ui`
+starts; its memory is that process's RSS (psutil), its CPU that of it and its
+children (a comparison's `run.py compare` and Dask workers).
+
+1. Start: the server answers, one page is opened and closed (a first visit loads the
+   libraries, the model's compiled kernels and matplotlib once per process, which is
+   not a visit's cost), and after `--settle` seconds the RSS is `rss_start_mib`
+   (`rss_served_mib`: before that first visit).
+2. Playing: `--pages` pages open (each its own browser context, i.e. its own session),
+   then all press Play within a fraction of a second. Each page records, in the
+   browser, when the day shown (`.run-date`) or the map's image changes; for
+   `--seconds` seconds. A page's `longest_gap_s` is the longest time without a new
+   frame: from Play to the first, between frames, and from the last to the end of the
+   window (unless its run finished). RSS is sampled each second (`rss_playing_max_mib`).
+3. Closed: the pages are closed as a user closes a tab (its `beforeunload` runs, which
+   tells the server); after `--settle` seconds, `rss_after_close_mib`.
+4. Compare: a page starts a comparison (`--compare-seeds` seeds of historical and
+   mpp_off at `--compare-scale`), waits until the page shows its progress ("N of M runs
+   done"), and is closed. Then, each second for up to 60 s: the run files in the report
+   folder and the server's CPU (with its children). `stopped_after_s`: until no
+   `run.py compare` child is left; `runs_done_at_close` / `runs_done_after_stop`
+   (files), and `server_cpu_cores_after_stop` (CPU seconds per second over 5 s after).
+
+Bars (`meets_bars`): every page gets a frame at least every 2 s; RSS after the pages
+closed within 100 MiB of `rss_start_mib`; the comparison stops when its page goes (no
+child left within 30 s, no run file added 5 s after that, server CPU below 0.2
+cores). `machine_load`: what other processes kept busy meanwhile (`_common.OtherLoad`);
+the figures are pessimistic when that is high.
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import OtherLoad, environment, positive, progress  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+MIB = 2 ** 20
+BARS = {"longest_gap_s": 2.0, "rss_growth_after_close_mib": 100.0, "compare_stops_within_s": 30.0}
+# in the page: the times (Date.now(), ms) at which a new frame showed
+RECORD_FRAMES = """() => {
+    window.frameTimes = []; window.lastShown = null;
+    const shown = () => {
+        const day = document.querySelector('.run-date');
+        const map = document.querySelector('.border-map img');
+        return (day ? day.innerText : '') + '|' + (map ? map.src.length + map.src.slice(-64) : '');
+    };
+    window.lastShown = shown();
+    new MutationObserver(() => {
+        const now = shown();
+        if (now !== window.lastShown) { window.lastShown = now; window.frameTimes.push(Date.now()); }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                               attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`run.py ui` on a free port; `process` is the solara server it started."""
+
+    def __init__(self, folder: Path):
+        import psutil
+
+        self.runs = folder / "runs"
+        self.log = open(folder / "server.log", "w+")
+        port = free_port()
+        env = dict(os.environ, BORDER_UI_RUNS_DIR=str(self.runs))
+        self.launcher = subprocess.Popen(
+            [sys.executable, "run.py", "ui", "--port", str(port), "--save-dir",
+             str(folder / "saved")], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(self.url, timeout=5).read()
+                break
+            except OSError:
+                if self.launcher.poll() is not None or time.monotonic() > deadline:
+                    self.log.seek(0)
+                    raise SystemExit(f"run.py ui did not serve {self.url}:\n{self.log.read()}")
+                time.sleep(0.3)
+        children = psutil.Process(self.launcher.pid).children()
+        self.process = children[0] if children else psutil.Process(self.launcher.pid)
+
+    def rss_mib(self) -> float:
+        return self.process.memory_info().rss / MIB
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the server, its finished children and its live ones."""
+        import psutil
+
+        total = sum(self.process.cpu_times()[:4])
+        for child in self.process.children(recursive=True):
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def compare_children(self) -> int:
+        import psutil
+
+        count = 0
+        for child in self.process.children(recursive=True):
+            try:
+                count += "compare" in " ".join(child.cmdline())
+            except psutil.NoSuchProcess:
+                pass
+        return count
+
+    def close(self) -> None:
+        self.launcher.terminate()
+        try:
+            self.launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.launcher.kill()
+        self.log.close()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1500, "height": 2000})
+    page.goto(url)
+    page.wait_for_selector(".run-date", timeout=120_000)
+    page.wait_for_selector(".border-map img", timeout=120_000)
+    return page
+
+
+def close_page(page) -> None:
+    """As a user closes a tab: the page's beforeunload handler runs (Solara's close beacon)."""
+    page.close(run_before_unload=True)
+
+
+def settle(server: Server, seconds: float) -> float:
+    """Wait `seconds`; the lowest RSS seen in the last third (the server trims on close)."""
+    end = time.monotonic() + seconds
+    lowest = server.rss_mib()
+    while time.monotonic() < end:
+        time.sleep(1)
+        if end - time.monotonic() < seconds / 3:
+            lowest = min(lowest, server.rss_mib())
+    return lowest
+
+
+def play_many(server: Server, browser, n_pages: int, seconds: float) -> dict:
+    pages = []
+    for i in range(n_pages):
+        pages.append(open_page(browser, server.url))
+        progress(f"page {i + 1} of {n_pages} open")
+    for page in pages:
+        page.evaluate(RECORD_FRAMES)
+    rss_open = server.rss_mib()
+    started_ms = time.time() * 1000
+    for page in pages:
+        page.locator(".play").click(no_wait_after=True)
+    clicked_ms = time.time() * 1000
+    progress(f"all {n_pages} pressed Play within {clicked_ms - started_ms:.0f} ms; "
+             f"watching {seconds:.0f} s")
+    peak = rss_open
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(1)
+        peak = max(peak, server.rss_mib())
+    ended_ms = time.time() * 1000
+    per_page = []
+    for page in pages:
+        times = page.evaluate("window.frameTimes")
+        text = page.locator(".run-date").inner_text()
+        finished = "finished" in text
+        edges = [started_ms, *[t for t in times if t <= ended_ms]]
+        if not finished:
+            edges.append(ended_ms)
+        gaps = [b - a for a, b in zip(edges, edges[1:])]
+        per_page.append({"frames": len(times), "longest_gap_s": round(max(gaps) / 1000, 2),
+                         "first_frame_s": round((times[0] - started_ms) / 1000, 2)
+                         if times else None, "shows": text})
+    for page in pages:
+        page.locator(".play").click(no_wait_after=True)  # Pause (not needed, but polite)
+    return {"pages": per_page, "pages_open": pages, "rss_pages_open_mib": round(rss_open, 1),
+            "rss_playing_max_mib": round(peak, 1), "rss_playing_end_mib": round(server.rss_mib(), 1)}
+
+
+def compare_goes(server: Server, browser, seeds: int, scale: int) -> dict:
+    page = open_page(browser, server.url)
+    page.locator(".nav-compare").click()
+    page.wait_for_selector(".compare-run")
+    field = page.locator(".compare-seeds input")
+    field.fill(str(seeds))
+    field.press("Enter")
+    if scale != 50:  # the page's default
+        page.locator(".v-select", has_text="Scale").click()
+        page.locator(".v-menu__content .v-list-item", has_text=str(scale)).first.click()
+    page.locator(".compare-run").click()
+    shown = page.wait_for_selector(".compare-progress:has-text('runs done')", timeout=180_000)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.compare-progress');"
+        " return p && /^[1-9]/.test(p.innerText.trim()); }", timeout=300_000)
+    says = shown.inner_text()
+    done_at_close = len(list(server.runs.glob("*/runs/*.parquet")))
+    children_at_close = server.compare_children()
+    progress(f"compare page says {says!r}; closing it")
+    close_page(page)
+    closed = time.monotonic()
+    stopped_after = None
+    while time.monotonic() - closed < 60:
+        time.sleep(0.5)
+        if server.compare_children() == 0:
+            stopped_after = time.monotonic() - closed
+            break
+    files_then = len(list(server.runs.glob("*/runs/*.parquet")))
+    cpu_then = server.cpu_s()
+    time.sleep(5)
+    cores = (server.cpu_s() - cpu_then) / 5
+    files_after = len(list(server.runs.glob("*/runs/*.parquet")))
+    return {"seeds": seeds, "scale": scale, "page_said": says,
+            "children_at_close": children_at_close, "runs_done_at_close": done_at_close,
+            "stopped_after_s": round(stopped_after, 1) if stopped_after is not None else None,
+            "runs_done_after_stop": files_then, "runs_added_5s_after_stop": files_after - files_then,
+            "server_cpu_cores_after_stop": round(cores, 2)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=positive, default=5)
+    parser.add_argument("--seconds", type=positive, default=60)
+    parser.add_argument("--settle", type=positive, default=30)
+    parser.add_argument("--compare-seeds", type=positive, default=20)
+    parser.add_argument("--compare-scale", type=int, choices=(10, 20, 50, 100), default=50)
+    parser.add_argument("--server-log", type=Path, default=None,
+                        help="keep a copy of the server's output here")
+    args = parser.parse_args(argv)
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    report = environment(pages=args.pages, seconds=args.seconds, settle_s=args.settle,
+                         compare_seeds=args.compare_seeds, compare_scale=args.compare_scale)
+    report["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    load = OtherLoad()
+    with tempfile.TemporaryDirectory(prefix="bench-ui-") as folder, sync_playwright() as p:
+        server = Server(Path(folder))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            rss_served = server.rss_mib()
+            progress(f"server up at {server.url}, {rss_served:.0f} MiB; a first visit")
+            close_page(open_page(browser, server.url))
+            rss_start = settle(server, args.settle)
+            progress(f"start: {rss_start:.0f} MiB")
+            playing = play_many(server, browser, args.pages, args.seconds)
+            pages = playing.pop("pages_open")
+            for page in pages:
+                close_page(page)
+            progress(f"{args.pages} pages closed; settling {args.settle} s")
+            rss_closed = settle(server, args.settle)
+            compare = compare_goes(server, browser, args.compare_seeds, args.compare_scale)
+        finally:
+            browser.close()
+            server.close()
+            if args.server_log is not None:
+                args.server_log.write_text((Path(folder) / "server.log").read_text())
+    gaps = [page["longest_gap_s"] for page in playing["pages"]]
+    report.update({
+        "rss_served_mib": round(rss_served, 1), "rss_start_mib": round(rss_start, 1),
+        **playing, "rss_after_close_mib": round(rss_closed, 1),
+        "rss_growth_after_close_mib": round(rss_closed - rss_start, 1),
+        "longest_gap_s": max(gaps), "compare": compare,
+        "meets_bars": {
+            "frame_every_2s": max(gaps) <= BARS["longest_gap_s"],
+            "memory_back_within_100mib": rss_closed - rss_start <= BARS["rss_growth_after_close_mib"],
+            "compare_stops_with_its_page": (
+                compare["stopped_after_s"] is not None
+                and compare["stopped_after_s"] <= BARS["compare_stops_within_s"]
+                and compare["runs_added_5s_after_stop"] == 0
+                and compare["server_cpu_cores_after_stop"] < 0.2)},
+        "machine_load": load.report(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+    })
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
