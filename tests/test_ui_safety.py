@@ -301,3 +301,16 @@ def test_the_token_is_required_off_loopback_or_when_asked():
     assert decide_token("127.0.0.1", None, given) == given  # asked for by the variable
     with pytest.raises(ServeError, match="BORDER_UI_TOKEN: a token is 16 to 256"):
         decide_token("0.0.0.0", None, "short")
+
+
+def test_the_compare_page_runs_only_scenarios_from_its_folders(tmp_path):
+    """A tampered request naming a file outside the page's folders is refused before
+    anything is read or run, and the message shows nothing of the file."""
+    from ui.compare_page import plan
+
+    outside = tmp_path / "secret.toml"
+    outside.write_text('description = "do not show"\nbase = "historical"\n')
+    with pytest.raises(ScenarioError) as refused:
+        plan(["historical", str(outside)], seeds=2, scale=100, start="", end="")
+    assert "outside the scenario folders" in str(refused.value)
+    assert "do not show" not in str(refused.value)

@@ -42,8 +42,8 @@ import solara.lab
 from experiments.compare import (PLOTTED, WHOLE_RUN, WHOLE_RUN_NOTE, CompareError,
                                  default_out_dir, load_runs, per_seed_outcomes,
                                  plan_comparison, plot_monthly, readable_table, summarise)
-from model import ScenarioError
-from ui import html
+from model import ScenarioError, load_scenario
+from ui import files, html
 from ui.controls import scenario_choices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,8 @@ def plan(scenarios: list[str], seeds: int, scale: int, start: str, end: str):
     if seeds > MAX_SEEDS:
         raise CompareError(f"seeds: the page runs at most {MAX_SEEDS}, got {seeds}; "
                            f"run.py compare runs more")
+    for scenario in scenarios:  # the page's folders only, a request naming others is refused
+        load_scenario(scenario, roots=files.scenario_roots())
     kwargs = dict(seeds=seeds, scale=scale, start=start or None, end=end or None)
     labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
     out_dir = runs_dir() / default_out_dir(labels).name
