@@ -99,9 +99,6 @@ def test_compare_shows_progress_and_cancel_stops_it(served, browser):  # noqa: F
     page.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known: the session's close callback finds the job and "
-                   "signals it, yet the run.py compare child was still running 40 s later; "
-                   "not solved by the deadline (see the report)")
 def test_closing_the_page_stops_its_comparison(served, browser):  # noqa: F811
     url, runs, server = served
     page = start_compare(browser, url, seeds=14)

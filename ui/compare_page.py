@@ -56,6 +56,7 @@ MAX_WORK = 400
 MAX_RUNNING = 1  # comparisons running at once on the server; the others wait
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 POLL_S = 0.3  # how often a running job looks at its folder and for a cancel
+PAGE_GONE_S = 10  # a comparison stops once its session has had no page connected this long
 STOP_GRACE_S = 20  # Ctrl-C repeated this long before SIGTERM (then SIGKILL after 5 s)
 
 _slots = threading.BoundedSemaphore(MAX_RUNNING)
@@ -238,18 +239,50 @@ def _session_key() -> int:
         return 0
 
 
+def page_gone_watch(grace_s: float = PAGE_GONE_S) -> Callable[[], bool]:
+    """For the current browser session: a check that is true once none of its pages has
+    been connected for `grace_s` seconds. A closed tab usually says so (Solara's close
+    beacon, then the session's close callback), but a page whose beacon never arrives
+    (a killed browser, a lost network, some tab closes) only disconnects, and Solara
+    keeps its session for `CULL_TIMEOUT` in case it reconnects: its comparison should
+    not run on for that long. Outside a server (tests of the functions) never true."""
+    try:
+        from solara.server import kernel_context
+        context = kernel_context.get_current_context()
+    except (ImportError, RuntimeError):
+        return lambda: False
+    gone_since: list[float] = []
+
+    def gone() -> bool:
+        statuses = list(context.page_status.values())
+        if context.closed_event.is_set() or (
+                statuses and kernel_context.PageStatus.CONNECTED not in statuses):
+            if not gone_since:
+                gone_since.append(time.monotonic())
+            return time.monotonic() - gone_since[0] >= grace_s
+        gone_since.clear()  # reconnected
+        return False
+    return gone
+
+
 @solara.lab.task(prefer_threaded=True)
-def run_job(the_plan, stop: threading.Event, gone: threading.Event, children: list
-            ) -> "CompareResult | None":
+def run_job(the_plan, stop: threading.Event, gone: threading.Event, children: list,
+            page_gone: Callable[[], bool] = lambda: False) -> "CompareResult | None":
     """This session's comparison (one per session). It stops on its own Event (`stop`,
     set by Cancel or when the session closes) rather than on the task's state, which
-    goes with a closed session."""
+    goes with a closed session, and when its pages have been gone a while (`page_gone`)."""
     progress.value = None
 
     def report(p: Progress) -> None:
         if not gone.is_set():
             progress.value = p
-    return run_report(the_plan, cancelled=stop.is_set, report=report,
+
+    def cancelled() -> bool:
+        if not stop.is_set() and page_gone():
+            gone.set()
+            stop.set()
+        return stop.is_set()
+    return run_report(the_plan, cancelled=cancelled, report=report,
                       on_child=children.append)
 
 
@@ -316,7 +349,7 @@ def ComparePage():
         refused.set("")
         stop, gone, children = threading.Event(), threading.Event(), []
         _open_jobs[_session_key()] = (stop, gone, children)
-        run_job(the_plan, stop, gone, children)
+        run_job(the_plan, stop, gone, children, page_gone_watch())
 
     html.heading("Compare scenarios")
     html.paragraph("Every scenario runs on the same seeds (common random numbers); the first "
