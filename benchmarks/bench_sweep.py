@@ -32,7 +32,8 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `model` imp
 
 from benchmarks._common import OtherLoad, environment, positive, progress  # noqa: E402
 from experiments import parse_spec  # noqa: E402
-from experiments.runner import run_sweep, run_table, write_parquet  # noqa: E402
+from experiments.runner import run_sweep, run_table  # noqa: E402
+from model.files import write_parquet  # noqa: E402
 
 BARS = {"sweep_wall_s_1000_runs_scale_100": 300.0, "dask_overhead": 0.15}
 
@@ -64,7 +65,7 @@ def timed_loop(runs: int, scale: int, scratch: Path) -> float:
     run_table(tasks[0])  # loads the compiled kernels, as a worker does once
     started = time.perf_counter()
     for task in tasks:
-        write_parquet(run_table(task), out / f"{task.run_id}.parquet")
+        write_parquet(out / f"{task.run_id}.parquet", run_table(task))
     wall = time.perf_counter() - started
     shutil.rmtree(out)
     return wall

@@ -310,15 +310,15 @@ def claim_out_dir(folder: Path, flag: str = "--out") -> list[Path]:
     """Create `folder` (and its parents) and write and remove a probe file in it, or
     raise FitError in one line saying why not; returns the folders it created, deepest
     first (`release_out_dir` removes them again while empty)."""
-    from model.output import OutputError, _create, _missing_folders, _probe_writable
+    from model.files import FolderError, create_folder, missing_folders, probe_writable
 
-    missing = _missing_folders(folder)
+    missing = missing_folders(folder)
     try:
-        _create(folder)
-        _probe_writable(folder)
-    except OutputError as exc:
+        create_folder(folder, flag)
+        probe_writable(folder, flag)
+    except FolderError as exc:
         release_out_dir(missing)
-        raise FitError(str(exc).replace("--out ", f"{flag} ", 1)) from None
+        raise FitError(str(exc)) from None
     return missing
 
 
@@ -332,9 +332,9 @@ def guard_committed_fit(setup: FitSetup, folder: Path) -> None:
 
 def release_out_dir(created: list[Path]) -> None:
     """Remove the folders `claim_out_dir` created, deepest first, while they are empty."""
-    from model.output import _remove_if_empty
+    from model.files import remove_if_empty
 
-    _remove_if_empty(created)
+    remove_if_empty(created)
 
 
 def run_fit(setup: FitSetup, client, history_id: int | None = None,
@@ -570,55 +570,46 @@ def representative(setup: FitSetup, posterior: pd.DataFrame) -> dict[str, float]
 def write_results(setup: FitSetup, history, t: int | None = None) -> dict[str, Path]:
     """posterior.parquet and calibrated.toml of generation `t` (default the last) into
     setup.out_dir (each written whole)."""
-    from experiments.runner import write_atomically, write_parquet
+    from model.files import write_atomically, write_parquet
 
     guard_committed_fit(setup, setup.out_dir)
     setup.out_dir.mkdir(parents=True, exist_ok=True)
     posterior = posterior_frame(setup, history, t)
     files = {"posterior": setup.out_dir / "posterior.parquet",
              "calibrated": setup.out_dir / "calibrated.toml"}
-    write_parquet(posterior, files["posterior"])
+    write_parquet(files["posterior"], posterior)
     write_atomically(files["calibrated"],
                      calibrated_toml(setup, representative(setup, posterior), history).encode())
     return files
 
 
 def calibrated_toml(setup: FitSetup, values: dict[str, float], history) -> str:
-    """A scenario file on the fitted scenario with the representative parameters."""
-    params = to_params(setup.priors, values)
+    """A scenario file on the fitted scenario with the representative parameters (each
+    float to 6 significant digits): header comments, then the table by
+    `model.files.toml_text` (tomli_w)."""
+    from model.files import toml_text
+
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    lines = [
+    header = [
         "# Written by `run.py calibrate`: the posterior's weighted medians. Run it as",
         f"# `run.py run {setup.out_dir / 'calibrated.toml'}`.",
         f"# {when}; model code {code_version()}; scale {setup.scale}; "
         f"{history.n_populations} generations, {history.total_nr_simulations} simulations; "
-        f"history {setup.db}",
-        f'description = "{setup.scenario}, with the parameters calibrated to the seed '
-        f'articles\' figures"',
-        f'base = "{setup.scenario}"', "", "[parameters]"]
-    tables: list[str] = []
-
-    def write(table: str, values: dict) -> None:  # [table] then its sub-tables, nested
-        inner = [(k, v) for k, v in values.items() if isinstance(v, dict)]
-        tables.extend(f"{_toml_key(k)} = {_toml_number(v)}" for k, v in values.items()
-                      if not isinstance(v, dict))
-        for key, value in inner:  # a table of tables only (push) gets no header of its own
-            if any(not isinstance(v, dict) for v in value.values()):
-                tables.extend(["", f"[{table}.{_toml_key(key)}]"])
-            write(f"{table}.{_toml_key(key)}", value)
-
-    lines += [f"{k} = {_toml_number(v)}" for k, v in params.items() if not isinstance(v, dict)]
-    write("parameters", {k: v for k, v in params.items() if isinstance(v, dict)})
-    return "\n".join(lines + tables) + "\n"
+        f"history {setup.db}"]
+    table = {"description": f"{setup.scenario}, with the parameters calibrated to the "
+                            f"seed articles' figures",
+             "base": setup.scenario,
+             "parameters": _rounded(to_params(setup.priors, values))}
+    return toml_text(table, header)
 
 
-def _toml_key(key: str) -> str:
-    """A key as the scenario files write it: bare when letters, digits and underscores,
-    else quoted (a push month, "2020-05")."""
-    return key if key.replace("_", "").isalnum() else f'"{key}"'
+def _rounded(values: dict) -> dict:
+    """`values` (nested) with each float to 6 significant digits, as written."""
+    return {k: _rounded(v) if isinstance(v, dict) else _toml_number(v)
+            for k, v in values.items()}
 
 
-def _toml_number(value: Any) -> str:
+def _toml_number(value: Any) -> int | float:
     if isinstance(value, int):
-        return str(value)
-    return repr(float(f"{value:.6g}")) if math.isfinite(value) else "nan"
+        return value
+    return float(f"{value:.6g}") if math.isfinite(value) else math.nan

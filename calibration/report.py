@@ -4,7 +4,7 @@
 (`posterior.parquet`, by weight), runs each once on a new seed (seeds derived from
 `REPORT_SEED`, none of them a fitting run's) on the Dask client, and writes into
 `setup.report_dir` (by default the fit's folder, `setup.out_dir`; each file written
-whole, `experiments.runner.write_atomically`):
+whole, `model.files.write_atomically`):
 
     report.md            each target: the figure, its band, the posterior-predictive
                          median and 90 % interval, met or not (the interval overlaps
@@ -99,7 +99,7 @@ def write_report(setup: FitSetup, client, draws: int = 50) -> dict[str, Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.runner import write_atomically
+    from model.files import write_atomically
 
     guard_committed_fit(setup, setup.report_dir)
     posterior = load_posterior(setup)

@@ -483,7 +483,7 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
     the report folder: tables/*.csv (one per fiscal year and one for the whole run,
     wide; summary.csv tidy; per_seed.csv), plots/*.png and report.html. Returns
     the files written ({"run": ..., "html": ..., ...}) and the tidy summary."""
-    from experiments.runner import write_atomically
+    from model.files import write_atomically
 
     out = plan.out_dir
     if plan.sweep is None:  # from an earlier sweep: say which runs this report is of

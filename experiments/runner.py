@@ -11,7 +11,7 @@ Sturdiness:
 - one sweep at a time per folder: `sweep_lock` holds an OS lock (flock) on
   `out_dir/.lock` for the sweep's life (released by the OS if the process dies);
   a second sweep on the folder stops with `SweepBusy` naming the holder's pid;
-- files are written by `write_atomically`: a hidden temporary name that does not
+- files are written by `model.files.write_atomically`: a hidden temporary name that does not
   end in `.parquet` (`.NAME.PID.tmp`), removed on any failure, then renamed into
   place, so a run's file is whole or absent; stale temporary files of a killed
   sweep are removed at the next start (`remove_stale_temporaries`);
@@ -37,7 +37,6 @@ Layout of `out_dir`:
 
 import contextlib
 import fcntl
-import io
 import json
 import os
 import platform
@@ -56,6 +55,7 @@ import pandas as pd
 
 from experiments.spec import RunTask, SpecError, Sweep
 from model import load_scenario, simulate
+from model.files import parquet_bytes, write_atomically
 from model.simulate import code_version, package_version
 
 IDENTITY_COLUMNS = ("run_id", "scenario")
@@ -126,9 +126,7 @@ def execute(run: Callable[[RunTask], pd.DataFrame], task: RunTask) -> "Finished 
     try:
         table = run(task)
         codes = sorted(set(table["code"]), key=str) if "code" in table else [None]
-        buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False, engine="pyarrow")
-        return Finished(codes, buffer.getvalue())
+        return Finished(codes, parquet_bytes(table))
     except Exception:
         return Failure(traceback.format_exc())
 
@@ -444,35 +442,6 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
         write_atomically(spec_copy, sweep.text.encode())
     except OSError as exc:
         raise SpecError(f"--out {out_dir}: cannot write there: {exc.strerror or exc}") from None
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` whole or not at all: into a hidden temporary file in the
-    same folder, `.NAME.PID.tmp` (never `*.parquet`, so no glob of a folder's
-    Parquet files reads a partial one), flushed to disk, then renamed into place.
-    On any failure (a full disk, Ctrl-C) the temporary file is removed; an OSError
-    goes up naming `path` (`exc.filename`), not the temporary file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            exc.filename, exc.filename2 = str(path), None
-        raise
-
-
-def write_parquet(table: pd.DataFrame, path: Path) -> None:
-    """A table as Parquet (pyarrow), written by `write_atomically`."""
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False, engine="pyarrow")
-    write_atomically(path, buffer.getvalue())
 
 
 def remove_stale_temporaries(out_dir: Path) -> list[Path]:

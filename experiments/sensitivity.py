@@ -186,7 +186,7 @@ def write_sensitivity(sweep: Sweep, out_dir: Path) -> tuple[dict[str, Path], pd.
     """Analyse a finished sensitivity sweep in `out_dir` and write
     `sensitivity/indices.csv`, `sensitivity/rows.csv` (each design row's values and
     outputs) and `sensitivity/SCENARIO.png`. Returns the files and the indices."""
-    from experiments.runner import write_atomically
+    from model.files import write_atomically
 
     outputs = row_outputs(sweep, Path(out_dir) / "runs")
     indices = analyse(sweep, outputs)

@@ -11,15 +11,16 @@ run. A folder holding a *different* run's output is never overwritten.
 
 import json
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from model.files import (SCRATCH_PREFIX, FolderError, create_folder, missing_folders,
+                         probe_writable, reason, remove_if_empty, scratch_folder)
+
 OUTPUT_FILES = ("monthly.csv", "daily.parquet", "flights.csv", "run.json")
-SCRATCH_PREFIX = ".partial-"  # a scratch folder; one left behind is a killed run's
 
 
-class OutputError(ValueError):
+class OutputError(FolderError):
     """The --out folder cannot take this run's output."""
 
 
@@ -38,7 +39,7 @@ def check_out_dir(out_dir: Path, identity: dict) -> None:
         if any(path not in stale for path in out_dir.iterdir()):
             _check_holds_same_run(out_dir, identity)
     except OSError as exc:
-        raise OutputError(f"--out {out_dir}: cannot read the folder: {_reason(exc)}") from None
+        raise OutputError(f"--out {out_dir}: cannot read the folder: {reason(exc)}") from None
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -73,65 +74,17 @@ def claimed_out_dir(out_dir: Path, identity: dict):
     removed again, if empty.
     """
     check_out_dir(out_dir, identity)
-    missing = _missing_folders(out_dir)
+    missing = missing_folders(out_dir)
     try:
-        _create(out_dir)
-        _probe_writable(out_dir)
+        try:
+            create_folder(out_dir)
+            probe_writable(out_dir)
+        except FolderError as exc:
+            raise OutputError(str(exc)) from None
         yield out_dir
     except BaseException:
-        _remove_if_empty(missing)
+        remove_if_empty(missing)
         raise
-
-
-def _missing_folders(out_dir: Path) -> list[Path]:
-    """`out_dir` and those of its parents that do not exist yet, deepest first."""
-    return [p for p in (out_dir, *out_dir.parents) if not p.exists()]
-
-
-def _create(out_dir: Path) -> None:
-    """Create `out_dir` and its parents, or say in one line why not."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in reversed(out_dir.parents)
-                        if p.exists() and not p.is_dir()), None)
-        why = f"{blocker} is a file, not a folder" if blocker else _reason(exc)
-        raise OutputError(f"--out {out_dir}: cannot create the folder: {why}") from None
-
-
-def _probe_writable(out_dir: Path) -> None:
-    """Write and remove a scratch file in `out_dir`, or say in one line why not."""
-    try:
-        with _scratch_folder(out_dir) as scratch:
-            (scratch / "probe").write_bytes(b"probe")
-    except OSError as exc:
-        raise OutputError(f"--out {out_dir}: cannot write into the folder: "
-                          f"{_reason(exc)}") from None
-
-
-def _remove_if_empty(folders: list[Path]) -> None:
-    """Remove `folders` (deepest first) while they are empty."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-@contextmanager
-def _scratch_folder(out_dir: Path):
-    """A new hidden scratch folder inside `out_dir`, removed when done."""
-    scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out_dir))
-    try:
-        yield scratch
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_outputs(result, out_dir: Path, extra_info: dict | None = None,
@@ -154,7 +107,7 @@ def write_outputs(result, out_dir: Path, extra_info: dict | None = None,
     run_json = json.dumps({**run_info, "identity": identity}, indent=2, sort_keys=True) + "\n"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with _scratch_folder(out_dir) as scratch:
+        with scratch_folder(out_dir) as scratch:
             result.monthly.to_csv(scratch / "monthly.csv", index=False)
             result.daily.to_parquet(scratch / "daily.parquet", index=False)
             result.flights.to_csv(scratch / "flights.csv", index=False)
@@ -163,7 +116,7 @@ def write_outputs(result, out_dir: Path, extra_info: dict | None = None,
             (scratch / "run.json").write_text(run_json)
             _move_in(scratch, out_dir, [*OUTPUT_FILES[:-1], *extra_files, OUTPUT_FILES[-1]])
     except OSError as exc:
-        raise OutputError(f"--out {out_dir}: cannot write the output: {_reason(exc)}") from None
+        raise OutputError(f"--out {out_dir}: cannot write the output: {reason(exc)}") from None
     return {name: out_dir / name for name in [*OUTPUT_FILES, *extra_files]}
 
 

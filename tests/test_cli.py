@@ -163,12 +163,12 @@ def test_unwritable_out_is_refused_end_to_end(tmp_path):
 
 def test_a_refused_probe_leaves_no_folders_behind(tmp_path, no_model, capsys, monkeypatch):
     """If the folder can be created but not written into, what was created goes again."""
-    import model.output
+    import model.files
 
     def cannot_write(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(model.output.tempfile, "mkdtemp", cannot_write)
+    monkeypatch.setattr(model.files.tempfile, "mkdtemp", cannot_write)
     line = refused_out(tmp_path / "a" / "b" / "c", capsys)
     assert line.endswith("cannot write into the folder: Permission denied")
     assert list(tmp_path.iterdir()) == []

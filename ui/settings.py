@@ -19,12 +19,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from model import LoadedScenario, ScenarioError, load_scenario
 from model.config.policies import POLICY_KINDS
 from model.config.scale_check import check_scale
 from model.config.scenario import SCENARIO_DIR, resolve_path
+from model.files import toml_text
 
 DEFAULT_SCALE = 10  # a day takes about a millisecond; 0.5-1 % noise per seed (README "Scale")
 SCALES = (1, 2, 5, 10, 20, 50, 100)
@@ -212,7 +211,7 @@ def scenario_toml(settings: Settings, description: str = "") -> str:
         (f"{UI_LINE} seed={settings.seed} scale={settings.scale} start={settings.start} "
          f"end={settings.end}"),
     ]
-    return "\n".join(header) + "\n" + tomli_w.dumps(table)
+    return toml_text(table, header)
 
 
 def _dates(value: Any) -> Any:
