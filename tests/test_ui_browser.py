@@ -6,6 +6,7 @@ Fails (does not skip) without /usr/bin/chromium: .ci/run installs it with apt.
 """
 
 import http.client
+import contextlib
 import json
 import os
 import socket
@@ -33,35 +34,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`run.py ui` on a free port, saving scenario files into a temporary folder, with
-    its token required (BORDER_UI_TOKEN): every visit opens the address with it."""
-    save_dir = tmp_path_factory.mktemp("saved")
+@contextlib.contextmanager
+def ui_server(tmp_path_factory, token: str | None = None):
+    """`run.py ui` on a free port, saving scenario files and comparisons into temporary
+    folders (its token required when `token` is given, as BORDER_UI_TOKEN); yields
+    (process, port, save folder, runs folder) once it answers, and stops it after."""
+    save_dir, runs = tmp_path_factory.mktemp("saved"), tmp_path_factory.mktemp("runs")
     port = free_port()
     log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
-    env = dict(os.environ, BORDER_UI_RUNS_DIR=str(tmp_path_factory.mktemp("runs")),
-               BORDER_UI_TOKEN=TOKEN)
+    env = dict(os.environ, BORDER_UI_RUNS_DIR=str(runs))
+    headers = {}
+    if token is not None:
+        env["BORDER_UI_TOKEN"] = token
+        headers["Authorization"] = f"Bearer {token}"
     process = subprocess.Popen([sys.executable, "run.py", "ui", "--port", str(port),
                                 "--save-dir", str(save_dir)], cwd=ROOT, stdout=log,
                                stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/?token={TOKEN}"
+    url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
         try:
-            urllib.request.urlopen(urllib.request.Request(
-                f"http://127.0.0.1:{port}/", headers={"Authorization": f"Bearer {TOKEN}"}),
-                timeout=2).read()
+            urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                   timeout=2).read()
             break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
                 pytest.fail(f"run.py ui did not serve {url}:\n{log.read()}")
             time.sleep(0.3)
-    yield url, save_dir
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    try:
+        yield process, port, save_dir, runs
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app with its token required: every visit opens the address with it."""
+    with ui_server(tmp_path_factory, token=TOKEN) as (_process, port, save_dir, _runs):
+        yield f"http://127.0.0.1:{port}/?token={TOKEN}", save_dir
 
 
 @pytest.fixture(scope="module")

@@ -2,45 +2,19 @@
 `run.py ui`): it shows its progress, Cancel stops it, and closing its page stops it.
 The load figures (5 pages playing, memory) are measured by benchmarks/bench_ui.py."""
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import psutil
 import pytest
 
-from conftest import ROOT
-from test_ui_browser import browser, free_port  # noqa: F401 (a fixture)
+from test_ui_browser import browser, ui_server  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """`run.py ui` on a free port: (url, its report folders, the solara server process)."""
-    runs = tmp_path_factory.mktemp("runs")
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
-    process = subprocess.Popen([sys.executable, "run.py", "ui", "--port", str(port),
-                                "--save-dir", str(tmp_path_factory.mktemp("saved"))],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, BORDER_UI_RUNS_DIR=str(runs)))
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"run.py ui did not serve {url}:\n{log.read()}")
-            time.sleep(0.3)
-    yield url, runs, psutil.Process(process.pid)
-    process.terminate()
-    process.wait(timeout=30)
-
-    log.close()
+    with ui_server(tmp_path_factory) as (process, port, _saved, runs):
+        yield f"http://127.0.0.1:{port}/", runs, psutil.Process(process.pid)
 
 
 def compare_processes(server: psutil.Process) -> list:
