@@ -119,9 +119,9 @@ def test_simulate_page_draws_map_charts_and_captions():
     session.step(40)
     page = texts(rc)
     assert "people waiting in Mexico" in page and "2019-02-09" in page
-    # the map and the seven charts are PNG images
-    pngs = [w for w in widgets(rc) if getattr(w, "format", None) == "png"]
-    assert len(pngs) == 8 and all(w.value[:4] == b"\x89PNG" for w in pngs)
+    # the map and the seven charts are JPEG images (quick to encode as a run plays)
+    images = [w for w in widgets(rc) if getattr(w, "format", None) == "jpeg"]
+    assert len(images) == 8 and all(w.value[:3] == b"\xff\xd8\xff" for w in images)
 
 
 def test_day_view_matches_the_recorder():

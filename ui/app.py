@@ -3,7 +3,7 @@
 Three pages: Simulate (controls, map, charts), Compare (scenarios on common random
 numbers) and Fit (the seed articles' figures against the current run). Everything
 the page loads comes from this machine: Solara's front-end from the solara-assets
-package, charts and map as PNG images drawn here; telemetry is off.
+package, charts and map as images drawn here; telemetry is off.
 """
 
 import os

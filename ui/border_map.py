@@ -5,7 +5,7 @@ coordinates shipped in the repo (`places`), updated in place each frame.
 a circle per Border Patrol sector (area: the day's apprehensions; colour: custody
 against holding capacity), a triangle per MPP border city (area: people waiting),
 and an arc per flight flown since the last frame (interior repatriation to
-Guadalajara in red, removal flights south in blue). `png()` renders it, drawing only
+Guadalajara in red, removal flights south in blue). `image()` renders it, drawing only
 those moving parts again (the outline is drawn once).
 """
 
@@ -42,7 +42,7 @@ def arc(start: tuple[float, float], end: tuple[float, float], bend: float = 0.18
 
 
 class BorderMap:
-    """One map figure for one page; `update(view)` moves it to a day, `png()` renders it."""
+    """One map figure for one page; `update(view)` moves it to a day, `image()` renders it."""
 
     def __init__(self, width: float = 7.6, height: float = 4.9, dpi: int = 80):
         self.figure = Figure(figsize=(width, height), dpi=dpi)
@@ -108,5 +108,5 @@ class BorderMap:
                             f"{len(view.flights)} flights in the last "
                             f"{'day' if view.flight_days == 1 else f'{view.flight_days} days'}")
 
-    def png(self) -> bytes:
-        return self.drawing.png()
+    def image(self) -> bytes:
+        return self.drawing.image()

@@ -3,7 +3,7 @@
 Each `ChartSpec` names the chart, says what it shows and how to draw it from
 `day_view.series(model)` (the run so far, in people); `LiveChart` owns the figure
 for one page and one run (its x axis is the run's whole window, so a chart fills
-from left to right as the run plays) and renders it as PNG. Flows are summed per
+from left to right as the run plays) and renders it as JPEG. Flows are summed per
 week (weeks counted from the run's first day); stocks are daily. Each chart's
 `caption` gives its latest values as text.
 """
@@ -194,7 +194,7 @@ CHARTS: tuple[ChartSpec, ...] = (
 class LiveChart:
     """One chart's figure for one run: axes, date range and artists made once;
     `update(series)` moves the artists to the run so far and returns the caption;
-    `png()` renders it (blitted: only the data is drawn again, unless the y axis grew)."""
+    `image()` renders it (blitted: only the data is drawn again, unless the y axis grew)."""
 
     def __init__(self, spec: ChartSpec, first_day: np.datetime64, last_day: np.datetime64,
                  width: float = 4.4, height: float = 2.5, dpi: int = 80):
@@ -224,5 +224,5 @@ class LiveChart:
             self.drawing.invalidate()
         return self.caption
 
-    def png(self) -> bytes:
-        return self.drawing.png()
+    def image(self) -> bytes:
+        return self.drawing.image()

@@ -7,6 +7,7 @@ import solara
 import traitlets
 
 from ui import html, session
+from ui.blit import IMAGE_FORMAT
 from ui.border_map import BorderMap
 from ui.charts import CHARTS, LiveChart
 from ui.controls import RunBar, SettingsPanel
@@ -18,10 +19,10 @@ def MapView(frame: session.Frame):
 
     def draw() -> bytes:
         border_map.update(frame.view)
-        return border_map.png()
-    png = solara.use_memo(draw, [frame])
+        return border_map.image()
+    picture = solara.use_memo(draw, [frame])
     with solara.Column(classes=["border-map"], gap="0px"):
-        solara.Image(png, format="png")
+        solara.Image(picture, format=IMAGE_FORMAT)
         if border_map.unplaced:
             solara.Text(f"not on the map (no coordinates): {', '.join(sorted(border_map.unplaced))}",
                         style={"font-size": "80%"})
@@ -77,13 +78,13 @@ def ChartGrid(frame: session.Frame, state: session.RunState):
     solara.use_effect(watch, [state])
 
     def draw():
-        return [(chart.update(frame.series), chart.png()) for chart in charts]
+        return [(chart.update(frame.series), chart.image()) for chart in charts]
     drawn = solara.use_memo(draw, [frame, charts])
     with solara.Row(style={"flex-wrap": "wrap"}, gap="8px"):
-        for chart, (caption, png) in zip(charts, drawn):
+        for chart, (caption, picture) in zip(charts, drawn):
             with solara.Column(classes=["chart", f"chart-{chart.spec.key}"], gap="0px",
                                style={"width": "360px"}):
-                solara.Image(png, format="png")
+                solara.Image(picture, format=IMAGE_FORMAT)
                 solara.Text(caption, classes=["caption"], style={"font-size": "75%"})
     FrameAck.element(frame=frame.number, on_acked=state.shown)
 
