@@ -144,7 +144,8 @@ def _text(value) -> str:
 # -- data ------------------------------------------------------------------------------
 class RecorderDataCollector(mesa.DataCollector):
     """A `mesa.DataCollector` with one row per day run, read from the recorder: `model_vars`
-    maps "date" and each of `MODEL_SERIES` to its daily values (in people, rounded as
+    maps "date", "seed" (the run's, drawn or given: batch_run's rows show it in place of
+    the None it passed) and each of `MODEL_SERIES` to its daily values (in people, rounded as
     daily.parquet is), and `_collection_steps` holds the steps those rows follow (1, 2, ...,
     days run), as `mesa.batch_run` reads them. Rows are filled when read, never per day;
     `collect()` (which Mesa's own models call each step) has nothing to add.
@@ -158,7 +159,8 @@ class RecorderDataCollector(mesa.DataCollector):
             raise ScenarioError(f"datacollector: unknown series {unknown} (see docs/outputs)")
         self._model, self._series, self._rows = model, tuple(series), 0
         self._warned = False
-        super().__init__(model_reporters={"date": "today", **{s: s for s in series}})
+        super().__init__(model_reporters={"date": "today", "seed": "seed",
+                                          **{s: s for s in series}})
         self._ready = True
 
     # Mesa's DataCollector assigns these in __init__; here they are views of the recorder.
@@ -199,6 +201,7 @@ class RecorderDataCollector(mesa.DataCollector):
         first, days = self._rows, model.day
         frame = model.recorder.daily_frame(model.calendar.dates)
         self._vars["date"].extend(frame["date"].iloc[first:days].tolist())
+        self._vars["seed"].extend([model.seed] * (days - first))  # batch_run's rows show it
         for name in self._series:
             self._vars[name].extend(frame[name].iloc[first:days].tolist())
         self._steps.extend(range(first + 1, days + 1))
