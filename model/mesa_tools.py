@@ -106,13 +106,31 @@ def mesa_scenario(loaded: LoadedScenario, seed: int, scale: int) -> BorderScenar
     subclass whose defaults are this scenario's parameters and which remembers the loaded
     scenario, seed and scale: Mesa's Reset builds `type(model.scenario)(**changed)`, and
     `model_arguments` reads the file back from that class."""
-    kind = type("BorderScenario", (BorderScenario,),
-                {"__module__": __name__, "_border_loaded": loaded, "_border_seed": seed,
-                 "_border_scale": scale})
-    kind._scenario_defaults = {**BorderScenario._scenario_defaults, **loaded.parameters}
+    kind = _scenario_class(loaded, seed, scale)
     made = kind(rng=seed, **copy.deepcopy(loaded.parameters))
     Scenario._ids.pop(kind, None)  # Mesa counts instances per class: no entry per model
     return made
+
+
+def _scenario_class(loaded: LoadedScenario, seed: int, scale: int) -> type:
+    kind = type("BorderScenario", (BorderScenario,),
+                {"__module__": __name__, "_border_loaded": loaded, "_border_seed": seed,
+                 "_border_scale": scale, "__reduce_ex__": _reduce_scenario})
+    kind._scenario_defaults = {**BorderScenario._scenario_defaults, **loaded.parameters}
+    return kind
+
+
+def _reduce_scenario(made, protocol):
+    """Pickle a model's scenario (a model pickles, as before): its class is remade."""
+    state = object.__reduce_ex__(made, protocol)[2]
+    kind = type(made)
+    return (_blank_scenario, (kind._border_loaded, kind._border_seed, kind._border_scale),
+            state)
+
+
+def _blank_scenario(loaded, seed, scale):
+    kind = _scenario_class(loaded, seed, scale)
+    return kind.__new__(kind)
 
 
 def setting_texts(settings: dict) -> list[str]:

@@ -7,6 +7,7 @@
 import contextlib
 import io
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -138,6 +139,10 @@ def test_mesa_rebuild_keeps_the_scenario():
     changed = type(border)(**kwargs)
     assert (changed.loaded.name, changed.seed) == ("mpp_off", 7)
     assert changed.scenario.detention_beds == 30000
+    restored = pickle.loads(pickle.dumps(border))  # a model pickles, as it did before
+    kwargs = _build_model_init_kwargs(restored, {}, add_scenario_when_empty=True,
+                                      require_model_accepts_scenario=True)
+    assert type(restored)(**kwargs).loaded.resolved() == border.loaded.resolved()
 
 
 # -- the SolaraViz page in a real browser ---------------------------------------------
