@@ -63,8 +63,8 @@ def model_arguments(scenario, *, seed, scale, params, rng, settings: dict):
 
 def _rng_seed(rng):
     """Mesa passes the seed as `rng`: an int, or the digits typed into SolaraViz's box."""
-    if isinstance(rng, str) and rng.strip().isdigit():
-        return int(rng)
+    if isinstance(rng, str) and rng.strip().isdigit() and len(rng.strip()) <= 20:
+        return int(rng)  # (a page's text box: no 5,000-digit numbers)
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return int(rng)
     raise ScenarioError(f"rng: must be a whole number >= 0 (this model keys its random "

@@ -93,6 +93,8 @@ def test_batch_run_bad_parameters_are_named():
                         parameters={"params": {"apprehension_prob": {"tucson": 0.8}}, **SHORT})
     with pytest.raises(ScenarioError, match=r"apprehension_prob.nowhere"):
         BorderModel(**SHORT, **{"apprehension_prob.nowhere": 0.8})
+    with pytest.raises(ScenarioError, match=r"rng: must be a whole number"):
+        BorderModel(**SHORT, rng="9" * 5000)  # typed into SolaraViz's seed box
 
 
 def test_seed_none_is_drawn_and_reproduces():
