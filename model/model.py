@@ -34,6 +34,7 @@ from model.actors.ice import ICE
 from model.actors.metering import PortMetering
 from model.actors.mexico import MexicanAuthorities
 from model.actors.migrants import Migrants
+from model import mesa_tools
 from model.config.policies import PolicyBook
 from model.state.recorder import Recorder
 from model.state.scaling import whole_agents
@@ -67,27 +68,33 @@ class BorderModel(mesa.Model):
     Built from keyword arguments alone (`BorderModel(scenario="mpp_off", seed=3,
     scale=20)`), so Mesa's SolaraViz can rebuild it on reset; `simulate()` builds
     one, runs it to the end and tabulates it. `running` turns False after the
-    last day, and stepping past the end does nothing.
+    last day (`days_total` steps), and stepping past the end does nothing.
+    `seed=None` draws a seed (kept as `seed`); `datacollector` and `space` serve
+    Mesa's batch_run and SolaraViz (docs/mesa.md).
     """
 
     def __init__(self, scenario: "str | Path | LoadedScenario" = "historical", *,
-                 seed: int = 0, scale: int = 1, params: dict | None = None,
+                 seed: int | None = 0, scale: int = 1, params: dict | None = None,
                  policies: dict | None = None, start=None, end=None,
-                 check_invariants: bool = False, rng=None):
-        if isinstance(rng, (int, np.integer)) and seed == 0:
-            seed = int(rng)  # Mesa's UI passes the seed as rng
+                 check_invariants: bool = False, rng=None, **settings):
+        # Mesa's ways in (docs/mesa.md): seed=None draws one, rng is the seed, dotted
+        # keywords are `--set` texts, a BorderScenario is SolaraViz's Reset
+        scenario, params, seed, scale, overrides = mesa_tools.model_arguments(
+            scenario, seed=seed, scale=scale, params=params, rng=rng, settings=settings)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ScenarioError(f"seed: must be a whole number >= 0, got {seed!r}")
         if not isinstance(scale, (int, np.integer)) or isinstance(scale, bool) or scale < 1:
             raise ScenarioError(f"scale: must be a whole number >= 1, got {scale!r}")
         seed, scale = int(seed), int(scale)
-        loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end)
-        super().__init__(scenario=loaded.make_scenario(seed))
+        loaded = load_scenario(scenario, overrides, params=params, policies=policies,
+                               start=start, end=end)
+        super().__init__(scenario=mesa_tools.mesa_scenario(loaded, seed, scale))
         self.seed = seed
         self.loaded = loaded
         self.scale = scale
         self.check_each_day = check_invariants
         self.calendar = RunCalendar(loaded.start, loaded.end)
+        self.days_total = self.calendar.n_days  # the run's length in days (= steps)
         self.policies = PolicyBook(loaded.policies, loaded.start)
         self.timeline = PolicyTimeline(self.policies, self.calendar.n_days, loaded.start,
                                        self.scenario.mexico_base_interception_prob)
@@ -170,6 +177,31 @@ class BorderModel(mesa.Model):
         self.recorder.day = min(self.day, self.calendar.n_days - 1)
         if self.day >= self.calendar.n_days:
             self.running = False
+
+    # -- Mesa's tools (built when first asked for: nothing per day) --------------------
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        """A mesa.DataCollector with one row per day run, read from the recorder
+        (`mesa_tools.RecorderDataCollector`), as batch_run and make_plot_component use it."""
+        if self._datacollector is None:
+            self._datacollector = mesa_tools.RecorderDataCollector(self)
+        return self._datacollector
+
+    @datacollector.setter
+    def datacollector(self, collector: mesa.DataCollector) -> None:
+        self._datacollector = collector
+
+    _datacollector = None
+
+    @property
+    def space(self):
+        """The nine sector agents in a mesa ContinuousSpace (longitude, latitude), as
+        make_space_component draws it."""
+        if self._space is None:
+            self._space = mesa_tools.sector_space(self)
+        return self._space
+
+    _space = None
 
     @property
     def today(self):

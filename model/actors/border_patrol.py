@@ -60,6 +60,13 @@ class BorderPatrolSector(mesa.Agent):
     def in_custody(self) -> int:
         return int(self.model.border_patrol.in_custody[self.index])
 
+    @property
+    def encounters_last_day(self) -> int:
+        """People encountered in this sector on the last day run (Mesa's space drawing)."""
+        from model.mesa_tools import sector_encounters
+
+        return sector_encounters(self.model, self)
+
 
 class BorderPatrol:
     """The day's apprehensions, all sectors at once. Built by `BorderModel`,
