@@ -99,6 +99,7 @@ def _run_py_examples(page: Path) -> list[str]:
 
 def test_every_readme_example_parses_with_run_py():
     import run
+    from model import load_scenario
 
     parser = run.build_parser()
     examples = _run_py_examples(README)
@@ -107,9 +108,11 @@ def test_every_readme_example_parses_with_run_py():
     for page in PAGES:
         for example in _run_py_examples(page):
             try:
-                parser.parse_args(shlex.split(example)[2:])
+                args = parser.parse_args(shlex.split(example)[2:])
             except SystemExit:
                 pytest.fail(f"{_rel(page)}: run.py does not take: {example}")
+            if args.verb == "run":  # its scenario and --set values load (nothing runs)
+                load_scenario(args.scenario, args.overrides)
 
 
 def _repo_text_files() -> list[Path]:
