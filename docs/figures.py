@@ -11,8 +11,8 @@ Each part runs the real thing and writes its results into docs/figures/:
   FY2019; a few minutes on 2 cores), into `runs/docs-figures/sensitivity_sobol` (the sweep
   resumes there, so a second call reuses its runs): `sobol.md` (every output's S1 and ST
   with 95 % intervals, and which parameter drives it), `sobol.csv`, `sobol_historical.png`.
-- `bench`: `benchmarks/bench_model.py --scales 10,100,1000 --repeats 3 --skip-full-scale`
-  (about two minutes; `--bench-args` to change): `bench_model.json` (its output) and
+- `bench`: `taskset -c 0 python benchmarks/bench_model.py --scales 10,100,1000 --repeats 3
+  --skip-full-scale` (about two minutes on a quiet machine; `--bench-args` to change): `bench_model.json` (its output) and
   `bench_model.md` (the medians, with the date, commit and the machine's other load).
 
 A page quotes a figure file by holding it between two markers, e.g.
@@ -160,7 +160,8 @@ def sobol(workers: int) -> None:
 
 
 def bench(args: str) -> None:
-    command = [sys.executable, "benchmarks/bench_model.py", *args.split()]
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []  # one core, as documented
+    command = [*pin, sys.executable, "benchmarks/bench_model.py", *args.split()]
     done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
     report = json.loads(done.stdout)
     (FIGURES / "bench_model.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -169,7 +170,8 @@ def bench(args: str) -> None:
     core = report.get("core_loop", {})
     load = report.get("machine_load", {})
     other = load.get("other_cores")
-    text = (f"`python benchmarks/bench_model.py {args}` ({_stamp()}; other processes kept "
+    shown = " ".join(pin + ["python", "benchmarks/bench_model.py", args])
+    text = (f"`{shown}` ({_stamp()}; other processes kept "
             f"{other} cores busy meanwhile):\n\n"
             "| historical, 1,188 days | median `simulate()` wall time | each run |\n|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
