@@ -13,7 +13,8 @@ Each part runs the real thing and writes its results into docs/figures/:
   with 95 % intervals, and which parameter drives it), `sobol.csv`, `sobol_historical.png`.
 - `bench`: `taskset -c 0 python benchmarks/bench_model.py --scales 10,100,1000 --repeats 3
   --skip-full-scale` (about two minutes on a quiet machine; `--bench-args` to change): `bench_model.json` (its output) and
-  `bench_model.md` (the medians, with the date, commit and the machine's other load).
+  `bench_model.md` (the medians, with the date, commit and the machine's other load;
+  `--only bench-page` redraws it from the JSON without running anything).
 
 A page quotes a figure file by holding it between two markers, e.g.
 
@@ -122,17 +123,18 @@ def headline() -> None:
 def sobol(workers: int) -> None:
     import pandas as pd
 
+    from experiments import load_spec
+
     command = [sys.executable, "run.py", "sensitivity", SOBOL_SPEC, "--workers", str(workers),
                "--out", str(SOBOL_OUT)]
-    started = datetime.now(timezone.utc)
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    minutes = (datetime.now(timezone.utc) - started).total_seconds() / 60
     folder = SOBOL_OUT / "sensitivity"
     indices = pd.read_csv(folder / "indices.csv")
     indices.to_csv(FIGURES / "sobol.csv", index=False)
     shutil.copyfile(folder / "historical.png", FIGURES / "sobol_historical.png")
     manifest = json.loads((SOBOL_OUT / "manifest.json").read_text())
     runs = len(manifest["runs"])
+    scale = load_spec(ROOT / SOBOL_SPEC).scale
 
     def cell(row) -> str:
         if pd.isna(row.estimate):
@@ -153,9 +155,8 @@ def sobol(workers: int) -> None:
                      f"index (ST {top.estimate:.3f} [{top.low:.3f}, {top.high:.3f}]); "
                      f"`{low.parameter}` the smallest (ST {low.estimate:.3f}).")
     (FIGURES / "sobol.md").write_text(
-        f"`python run.py sensitivity {SOBOL_SPEC} --workers {workers}` ({runs} runs; "
-        f"{minutes:.1f} min this time, runs already in `{SOBOL_OUT.relative_to(ROOT)}` "
-        f"reused; {_stamp()}):\n\n" + "\n".join(lines) + "\n\n"
+        f"`python run.py sensitivity {SOBOL_SPEC} --workers {workers}` ({runs} runs at "
+        f"scale {scale}; {_stamp()}):\n\n" + "\n".join(lines) + "\n\n"
         + _markdown(wide[[c for c in ("S1", "ST") if c in wide.columns]]))
 
 
@@ -164,25 +165,35 @@ def bench(args: str) -> None:
     command = [*pin, sys.executable, "benchmarks/bench_model.py", *args.split()]
     done = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True)
     report = json.loads(done.stdout)
+    report["made"] = {"command": " ".join(pin + ["python", "benchmarks/bench_model.py", args]),
+                      "stamp": _stamp()}
     (FIGURES / "bench_model.json").write_text(json.dumps(report, indent=1) + "\n")
+    bench_page()
+
+
+def bench_page() -> None:
+    """bench_model.md from bench_model.json (the part `bench-page` redraws it alone)."""
+    report = json.loads((FIGURES / "bench_model.json").read_text())
     rows = [f"| scale {k} | {v:.3f} s | {', '.join(f'{x:.3f}' for x in report['runs_s_by_scale'][k])} |"
             for k, v in report["wall_s_by_scale"].items()]
     core = report.get("core_loop", {})
-    load = report.get("machine_load", {})
-    other = load.get("other_cores")
-    shown = " ".join(pin + ["python", "benchmarks/bench_model.py", args])
-    text = (f"`{shown}` ({_stamp()}; other processes kept "
+    other = report.get("machine_load", {}).get("other_cores")
+    busy = ("" if other is None or other < 0.5 else
+            f"\n\nOther processes kept {other} of the machine's cores busy during this run, so "
+            "these times are pessimistic (the runs share a core with them); the last full run "
+            "below was measured on a quiet machine.")
+    text = (f"`{report['made']['command']}` ({report['made']['stamp']}; other processes kept "
             f"{other} cores busy meanwhile):\n\n"
             "| historical, 1,188 days | median `simulate()` wall time | each run |\n|---|---|---|\n"
             + "\n".join(rows) + "\n\n"
             f"- per simulated day at scale 1000: {report['per_day_overhead_ms']} ms\n"
             f"- the core loop against one Mesa agent per person: "
             f"{report['speedup_vs_per_object_mesa']}x "
-            f"({core.get('vectorised_s')} s against {core.get('per_object_s')} s)\n")
+            f"({core.get('vectorised_s')} s against {core.get('per_object_s')} s)" + busy + "\n")
     (FIGURES / "bench_model.md").write_text(text)
 
 
-PARTS = ("headline", "sobol", "bench")
+PARTS = ("headline", "sobol", "bench", "bench-page")
 
 
 def main(argv=None) -> int:
@@ -212,8 +223,10 @@ def main(argv=None) -> int:
             headline()
         elif part == "sobol":
             sobol(args.workers)
-        else:
+        elif part == "bench":
             bench(args.bench_args)
+        else:
+            bench_page()
     for page in refill():
         print(f"refilled {page.relative_to(ROOT)}", file=sys.stderr)
     return 0
