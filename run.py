@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "dropped on the page go to its uploads/ folder")
     ui.add_argument("--token", nargs="?", const="", default=None, metavar="TOKEN",
                     help="require this token from every visitor (16-256 letters, digits, "
-                         "- and _; without a value, or from $BORDER_UI_TOKEN: see README). "
+                         "- and _; without a value, or from $BORDER_UI_TOKEN: see docs/verbs/ui.md). "
                          "Always required off 127.0.0.1; made and printed if not given")
     calibrate = verbs.add_parser(
         "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "

@@ -7,7 +7,7 @@ population by fiscal year or date, the immigration courts' pending cases, the
 metering waitlists and family beds, and CBP's southwest-border encounters: monthly
 totals (October 2018 - December 2021), fiscal-year totals, the encounters at the ports,
 and the fiscal years' composition by demographic and by citizenship. The historical scenario's starting state cites the
-same sources; the README's "ICE, the courts and the public record" table is made with
+same sources; docs/public-record.md's table is made with
 
     python -m calibration.public_record runs/historical-seed0-scale1
 
@@ -33,7 +33,7 @@ Columns beyond the figure itself:
   from it by hand). Months whose sum a seed target fits (Q1 FY2021's 208,000, FY2021's
   1.7 million) stay held out: the fit sees their sum, not their shape.
   The earlier rows are `fit` where some parameter was set from them
-  (scenarios/historical.toml and README's fit and public-record sections): ICE's FY2019
+  (scenarios/historical.toml, docs/fit.md and docs/public-record.md): ICE's FY2019
   removals (total and by country: the formal-removal share, the removal flights), ERO's
   arrests in FY2019-2021 (arrests_per_day by period), the detained population of
   2018-10-20 and the interior-arrested detainees of 2018-09-30 (the first day's

@@ -2,7 +2,7 @@
 
     python -m calibration.seed_figures runs/historical-seed0-scale1
 
-prints a Markdown table (README's "Fit to the seed articles" is made with it): every
+prints a Markdown table (docs/fit.md's "Fit to the seed articles" is made with it): every
 entry of `calibration/targets.toml`, the run's value, and whether it meets the figure
 by its kind; entries the model has no output for are listed as not measured.
 

@@ -275,6 +275,6 @@ def page_html(result, png: bytes, command: list[str] | None, files: tuple[str, .
     if files:
         parts.append("<p>Beside this page: "
                      + ", ".join(f'<a href="{esc(name)}">{esc(name)}</a>' for name in files)
-                     + " (columns in the README's \"Output files\").</p>")
+                     + " (columns in the project's docs/output.md).</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -30,7 +30,7 @@ def test_coarse_scale_estimates_full_scale_totals(full_scale, scale):
     # (fewer try again), the flights' demand is close to their seats, where a coarse run
     # leaves more seats empty (1,640-1,740 of 1,850 over seeds, 0.89-0.94, with the hand-set
     # parameters; 0.866 over these four seeds with the calibrated ones, fewer Mexicans
-    # setting out: a known coarse-scale bias of the flights, README "Scale")
+    # setting out: a known coarse-scale bias of the flights, docs/scale.md)
     # metering_waiting (monthly stocks summed): the lists are the sum of months of
     # a few agents a day joining and leaving, noisier than the flows (0.93-1.01 by seed)
     tolerance = {"interior_repatriations": 0.15, "metering_waiting": 0.06}

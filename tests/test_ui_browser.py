@@ -240,7 +240,7 @@ def test_compare_page_runs_then_reads_a_comparison(server, browser):
 
 def test_speed_a_year_plays_and_page_loads(server, browser):
     """The issue's figures, measured here and written to tests/artifacts/ui_speed.json
-    (the README quotes them): how long a page takes to be usable (the first visit after
+    (docs/performance.md quotes them): how long a page takes to be usable (the first visit after
     the server started, and this later one) and how long 2019 takes to play; machines
     are shared and noisy, so no bar is asserted. What is asserted: the browser showed
     every frame's date (a play that skipped frames would be fast and show nothing)."""

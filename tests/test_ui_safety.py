@@ -111,7 +111,7 @@ def test_a_base_outside_the_scenario_folders_is_refused_unread(save_dir, tmp_pat
 
 
 def test_from_the_command_line_a_base_may_be_a_file_beside_it(tmp_path):
-    """The CLI rule (README "Scenario files"): a user's own file may build on a sibling."""
+    """The CLI rule (docs/verbs/scenarios.md, "Scenario files"): a user's own file may build on a sibling."""
     (tmp_path / "mine.toml").write_text(CHANGED)
     (tmp_path / "yours.toml").write_text('description = "on mine"\nbase = "mine.toml"\n')
     loaded = load_scenario(str(tmp_path / "yours.toml"))

@@ -25,7 +25,7 @@ from model.config.scale_check import check_scale
 from model.config.scenario import SCENARIO_DIR, resolve_path
 from model.files import toml_text
 
-DEFAULT_SCALE = 10  # a day takes about a millisecond; 0.5-1 % noise per seed (README "Scale")
+DEFAULT_SCALE = 10  # a day takes about a millisecond; 0.5-1 % noise per seed (docs/scale.md)
 SCALES = (1, 2, 5, 10, 20, 50, 100)
 PARAMETERS = ("detention_beds",)
 # the policy fields the page sets, by kind; every policy also has its on/off switch
