@@ -211,7 +211,14 @@ def test_ctrl_c_during_the_run_stops_cleanly(tmp_path):
 def test_ctrl_c_while_starting_up_stops_cleanly(tmp_path):
     out = tmp_path / "out"
     child = start_run(out)
-    time.sleep(0.3)  # loading the libraries
+    # Ctrl-C while it loads the libraries: once numpy's compiled part is mapped (run.py
+    # has its handler by then; a signal before Python itself is up cannot be handled),
+    # and before the run starts. A fixed sleep raced Python's own start on a busy machine.
+    maps, deadline = Path(f"/proc/{child.pid}/maps"), time.monotonic() + 60
+    while "numpy" not in maps.read_text():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, "never started loading numpy"
+        time.sleep(0.01)
     code, stdout, stderr = interrupt(child)
     assert code == 130, (code, stderr)
     assert stderr in ("interrupted\n", f"interrupted: nothing written to {out}\n")
