@@ -47,7 +47,7 @@ import numpy as np
 
 from model import ScenarioError, load_scenario
 from model.config.scale_check import check_scale
-from model.config.scenario import SCENARIO_DIR, resolve_path
+from model.config.scenario import SCENARIO_DIR, resolve_path, value_text
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
                   "samples", "start", "end", "vary", "sensitivity")
@@ -153,13 +153,7 @@ def run_id(scenario: str, values: dict[str, Any], seed: int, scale: int,
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def as_text(value: Any) -> str:
-    """A scalar as `--set` would take it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value) if not isinstance(value, float) else repr(value)
+as_text = value_text  # a scalar as `--set` takes it (one home: model.config.scenario)
 
 
 def plain(value: Any) -> Any:
