@@ -578,7 +578,10 @@ def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
     manifest = {
         "spec": sweep.path.name, "spec_sha256": sweep.spec_hash(),
         "description": sweep.description, "design": sweep.design,
-        "scenarios": sweep.scenarios, "vary": sweep.vary_keys, "master_seed": sweep.master_seed,
+        "scenarios": sweep.scenarios, "vary": sweep.vary_keys,
+        **({"levers": sweep.lever_keys, "uncertainties": sweep.uncertainty_keys}
+           if sweep.lever_keys or sweep.uncertainty_keys else {}),
+        "master_seed": sweep.master_seed,
         "seeds": sweep.seeds, "scale": sweep.scale, "start": sweep.start, "end": sweep.end,
         "counts": {"runs": report.total, "finished": len(report.finished),
                    "skipped": len(report.skipped), "failed": len(report.failed),
