@@ -162,6 +162,7 @@ class Discovery:
     prefer: str
     min_density: float
     pngs: dict[str, bytes]
+    inside: np.ndarray  # row numbers (of `cases.x`) of the runs in the chosen box
 
 
 def discover(cases: Cases, *, min_density: float = DEFAULT_MIN_DENSITY,
@@ -185,6 +186,7 @@ def discover(cases: Cases, *, min_density: float = DEFAULT_MIN_DENSITY,
         index = int(trajectory.sort_values(["density", "coverage"], ascending=False,
                                            kind="stable").index[0])
     box.select(index)
+    inside = np.sort(np.asarray(box.yi, dtype=int))  # PRIM's own rows of the chosen box
     stats = {k: _plain(trajectory.loc[index, k]) for k in
              ("coverage", "density", "mass", "res_dim", "n", "k")}
     limits = box_limits(cases, box, index)
@@ -194,12 +196,18 @@ def discover(cases: Cases, *, min_density: float = DEFAULT_MIN_DENSITY,
             "prim_box": _box_png(box, index, limits),
             "feature_scores": _scores_png(scores, cases.condition)}
     return Discovery(cases, index, stats, limits, trajectory, scores, robustness, prefer,
-                     min_density, pngs)
+                     min_density, pngs, inside)
 
 
 def _plain(value):
     value = value.item() if isinstance(value, np.generic) else value
     return round(value, 6) if isinstance(value, float) else value
+
+
+def _exact(value):
+    """A limit as a Python number, unrounded: PRIM's limits are inputs' values, and a
+    rounded one would leave its own run out of the box."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def box_limits(cases: Cases, box, index: int) -> pd.DataFrame:
@@ -217,8 +225,8 @@ def box_limits(cases: Cases, box, index: int) -> pd.DataFrame:
             row.update(kind="values", in_box=", ".join(sorted(map(str, low))),
                        all_values=", ".join(every))
         else:
-            row.update(kind="range", low=_plain(low), high=_plain(high),
-                       all_low=_plain(cases.x[key].min()), all_high=_plain(cases.x[key].max()))
+            row.update(kind="range", low=_exact(low), high=_exact(high),
+                       all_low=_exact(cases.x[key].min()), all_high=_exact(cases.x[key].max()))
         rows.append(row)
     columns = ["input", "kind", "low", "high", "all_low", "all_high", "in_box", "all_values",
                "qp_value"]
@@ -400,21 +408,9 @@ def _cases_table(found: Discovery) -> pd.DataFrame:
     table[cases.condition.name.text] = cases.value
     table["met"] = cases.met
     inside = np.zeros(len(table), dtype=bool)
-    inside[found_box_rows(found)] = True
+    inside[found.inside] = True
     table["in_box"] = inside
     return table
-
-
-def found_box_rows(found: Discovery) -> np.ndarray:
-    """Row numbers of the runs inside the chosen box (its limits applied to `x`)."""
-    x, keep = found.cases.x, np.ones(len(found.cases.x), dtype=bool)
-    for _, row in found.limits.iterrows():
-        column = x[row["input"]]
-        if row["kind"] == "range":
-            keep &= (column >= row["low"]).to_numpy() & (column <= row["high"]).to_numpy()
-        else:
-            keep &= column.astype(str).isin(row["in_box"].split(", ")).to_numpy()
-    return np.flatnonzero(keep)
 
 
 def summary_lines(found: Discovery) -> list[str]:
