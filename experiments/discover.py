@@ -27,11 +27,13 @@ Every problem is a DiscoverError (one line; exit status 2 from run.py).
 """
 
 import base64
+import functools
 import html
 import io
 import json
 import math
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,33 @@ FEATURE_SEED = 0  # the extra trees' random_state: same sweep, same scores
 
 class DiscoverError(SpecError):
     """A discovery that cannot be made (one line, naming the folder or the outcome)."""
+
+
+@functools.total_ordering
+class Label:
+    """A category's text with a hash that is the same in every process. PRIM peels a
+    category by iterating over a set of them: with str's hash (randomised per process),
+    two equally good categories were peeled in either order from one run to the next,
+    and the same sweep gave different boxes; crc32 makes the order, and the box, fixed."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __hash__(self) -> int:
+        return zlib.crc32(self.text.encode())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Label) and other.text == self.text
+
+    def __lt__(self, other) -> bool:
+        return self.text < other.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
 
 
 @dataclass
@@ -114,7 +143,7 @@ def load_cases(sweep_dir: Path, condition: Condition) -> Cases:
     scenarios = pd.Series([r["scenario"] for r in runs], index=run_ids)
     x = pd.DataFrame(index=run_ids)
     if scenarios.nunique() > 1:
-        x[SCENARIO_INPUT] = scenarios.astype("category")
+        x[SCENARIO_INPUT] = scenarios.map(Label).astype("category")
     dropped = []
     for key in vary:
         column = values[key]
@@ -124,7 +153,7 @@ def load_cases(sweep_dir: Path, condition: Condition) -> Cases:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column):
             x[key] = column.astype(float if any(isinstance(v, float) for v in column) else int)
         else:  # dates, true/false, text: categories, labelled as --set writes them
-            x[key] = column.map(as_text).astype("category")
+            x[key] = column.map(lambda v: Label(as_text(v))).astype("category")
     if x.shape[1] == 0:
         raise DiscoverError(f"{sweep_dir}: no input differs between its {len(runs)} finished "
                             f"runs ({', '.join(vary)} each have one value); PRIM needs inputs "

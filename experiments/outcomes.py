@@ -65,7 +65,7 @@ class Condition:
 
     @property
     def text(self) -> str:
-        return f"{self.name.text} {self.op} {self.threshold:g}"
+        return f"{self.name.text} {self.op} {self.threshold:.15g}"  # exact, not rounded
 
     def met(self, values):
         """Whether each value (a number or a numpy array) meets the condition."""
