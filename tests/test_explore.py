@@ -54,7 +54,8 @@ def test_simulate_set_is_the_flat_form_of_params_and_policies():
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"apprehension_prob.tucson": 1.5}, r"^set: apprehension_prob\.tucson: 1\.5 is not a probability"),
+    ({"apprehension_prob.tucson": 1.5},
+     r"^set: apprehension_prob\.tucson: 1\.5 is not a probability"),
     ({"policies.title42.end": "2021-13-01"}, r"^set: policies\.title42\.end: expected a date"),
     ({"policies.titel42.end": "2021-03-31"}, r"^set: policies\.titel42\.end: unknown policy id"),
     ({"detention_beds": 0.5}, r"^set: detention_beds: expected a whole number"),
@@ -297,7 +298,8 @@ def test_discover_refuses_bad_input_in_one_line(small_sweep, capsys, tmp_path):
 
 
 def test_discover_refuses_a_sweep_without_varied_inputs(tmp_path, capsys):
-    head = SPEC.split("samples")[0].replace(f"end = {END}", "end = 2018-10-31").replace(f"scale = {SCALE}", "scale = 100")
+    head = (SPEC.split("samples")[0].replace(f"end = {END}", "end = 2018-10-31")
+            .replace(f"scale = {SCALE}", "scale = 100"))  # one month: at most scale 124
     plain = run_spec(head, tmp_path / "none")
     assert cli.main(["discover", str(plain), "--outcome", "FY2019.encounters > 1"]) == 2
     assert "varied no inputs" in one_error_line(capsys.readouterr().err)
