@@ -7,6 +7,7 @@
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
+    python run.py discover SWEEP_DIR --outcome "FY2021.encounters > 1.7e6" [--out DIR]
     python run.py ui [--port N] [--host HOST] [--save-dir DIR] [--token [TOKEN]]
     python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
                             [--report-only] [--report-scale S] [--overwrite]
@@ -175,6 +176,29 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=None, metavar="REPORT_DIR",
                          help="report folder (default runs/compare-A-B...); re-running the "
                               "same comparison skips the runs already in it")
+    discover = verbs.add_parser(
+        "discover", help="scenario discovery on a finished sweep: PRIM boxes, feature scores "
+                         "and each lever combination's robustness for an outcome (EMA "
+                         "Workbench; tables, PNGs, discover.html)")
+    discover.error = one_line_error
+    discover.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR",
+                          help="a folder `run.py sweep` wrote (levers x uncertainties, or any "
+                               "sweep that varied inputs)")
+    discover.add_argument("--outcome", required=True, metavar="CONDITION",
+                          help="FYyyyy.column OP number, OP one of < <= > >=, e.g. "
+                               "\"FY2021.encounters > 1.7e6\"")
+    discover.add_argument("--min-density", type=finite_number("--min-density"),
+                          default=None, metavar="D",
+                          help="the PRIM box shown: the highest coverage with density >= D "
+                               "(0 to 1, default 0.8)")
+    discover.add_argument("--prefer", choices=("low", "high"), default=None,
+                          help="which figure is best when computing regret (default: low for "
+                               "a > or >= outcome, high for < or <=: the outcome is what to "
+                               "avoid)")
+    discover.add_argument("--out", type=Path, default=None, metavar="DIR",
+                          help="where the tables, plots and discover.html go (default "
+                               "SWEEP_DIR/discover; a folder holding another outcome's "
+                               "discovery is refused)")
     ui = verbs.add_parser("ui", help="serve the browser app (Solara) on this machine")
     ui.error = one_line_error
     ui.add_argument("--port", type=positive_int("--port", 1, 65535), default=8765,
@@ -443,6 +467,29 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_discover(args) -> int:
+    """Check the outcome, the sweep folder and --out (nothing written if any is bad),
+    run PRIM, feature scores and robustness, print the box and write the report."""
+    from experiments.discover import (DEFAULT_MIN_DENSITY, DiscoverError, check_out_dir,
+                                      default_out_dir, discover, load_cases, summary_lines,
+                                      write_discovery)
+    from experiments.outcomes import parse_condition
+
+    min_density = DEFAULT_MIN_DENSITY if args.min_density is None else args.min_density
+    if not 0 <= min_density <= 1:
+        raise DiscoverError(f"--min-density: must be between 0 and 1, got {min_density:g}")
+    condition = parse_condition(args.outcome)
+    out_dir = args.out or default_out_dir(args.sweep_dir)
+    cases = load_cases(args.sweep_dir, condition)
+    check_out_dir(out_dir, condition)
+    found = discover(cases, min_density=min_density, prefer=args.prefer)
+    files = write_discovery(found, out_dir, command=args.command)
+    print("\n".join(summary_lines(found)))
+    print(f"wrote {out_dir / 'tables'}/*.csv, {out_dir / 'plots'}/*.png and "
+          f"{files['discover.html']}")
+    return 0
+
+
 def cmd_ui(args) -> int:
     """Check the save folder is writable and bind the address (one line and exit 2 if
     not), decide the token (required off loopback, or when asked), say where it serves,
@@ -600,13 +647,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # as parse_args would say it; compare's refusals are one line
-        (one_line_error if args.verb in ("compare", "calibrate", "ui") else parser.error)(
+        (one_line_error if args.verb in ("compare", "calibrate", "ui", "discover")
+         else parser.error)(
             f"unrecognized arguments: {' '.join(extra)}")
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
                 "sensitivity": cmd_sensitivity, "compare": cmd_compare,
-                "ui": cmd_ui, "calibrate": cmd_calibrate}[args.verb](args)
+                "ui": cmd_ui, "calibrate": cmd_calibrate,
+                "discover": cmd_discover}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

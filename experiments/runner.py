@@ -578,7 +578,10 @@ def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
     manifest = {
         "spec": sweep.path.name, "spec_sha256": sweep.spec_hash(),
         "description": sweep.description, "design": sweep.design,
-        "scenarios": sweep.scenarios, "vary": sweep.vary_keys, "master_seed": sweep.master_seed,
+        "scenarios": sweep.scenarios, "vary": sweep.vary_keys,
+        **({"levers": sweep.lever_keys, "uncertainties": sweep.uncertainty_keys}
+           if sweep.lever_keys or sweep.uncertainty_keys else {}),
+        "master_seed": sweep.master_seed,
         "seeds": sweep.seeds, "scale": sweep.scale, "start": sweep.start, "end": sweep.end,
         "counts": {"runs": report.total, "finished": len(report.finished),
                    "skipped": len(report.skipped), "failed": len(report.failed),
@@ -600,3 +603,47 @@ def _version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def read_manifest(out_dir: Path) -> dict:
+    """A sweep folder's manifest.json; SpecError (one line) if there is none or it is
+    not a sweep's manifest."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        raise SpecError(f"{out_dir}: no such folder")
+    if not out_dir.is_dir():
+        raise SpecError(f"{out_dir}: is a file, not a sweep folder")
+    path = out_dir / "manifest.json"
+    if not path.is_file():
+        raise SpecError(f"{out_dir}: holds no sweep (no manifest.json); give the folder "
+                        f"`run.py sweep` wrote")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest["runs"], list) or not isinstance(manifest["vary"], list):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        raise SpecError(f"{path}: not a sweep manifest (unreadable, or without its runs "
+                        f"and vary lists)") from None
+    return manifest
+
+
+def read_fiscal_years(out_dir: Path, run_ids: list[str]) -> pd.DataFrame:
+    """The fiscal-year totals of the finished runs `run_ids` of the sweep in `out_dir`:
+    long, columns run_id, period ("FY2020"), column, value. The one place exploration
+    (`experiments.discover`) reads a sweep's results: from the per-run files
+    `runs/RUN_ID.parquet`, each checked first (`check_run_file`: a damaged one raises
+    SpecError naming it and how to redo it)."""
+    runs_dir = Path(out_dir) / "runs"
+    parts = []
+    for run in run_ids:
+        path = runs_dir / f"{run}.parquet"
+        why = check_run_file(path, run)
+        if why is not None:
+            raise SpecError(f"{path}: {why}; run the sweep that made it again (same spec, "
+                            f"--out {out_dir}) to redo it")
+        part = pd.read_parquet(path, columns=["run_id", "kind", "period", "column", "value"],
+                               filters=[("kind", "==", "fiscal_year")])
+        parts.append(part.drop(columns="kind"))
+    if not parts:
+        return pd.DataFrame(columns=["run_id", "period", "column", "value"])
+    return pd.concat(parts, ignore_index=True)

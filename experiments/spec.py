@@ -16,6 +16,21 @@ and expanded into the list of runs before anything runs.
 Sizes are capped before anything is allocated (`LIMITS`, `MAX_RUNS`,
 `MAX_SPEC_BYTES`): a spec asking for more is refused naming the field and its cap.
 
+Levers x uncertainties (as EMA Workbench users explore): instead of `[vary]`, a
+`[levers]` table (the policy choices: lists, or ranges with steps, run as a grid of
+every combination) and an `[uncertainties]` table (what nobody chooses: ranges or
+lists, sampled `samples` times by the design, "lhs" (default) or "sobol"). Every
+lever combination runs at every uncertainty sample on every seed, so each lever
+combination meets the same futures (what `run.py discover` compares):
+
+    design = "lhs"
+    samples = 40                      # uncertainty samples
+    [levers]
+    "policies.title42.end" = [2021-03-31, 2021-12-31]
+    "policies.mpp_2019.enabled" = [true, false]
+    [uncertainties]
+    "departure_sensitivity" = {low = 0.5, high = 4.0}
+
 The `saltelli` and `morris` designs are SALib's samples for Sobol indices and
 Morris elementary effects (`run.py sensitivity`); they vary ranges only, and a
 `[sensitivity]` table names what to analyse:
@@ -47,10 +62,11 @@ import numpy as np
 
 from model import ScenarioError, load_scenario
 from model.config.scale_check import check_scale
-from model.config.scenario import SCENARIO_DIR, resolve_path
+from model.config.scenario import SCENARIO_DIR, resolve_path, value_text
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
-                  "samples", "start", "end", "vary", "sensitivity")
+                  "samples", "start", "end", "vary", "levers", "uncertainties", "sensitivity")
+SAMPLED_DESIGNS = ("lhs", "sobol")  # how [uncertainties] may be sampled
 SALIB_DESIGNS = ("saltelli", "morris")  # SALib samples: their rows' order is the analysis's
 DESIGNS = ("grid", "lhs", "sobol", *SALIB_DESIGNS)
 SENSITIVITY_KEYS = ("outputs", "period", "levels", "second_order")
@@ -116,6 +132,9 @@ class Sweep:
     design_rows: list[dict[str, Any]] = field(default_factory=list)
     problem: dict | None = None
     sensitivity: "Sensitivity | None" = None
+    # a levers x uncertainties spec: which of vary_keys are levers, which uncertainties
+    lever_keys: list[str] = field(default_factory=list)
+    uncertainty_keys: list[str] = field(default_factory=list)
 
     @property
     def stem(self) -> str:
@@ -153,13 +172,7 @@ def run_id(scenario: str, values: dict[str, Any], seed: int, scale: int,
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def as_text(value: Any) -> str:
-    """A scalar as `--set` would take it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value) if not isinstance(value, float) else repr(value)
+as_text = value_text  # a scalar as `--set` takes it (one home: model.config.scenario)
 
 
 def plain(value: Any) -> Any:
@@ -218,11 +231,18 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
     master_seed = _whole(where, "master_seed", raw.get("master_seed", 0), 0,
                          LIMITS["master_seed"])
     scale = _whole(where, "scale", raw.get("scale", 1), 1)
-    design = raw.get("design", "grid")
+    crossed = "levers" in raw or "uncertainties" in raw
+    design = raw.get("design", "lhs" if "uncertainties" in raw else "grid")
+    if crossed:
+        _check_crossed(where, raw, design)
     if design not in DESIGNS:
         raise SpecError(f"{where}: design: unknown design {_short(design)} (known: {', '.join(DESIGNS)})")
     samples = None
-    if design == "grid":
+    if crossed and "uncertainties" not in raw:
+        if "samples" in raw:
+            raise SpecError(f"{where}: samples: only with [uncertainties] (the samples drawn "
+                            f"of them); [levers] alone run as a grid")
+    elif design == "grid":
         if "samples" in raw:
             raise SpecError(f"{where}: samples: not for the grid design (a grid runs every "
                             f"combination of its values)")
@@ -258,28 +278,50 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
         except ScenarioError as exc:
             raise SpecError(f"{where}: {exc} (scenario {name!r})") from None
 
-    vary = raw.get("vary", {})
-    if not isinstance(vary, dict):
-        raise SpecError(f"{where}: vary: expected a table of key = values, got {_short(vary)}")
-    if len(vary) > LIMITS["vary"]:
-        raise SpecError(f"{where}: vary: {len(vary):,} keys; at most {LIMITS['vary']}")
-    axes = {key: _axis(where, key, spec, design) for key, spec in vary.items()}
-    _check_size(where, axes, design, samples, len(scenarios), n_seeds,
-                raw.get("sensitivity"))
-    sensitivity = _sensitivity(where, raw.get("sensitivity"), design,
-                               load_scenario(paths[scenarios[0]], start=start, end=end))
-    problem, rows = None, []
-    if design in SALIB_DESIGNS:
-        problem, rows = _salib_rows(where, axes, design, samples, master_seed, sensitivity)
-        points = _unique(rows)
+    lever_keys, uncertainty_keys = [], []
+    if crossed:
+        levers = _table(where, "levers", raw.get("levers", {}))
+        uncertainties = _table(where, "uncertainties", raw.get("uncertainties", {}))
+        both = [k for k in levers if k in uncertainties]
+        if both:
+            raise SpecError(f"{where}: uncertainties.{both[0]}: also a lever; a key is either "
+                            f"chosen (a lever) or uncertain, not both")
+        if len(levers) + len(uncertainties) > LIMITS["vary"]:
+            raise SpecError(f"{where}: levers and uncertainties: "
+                            f"{len(levers) + len(uncertainties):,} keys; at most {LIMITS['vary']}")
+        lever_axes = {key: _axis(where, key, spec, "grid", "levers")
+                      for key, spec in levers.items()}
+        uncertainty_axes = {key: _axis(where, key, spec, design, "uncertainties")
+                            for key, spec in uncertainties.items()}
+        combos = math.prod(len(a) for a in lever_axes.values())
+        _check_size(where, {}, "crossed", (samples or 1) * combos, len(scenarios), n_seeds, None,
+                    f"{combos:,} lever combinations x {samples or 1:,} uncertainty samples =")
+        sensitivity = None
+        problem, rows = None, []
+        points = _crossed_points(where, lever_axes, uncertainty_axes, design, samples,
+                                 master_seed)
+        lever_keys, uncertainty_keys = list(levers), list(uncertainties)
+        vary = {**levers, **uncertainties}
     else:
-        points = _design_points(where, axes, design, samples, master_seed)
+        vary = _table(where, "vary", raw.get("vary", {}))
+        axes = {key: _axis(where, key, spec, design) for key, spec in vary.items()}
+        _check_size(where, axes, design, samples, len(scenarios), n_seeds,
+                    raw.get("sensitivity"))
+        sensitivity = _sensitivity(where, raw.get("sensitivity"), design,
+                                   load_scenario(paths[scenarios[0]], start=start, end=end))
+        problem, rows = None, []
+        if design in SALIB_DESIGNS:
+            problem, rows = _salib_rows(where, axes, design, samples, master_seed, sensitivity)
+            points = _unique(rows)
+        else:
+            points = _design_points(where, axes, design, samples, master_seed)
 
     sweep = Sweep(path=path, text=text, description=description, scenarios=scenarios,
                   seeds=derive_seeds(master_seed, n_seeds), master_seed=master_seed, scale=scale,
                   design=design, samples=samples, start=start, end=end,
                   vary_keys=list(vary), points=points, design_rows=rows, problem=problem,
-                  sensitivity=sensitivity)
+                  sensitivity=sensitivity, lever_keys=lever_keys,
+                  uncertainty_keys=uncertainty_keys)
     _check_values(sweep, paths)
     sweep.runs = [
         RunTask(run_id=run_id(name, point, seed, scale, start, end), scenario=name,
@@ -308,7 +350,7 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def _check_size(where: str, axes: dict, design: str, samples: int | None, n_scenarios: int,
-                n_seeds: int, sensitivity: Any) -> None:
+                n_seeds: int, sensitivity: Any, what: str = "samples") -> None:
     """Refuse a sweep of more than MAX_RUNS runs before its points are made: design
     points (a grid's product of its lists, the draws of lhs/sobol, SALib's rows:
     Saltelli N * (2D + 2) with second order, N * (D + 2) without; Morris N * (D + 1))
@@ -320,8 +362,8 @@ def _check_size(where: str, axes: dict, design: str, samples: int | None, n_scen
         second = isinstance(sensitivity, dict) and sensitivity.get("second_order") is True
         per = (2 * d + 2 if second else d + 2) if design == "saltelli" else d + 1
         points, what = samples * per, f"SALib's {samples:,} x {per} design rows"
-    else:
-        points, what = samples, "samples"
+    else:  # lhs/sobol: the draws; "crossed": the points given, named by `what`
+        points = samples
     runs = points * n_scenarios * n_seeds
     if runs > MAX_RUNS:
         raise SpecError(f"{where}: the sweep would make {runs:,} runs ({what} {points:,} x "
@@ -351,13 +393,15 @@ def _scenario_path(name: str, spec_folder: Path) -> str:
     return str((p if p.is_absolute() else spec_folder / p).resolve())
 
 
-def _axis(where: str, key: str, spec: Any, design: str) -> list | tuple[float, float, bool]:
+def _axis(where: str, key: str, spec: Any, design: str,
+          table: str = "vary") -> list | tuple[float, float, bool]:
     """A list of values (checked for one type), or a range: (low, high, whole numbers?)
-    for lhs/sobol; a grid's range becomes its list of `steps` values."""
+    for lhs/sobol; a grid's range becomes its list of `steps` values. `table` is the
+    spec's table the key is in (vary, levers or uncertainties), for messages."""
     if len(key) > 200:
-        raise SpecError(f"{where}: vary: a key of {len(key):,} characters ({_short(key, 40)}); "
-                        f"keys are as --set takes them")
-    field_ = f"{where}: vary.{key}"
+        raise SpecError(f"{where}: {table}: a key of {len(key):,} characters "
+                        f"({_short(key, 40)}); keys are as --set takes them")
+    field_ = f"{where}: {table}.{key}"
     if key in ("start", "end"):
         raise SpecError(f"{field_}: set the run's dates with top-level start/end instead")
     if key.startswith("parameters."):
@@ -447,6 +491,50 @@ def _design_points(where: str, axes: dict, design: str, samples: int | None,
                 point[key] = int(round(v)) if whole else v
         points.append(point)
     return _unique(points)
+
+
+def _table(where: str, name: str, table: Any) -> dict:
+    """A spec's [vary], [levers] or [uncertainties]: a table of at most LIMITS["vary"] keys."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: {name}: expected a table of key = values, got {_short(table)}")
+    if len(table) > LIMITS["vary"]:
+        raise SpecError(f"{where}: {name}: {len(table):,} keys; at most {LIMITS['vary']}")
+    return table
+
+
+def _check_crossed(where: str, raw: dict, design: Any) -> None:
+    """What a levers x uncertainties spec may not have: [vary], a [sensitivity] table, a
+    design other than lhs/sobol (how its uncertainties are sampled)."""
+    if "vary" in raw:
+        raise SpecError(f"{where}: vary: not with [levers]/[uncertainties]; put each key in "
+                        f"[levers] (chosen: a grid) or [uncertainties] (sampled)")
+    if "sensitivity" in raw:
+        raise SpecError(f"{where}: sensitivity: not with [levers]/[uncertainties] (a SALib "
+                        f"design varies [vary] ranges)")
+    for name in ("levers", "uncertainties"):
+        if name in raw and raw[name] == {}:
+            raise SpecError(f"{where}: {name}: empty table; give keys or leave it out")
+    if "uncertainties" not in raw:
+        if design != "grid":
+            raise SpecError(f"{where}: design: {_short(design)} with [levers] alone: levers run "
+                            f"as a grid (a design samples [uncertainties]; leave design out)")
+    elif design not in SAMPLED_DESIGNS:
+        raise SpecError(f"{where}: design: {_short(design)} with [uncertainties]: the design "
+                        f"samples the uncertainties, one of {', '.join(SAMPLED_DESIGNS)} "
+                        f"(the levers always run as a grid)")
+
+
+def _crossed_points(where: str, levers: dict, uncertainties: dict, design: str,
+                    samples: int | None, master_seed: int) -> list[dict[str, Any]]:
+    """Every lever combination (a grid, in order) at every uncertainty sample (drawn
+    once, so each combination meets the same samples): lever values first."""
+    if not levers and not uncertainties:
+        raise SpecError(f"{where}: levers: nothing to vary; give [levers] and/or "
+                        f"[uncertainties] keys")
+    combos = _design_points(where, levers, "grid", None, master_seed)
+    draws = (_design_points(where, uncertainties, design, samples, master_seed)
+             if uncertainties else [{}])
+    return [{**combo, **draw} for combo in combos for draw in draws]
 
 
 def point_key(point: dict[str, Any]) -> tuple[str, ...]:
@@ -556,6 +644,8 @@ def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:
     """Each distinct value alone, then each design point whole, through the scenario's
     own checks (`load_scenario`), for every scenario; raises SpecError naming it."""
     where = str(sweep.path)
+    table = {k: "levers" for k in sweep.lever_keys} | {k: "uncertainties"
+                                                        for k in sweep.uncertainty_keys}
     for name in sweep.scenarios:
         def check(overrides: list[str]):
             return load_scenario(paths[name], overrides, start=sweep.start, end=sweep.end)
@@ -569,7 +659,8 @@ def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:
                 try:
                     check([f"{key}={as_text(value)}"])
                 except ScenarioError as exc:
-                    raise SpecError(f"{where}: vary.{key}: value {as_text(value)} refused by "
+                    raise SpecError(f"{where}: {table.get(key, 'vary')}.{key}: value "
+                                    f"{as_text(value)} refused by "
                                     f"scenario {name!r}: {_inner(exc, key)}") from None
         for point in sweep.points:
             try:
@@ -577,7 +668,8 @@ def _check_values(sweep: Sweep, paths: dict[str, str]) -> None:
                 check_scale(loaded, sweep.scale)
             except ScenarioError as exc:
                 shown = ", ".join(f"{k}={as_text(v)}" for k, v in point.items())
-                raise SpecError(f"{where}: vary: the design point {shown} is refused by "
+                raise SpecError(f"{where}: {'levers x uncertainties' if table else 'vary'}: "
+                                f"the design point {shown} is refused by "
                                 f"scenario {name!r}: {exc}") from None
 
 

@@ -8,6 +8,8 @@ model through here and gets a `RunResult`; nothing is read back from disk.
     ...                   params={"apprehension_prob": {"tucson": 0.8}},
     ...                   policies={"title42": {"end": "2021-06-30"}})
     >>> result.monthly.set_index("month").loc["2021-05", "encounters"]
+    >>> simulate("historical", scale=50, set={"apprehension_prob.tucson": 0.8,
+    ...                                       "policies.title42.end": "2021-06-30"})
     >>> result.monthly.plot(y="encounters")     # indexed by month_start: months on the x axis
 """
 
@@ -28,7 +30,8 @@ from model.actors.flights import FlightRecord
 from model.model import BorderModel, ctrl_c_as_keyboard_interrupt
 from model.state.recorder import COLUMNS
 from model.config.scale_check import check_scale
-from model.config.scenario import LoadedScenario, load_scenario
+from model.config.scenario import LoadedScenario, load_scenario, override_texts
+from model.config.validation import ScenarioError
 
 FLIGHT_COLUMNS = list(FlightRecord._fields)  # flights.csv: one row per scheduled flight
 # what a fiscal-year total means for each aggregation
@@ -125,7 +128,7 @@ def run_identity(loaded: LoadedScenario, seed: int, scale: int) -> dict:
 
 def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: int = 0,
              scale: int = 1, params: dict | None = None, policies: dict | None = None,
-             start=None, end=None, check_invariants: bool = False,
+             set: dict | None = None, start=None, end=None, check_invariants: bool = False,
              progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run one scenario to its end, in memory, and return its tables.
 
@@ -136,6 +139,9 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
         params={"apprehension_prob": {"tucson": 0.8}, "detention_beds": 30000},
         policies={"title42": {"end": "2021-06-30"}, "mpp_2019": {"enabled": False}};
         checked like a scenario file (a bad value raises ScenarioError naming it).
+    set: the same overrides as flat keys, as sweep specs and `run.py run --set` write
+        them: set={"policies.title42.end": "2021-03-31", "apprehension_prob.tucson": 0.8}
+        (parsed and checked by `--set`'s own parser; a ScenarioError names the key).
     start, end: a shorter run inside the scenario's dates; policies and push
         months are clipped to it (a policy starting after `end` is not in force).
     check_invariants: check conservation and capacities every day (slower).
@@ -143,7 +149,13 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
         PROGRESS_DAYS days of the run (and after its last day), e.g. to move a
         progress bar; the run and its tables are the same with or without it.
     """
-    loaded = load_scenario(scenario, params=params, policies=policies, start=start, end=end)
+    overrides = [] if set is None else override_texts(set)
+    try:
+        loaded = load_scenario(scenario, overrides, params=params, policies=policies,
+                               start=start, end=end)
+    except ScenarioError as exc:  # name the key as it was given: set=, not --set
+        text = str(exc).replace("(with --set)", "(with set=)").replace("--set ", "set: ")
+        raise ScenarioError(text if set else str(exc)) from None
     check_scale(loaded, scale)
     started = time.perf_counter()
     border = BorderModel(loaded, seed=seed, scale=scale, check_invariants=check_invariants)

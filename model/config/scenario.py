@@ -525,6 +525,40 @@ def _check_push(where: str, push: dict, start: date, end: date) -> None:
                 raise ScenarioError(f"{path}: month is outside the run ({first} to {last})")
 
 
+def value_text(value: Any) -> str:
+    """A scalar as `--set` takes it: true/false, a date's ISO text, a float's repr."""
+    if isinstance(value, np.generic):  # numpy's numbers (an EMA sample, a pandas cell)
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if not isinstance(value, float) else repr(value)
+
+
+def override_texts(values: Any, what: str = "set") -> list[str]:
+    """`{flat key: value}` (`simulate(set=...)`, the EMA adapter) as `--set key=value`
+    texts, for `load_scenario`'s one parser (`apply_override`). Keys are as sweep specs
+    and `--set` write them (`apprehension_prob.tucson`, `policies.title42.end`); values
+    are numbers, text, dates or true/false. Raises ScenarioError naming the key."""
+    if not isinstance(values, dict):
+        raise ScenarioError(f"{what}: expected a dict of flat key -> value (e.g. "
+                            f"{{'apprehension_prob.tucson': 0.8}}), got {values!r:.80}")
+    texts = []
+    for key, value in values.items():
+        if not isinstance(key, str) or not key.strip() or "=" in key:
+            raise ScenarioError(f"{what}: {key!r:.80}: expected a flat key as --set takes it "
+                                f"(e.g. 'apprehension_prob.tucson', 'policies.title42.end')")
+        if isinstance(value, np.generic):
+            value = value.item()
+        if (value is None or isinstance(value, (dict, list, tuple, set))
+                or hasattr(value, "hour")):
+            raise ScenarioError(f"{what}: {key}: expected a number, text, a date or true/false, "
+                                f"got {value!r:.80} (tables go in params=/policies=)")
+        texts.append(f"{key}={value_text(value)}")
+    return texts
+
+
 def apply_override(raw: dict, text: str, window: dict | None = None) -> tuple[dict, dict]:
     """Apply one `--set dotted.key=value` to the raw scenario table.
 
