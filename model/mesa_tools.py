@@ -21,17 +21,14 @@ docs/mesa.md is the user's guide to all of this.
 """
 
 import copy
-import json
 import secrets
 import warnings
-from datetime import date
 
 import mesa
 import numpy as np
-import pandas as pd
 from mesa.experimental.scenarios import Scenario
 
-from model.config.scenario import BorderScenario, LoadedScenario
+from model.config.scenario import BorderScenario, LoadedScenario, override_texts
 from model.config.validation import ScenarioError
 from model.state.recorder import COLUMN_INDEX
 
@@ -136,27 +133,20 @@ def _blank_scenario(loaded, seed, scale):
 def setting_texts(settings: dict) -> list[str]:
     """Dotted keyword arguments as `--set key=value` texts (nested dicts flattened):
     {"apprehension_prob.tucson": 0.8, "policies.title42.end": date(2021, 6, 30)} ->
-    ["apprehension_prob.tucson=0.8", "policies.title42.end=2021-06-30"]; `load_scenario`
-    checks them (an unknown key or bad value raises ScenarioError naming it)."""
-    texts = []
+    ["apprehension_prob.tucson=0.8", "policies.title42.end=2021-06-30"], by the one
+    converter `simulate(set=...)` uses (`override_texts`); `load_scenario` checks them
+    (an unknown key or bad value raises ScenarioError naming it)."""
+    return override_texts(_flat(settings), what="BorderModel")
+
+
+def _flat(settings: dict) -> dict:
+    flat = {}
     for key, value in settings.items():
         if isinstance(value, dict) and value:
-            texts += setting_texts({f"{key}.{k}": v for k, v in value.items()})
+            flat.update(_flat({f"{key}.{k}": v for k, v in value.items()}))
         else:
-            texts.append(f"{key}={_text(value)}")
-    return texts
-
-
-def _text(value) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (date, pd.Timestamp)):
-        return value.isoformat()[:10]
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return str(value)
+            flat[key] = value
+    return flat
 
 
 # -- data ------------------------------------------------------------------------------
