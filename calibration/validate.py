@@ -243,12 +243,21 @@ def _daily_columns() -> list[str]:
 
 def posterior_source(loaded, draw_support: bool) -> str:
     """In words: where the runs' parameters come from."""
-    calibrated = getattr(loaded, "calibrated", None) or next(
-        (s for s in loaded.sources if Path(str(s)).name == "calibrated.toml"), None)
+    calibrated = next((_shown(s) for s in loaded.sources[1:]
+                       if Path(str(s)).name == "calibrated.toml"), None)
     if not draw_support:
         return (f"the calibrated medians ({calibrated})" if calibrated
                 else "the scenario's own parameters (it names no calibration)")
     return f"posterior draws of the calibration the scenario names ({calibrated})"
+
+
+def _shown(path) -> str:
+    """A path as the report shows it: relative to the repository when inside it."""
+    resolved = Path(str(path)).resolve()
+    try:
+        return resolved.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(resolved)
 
 
 def measure_run(scenario: str, seed: int, scale: int, draw: int | None,
@@ -524,7 +533,7 @@ def _pct(value) -> str:
 
 
 STYLE_EXTRA = ("td.verdict{font-weight:bold;text-align:center}"
-               "table.points td:nth-child(2){text-align:left}"
+               "table.points td:last-child{text-align:left}"
                "p.note{font-size:90%;color:#444}")
 
 
@@ -609,8 +618,11 @@ def _anchor(name: str) -> str:
 
 
 def _points_table(pts: pd.DataFrame, reason: bool = False) -> str:
+    """The points as a table; with `reason` (the not-scored ones) the figure's name and
+    why it is not scored, else its split."""
     esc = html.escape
-    head = ("<tr><th>period</th><th>figure</th><th>record</th><th>model median</th>"
+    head = ("<tr><th>period</th>" + ("<th>figure</th>" if reason else "")
+            + "<th>record</th><th>model median</th>"
             "<th>90 % band</th><th>difference</th><th>in band</th><th>"
             + ("why not scored" if reason else "split") + "</th></tr>")
     body = []
@@ -621,7 +633,8 @@ def _points_table(pts: pd.DataFrame, reason: bool = False) -> str:
         if reason and has and pd.notna(r.get("ceiling_met")):
             last += (" (model >= record: consistent)" if r["ceiling_met"]
                      else " (<b>the record exceeds the model's band</b>)")
-        body.append(f"<tr><td>{esc(r['period'])}</td><td>{esc(r['figure'])}</td>"
+        name = f"<td>{esc(r['figure'])}</td>" if reason else ""
+        body.append(f"<tr><td>{esc(r['period'])}</td>{name}"
                     f"<td>{_n(r['record'])}</td><td>{_n(r['median']) if has else ''}</td>"
                     f"<td>{_n(r['low']) + ' to ' + _n(r['high']) if has else ''}</td>"
                     f"<td>{_pct(r['relative_difference']) if has else ''}</td><td>{inside}</td>"
