@@ -42,7 +42,6 @@ Files (each written whole, `model.files.write_atomically`; report.html last):
 import base64
 import fcntl
 import html
-import inspect
 import io
 import json
 import math
@@ -182,15 +181,16 @@ class Validation:
     run_seeds: list[int] = field(default_factory=list)  # one per run: draw-major
     first_day: str = ""
     last_day: str = ""
-    posterior: str = ""  # the posterior file the draws come from, or how the runs are set
-    draw_support: bool = False  # simulate(draw=) exists: runs use posterior draws
+    posterior: str = ""  # in words: the posterior the draws come from (or none)
+    draw_support: bool = False  # the scenario names a calibration: runs use posterior draws
 
     @property
     def runs(self) -> int:
         return self.draws * self.seeds
 
     def run_plan(self) -> list[tuple[int | None, int]]:
-        """(draw, seed) per run: draw i, then its seeds (draw None: no posterior draws)."""
+        """(draw, seed) per run: draw i, then its K seeds (draw None: the scenario names no
+        calibration, so its own parameters)."""
         return [(i if self.draw_support else None, self.run_seeds[i * self.seeds + j])
                 for i in range(self.draws) for j in range(self.seeds)]
 
@@ -198,25 +198,24 @@ class Validation:
         return [m for m in self.mapped if m.measured is not None]
 
 
-def supports_draws() -> bool:
-    """Whether `simulate` takes `draw=` (posterior draw i)."""
-    return "draw" in inspect.signature(simulate).parameters
-
-
 def plan_validation(scenario: str = "historical", *, draws: int = 10, seeds: int = 2,
                     scale: int = 20, record: Path | None = None) -> Validation:
-    """Check the scenario, scale and record, and map every held-out figure (and the fit
-    rows of the same series, as context); nothing runs. ScenarioError (one line) if
-    anything is wrong."""
+    """Check the scenario, its posterior, the scale and the record, and map every
+    held-out figure (and the fit rows of the same series, as context); nothing runs.
+    ScenarioError (one line) if anything is wrong. A scenario that names a calibration
+    runs posterior draws 0..draws-1 (`simulate(draw=i)`); one that names none runs its
+    own parameters, so only `draws = 1`."""
     from experiments.spec import derive_seeds
 
     loaded = load_scenario(scenario)
     check_scale(loaded, scale)
-    draw_support = supports_draws()
-    if draws > 1 and not draw_support:
-        raise ValidationError(f"--draws {draws}: this model runs no posterior draws yet "
-                              f"(simulate has no draw=); use --draws 1 (the calibrated "
-                              f"medians) with several --seeds")
+    if not loaded.calibrated and draws > 1:
+        raise ValidationError(f"--draws {draws}: {loaded.name} names no calibration, so it has "
+                              f"no posterior to draw from; use --draws 1 (its own parameters) "
+                              f"with several --seeds")
+    posterior = (posterior_summary([load_scenario(loaded, draw=i) for i in range(draws)])
+                 if loaded.calibrated else "the scenario's own parameters (it names no "
+                                               "calibration)")
     figures = with_derived(load_record() if record is None else load_record(record))
     test = held_out(figures)
     if not test:
@@ -228,27 +227,32 @@ def plan_validation(scenario: str = "historical", *, draws: int = 10, seeds: int
     columns = set(_daily_columns()) | {c + _BP_SUFFIX for c in BORDER_PATROL}
     mapped = [map_figure(f, columns, first, last)
               for f in sorted(test + context, key=lambda f: (series_of(f), f.span()))]
-    plan = Validation(loaded.name, draws, seeds, scale, mapped, first_day=first, last_day=last,
-                      draw_support=draw_support)
+    plan = Validation(scenario, draws, seeds, scale, mapped, first_day=first, last_day=last,
+                      draw_support=loaded.calibrated, posterior=posterior)
     plan.run_seeds = derive_seeds(VALIDATION_SEED, plan.runs)
-    plan.posterior = posterior_source(loaded, draw_support)
     return plan
+
+
+def posterior_summary(drawn: list) -> str:
+    """In words: the posterior the draws come from (file, hash), how many distinct
+    particles they picked, and the posterior's effective sample size."""
+    from calibration.posterior import read_posterior
+
+    files = drawn[0].posterior
+    picked = {tuple(p["particle"] for p in d.posterior) for d in drawn}
+    parts = []
+    for f in files:
+        post = read_posterior(Path(f["file"]))
+        parts.append(f"{_shown(f['file'])} (sha256 {f['sha256'][:12]}, {len(post.weights)} "
+                     f"particles, effective sample size {post.effective_size():.1f})")
+    return (f"posterior draws 0-{len(drawn) - 1} of {'; '.join(parts)}: the draws picked "
+            f"{len(picked)} distinct particle(s)")
 
 
 def _daily_columns() -> list[str]:
     from model.state.recorder import COLUMNS
 
     return [c.name for c in COLUMNS]
-
-
-def posterior_source(loaded, draw_support: bool) -> str:
-    """In words: where the runs' parameters come from."""
-    calibrated = next((_shown(s) for s in loaded.sources[1:]
-                       if Path(str(s)).name == "calibrated.toml"), None)
-    if not draw_support:
-        return (f"the calibrated medians ({calibrated})" if calibrated
-                else "the scenario's own parameters (it names no calibration)")
-    return f"posterior draws of the calibration the scenario names ({calibrated})"
 
 
 def _shown(path) -> str:
@@ -578,6 +582,7 @@ def report_html(plan: Validation, points: pd.DataFrame, scores: pd.DataFrame,
              f"high); <b>coverage</b>: the share of points whose record lies inside the "
              f"model's 90 % band (about 90 % if the model and its uncertainty were right). "
              f"Verdict by score: {esc(limits)}.</p>"]
+    parts.append(_at_a_glance(scores))
     parts.append(_summary_table(scores))
     unscored = points[~points.scored & (points.split == "held_out")]
     if len(unscored):
@@ -596,6 +601,18 @@ def report_html(plan: Validation, points: pd.DataFrame, scores: pd.DataFrame,
                  'run).</p>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _at_a_glance(scores: pd.DataFrame) -> str:
+    """One line per verdict naming its series, best verdict first."""
+    esc = html.escape
+    lines = []
+    for limit, word, colour in VERDICTS:
+        names = list(scores.loc[scores.verdict == word, "series"])
+        if names:
+            lines.append(f'<li><span style="background:{colour};padding:0 4px"><b>{esc(word)}'
+                         f"</b></span>: {esc('; '.join(names))}</li>")
+    return "<ul>" + "".join(lines) + "</ul>"
 
 
 def _summary_table(scores: pd.DataFrame) -> str:

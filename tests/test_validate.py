@@ -246,3 +246,21 @@ def test_a_file_as_out_is_refused_before_anything_runs(tmp_path, capsys, monkeyp
     assert cli.main(["validate", "--draws", "1", "--out", str(target)]) == 2
     assert "is a file" in one_error_line(capsys.readouterr().err)
     assert target.read_text() == "x"
+
+
+def test_the_runs_are_posterior_draws_each_on_its_own_seed():
+    plan = validate.plan_validation("historical", draws=3, seeds=2, scale=20)
+    runs = plan.run_plan()
+    assert [d for d, _ in runs] == [0, 0, 1, 1, 2, 2]
+    assert len({s for _, s in runs}) == 6  # no two runs share a seed
+    assert "posterior.parquet" in plan.posterior and "distinct particle" in plan.posterior
+
+
+def test_a_scenario_without_a_calibration_has_no_draws(tmp_path):
+    text = (ROOT / "scenarios" / "historical.toml").read_text()
+    plain = tmp_path / "plain.toml"
+    plain.write_text(text.replace('calibrated = "../calibration/calibrated.toml"', ""))
+    with pytest.raises(ValidationError, match="names no calibration.*--draws 1"):
+        validate.plan_validation(str(plain), draws=2, seeds=2, scale=20)
+    plan = validate.plan_validation(str(plain), draws=1, seeds=3, scale=20)
+    assert [d for d, _ in plan.run_plan()] == [None] * 3
