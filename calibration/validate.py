@@ -213,7 +213,7 @@ def plan_validation(scenario: str = "historical", *, draws: int = 10, seeds: int
         raise ValidationError(f"--draws {draws}: {loaded.name} names no calibration, so it has "
                               f"no posterior to draw from; use --draws 1 (its own parameters) "
                               f"with several --seeds")
-    posterior = (posterior_summary([load_scenario(loaded, draw=i) for i in range(draws)])
+    posterior = (posterior_summary(load_scenario(loaded, draw=0), draws)
                  if loaded.calibrated else "the scenario's own parameters (it names no "
                                                "calibration)")
     figures = with_derived(load_record() if record is None else load_record(record))
@@ -233,20 +233,21 @@ def plan_validation(scenario: str = "historical", *, draws: int = 10, seeds: int
     return plan
 
 
-def posterior_summary(drawn: list) -> str:
-    """In words: the posterior the draws come from (file, hash), how many distinct
-    particles they picked, and the posterior's effective sample size."""
+def posterior_summary(first_draw, draws: int) -> str:
+    """In words: the posterior the draws come from (file, hash; `first_draw` is the
+    scenario loaded at draw 0, which checks the file), how many distinct particles
+    draws 0..draws-1 pick, and the posterior's effective sample size."""
     from calibration.posterior import read_posterior
 
-    files = drawn[0].posterior
-    picked = {tuple(p["particle"] for p in d.posterior) for d in drawn}
-    parts = []
-    for f in files:
+    parts, picks = [], []
+    for f in first_draw.posterior:
         post = read_posterior(Path(f["file"]))
+        picks.append([post.particle(i) for i in range(draws)])
         parts.append(f"{_shown(f['file'])} (sha256 {f['sha256'][:12]}, {len(post.weights)} "
                      f"particles, effective sample size {post.effective_size():.1f})")
-    return (f"posterior draws 0-{len(drawn) - 1} of {'; '.join(parts)}: the draws picked "
-            f"{len(picked)} distinct particle(s)")
+    distinct = len(set(zip(*picks)))
+    return (f"posterior draws 0-{draws - 1} of {'; '.join(parts)}: the draws picked "
+            f"{distinct} distinct particle(s)")
 
 
 def _daily_columns() -> list[str]:
