@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 
 from calibration import validate
 from calibration.public_record import RecordFigure, held_out, load_record
-from calibration.validate import (Mapped, Validation, ValidationError,
+from calibration.validate import (Validation, ValidationError,
                                   averaged_relative_difference, bias, check_out_dir,
                                   choose_out_dir, claimed, coverage, map_figure, point_id,
                                   relative_differences, report_html, score, verdict,
