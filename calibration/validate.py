@@ -17,8 +17,10 @@ counts (`counts = "all"`) is that column over the figure's period, as
 A Border Patrol-only figure (`counts = "border_patrol"`) is scored only where the model
 has a Border Patrol-only count: encounters (`encounters - encounters_at_ports`). Any other
 Border Patrol-only figure (by demographic, by citizenship) is *not comparable*, since the
-model's column counts the ports too: it is listed, with the model's value as a ceiling
-check (the record must not exceed it), never scored. So are a figure for a column the
+model's column counts the ports too: it is listed, never scored, with the bounds the
+model puts on it (`Mapped.lower`): the group's Border Patrol-only count lies between its
+count of all encounters less every encounter at the ports (had all port encounters been in
+the group) and its count of all encounters (had none been). So are a figure for a column the
 model lacks, a capacity (an input, not an outcome), and a period outside the runs.
 
 The runs: `draws` posterior draws x `seeds` seeds, each run on its own seed (derived from
@@ -70,6 +72,8 @@ VERDICTS = ((0.10, "close", "#c8e6c9"), (0.30, "rough", "#fff3c4"), (math.inf, "
 # A Border Patrol-only figure meets these model values: (model column, minus these)
 BORDER_PATROL = {"encounters": ("encounters", ("encounters_at_ports",))}
 _BP_SUFFIX = "__border_patrol"
+PORTS = "encounters_at_ports"
+_LESS_PORTS = "__less_ports"
 
 
 class ValidationError(ScenarioError):
@@ -121,13 +125,18 @@ class Mapped:
     model: str  # the model's column(s) in words
     scored: bool
     reason: str = ""
+    lower: RecordFigure | None = None  # a not-comparable group's lower bound (module doc)
+
+    def read(self) -> list[RecordFigure]:
+        """The figures a run is read for: the measured one and the lower bound."""
+        return [f for f in (self.measured, self.lower) if f is not None]
 
 
 def map_figure(figure: RecordFigure, columns, first_day: str, last_day: str) -> Mapped:
     """How `figure` meets a run whose daily table has `columns` and covers first_day to
     last_day (YYYY-MM-DD); see the module doc. A fit figure is never scored."""
     columns = set(columns)
-    measured, model, reason = figure, figure.column, ""
+    measured, model, reason, lower = figure, figure.column, "", None
     if figure.column not in columns:
         reason = f"not modelled: runs have no column {figure.column}"
         measured = None
@@ -142,19 +151,27 @@ def map_figure(figure: RecordFigure, columns, first_day: str, last_day: str) -> 
         else:
             reason = (f"not comparable: the record counts Border Patrol alone, the model's "
                       f"{figure.column} counts the ports too and has no Border Patrol-only "
-                      f"split; the model's value is shown as a ceiling check only")
+                      f"split")
+            if figure.column.startswith("encounters_") and PORTS in columns:
+                lower = replace(figure, column=figure.column + _LESS_PORTS)
+                reason += (f"; the model bounds it: from {figure.column} - {PORTS} (every "
+                           f"port encounter in the group) to {figure.column} (none)")
     first, last = figure.span()
     if measured is not None and (first < first_day or last > last_day):
-        reason, measured = f"outside the runs ({first_day} to {last_day})", None
+        reason, measured, lower = f"outside the runs ({first_day} to {last_day})", None, None
     if not reason and not figure.held_out:
         reason = "fit: a fit or a hand-set parameter used it (context, not scored)"
-    return Mapped(figure, measured, model, scored=not reason, reason=reason)
+    return Mapped(figure, measured, model, scored=not reason, reason=reason, lower=lower)
 
 
-def with_border_patrol(daily: pd.DataFrame) -> pd.DataFrame:
-    """The daily table with the Border Patrol-only columns `BORDER_PATROL` defines."""
+def with_border_patrol(daily: pd.DataFrame, figures=()) -> pd.DataFrame:
+    """The daily table with the Border Patrol-only columns `BORDER_PATROL` defines, and
+    each lower-bound column `figures` name (COLUMN less the ports: COLUMN - PORTS)."""
     extra = {name + _BP_SUFFIX: daily[column] - sum(daily[m] for m in minus)
              for name, (column, minus) in BORDER_PATROL.items() if column in daily}
+    for f in figures:
+        if f.column.endswith(_LESS_PORTS):
+            extra[f.column] = daily[f.column[:-len(_LESS_PORTS)]] - daily[PORTS]
     return daily.assign(**extra)
 
 
@@ -271,16 +288,11 @@ def measure_run(scenario: str, seed: int, scale: int, draw: int | None,
     value per figure, in order (NaN where the run does not give it). Runs on a worker."""
     kwargs = {} if draw is None else {"draw": draw}
     result = simulate(scenario, seed=seed, scale=scale, **kwargs)
-    daily = with_border_patrol(result.daily)
-    return [math.nan if (v := model_value(f, daily)) is None else v for f in figures]
-
-
-def ceiling_figure(m: Mapped) -> RecordFigure | None:
-    """The model value shown beside a not-comparable Border Patrol-only figure: the
-    model's all-encounters column over its period (a ceiling for the record)."""
-    if m.figure.counts == "border_patrol" and m.measured is m.figure and not m.scored:
-        return m.figure
-    return None
+    daily = with_border_patrol(result.daily, figures)
+    values = [math.nan if (v := model_value(f, daily)) is None else v for f in figures]
+    # a lower bound below 0 (more port encounters than the group's) bounds nothing
+    return [max(v, 0.0) if f.column.endswith(_LESS_PORTS) else v
+            for f, v in zip(figures, values)]
 
 
 def run_validation(plan: Validation, client, progress=None) -> pd.DataFrame:
@@ -289,7 +301,7 @@ def run_validation(plan: Validation, client, progress=None) -> pd.DataFrame:
     KeyboardInterrupt. `progress(done, total)` is called as runs finish."""
     from experiments.runner import _as_they_finish, ctrl_c_deferred
 
-    figures = [m.measured for m in plan.measured()]
+    figures = [f for m in plan.measured() for f in m.read()]
     runs = plan.run_plan()
     futures = []
     with ctrl_c_deferred() as pressed:
@@ -305,7 +317,7 @@ def run_validation(plan: Validation, client, progress=None) -> pd.DataFrame:
         except BaseException:
             client.cancel([f for f in futures if not f.done()])
             raise
-    table = pd.DataFrame(values, columns=[point_id(m.figure) for m in plan.measured()])
+    table = pd.DataFrame(values, columns=[point_id(f) for f in figures])
     table.insert(0, "draw", [-1 if d is None else d for d, _ in runs])
     table.insert(1, "seed", [s for _, s in runs])
     return table
@@ -328,20 +340,23 @@ def score(plan: Validation, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFr
                "how": f.how, "counts": f.counts, "split": f.split, "record": f.value,
                "scored": m.scored, "reason": m.reason, "source": f.source}
         if m.measured is not None:
-            values = runs[point_id(f)].to_numpy(dtype=float)
+            values = runs[point_id(m.measured)].to_numpy(dtype=float)
             values = values[np.isfinite(values)]
             if len(values):
                 low, median, high = np.quantile(values, [BAND[0], 0.5, BAND[1]])
-                row.update(low=low, median=median, high=high, runs=len(values),
-                           relative_difference=float(relative_differences([median],
-                                                                          [f.value])[0]),
-                           covered=bool(low <= f.value <= high))
-                if ceiling_figure(m) is not None:
-                    row["ceiling_met"] = bool(high >= f.value)
+                row.update(low=low, median=median, high=high, runs=len(values))
+                if not m.reason.startswith("not comparable"):  # else: other things counted
+                    row.update(relative_difference=float(relative_differences(
+                        [median], [f.value])[0]), covered=bool(low <= f.value <= high))
+                if m.lower is not None:
+                    lower = runs[point_id(m.lower)].to_numpy(dtype=float)
+                    row["bound_low"] = float(np.nanquantile(lower, BAND[0]))
+                    row["bound_high"] = float(high)
+                    row["within_bounds"] = bool(row["bound_low"] <= f.value <= high)
         rows.append(row)
     points = pd.DataFrame(rows)
     for column in ("low", "median", "high", "runs", "relative_difference", "covered",
-                   "ceiling_met"):
+                   "bound_low", "bound_high", "within_bounds"):
         if column not in points:
             points[column] = np.nan
     scored = points[points.scored & points["median"].notna()]
@@ -648,9 +663,12 @@ def _points_table(pts: pd.DataFrame, reason: bool = False) -> str:
         has = pd.notna(r["median"])
         inside = ("yes" if r["covered"] else "<b>no</b>") if has and r["scored"] else ""
         last = esc(r["reason"]) if reason else esc(r["split"].replace("_", " "))
-        if reason and has and pd.notna(r.get("ceiling_met")):
-            last += (" (model >= record: consistent)" if r["ceiling_met"]
-                     else " (<b>the record exceeds the model's band</b>)")
+        if reason and pd.notna(r.get("within_bounds")):
+            where = ("inside them" if r["within_bounds"] else
+                     "<b>below them: the model runs high</b>" if r["record"] < r["bound_low"]
+                     else "<b>above them: the model runs low</b>")
+            last += (f": {_n(r['bound_low'])} to {_n(r['bound_high'])} (5 % to 95 %); the "
+                     f"record is {where}")
         name = f"<td>{esc(r['figure'])}</td>" if reason else ""
         body.append(f"<tr><td>{esc(r['period'])}</td>{name}"
                     f"<td>{_n(r['record'])}</td><td>{_n(r['median']) if has else ''}</td>"

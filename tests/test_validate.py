@@ -23,7 +23,7 @@ from helpers import one_error_line
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = {"encounters", "encounters_at_ports", "encounters_family_units", "removals",
-           "encounters__border_patrol"}
+           "encounters__border_patrol"}  # as plan_validation gives map_figure
 RUN = ("2018-10-01", "2021-12-31")
 
 
@@ -65,7 +65,8 @@ def test_points_and_series_scored_from_the_runs():
     runs = pd.DataFrame({point_id(monthly[0]): np.arange(91.0, 101.0),   # median 95.5
                          point_id(monthly[1]): np.arange(230.0, 240.0),  # median 234.5
                          point_id(context): np.full(10, 50.0),
-                         point_id(family): np.arange(100.0, 110.0)})
+                         point_id(family): np.arange(100.0, 110.0),
+                         point_id(mapped[-1].lower): np.arange(60.0, 70.0)})
     points, scores = score(plan, runs)
     assert list(scores.series) == ["Monthly"]  # the context row and the families not scored
     row = scores.iloc[0]
@@ -79,7 +80,11 @@ def test_points_and_series_scored_from_the_runs():
     assert bool(first.covered) is bool(low <= 100 <= high)
     fam = points[points.column == "encounters_family_units"].iloc[0]
     assert not fam.scored and "not comparable" in fam.reason
-    assert bool(fam.ceiling_met)  # the model's all-encounters band reaches the BP record
+    assert pd.isna(fam.relative_difference) and pd.isna(fam.covered)  # not the same count
+    # bounded by the group less every port encounter (5 %) and the whole group (95 %)
+    assert (fam.bound_low, fam.bound_high) == pytest.approx(
+        (np.quantile(np.arange(60.0, 70.0), 0.05), np.quantile(np.arange(100.0, 110.0), 0.95)))
+    assert bool(fam.within_bounds)  # 80 lies inside 60.45-109.55
     assert len(points) == 4  # every row is in points.csv, scored or not
 
 
@@ -89,6 +94,8 @@ def test_a_border_patrol_only_figure_is_never_scored_against_all_encounters():
     family = map_figure(figure(column="encounters_family_units", counts="border_patrol"),
                         COLUMNS, *RUN)
     assert not family.scored and family.reason.startswith("not comparable")
+    assert family.measured.column == "encounters_family_units"  # the bounds' top
+    assert family.lower.column == "encounters_family_units__less_ports"
     total = map_figure(figure(counts="border_patrol"), COLUMNS, *RUN)
     assert total.scored and total.measured.column == "encounters__border_patrol"
     assert "encounters_at_ports" in total.model
@@ -121,8 +128,12 @@ def test_every_held_out_row_of_the_record_is_scored_or_flagged():
 
 
 def test_the_border_patrol_count_is_encounters_less_the_ports():
-    daily = pd.DataFrame({"encounters": [10, 20], "encounters_at_ports": [3, 5]})
-    assert list(with_border_patrol(daily)["encounters__border_patrol"]) == [7, 15]
+    daily = pd.DataFrame({"encounters": [10, 20], "encounters_at_ports": [3, 5],
+                          "encounters_family_units": [4, 4]})
+    lower = figure(column="encounters_family_units__less_ports")
+    table = with_border_patrol(daily, [lower])
+    assert list(table["encounters__border_patrol"]) == [7, 15]
+    assert list(table["encounters_family_units__less_ports"]) == [1, -1]
 
 
 # ---------------------------------------------------------------- the output folder
@@ -203,6 +214,8 @@ def test_run_py_validate_writes_the_report_and_never_overwrites(tmp_path, capsys
     assert points[points.scored].split.eq("held_out").all()
     assert points[points.scored]["median"].notna().all()
     assert points[~points.scored & points.split.eq("held_out")].reason.notna().all()
+    bp = points[points.counts.eq("border_patrol") & points.split.eq("held_out")]
+    assert len(bp) and bp.bound_low.notna().all() and not bp.scored.any()
     about = json.loads((out / "validation.json").read_text())
     assert (about["runs"], about["scale"], len(about["seeds"])) == (2, 1000, 2)
     page = (out / "report.html").read_text()
