@@ -133,7 +133,8 @@ class Split:
     of each other), and the runs' variance split by the law of total variance,
     var_total = var_parameter (between draws: the variance of the draws' means) +
     var_chance (within a draw, between its seeds: the mean of the draws' variances),
-    each the plain (divide-by-n) moment, so that the two add up to the total exactly."""
+    each the plain (divide-by-n) moment, so that the two add up to the total exactly.
+    With one seed a draw the two cannot be told apart: both are NaN (the total is kept)."""
 
     mean: float
     low: float
@@ -146,6 +147,8 @@ class Split:
 
     @property
     def parameter_share(self) -> float:
+        if math.isnan(self.var_parameter):
+            return math.nan
         return self.var_parameter / self.var_total if self.var_total > 0 else 0.0
 
 
@@ -162,10 +165,12 @@ def posterior_split(values, draws, confidence: float = CONFIDENCE) -> Split:
     grand = float(x.mean())
     chance = float(sum(len(g) * g.var() for g in groups) / len(x))
     parameter = float((sizes * (means - grand) ** 2).sum() / len(x))
+    if sizes.max() < 2:  # one seed a draw: nothing within a draw to measure chance by
+        parameter = chance = math.nan
     interval = t_interval(means, confidence)
     half = (interval.high - interval.low) / 2
     return Split(grand, grand - half, grand + half, len(x), len(keys),
-                 parameter + chance, parameter, chance)
+                 float(x.var()), parameter, chance)
 
 
 SLUG_CHARS = 60  # of a default report folder's name, before its hash
@@ -589,7 +594,8 @@ def readable_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
             for n, lo, hi in zip(wide.index, wide[f"{head} low"], wide[f"{head} high"])]
         if f"{head} {SD}" in wide:
             table[f"{short} {SD}"] = [_number(n, v) for n, v in wide[f"{head} {SD}"].items()]
-            table[f"{short} {SHARE}"] = [f"{v:.0%}" for v in wide[f"{head} {SHARE}"]]
+            table[f"{short} {SHARE}"] = ["n/a" if math.isnan(v) else f"{v:.0%}"
+                                         for v in wide[f"{head} {SHARE}"]]
     return table
 
 
@@ -675,7 +681,8 @@ def posterior_note(plan: Comparison, html_escape: bool = False) -> str:
     if not plan.draws:  # the report as it was before draws (--posterior 0)
         return ""
     files = "; ".join(f"{f['file']} (sha256 {f['sha256']})" for f in plan.posterior_files or [])
-    text = (f"Posterior: {plan.draws} draws x {plan.seeds_per_draw} seeds each; seed i runs "
+    seeds = f"{plan.seeds_per_draw} seed{'s' if plan.seeds_per_draw != 1 else ''}"
+    text = (f"Posterior: {plan.draws} draws x {seeds} each; seed i runs "
             f"draw i // {plan.seeds_per_draw} in every scenario, so differences stay paired. "
             f"Drawn from {files}. Each {CONFIDENCE:.0%} interval is a t-interval over the "
             f"draws' means: parameter and chance together. {SD}: the runs' standard deviation "
