@@ -160,8 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compare runs an earlier `run.py sweep` made instead of running "
                               "(SCENARIO, or SCENARIO:key=value,... to pick a design point)")
     compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=None,
-                         help="seeds per scenario, the same for every scenario (default 10; "
-                              "with posterior draws: draws x seeds per draw)")
+                         help="seeds per scenario, the same for every scenario (default 10); "
+                              "with posterior draws, draws x seeds per draw")
     compare.add_argument("--posterior", type=positive_int("--posterior", 0), default=None,
                          metavar="N",
                          help="N posterior draws of the scenarios' calibration: seed i runs "
