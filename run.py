@@ -5,6 +5,7 @@
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py sensitivity SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
+                  [--posterior N | --no-posterior] [--seeds-per-draw K]
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py ui [--port N] [--host HOST] [--save-dir DIR] [--token [TOKEN]]
@@ -161,7 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compare runs an earlier `run.py sweep` made instead of running "
                               "(SCENARIO, or SCENARIO:key=value,... to pick a design point)")
     compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=None,
-                         help="seeds per scenario, the same for every scenario (default 10)")
+                         help="seeds per scenario, the same for every scenario (default 10); "
+                              "with posterior draws, draws x seeds per draw")
+    compare.add_argument("--posterior", type=positive_int("--posterior", 0), default=None,
+                         metavar="N",
+                         help="N posterior draws of the scenarios' calibration: seed i runs "
+                              "draw i // K in every scenario (default: on, --seeds / K draws, "
+                              "when every scenario names a calibration; 0: the medians only)")
+    compare.add_argument("--no-posterior", action="store_const", const=0, dest="posterior",
+                         help="the calibrated medians only (as --posterior 0)")
+    compare.add_argument("--seeds-per-draw", type=positive_int("--seeds-per-draw"),
+                         default=None, metavar="K",
+                         help="seeds per posterior draw (default 2): the report splits each "
+                              "difference's variance into parameter and chance")
     compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
     compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,
@@ -431,16 +444,17 @@ def cmd_compare(args) -> int:
     """Check everything (nothing runs or is written if anything is bad), run every
     scenario on the same seeds, print the whole-run table and write the report."""
     from experiments.compare import (WHOLE_RUN, WHOLE_RUN_NOTE, load_runs, plan_comparison,
-                                     plan_from_sweep, readable_table, run_comparison,
-                                     write_report)
+                                     plan_from_sweep, posterior_note, readable_table,
+                                     run_comparison, write_report)
 
-    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end")
+    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end",
+                                        "posterior", "seeds_per_draw")
            if getattr(args, f) is not None}  # the rest: plan_comparison's defaults
     if args.from_dir is not None:
         given = [*how, *(f for f in ("workers", "scheduler") if getattr(args, f) is not None)]
         if given:
-            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale "
-                                f"and dates; drop --{given[0].replace('_', '-')}")
+            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale, "
+                                f"dates and posterior draws; drop --{given[0].replace('_', '-')}")
         plan = plan_from_sweep(args.scenarios, args.from_dir, out_dir=args.out,
                                costs=args.costs)
     else:
@@ -461,6 +475,8 @@ def cmd_compare(args) -> int:
           + (f", runs from {plan.source}" if plan.source else ""))
     print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
           f"{plan.labels[0]} (seed by seed); 95% t-intervals")
+    if plan.draws:
+        print(posterior_note(plan))
     print(f"{WHOLE_RUN_NOTE}:")
     print(readable_table(summary, WHOLE_RUN).to_string())
     print(f"wrote {plan.out_dir / 'tables'}/*.csv, {plan.out_dir / 'plots'}/*.png, {files['html']}")
