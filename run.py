@@ -646,6 +646,7 @@ def cmd_validate(args) -> int:
 
     plan = plan_validation(args.scenario, draws=args.draws, seeds=args.seeds, scale=args.scale)
     out_dir, note = choose_out_dir(args.out, args.overwrite)
+    about = provenance(args.command)  # the code's git state as the runs start
     if note:
         print(note, file=sys.stderr)
     try:
@@ -660,8 +661,7 @@ def cmd_validate(args) -> int:
             finally:
                 close_client(client, cluster)
             points, scores = score(plan, runs)
-            files = write_validation(plan, points, scores, out_dir,
-                                     provenance(args.command))
+            files = write_validation(plan, points, scores, out_dir, about)
     except KeyboardInterrupt:
         print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
         return INTERRUPTED
