@@ -276,3 +276,23 @@ def test_a_scenario_without_a_calibration_has_no_draws(tmp_path):
         validate.plan_validation(str(plain), draws=2, seeds=2, scale=20)
     plan = validate.plan_validation(str(plain), draws=1, seeds=3, scale=20)
     assert [d for d, _ in plan.run_plan()] == [None] * 3
+
+
+def test_the_committed_report_covers_the_record_and_its_scores_add_up():
+    """validation/ (the README links it) lists every held-out row of the record; if this
+    fails, the record changed: regenerate it with the command its validation.json gives."""
+    folder = ROOT / "validation"
+    points = pd.read_csv(folder / "points.csv")
+    listed = points[points.split.eq("held_out")]
+    assert {(r.column, r.period, r.counts) for r in listed.itertuples()} == \
+        {(f.column, f.period, f.counts) for f in held_out(load_record())}
+    scores = pd.read_csv(folder / "scores.csv")
+    for row in scores.itertuples():
+        pts = listed[listed.series.eq(row.series) & listed.scored]
+        assert row.points == len(pts)
+        assert row.score == pytest.approx(
+            averaged_relative_difference(pts["median"], pts["record"]), abs=1e-4)
+        assert row.coverage == pytest.approx(coverage(pts.low, pts.high, pts.record), abs=1e-4)
+    about = json.loads((folder / "validation.json").read_text())
+    page = (folder / "report.html").read_text()
+    assert f"<th>scale</th><td>{about['scale']} (one agent stands for" in page  # says its scale
