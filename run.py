@@ -5,6 +5,7 @@
     python run.py sweep SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py sensitivity SPEC [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py compare A B [C ...] [--seeds N] [--scale K] [--master-seed S]
+                  [--posterior N | --no-posterior] [--seeds-per-draw K]
                   [--start DATE] [--end DATE] [--costs FILE]
                   [--workers K | --scheduler ADDRESS] [--out DIR]
     python run.py discover SWEEP_DIR --outcome "FY2021.encounters > 1.7e6" [--out DIR]
@@ -12,6 +13,8 @@
     python run.py calibrate [--budget N] [--population P] [--scale S] [--resume] [--report]
                             [--report-only] [--report-scale S] [--overwrite]
                   [--workers K | --scheduler ADDRESS] [--out DIR] [--db FILE] (--help: more)
+    python run.py validate [SCENARIO] [--draws N] [--seeds K] [--scale S] [--overwrite]
+                  [--workers K | --scheduler ADDRESS] [--out DIR]
 
 SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml file.
 """
@@ -160,7 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="compare runs an earlier `run.py sweep` made instead of running "
                               "(SCENARIO, or SCENARIO:key=value,... to pick a design point)")
     compare.add_argument("--seeds", type=positive_int("--seeds", 2), default=None,
-                         help="seeds per scenario, the same for every scenario (default 10)")
+                         help="seeds per scenario, the same for every scenario (default 10); "
+                              "with posterior draws, draws x seeds per draw")
+    compare.add_argument("--posterior", type=positive_int("--posterior", 0), default=None,
+                         metavar="N",
+                         help="N posterior draws of the scenarios' calibration: seed i runs "
+                              "draw i // K in every scenario (default: on, --seeds / K draws, "
+                              "when every scenario names a calibration; 0: the medians only)")
+    compare.add_argument("--no-posterior", action="store_const", const=0, dest="posterior",
+                         help="the calibrated medians only (as --posterior 0)")
+    compare.add_argument("--seeds-per-draw", type=positive_int("--seeds-per-draw"),
+                         default=None, metavar="K",
+                         help="seeds per posterior draw (default 2): the report splits each "
+                              "difference's variance into parameter and chance")
     compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
     compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,
@@ -271,6 +286,28 @@ def build_parser() -> argparse.ArgumentParser:
                                 "into calibration/, the committed fit historical runs with")
     calibrate.add_argument("--db", type=Path, default=None, metavar="FILE",
                            help="the SQLite history (default DIR/history.db)")
+    validate = verbs.add_parser(
+        "validate", help="score the posterior predictive (several draws and seeds) against "
+                         "the public record's held-out figures: report.html, scores.csv, "
+                         "points.csv")
+    validate.error = one_line_error
+    validate.add_argument("scenario", nargs="?", default="historical",
+                          help="scenario name in scenarios/ or path to a .toml file "
+                               "(default historical)")
+    validate.add_argument("--draws", type=positive_int("--draws", 1, 10_000), default=10,
+                          help="posterior draws (default 10)")
+    validate.add_argument("--seeds", type=positive_int("--seeds", 1, 1_000), default=2,
+                          help="seeds per draw, each run on its own seed (default 2)")
+    validate.add_argument("--scale", type=positive_int("--scale"), default=20,
+                          help="one agent stands for K people (default 20; 1 is full scale)")
+    add_where(validate)
+    validate.add_argument("--out", type=Path, default=None, metavar="DIR",
+                          help="report folder, new or empty (default: validation/, the "
+                               "committed report, if it holds none yet; else a new folder "
+                               "runs/validate-DATE-TIME)")
+    validate.add_argument("--overwrite", action="store_true",
+                          help="replace the validation in --out (without --out: the committed "
+                               "one in validation/)")
     return parser
 
 
@@ -431,16 +468,17 @@ def cmd_compare(args) -> int:
     """Check everything (nothing runs or is written if anything is bad), run every
     scenario on the same seeds, print the whole-run table and write the report."""
     from experiments.compare import (WHOLE_RUN, WHOLE_RUN_NOTE, load_runs, plan_comparison,
-                                     plan_from_sweep, readable_table, run_comparison,
-                                     write_report)
+                                     plan_from_sweep, posterior_note, readable_table,
+                                     run_comparison, write_report)
 
-    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end")
+    how = {f: getattr(args, f) for f in ("seeds", "scale", "master_seed", "start", "end",
+                                        "posterior", "seeds_per_draw")
            if getattr(args, f) is not None}  # the rest: plan_comparison's defaults
     if args.from_dir is not None:
         given = [*how, *(f for f in ("workers", "scheduler") if getattr(args, f) is not None)]
         if given:
-            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale "
-                                f"and dates; drop --{given[0].replace('_', '-')}")
+            raise ScenarioError(f"--from {args.from_dir}: the sweep's runs set the seeds, scale, "
+                                f"dates and posterior draws; drop --{given[0].replace('_', '-')}")
         plan = plan_from_sweep(args.scenarios, args.from_dir, out_dir=args.out,
                                costs=args.costs)
     else:
@@ -461,6 +499,8 @@ def cmd_compare(args) -> int:
           + (f", runs from {plan.source}" if plan.source else ""))
     print(f"{plan.labels[0]}: mean over seeds; others: mean paired difference from "
           f"{plan.labels[0]} (seed by seed); 95% t-intervals")
+    if plan.draws:
+        print(posterior_note(plan))
     print(f"{WHOLE_RUN_NOTE}:")
     print(readable_table(summary, WHOLE_RUN).to_string())
     print(f"wrote {plan.out_dir / 'tables'}/*.csv, {plan.out_dir / 'plots'}/*.png, {files['html']}")
@@ -643,19 +683,73 @@ def _write_report(setup, client, draws: int) -> None:
     print(f"wrote {', '.join(str(p) for p in files.values())}")
 
 
+def cmd_validate(args) -> int:
+    """Check the scenario, scale, record and --out (nothing runs or is written if any is
+    bad), run the draws x seeds on Dask, score every held-out figure and write the report
+    (`calibration.validate`); Ctrl-C writes nothing and exits 130."""
+    from calibration.validate import (choose_out_dir, claimed, plan_validation, run_validation,
+                                      score, write_validation)
+    from experiments.runner import close_client, open_client
+
+    plan = plan_validation(args.scenario, draws=args.draws, seeds=args.seeds, scale=args.scale)
+    out_dir, note = choose_out_dir(args.out, args.overwrite)
+    about = provenance(args.command)  # the code's git state as the runs start
+    if note:
+        print(note, file=sys.stderr)
+    try:
+        with claimed(out_dir):
+            print(f"validating {plan.scenario}: {plan.runs} runs ({plan.draws} draws x "
+                  f"{plan.seeds} seeds) at scale {plan.scale}, "
+                  f"{sum(m.scored for m in plan.mapped)} held-out points; into {out_dir}",
+                  file=sys.stderr, flush=True)
+            client, cluster = open_client(args.workers, args.scheduler)
+            try:
+                runs = run_validation(plan, client, progress=_runs_bar(plan.runs))
+            finally:
+                close_client(client, cluster)
+            points, scores = score(plan, runs)
+            files = write_validation(plan, points, scores, out_dir, about)
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing written to {out_dir}", file=sys.stderr)
+        return INTERRUPTED
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile
+        print(f"error: {exc.filename or out_dir}: cannot write: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    table = scores[["series", "points", "score", "bias", "coverage", "verdict"]]
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {', '.join(str(p) for p in files.values())}")
+    return 0
+
+
+def _runs_bar(total: int):
+    """A progress callback drawing a bar over the runs on a terminal (None off one)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="run", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def progress(done: int, all_runs: int) -> None:
+        bar.update(done - bar.n)
+        if done == all_runs:
+            bar.close()
+    return progress
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # as parse_args would say it; compare's refusals are one line
-        (one_line_error if args.verb in ("compare", "calibrate", "ui", "discover")
-         else parser.error)(
+        verbs = ("compare", "calibrate", "ui", "discover", "validate")
+        (one_line_error if args.verb in verbs else parser.error)(
             f"unrecognized arguments: {' '.join(extra)}")
     args.command = list(sys.argv) if argv is None else ["run.py", *argv]
     try:
         return {"run": cmd_run, "scenarios": cmd_scenarios, "sweep": cmd_sweep,
                 "sensitivity": cmd_sensitivity, "compare": cmd_compare,
                 "ui": cmd_ui, "calibrate": cmd_calibrate,
-                "discover": cmd_discover}[args.verb](args)
+                "discover": cmd_discover, "validate": cmd_validate}[args.verb](args)
     except (ScenarioError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,6 +53,7 @@ PLOTTED = ("encounters", "title42_expulsions", "releases", "mpp_waiting", "deten
 WHOLE_RUN = "run"
 CONFIDENCE = 0.95
 DEFAULT_SEEDS = 10
+DEFAULT_SEEDS_PER_DRAW = 2  # with the posterior: seeds per draw (chance within a draw)
 DEFAULT_SCALE = 20
 SELECTION_FILE = "selection.json"  # in a report folder made from an earlier sweep
 _HOW = {c.name: c.how for c in COLUMNS}
@@ -83,6 +84,14 @@ class Comparison:
     identity: str  # what makes two comparisons the same (kept in the report folder)
     sweep: "Sweep | None" = None
     source: "Path | None" = None
+    draws: int = 0  # posterior draws (0: the calibrated medians only)
+    seeds_per_draw: int = 1  # seed i runs draw i // seeds_per_draw
+    posterior_files: list = None  # [{"file", "sha256"}] the draws come from
+
+    @property
+    def id_columns(self) -> list[str]:
+        """The per-seed table's leading columns (before the outcomes)."""
+        return ["scenario", "seed_index", *(["draw"] if self.draws else []), "seed", "period"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,53 @@ def paired_difference(base, other, confidence: float = CONFIDENCE) -> Interval:
     return t_interval(other - base, confidence)
 
 
+@dataclass(frozen=True)
+class Split:
+    """A mean over runs of posterior draws (`draws` draws, `n` runs): its t-interval over
+    the draws' means (parameter and chance together: runs of one draw are not independent
+    of each other), and the runs' variance split by the law of total variance,
+    var_total = var_parameter (between draws: the variance of the draws' means) +
+    var_chance (within a draw, between its seeds: the mean of the draws' variances),
+    each the plain (divide-by-n) moment, so that the two add up to the total exactly.
+    With one seed a draw the two cannot be told apart: both are NaN (the total is kept)."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    draws: int
+    var_total: float
+    var_parameter: float
+    var_chance: float
+
+    @property
+    def parameter_share(self) -> float:
+        if math.isnan(self.var_parameter):
+            return math.nan
+        return self.var_parameter / self.var_total if self.var_total > 0 else 0.0
+
+
+def posterior_split(values, draws, confidence: float = CONFIDENCE) -> Split:
+    """`values` (one per run) grouped by `draws` (each run's posterior draw): see Split.
+    Needs at least two draws."""
+    x, d = np.asarray(values, dtype=float), np.asarray(draws)
+    if x.shape != d.shape:
+        raise ValueError(f"a draw per value: {len(x)} values, {len(d)} draws")
+    keys = np.unique(d)
+    groups = [x[d == k] for k in keys]
+    means = np.array([g.mean() for g in groups])
+    sizes = np.array([len(g) for g in groups], dtype=float)
+    grand = float(x.mean())
+    chance = float(sum(len(g) * g.var() for g in groups) / len(x))
+    parameter = float((sizes * (means - grand) ** 2).sum() / len(x))
+    if sizes.max() < 2:  # one seed a draw: nothing within a draw to measure chance by
+        parameter = chance = math.nan
+    interval = t_interval(means, confidence)
+    half = (interval.high - interval.low) / 2
+    return Split(grand, grand - half, grand + half, len(x), len(keys),
+                 float(x.var()), parameter, chance)
+
+
 SLUG_CHARS = 60  # of a default report folder's name, before its hash
 
 
@@ -136,15 +192,22 @@ def default_out_dir(labels: list[str]) -> Path:
     return Path("runs") / f"compare-{slug or 'scenarios'}-{digest}"
 
 
-def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
+def plan_comparison(scenarios: list[str], *, seeds: int | None = None,
                     scale: int = DEFAULT_SCALE, master_seed: int = 0, start: str | None = None,
                     end: str | None = None, out_dir: "Path | None" = None,
-                    costs: "str | Path | None" = None) -> Comparison:
+                    costs: "str | Path | None" = None, posterior: int | None = None,
+                    seeds_per_draw: int = DEFAULT_SEEDS_PER_DRAW) -> Comparison:
     """Check the scenarios, numbers, dates, unit costs (`costs`: a file laid over
     costs/unit_costs.toml) and report folder, and build the sweep; nothing is
-    written. Raises ScenarioError (one line) on the first problem."""
+    written. Raises ScenarioError (one line) on the first problem.
+
+    `posterior`: posterior draws (`posterior_draws`); None: on (seeds / seeds_per_draw
+    draws) when every scenario names a calibration; 0: the medians only. With draws, seed
+    i runs draw i // seeds_per_draw in every scenario (paired), and the report splits each
+    difference's variance between the draws (parameter) and the seeds (chance)."""
     if len(scenarios) < 2:
         raise CompareError(f"compare needs at least two scenarios, got {len(scenarios)}")
+    given_seeds, seeds = seeds, DEFAULT_SEEDS if seeds is None else seeds
     if seeds < 2:
         raise CompareError(f"--seeds must be >= 2 (an interval needs two seeds), got {seeds}")
     if scale < 1:
@@ -153,7 +216,7 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
         raise CompareError(f"--master-seed must be >= 0, got {master_seed}")
     items = load_costs(costs)
     check_distinct(items, OUTCOMES)
-    texts, files, window = [], {}, None
+    texts, files, window, calibrated = [], {}, None, []
     for given in scenarios:
         text = str(Path(given).resolve()) if given.endswith(".toml") else given
         loaded = load_scenario(text, start=start, end=end)  # ScenarioError names the problem
@@ -169,6 +232,8 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
             raise CompareError(f"{files[file]} and {given} are the same scenario")
         files[file] = given
         texts.append(text)
+        calibrated.append((given, loaded.calibrated))
+    seeds, draws = posterior_draws(calibrated, given_seeds, posterior, seeds_per_draw)
     labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
     if len(set(labels)) < len(labels):
         labels = list(scenarios)
@@ -177,6 +242,7 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
              f"scenarios = {json.dumps(texts)}", f"seeds = {seeds}",
              f"master_seed = {master_seed}", f"scale = {scale}"]
     lines += [f"{key} = {value}" for key, value in (("start", start), ("end", end)) if value]
+    lines += [f"posterior = {draws}"] if draws else []
     try:
         sweep = parse_spec("\n".join(lines) + "\n", out_dir / "compare.toml")
     except SpecError as exc:  # e.g. a date that is not one: name the flag, not the spec
@@ -187,7 +253,43 @@ def plan_comparison(scenarios: list[str], *, seeds: int = DEFAULT_SEEDS,
     for task in sorted(sweep.runs, key=lambda t: t.seed_index):
         run_files[label_of[task.scenario]].append(out_dir / "runs" / f"{task.run_id}.parquet")
     return Comparison(list(scenarios), labels, out_dir, *window[1], items, sweep.seeds,
-                      master_seed, scale, run_files, sweep.text, sweep=sweep)
+                      master_seed, scale, run_files, sweep.text, sweep=sweep, draws=draws,
+                      seeds_per_draw=seeds // draws if draws else 1,
+                      posterior_files=sweep.posterior_files)
+
+
+def posterior_draws(calibrated: list[tuple[str, bool]], seeds: int | None,
+                    posterior: int | None, seeds_per_draw: int) -> tuple[int, int]:
+    """(seeds, posterior draws) of a comparison, checked: `calibrated` is each scenario
+    as given and whether it names a calibration; `seeds` None when not given. With draws,
+    seeds = draws x seeds_per_draw."""
+    if isinstance(seeds_per_draw, bool) or seeds_per_draw < 1:
+        raise CompareError(f"--seeds-per-draw must be >= 1, got {seeds_per_draw}")
+    uncalibrated = [given for given, has in calibrated if not has]
+    if posterior is None:  # the default: on whenever the scenarios have a posterior
+        if uncalibrated:
+            return seeds or DEFAULT_SEEDS, 0
+        total = seeds or DEFAULT_SEEDS
+        if total % seeds_per_draw or total // seeds_per_draw < 2:
+            raise CompareError(
+                f"--seeds {total} is not two or more posterior draws of --seeds-per-draw "
+                f"{seeds_per_draw} seeds each; give a multiple of {seeds_per_draw}, "
+                f"--posterior N, or --no-posterior (the medians only)")
+        return total, total // seeds_per_draw
+    if isinstance(posterior, bool) or posterior < 0 or posterior == 1:
+        raise CompareError(f"--posterior must be 0 (the medians only) or >= 2 draws (an "
+                           f"interval needs two), got {posterior}")
+    if posterior == 0:
+        return seeds or DEFAULT_SEEDS, 0
+    if uncalibrated:
+        raise CompareError(f"--posterior {posterior}: {uncalibrated[0]} names no calibration "
+                           f"(`calibrated = ...`), so it has no posterior to draw from; use "
+                           f"--no-posterior")
+    if seeds is not None and seeds != posterior * seeds_per_draw:
+        raise CompareError(f"--seeds {seeds} disagrees with --posterior {posterior} x "
+                           f"--seeds-per-draw {seeds_per_draw}: with draws, give those two "
+                           f"(the seeds are their product)")
+    return posterior * seeds_per_draw, posterior
 
 
 def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | None" = None,
@@ -266,9 +368,13 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
     _check_out_dir(out_dir, identity, SELECTION_FILE)
     months = pd.read_parquet(run_files[labels[0]][0], columns=["kind", "period"])
     months = sorted(months.loc[months["kind"] == "monthly", "period"])
+    drawn = manifest.get("posterior") or {}
+    draws = drawn.get("draws", 0) if isinstance(drawn, dict) else 0
     return Comparison(labels, labels, out_dir, months[0], months[-1], items, list(seeds),
                       manifest.get("master_seed", 0), manifest.get("scale", 1), run_files,
-                      identity, source=source)
+                      identity, source=source, draws=draws,
+                      seeds_per_draw=len(seeds) // draws if draws else 1,
+                      posterior_files=drawn.get("files", []) if draws else [])
 
 
 def _same(stored: str, given: str) -> bool:
@@ -319,8 +425,8 @@ def load_runs(plan: Comparison) -> pd.DataFrame:
     """The comparison's runs, long form (as `runner.run_table` made them), with the
     scenario column holding each scenario's label (the varied values' columns,
     which differ between sweeps, are left out)."""
-    keep = ["run_id", "scenario", "seed_index", "seed", "scale", "code", "kind", "period",
-            "column", "value"]
+    keep = ["run_id", "scenario", "seed_index", "seed", "scale", *(["draw"] if plan.draws else []),
+            "code", "kind", "period", "column", "value"]
     parts = []
     for label, files in plan.run_files.items():
         for file in files:
@@ -351,35 +457,43 @@ def whole_run(years: pd.DataFrame, names=OUTCOMES) -> dict[str, float]:
 def per_seed_outcomes(long: pd.DataFrame, costs: "list[CostItem] | None" = None
                       ) -> pd.DataFrame:
     """One row per scenario, seed and period (each fiscal year, then "run"), one
-    column per outcome, then each cost item's quantity and cost and the total cost."""
+    column per outcome, then each cost item's quantity and cost and the total cost.
+    Runs of posterior draws (a `draw` column in `long`) keep their draw, after the seed
+    index."""
+    ids = ["scenario", "seed_index", *(["draw"] if "draw" in long.columns else []), "seed"]
     years = long[long["kind"] == "fiscal_year"].pivot_table(
-        index=["scenario", "seed_index", "seed", "period"], columns="column", values="value")
+        index=[*ids, "period"], columns="column", values="value")
     rows = []
     names = None
-    for (scenario, seed_index, seed), run in years.groupby(level=[0, 1, 2], sort=False):
-        run = run.droplevel([0, 1, 2]).sort_index()
+    levels = list(range(len(ids)))
+    for key, run in years.groupby(level=levels, sort=False):
+        run = run.droplevel(levels).sort_index()
         table = run[list(OUTCOMES)].join(price(run, costs or []))
         names = list(table.columns)
+        front = dict(zip(ids, key))
         for period, values in table.iterrows():
-            rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
-                         "period": period, **values.to_dict()})
+            rows.append({**front, "period": period, **values.to_dict()})
         priced = table.columns[len(OUTCOMES):]
-        rows.append({"scenario": scenario, "seed_index": seed_index, "seed": seed,
-                     "period": WHOLE_RUN, **whole_run(run),
+        rows.append({**front, "period": WHOLE_RUN, **whole_run(run),
                      **table[priced].sum().to_dict()})
-    return pd.DataFrame(rows, columns=["scenario", "seed_index", "seed", "period",
-                                       *(names or OUTCOMES)])
+    return pd.DataFrame(rows, columns=[*ids, "period", *(names or OUTCOMES)])
+
+
+ID_COLUMNS = ("scenario", "seed_index", "draw", "seed", "period")
 
 
 def measured(per_seed: pd.DataFrame) -> list[str]:
     """The outcome (and cost) columns of a per-seed table, in order."""
-    return list(per_seed.columns[4:])
+    return [c for c in per_seed.columns if c not in ID_COLUMNS]
 
 
 def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Tidy summary: for each period and outcome, the first scenario's mean with its
     interval (statistic "mean") and each other's paired difference from it
-    (statistic "difference", other minus first)."""
+    (statistic "difference", other minus first). Runs of posterior draws (a `draw`
+    column) are summarised by `summarise_draws`."""
+    if "draw" in per_seed.columns:
+        return summarise_draws(per_seed, labels)
     base_label = labels[0]
     rows = []
     for period in per_seed["period"].unique():
@@ -402,6 +516,40 @@ def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def summarise_draws(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """`summarise` for runs of posterior draws: each estimate's interval is over the
+    draws (parameter and chance together, `posterior_split`), with the variance of the
+    runs (of the paired differences, for a difference) split into parameter and chance."""
+    base_label = labels[0]
+    rows = []
+    for period in per_seed["period"].unique():
+        here = per_seed[per_seed["period"] == period]
+        values = {label: here[here["scenario"] == label].sort_values("seed_index")
+                  for label in labels}
+        draws = values[base_label]["draw"].to_numpy()
+        for label in labels[1:]:
+            if list(values[label]["seed"]) != list(values[base_label]["seed"]) or \
+                    list(values[label]["draw"]) != list(draws):
+                raise ValueError(f"{label} and {base_label} ran on different seeds or draws")
+        for name in measured(per_seed):
+            base = values[base_label][name].to_numpy(dtype=float)
+            for label in labels:
+                if label == base_label:
+                    est, statistic, vs = posterior_split(base, draws), "mean", ""
+                else:
+                    other = values[label][name].to_numpy(dtype=float)
+                    est, statistic, vs = posterior_split(other - base, draws), "difference", \
+                        base_label
+                rows.append({"period": period, "outcome": name, "scenario": label,
+                             "statistic": statistic, "vs": vs, "seeds": est.n,
+                             "draws": est.draws, "estimate": est.mean, "low": est.low,
+                             "high": est.high, "var_total": est.var_total,
+                             "var_parameter": est.var_parameter,
+                             "var_chance": est.var_chance,
+                             "parameter_share": est.parameter_share})
+    return pd.DataFrame(rows)
+
+
 def wide_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     """One period's summary with one row per outcome: the first scenario's mean, low
     and high, then each other scenario's difference, low and high (for CSV)."""
@@ -415,7 +563,14 @@ def wide_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
         table[head] = part["estimate"]
         table[f"{head} low"] = part["low"]
         table[f"{head} high"] = part["high"]
+        if "var_total" in part:  # runs of posterior draws: the spread and its split
+            table[f"{head} {SD}"] = np.sqrt(part["var_total"])
+            table[f"{head} {SHARE}"] = part["parameter_share"]
     return table
+
+
+SD = "sd"  # of the runs (of the paired differences): parameter and chance
+SHARE = "parameter share"  # of the runs' variance: between posterior draws
 
 
 def _number(name: str, value: float, sign: bool = False) -> str:
@@ -428,14 +583,19 @@ def readable_table(summary: pd.DataFrame, period: str) -> pd.DataFrame:
     """One period's summary as text: an estimate column and a `95% CI` column per
     scenario (differences signed)."""
     wide = wide_table(summary, period)
-    heads = [h for h in wide.columns if not h.endswith((" low", " high"))]
+    heads = [h for h in wide.columns if not h.endswith((" low", " high", f" {SD}", f" {SHARE}"))]
     table = pd.DataFrame(index=wide.index)
     for head in heads:
         sign = not head.endswith(" mean")
         table[head] = [_number(n, v, sign) for n, v in wide[head].items()]
-        table[f"{head.removesuffix(' mean')} {CONFIDENCE:.0%} CI"] = [
+        short = head.removesuffix(' mean')
+        table[f"{short} {CONFIDENCE:.0%} CI"] = [
             f"[{_number(n, lo, sign)}, {_number(n, hi, sign)}]"
             for n, lo, hi in zip(wide.index, wide[f"{head} low"], wide[f"{head} high"])]
+        if f"{head} {SD}" in wide:
+            table[f"{short} {SD}"] = [_number(n, v) for n, v in wide[f"{head} {SD}"].items()]
+            table[f"{short} {SHARE}"] = ["n/a" if math.isnan(v) else f"{v:.0%}"
+                                         for v in wide[f"{head} {SHARE}"]]
     return table
 
 
@@ -514,6 +674,23 @@ def write_report(plan: Comparison, long: pd.DataFrame) -> tuple[dict[str, Path],
     return files, summary
 
 
+def posterior_note(plan: Comparison, html_escape: bool = False) -> str:
+    """What the report says about the posterior: the draws and the file(s) they came
+    from (path and sha256); nothing for a comparison of the medians only."""
+    esc = html.escape if html_escape else (lambda text: text)
+    if not plan.draws:  # the report as it was before draws (--posterior 0)
+        return ""
+    files = "; ".join(f"{f['file']} (sha256 {f['sha256']})" for f in plan.posterior_files or [])
+    seeds = f"{plan.seeds_per_draw} seed{'s' if plan.seeds_per_draw != 1 else ''}"
+    text = (f"Posterior: {plan.draws} draws x {seeds} each; seed i runs "
+            f"draw i // {plan.seeds_per_draw} in every scenario, so differences stay paired. "
+            f"Drawn from {files}. Each {CONFIDENCE:.0%} interval is a t-interval over the "
+            f"draws' means: parameter and chance together. {SD}: the runs' standard deviation "
+            f"(of the paired differences); {SHARE}: the part of their variance between draws "
+            f"(law of total variance; the rest is chance, between the seeds of a draw).")
+    return f"<p>{esc(text)}</p>" if html_escape else text
+
+
 def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
                 pngs: dict[str, bytes], costs: "pd.DataFrame | None" = None) -> str:
     """One self-contained HTML page: the settings, the whole-run and fiscal-year
@@ -537,6 +714,7 @@ def report_html(plan: Comparison, summary: pd.DataFrame, periods: list[str],
         f"scenario minus {esc(plan.labels[0])} seed by seed, with its {CONFIDENCE:.0%} "
         f"t-interval.</p>",
     ]
+    parts += [note for note in [posterior_note(plan, html_escape=True)] if note]
     for period in [WHOLE_RUN] + [p for p in periods if p != WHOLE_RUN]:
         title = "Whole run" if period == WHOLE_RUN else period
         parts.append(f"<h2>{esc(title)}</h2>")

@@ -81,7 +81,7 @@ def run_table(task: RunTask) -> pd.DataFrame:
     column (the output's name, e.g. "encounters") and value (float).
     """
     loaded = load_scenario(task.scenario_path, list(task.overrides),
-                           start=task.start, end=task.end)
+                           start=task.start, end=task.end, draw=task.draw)
     result = simulate(loaded, seed=task.seed, scale=task.scale)
     monthly = result.monthly.set_index("month")
     years = result.fiscal_years().drop(columns=["first", "last"])
@@ -93,12 +93,13 @@ def run_table(task: RunTask) -> pd.DataFrame:
         long.insert(0, "kind", kind)
         parts.append(long)
     long = pd.concat(parts, ignore_index=True)
+    drawn = {} if task.draw is None else {"draw": task.draw}
     front = {"run_id": task.run_id, "scenario": task.scenario, **task.values,
              "seed_index": task.seed_index, "seed": task.seed, "scale": task.scale,
-             "code": code_version()}
+             **drawn, "code": code_version()}
     for i, (name, value) in enumerate(front.items()):
         long.insert(i, name, value)
-    for name in ("seed_index", "seed", "scale"):
+    for name in ("seed_index", "seed", "scale", *drawn):
         long[name] = long[name].astype("int64")
     return long
 
@@ -303,8 +304,7 @@ class _Manifest:
 
     def __init__(self, sweep: Sweep, out_dir: Path, report: SweepReport):
         self.sweep, self.out_dir, self.report = sweep, out_dir, report
-        self.entries = [{k: v for k, v in asdict(task).items()
-                         if k not in ("scenario_path", "overrides")} for task in sweep.runs]
+        self.entries = [manifest_entry(task) for task in sweep.runs]
         self.due = 0.0
 
     def write(self, when_due: bool = False) -> None:
@@ -501,7 +501,8 @@ def sweep_lock(out_dir: Path):
 
 def run_columns(sweep: Sweep) -> list[str]:
     """The columns of a run's file, in order (see `run_table`)."""
-    return [*IDENTITY_COLUMNS, *sweep.vary_keys, *SEED_COLUMNS, "code", *LONG_COLUMNS]
+    drawn = ["draw"] if sweep.posterior else []
+    return [*IDENTITY_COLUMNS, *sweep.vary_keys, *SEED_COLUMNS, *drawn, "code", *LONG_COLUMNS]
 
 
 def check_run_file(path: Path, run_id: str, columns: "list[str] | None" = None,
@@ -558,6 +559,13 @@ def _only_value(path: Path, meta, column: int):
     return next(iter(values)) if len(values) == 1 else sorted(map(str, values))
 
 
+def manifest_entry(task: RunTask) -> dict:
+    """A run's fixed part of the manifest: its identity, values and seed (and posterior
+    draw, for a sweep of draws)."""
+    return {k: v for k, v in asdict(task).items()
+            if k not in ("scenario_path", "overrides") and not (k == "draw" and v is None)}
+
+
 def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
                    entries: "list[dict] | None" = None) -> None:
     """manifest.json: the spec's hash, every run with its values, seed and status,
@@ -565,8 +573,7 @@ def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
     status = {**{r: "finished" for r in report.finished}, **{r: "skipped" for r in report.skipped},
               **{r: "failed" for r in report.failed}}
     if entries is None:
-        entries = [{k: v for k, v in asdict(task).items()
-                    if k not in ("scenario_path", "overrides")} for task in sweep.runs]
+        entries = [manifest_entry(task) for task in sweep.runs]
     runs = []
     for entry in entries:
         entry = {**entry, "status": status.get(entry["run_id"], "pending")}
@@ -583,6 +590,8 @@ def write_manifest(sweep: Sweep, out_dir: Path, report: SweepReport,
            if sweep.lever_keys or sweep.uncertainty_keys else {}),
         "master_seed": sweep.master_seed,
         "seeds": sweep.seeds, "scale": sweep.scale, "start": sweep.start, "end": sweep.end,
+        **({"posterior": {"draws": sweep.posterior, "files": sweep.posterior_files}}
+           if sweep.posterior else {}),
         "counts": {"runs": report.total, "finished": len(report.finished),
                    "skipped": len(report.skipped), "failed": len(report.failed),
                    "pending": report.total - len(status), "damaged": len(report.damaged)},

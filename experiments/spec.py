@@ -9,6 +9,8 @@ and expanded into the list of runs before anything runs.
     design = "grid"                   # grid | lhs | sobol | saltelli | morris (all but grid
                                       # need `samples = N`)
     end = 2019-09-30                  # optional: a shorter run (start/end, as --set start/end)
+    posterior = 5                     # optional: posterior draws (0 or absent: the medians);
+                                      # seeds = draws x seeds per draw, run i on draw i // that
     [vary]                            # keys as `run.py run --set` takes them
     "policies.title42.end" = [2021-03-31, 2021-06-30]                # a list of values
     "apprehension_prob.tucson" = {low = 0.6, high = 0.9, steps = 4}  # a range
@@ -65,7 +67,8 @@ from model.config.scale_check import check_scale
 from model.config.scenario import SCENARIO_DIR, resolve_path, value_text
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
-                  "samples", "start", "end", "vary", "levers", "uncertainties", "sensitivity")
+                  "samples", "start", "end", "vary", "levers", "uncertainties", "sensitivity",
+                  "posterior")
 SAMPLED_DESIGNS = ("lhs", "sobol")  # how [uncertainties] may be sampled
 SALIB_DESIGNS = ("saltelli", "morris")  # SALib samples: their rows' order is the analysis's
 DESIGNS = ("grid", "lhs", "sobol", *SALIB_DESIGNS)
@@ -107,6 +110,7 @@ class RunTask:
     scale: int
     start: str | None
     end: str | None
+    draw: int | None = None  # the posterior draw it runs (None: the calibrated medians)
 
 
 @dataclass
@@ -135,6 +139,8 @@ class Sweep:
     # a levers x uncertainties spec: which of vary_keys are levers, which uncertainties
     lever_keys: list[str] = field(default_factory=list)
     uncertainty_keys: list[str] = field(default_factory=list)
+    posterior: int = 0  # posterior draws (0: the medians); seeds split evenly over them
+    posterior_files: list[dict] = field(default_factory=list)  # {"file", "sha256"} drawn from
 
     @property
     def stem(self) -> str:
@@ -164,10 +170,14 @@ def derive_seeds(master_seed: int, n: int) -> list[int]:
 
 
 def run_id(scenario: str, values: dict[str, Any], seed: int, scale: int,
-           start: str | None, end: str | None) -> str:
-    """A stable name for a run: a hash of what defines it (not of where it runs)."""
+           start: str | None, end: str | None, draw: int | None = None,
+           posterior: tuple[str, ...] = ()) -> str:
+    """A stable name for a run: a hash of what defines it (not of where it runs): with a
+    posterior `draw`, also the draw and the posterior files' hashes (`posterior`)."""
     identity = {"scenario": scenario, "values": values, "seed": seed, "scale": scale,
                 "start": start, "end": end}
+    if draw is not None:
+        identity.update(draw=draw, posterior=list(posterior))
     text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -277,6 +287,7 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
             check_scale(loaded, scale)
         except ScenarioError as exc:
             raise SpecError(f"{where}: {exc} (scenario {name!r})") from None
+    draws, drawn = _posterior(where, raw, n_seeds, scenarios, paths, start, end)
 
     lever_keys, uncertainty_keys = [], []
     if crossed:
@@ -321,15 +332,44 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
                   design=design, samples=samples, start=start, end=end,
                   vary_keys=list(vary), points=points, design_rows=rows, problem=problem,
                   sensitivity=sensitivity, lever_keys=lever_keys,
-                  uncertainty_keys=uncertainty_keys)
+                  uncertainty_keys=uncertainty_keys, posterior=draws, posterior_files=drawn)
     _check_values(sweep, paths)
+    per_draw = n_seeds // draws if draws else 0
+    hashes = tuple(f["sha256"] for f in drawn)
+
+    def draw_of(i: int) -> int | None:
+        return i // per_draw if draws else None
+
     sweep.runs = [
-        RunTask(run_id=run_id(name, point, seed, scale, start, end), scenario=name,
-                scenario_path=paths[name], values=point,
+        RunTask(run_id=run_id(name, point, seed, scale, start, end, draw_of(i), hashes),
+                scenario=name, scenario_path=paths[name], values=point,
                 overrides=tuple(f"{k}={as_text(v)}" for k, v in point.items()),
-                seed_index=i, seed=seed, scale=scale, start=start, end=end)
+                seed_index=i, seed=seed, scale=scale, start=start, end=end, draw=draw_of(i))
         for point in points for name in scenarios for i, seed in enumerate(sweep.seeds)]
     return sweep
+
+
+def _posterior(where: str, raw: dict, n_seeds: int, scenarios: list[str],
+               paths: dict[str, str], start: str | None, end: str | None
+               ) -> tuple[int, list[dict]]:
+    """`posterior = N`: N posterior draws of every scenario's calibration, the seeds split
+    evenly over them (seed i runs draw i // (seeds / N), so the runs of one seed index are
+    paired across scenarios and points); returns (N, the posterior files drawn from)."""
+    draws = _whole(where, "posterior", raw.get("posterior", 0), 0, LIMITS["seeds"])
+    if not draws:
+        return 0, []
+    if n_seeds % draws:
+        raise SpecError(f"{where}: posterior: {n_seeds} seeds do not split evenly over {draws} "
+                        f"posterior draws (seeds = draws x seeds per draw)")
+    files: dict[str, dict] = {}
+    for i, name in enumerate(scenarios):
+        try:
+            loaded = load_scenario(paths[name], start=start, end=end, draw=0)
+        except ScenarioError as exc:
+            raise SpecError(f"{where}: posterior: scenarios[{i}] {name!r}: {exc}") from None
+        files.update({p["sha256"]: {"file": p["file"], "sha256": p["sha256"]}
+                      for p in loaded.posterior})
+    return draws, sorted(files.values(), key=lambda f: (f["file"], f["sha256"]))
 
 
 def _whole(where: str, key: str, value: Any, least: int, most: int | None = None) -> int:

@@ -68,8 +68,9 @@ class RunResult:
         """Two lines: what was run, and encounters per fiscal year."""
         years = self.fiscal_years()["encounters"]
         people = self.info.get("people_created")
+        drawn = "" if self.scenario.draw is None else f", posterior draw {self.scenario.draw}"
         head = (f"RunResult({self.scenario.name}: {self.scenario.start} to {self.scenario.end}, "
-                f"seed {self.seed}, scale {self.scale}"
+                f"seed {self.seed}{drawn}, scale {self.scale}"
                 + (f", {people:,} people" if people is not None else "") + ")")
         totals = ", ".join(f"FY{year} {int(value):,}" for year, value in years.items())
         return f"{head}\n  encounters: {totals}"
@@ -129,7 +130,8 @@ def run_identity(loaded: LoadedScenario, seed: int, scale: int) -> dict:
 def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: int = 0,
              scale: int = 1, params: dict | None = None, policies: dict | None = None,
              set: dict | None = None, start=None, end=None, check_invariants: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> RunResult:
+             progress: Callable[[int, int], None] | None = None,
+             draw: int | None = None) -> RunResult:
     """Run one scenario to its end, in memory, and return its tables.
 
     scenario: a name in scenarios/ ("historical", "mpp_off", ...), a path to a
@@ -148,11 +150,18 @@ def simulate(scenario: "str | Path | LoadedScenario" = "historical", *, seed: in
     progress: called as `progress(days_done, days_total)` after every
         PROGRESS_DAYS days of the run (and after its last day), e.g. to move a
         progress bar; the run and its tables are the same with or without it.
+    draw: run posterior draw `draw` (a whole number >= 0) of the calibration the scenario
+        names (`calibrated = ...`): the fitted parameters take that draw's values
+        (`calibration.posterior`: a weighted pick of one particle of the posterior.parquet
+        beside the calibration file, the same particle every time) instead of the medians.
+        None: the medians (for a loaded scenario: the draw it was loaded with). The draw and
+        the posterior file's name and sha256 are part of the run's identity. A scenario with
+        no calibration raises ScenarioError.
     """
     overrides = [] if set is None else override_texts(set)
     try:
         loaded = load_scenario(scenario, overrides, params=params, policies=policies,
-                               start=start, end=end)
+                               start=start, end=end, draw=draw)
     except ScenarioError as exc:  # name the key as it was given: set=, not --set
         text = str(exc).replace("(with --set)", "(with set=)").replace("--set ", "set: ")
         raise ScenarioError(text if set else str(exc)) from None
@@ -188,7 +197,9 @@ def tabulate(border: BorderModel, wall_s: float | None = None) -> RunResult:
     daily = border.recorder.daily_frame(cal.dates)
     flights = pd.DataFrame(border.flight_log, columns=FLIGHT_COLUMNS)
     pop = border.migrants.pop
-    info = {"scenario": border.loaded.name, "seed": border.seed, "scale": border.scale,
+    drawn = {} if border.loaded.draw is None else {"draw": border.loaded.draw,
+                                                    "posterior": border.loaded.posterior}
+    info = {"scenario": border.loaded.name, "seed": border.seed, **drawn, "scale": border.scale,
             "start": cal.start.isoformat(), "end": cal.end.isoformat(),
             "days_run": int(border.day),
             "people_created": int(pop.n) * border.scale, "agents_created": int(pop.n),

@@ -30,10 +30,13 @@ WINDOW = ["--scale", "500", "--start", START, "--end", END]
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
-    """historical against title42_off, 4 seeds, by the real CLI on 2 worker processes."""
+    """historical against title42_off, 4 seeds at the calibrated medians (--no-posterior:
+    chance only; tests/test_posterior_compare.py runs posterior draws), by the real CLI on
+    2 worker processes."""
     out = tmp_path_factory.mktemp("compare") / "report"
     result = subprocess.run(
         [sys.executable, "run.py", "compare", "historical", "title42_off", "--seeds", "4",
+         "--no-posterior",
          *WINDOW, "--workers", "2", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -163,7 +166,7 @@ def test_the_paired_interval_shrinks_as_seeds_grow(tmp_path):
     widths = {}
     for seeds in (3, 8):
         plan = compare.plan_comparison(["historical", "mexico_accepts_families"], seeds=seeds,
-                                       scale=500, start=START, end=END,
+                                       scale=500, posterior=0, start=START, end=END,
                                        out_dir=tmp_path / f"seeds{seeds}")
         report = compare.run_comparison(plan, workers=2, processes=False, progress=False)
         assert not report.failed
@@ -331,7 +334,7 @@ FROM_BAD = [
     (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.60"],
      "are the same runs"),
     (["historical:apprehension_prob.tucson=0.6", "historical:apprehension_prob.tucson=0.9",
-      "--seeds", "5"], "the sweep's runs set the seeds, scale and dates; drop --seeds"),
+      "--seeds", "5"], "the sweep's runs set the seeds, scale, dates and posterior draws; drop --seeds"),
 ]
 
 

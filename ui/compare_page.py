@@ -19,6 +19,12 @@ so that a comparison
 
 Then the page reads the runs (`load_runs`) for the whole-run table (one HTML
 table, every outcome, `cost_total_usd` included) and the monthly bands.
+
+Posterior draws are on by default, as on the command line, when every scenario names
+a calibration: the seeds are split into draws (`split_seeds`: two seeds a draw when the
+seeds are an even number of at least four, else one), and the table adds each
+difference's spread and the share of its variance between draws; a switch turns them
+off (the calibrated medians only).
 """
 
 import contextlib
@@ -41,13 +47,14 @@ import solara.lab
 
 from experiments.compare import (PLOTTED, WHOLE_RUN, WHOLE_RUN_NOTE, CompareError,
                                  default_out_dir, load_runs, per_seed_outcomes,
-                                 plan_comparison, plot_monthly, readable_table, summarise)
+                                 plan_comparison, plot_monthly, posterior_note,
+                                 readable_table, summarise)
 from model import ScenarioError, load_scenario
 from ui import files, html
 from ui.controls import scenario_choices
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SEEDS, DEFAULT_SCALE = 5, 50
+DEFAULT_SEEDS, DEFAULT_SCALE = 6, 50  # with the posterior: 3 draws x 2 seeds
 MAX_SEEDS = 50  # seeds a comparison on the page may have (run.py compare takes any)
 # A unit of work is one run of historical's whole window (1,188 days) at scale 100,
 # about 0.5 s of one core; the page's bound is about 100 s of its two workers.
@@ -78,6 +85,7 @@ class CompareResult:
     seconds: float
     table: pd.DataFrame  # whole run: first scenario's mean, others' paired differences
     pngs: dict[str, bytes]
+    note: str = ""  # the posterior draws and file, if the runs are of draws
 
 
 @dataclass(frozen=True)
@@ -96,15 +104,28 @@ def work(runs: int, days: int, scale: int) -> float:
     return runs * days / REFERENCE_DAYS * REFERENCE_SCALE / scale
 
 
-def plan(scenarios: list[str], seeds: int, scale: int, start: str, end: str):
+def split_seeds(seeds: int) -> tuple[int, int]:
+    """(posterior draws, seeds per draw) for `seeds` seeds: two a draw when they are an
+    even number of at least four (the report can then split chance from parameter), else
+    one a draw."""
+    per_draw = 2 if seeds >= 4 and seeds % 2 == 0 else 1
+    return seeds // per_draw, per_draw
+
+
+def plan(scenarios: list[str], seeds: int, scale: int, start: str, end: str,
+         posterior: bool = True):
     """The comparison, checked and bounded, in the command line's folder unless that
-    holds another one. Raises CompareError/ScenarioError (one line)."""
+    holds another one; with `posterior`, of posterior draws (`split_seeds`) when every
+    scenario names a calibration. Raises CompareError/ScenarioError (one line)."""
     if seeds > MAX_SEEDS:
         raise CompareError(f"seeds: the page runs at most {MAX_SEEDS}, got {seeds}; "
                            f"run.py compare runs more")
+    calibrated = True
     for scenario in scenarios:  # the page's folders only, a request naming others is refused
-        load_scenario(scenario, roots=files.scenario_roots())
-    kwargs = dict(seeds=seeds, scale=scale, start=start or None, end=end or None)
+        calibrated &= load_scenario(scenario, roots=files.scenario_roots()).calibrated
+    draws, per_draw = split_seeds(seeds) if posterior and calibrated and seeds >= 2 else (0, 1)
+    kwargs = dict(seeds=seeds, scale=scale, start=start or None, end=end or None,
+                  posterior=draws, seeds_per_draw=per_draw)
     labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
     out_dir = runs_dir() / default_out_dir(labels).name
     try:
@@ -135,6 +156,8 @@ def command(the_plan, workers: int = WORKERS) -> list[str]:
             "--seeds", str(len(the_plan.seeds)), "--scale", str(the_plan.scale),
             "--master-seed", str(the_plan.master_seed), "--out", str(the_plan.out_dir),
             "--workers", str(workers)]
+    args += (["--posterior", str(the_plan.draws), "--seeds-per-draw",
+              str(the_plan.seeds_per_draw)] if the_plan.draws else ["--no-posterior"])
     for flag, value in (("--start", sweep.start), ("--end", sweep.end)):
         if value:
             args += [flag, str(value)]
@@ -221,7 +244,8 @@ def run_report(the_plan, cancelled: Callable[[], bool],
     summary = summarise(per_seed_outcomes(long, the_plan.costs), the_plan.labels)
     return CompareResult(the_plan.labels, the_plan.out_dir, read, total - read,
                          time.perf_counter() - started, readable_table(summary, WHOLE_RUN),
-                         {c: plot_monthly(long, the_plan.labels, c) for c in PLOTTED})
+                         {c: plot_monthly(long, the_plan.labels, c) for c in PLOTTED},
+                         posterior_note(the_plan))
 
 
 progress = solara.reactive(None)  # this session's job's latest Progress
@@ -336,13 +360,15 @@ def ComparePage():
     choices = scenario_choices()
     chosen = solara.use_reactive(["historical", "mpp_off"])
     seeds = solara.use_reactive(DEFAULT_SEEDS)
+    drawn = solara.use_reactive(True)
     scale = solara.use_reactive(DEFAULT_SCALE)
     start, end = solara.use_reactive(""), solara.use_reactive("")
     refused = solara.use_reactive("")
 
     def launch():
         try:
-            the_plan = plan(list(chosen.value), seeds.value, scale.value, start.value, end.value)
+            the_plan = plan(list(chosen.value), seeds.value, scale.value, start.value, end.value,
+                            posterior=drawn.value)
         except (ScenarioError, ValueError) as exc:  # CompareError is a ScenarioError
             refused.set(str(exc))
             return
@@ -355,7 +381,12 @@ def ComparePage():
     html.paragraph("Every scenario runs on the same seeds (common random numbers); the first "
                    "is the baseline. Shown: its mean over the seeds with a 95 % t-interval, and "
                    "for each other scenario the mean paired difference from it, seed by seed, "
-                   "with its 95 % t-interval. As run.py compare, whose report folder it shares. "
+                   "with its 95 % t-interval. With posterior draws (on by default when the "
+                   "scenarios name a calibration), seed i runs draw i // (seeds per draw) in "
+                   "every scenario, the intervals are over the draws (the fitted parameters' "
+                   "uncertainty and chance together), and each difference's variance is split "
+                   "between draws (parameter) and seeds (chance). As run.py compare, whose "
+                   "report folder it shares. "
                    f"The page runs at most {MAX_SEEDS} seeds and {MAX_WORK} units of work (one "
                    f"unit: a {REFERENCE_DAYS}-day run at scale {REFERENCE_SCALE}), one "
                    "comparison at a time on the server.")
@@ -364,6 +395,7 @@ def ComparePage():
                               all_values=choices, on_value=chosen.set,
                               classes=["compare-scenarios"])
         solara.InputInt("Seeds", value=seeds, dense=True, classes=["compare-seeds"])
+        solara.Switch(label="Posterior draws", value=drawn, classes=["compare-posterior"])
         solara.Select("Scale", values=[10, 20, 50, 100], value=scale, dense=True)
         solara.InputText("Start (optional)", value=start, dense=True, placeholder="YYYY-MM-DD",
                          classes=["compare-start"])
@@ -395,6 +427,8 @@ def ComparePage():
         solara.Success(f"{' vs '.join(result.labels)}: {result.read} runs read from "
                        f"{result.out_dir}, {result.ran} run now, {result.seconds:.1f} s.",
                        classes=["compare-done"])
+        if result.note:
+            html.paragraph(result.note, classes=["compare-posterior-note"])
         html.paragraph(f"({WHOLE_RUN_NOTE})", bold="Whole run")
         Table(result.table)
         with solara.Row(style={"flex-wrap": "wrap"}):

@@ -198,11 +198,20 @@ class LoadedScenario:
     `start`/`end` are this run's window inside it (a run may be shorter: its
     policies and push months are then clipped to it). `raw` is the merged table
     it was checked from, so overrides can be applied again through the same checks.
+    `draw` is the posterior draw its calibrated parameters come from (None: the
+    medians), `posterior` what names each draw ({"file", "sha256", "draw", "particle"}
+    per calibration file of the chain), and `origin` how it was loaded (file, options
+    and the overrides applied since), so the same scenario can be loaded at another draw.
     """
 
     def __init__(self, name: str, description: str, start: date, end: date,
                  parameters: dict[str, Any], policies: list[Policy], sources: list[str],
-                 raw: dict | None = None, declared: tuple[date, date] | None = None):
+                 raw: dict | None = None, declared: tuple[date, date] | None = None,
+                 draw: int | None = None, posterior: list[dict] | None = None,
+                 origin: dict | None = None):
+        self.draw = draw
+        self.posterior = posterior or []
+        self.origin = origin
         self.name = name
         self.description = description
         self.start = start
@@ -216,8 +225,16 @@ class LoadedScenario:
     def make_scenario(self, seed: int) -> BorderScenario:
         return BorderScenario(rng=seed, **copy.deepcopy(self.parameters))
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether a calibration file of its chain was merged in (so it has a posterior
+        to draw from)."""
+        return bool(self.origin and self.origin.get("calibration_files"))
+
     def resolved(self) -> dict[str, Any]:
-        """Everything that defines the run, for run.json."""
+        """Everything that defines the run, for run.json (with `posterior`, the draw and
+        the posterior files' names and hashes, only for a run of a posterior draw)."""
+        drawn = {} if self.draw is None else {"posterior": [dict(p) for p in self.posterior]}
         return {
             "name": self.name, "description": self.description,
             "start": self.start.isoformat(), "end": self.end.isoformat(),
@@ -226,6 +243,7 @@ class LoadedScenario:
             "policies": [_jsonable({"kind": p.kind, **{k: v for k, v in vars(p).items()
                                                         if k not in ("start_day", "end_day")}})
                          for p in self.policies],
+            **drawn,
         }
 
 
@@ -264,10 +282,13 @@ def check_inside(path: Path, roots: "tuple[Path, ...] | None", what: str) -> Non
 
 
 def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True,
-              roots: "tuple[Path, ...] | None" = None) -> tuple[dict, list[str]]:
+              roots: "tuple[Path, ...] | None" = None, draw: int | None = None,
+              drawn: list | None = None) -> tuple[dict, list[str]]:
     """The file's table merged over its base chain (with the `calibrated` files the
     chain names, unless `calibrated` is False); returns (table, files read). With
-    `roots`, every file of the chain must lie inside them (`check_inside`)."""
+    `roots`, every file of the chain must lie inside them (`check_inside`). With `draw`,
+    each calibrated file's medians are replaced, where they are merged, by that draw of
+    its posterior (`calibration.posterior`); what names each draw is appended to `drawn`."""
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
         raise ScenarioError(f"{path}: no such scenario file (scenarios: {known})")
@@ -285,7 +306,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True,
     if "calibrated" in raw:
         fitted_file = raw.pop("calibrated")
         if calibrated:
-            fitted_params, fitted = _read_calibrated(path, fitted_file, roots)
+            fitted_params, fitted = _read_calibrated(path, fitted_file, roots, draw, drawn)
             raw["parameters"] = deep_merge(raw.get("parameters", {}), fitted_params)
     base_name = raw.pop("base", None)
     if base_name is None:
@@ -296,16 +317,20 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = (), calibrated: bool = True,
     check_inside(base_path, roots, f"{path}: base: {base_name!r}")
     if not base_path.is_file():
         raise ScenarioError(f"{path}: base: unknown scenario {base_name!r} (no {base_path})")
-    base, files = _read_raw(base_path, chain + (path.resolve(),), calibrated, roots)
+    base, files = _read_raw(base_path, chain + (path.resolve(),), calibrated, roots, draw,
+                            drawn)
     base.pop("description", None)
     return deep_merge(base, raw), files + [str(path)] + fitted
 
 
-def _read_calibrated(path: Path, name: Any, roots: "tuple[Path, ...] | None" = None
+def _read_calibrated(path: Path, name: Any, roots: "tuple[Path, ...] | None" = None,
+                     draw: int | None = None, drawn: list | None = None
                      ) -> tuple[dict, list[str]]:
     """The `[parameters]` of the calibration file a scenario names (`calibrated = ...`,
     relative to the scenario's folder), and the file read. With `roots`, it must lie in
-    them or in the repo's calibration/."""
+    them or in the repo's calibration/ (and so must the posterior a `draw` reads). With
+    `draw`, the posterior's draw replaces the medians. Appends to `drawn` the file read
+    ({"calibrated": path}, and with a draw its identity: file, sha256, draw, particle)."""
     if not isinstance(name, str) or not name.endswith(".toml"):
         raise ScenarioError(f"{path}: calibrated: expected the path of a .toml file written "
                             f"by `run.py calibrate`, got {name!r}")
@@ -318,7 +343,18 @@ def _read_calibrated(path: Path, name: Any, roots: "tuple[Path, ...] | None" = N
     if not isinstance(params, dict) or not params:
         raise ScenarioError(f"{fitted_path}: parameters: missing (a calibration file holds "
                             f"the fitted [parameters])")
-    return params, [str(fitted_path)]
+    if draw is None:
+        if drawn is not None:
+            drawn.append({"calibrated": str(fitted_path)})
+        return params, [str(fitted_path)]
+    from calibration.posterior import draw_parameters, posterior_path
+
+    check_inside(posterior_path(fitted_path), roots and (*roots, CALIBRATION_DIR),
+                 f"{path}: calibrated: {name!r}: its posterior")
+    drawn_params, identity = draw_parameters(fitted_path, draw)
+    if drawn is not None:
+        drawn.append({"calibrated": str(fitted_path), **identity})
+    return deep_merge(params, drawn_params), [str(fitted_path), identity["file"]]
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -334,8 +370,8 @@ def deep_merge(base: dict, overlay: dict) -> dict:
 def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] = (), *,
                   params: dict | None = None, policies: dict | None = None,
                   start: date | str | None = None, end: date | str | None = None,
-                  calibrated: bool = True, roots: "tuple[Path, ...] | None" = None
-                  ) -> LoadedScenario:
+                  calibrated: bool = True, roots: "tuple[Path, ...] | None" = None,
+                  draw: int | None = None) -> LoadedScenario:
     """Read, merge, apply overrides and check a scenario; nothing runs.
 
     `scenario` is a name in scenarios/, a path to a .toml file, or a scenario
@@ -350,19 +386,44 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
     scenario a calibration fits (a file name only; a loaded scenario is as loaded).
     `roots` (a server's scenario folders) confines the file and its base chain to them
     (see the module's docstring); a loaded scenario was confined when it was loaded.
+    `draw=i` replaces the calibrated medians by draw i of the calibration's posterior
+    (`calibration.posterior`; ScenarioError if the scenario names no calibration); None
+    means the medians for a file, and the draw it was loaded with for a loaded scenario
+    (which is loaded again, with its overrides, for another draw).
     """
     window: dict[str, Any] = {}
     if isinstance(scenario, LoadedScenario):
+        if draw is not None and draw != scenario.draw:
+            scenario = _redraw(scenario, draw)
         if not overrides and params is None and policies is None and start is end is None:
             return scenario
         name, raw, files = scenario.name, copy.deepcopy(scenario.raw), list(scenario.sources)
         where = files[-1]
         window = {"start": scenario.start, "end": scenario.end}
+        draw, posterior, origin = scenario.draw, scenario.posterior, scenario.origin
     else:
         path = resolve_path(str(scenario))
         check_inside(path, roots, f"{scenario}")
-        raw, files = _read_raw(path, calibrated=calibrated, roots=roots)
+        if draw is not None:
+            from calibration.posterior import check_draw
+
+            draw = check_draw(f"{path}: draw", draw)
+        found: list[dict] = []
+        raw, files = _read_raw(path, calibrated=calibrated, roots=roots, draw=draw, drawn=found)
+        if draw is not None and not found:
+            raise ScenarioError(
+                f"{path}: draw {draw}: " + ("the scenario names no calibration (`calibrated = "
+                                            "...`), so it has no posterior to draw from"
+                                            if calibrated else "loaded without its calibration"))
         name, where = path.stem, str(path)
+        posterior = [{k: v for k, v in f.items() if k != "calibrated"} for f in found
+                     if "sha256" in f]
+        origin = {"path": str(path), "calibrated": calibrated, "roots": roots,
+                  "calibration_files": [f["calibrated"] for f in found], "steps": ()}
+    if overrides or params is not None or policies is not None or start is not None \
+            or end is not None:
+        step = (tuple(overrides), copy.deepcopy(params), copy.deepcopy(policies), start, end)
+        origin = {**origin, "steps": (*origin["steps"], step)} if origin else None
     if overrides:
         where = f"{where} (with --set)"  # the flag may be the culprit
     for text in overrides:
@@ -373,7 +434,23 @@ def load_scenario(scenario: "str | Path | LoadedScenario", overrides: list[str] 
     for key, value in (("start", start), ("end", end)):
         if value is not None:
             window[key] = _parse_date(key, value)
-    return _build(name, raw, files, where, window)
+    return _build(name, raw, files, where, window,
+                  dict(draw=draw, posterior=posterior, origin=origin))
+
+
+def _redraw(scenario: LoadedScenario, draw: int) -> LoadedScenario:
+    """`scenario` loaded again from its file at posterior draw `draw`, with the same
+    overrides applied in the same order."""
+    origin = scenario.origin
+    if origin is None:
+        raise ScenarioError(f"{scenario.name}: draw {draw}: this scenario was not loaded from "
+                            f"a file, so it cannot be loaded at a posterior draw")
+    again = load_scenario(origin["path"], calibrated=origin["calibrated"],
+                          roots=origin["roots"], draw=draw)
+    for overrides, params, policies, start, end in origin["steps"]:
+        again = load_scenario(again, list(overrides), params=params, policies=policies,
+                              start=start, end=end)
+    return again
 
 
 def _parse_date(key: str, value: Any) -> date:
@@ -383,7 +460,8 @@ def _parse_date(key: str, value: Any) -> date:
     return check_value(key, value, date)
 
 
-def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> LoadedScenario:
+def _build(name: str, raw: dict, files: list[str], where: str, window: dict,
+           extra: dict | None = None) -> LoadedScenario:
     declared_start = check_value(f"{where}: start", raw.get("start"), date)
     declared_end = check_value(f"{where}: end", raw.get("end"), date)
     if declared_end < declared_start:
@@ -436,7 +514,7 @@ def _build(name: str, raw: dict, files: list[str], where: str, window: dict) -> 
                                          declared_start, declared_end))
     policies = clip_policies(policies, start, end)
     return LoadedScenario(name, description, start, end, merged, policies, files,
-                          raw=raw, declared=(declared_start, declared_end))
+                          raw=raw, declared=(declared_start, declared_end), **(extra or {}))
 
 
 def clip_policies(policies: list[Policy], start: date, end: date) -> list[Policy]:
