@@ -85,8 +85,13 @@ def test_the_index_lists_every_page():
 def _run_py_examples(page: Path) -> list[str]:
     """Every `python run.py ...` command in the page's code blocks (placeholders with
     `...` or capitals such as `SPEC` left out on pages other than the README)."""
-    found = []
-    for line in _code_lines(page.read_text()):
+    found, lines = [], []
+    for line in _code_lines(page.read_text()):  # a command continued with `\` is one line
+        if lines and lines[-1].endswith("\\"):
+            lines[-1] = lines[-1][:-1] + " " + line.strip()
+        else:
+            lines.append(line.rstrip())
+    for line in lines:
         command = line.split("#")[0].strip()
         words = command.split("&&")[-1].split()
         if len(words) < 2 or not words[0].endswith("python") or words[1] != "run.py":
