@@ -362,7 +362,8 @@ def run_spec(sweep, args) -> int:
     print(f"{sweep.stem}: {report.total} runs: {len(report.finished)} finished, "
           f"{len(report.skipped)} skipped (already done), {len(report.failed)} failed"
           + damaged)
-    print(f"results in {out_dir / 'runs'} (pandas.read_parquet), manifest "
+    print(f"results in {report.results or out_dir / 'runs'} (one typed table: DuckDB, polars, "
+          f"pandas; see docs/results.md), per run in {out_dir / 'runs'}, manifest "
           f"{out_dir / 'manifest.json'}")
     if report.failed:
         print(f"failed runs' tracebacks in {report.errors_dir}/ (run the same command again "

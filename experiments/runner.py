@@ -31,6 +31,8 @@ Layout of `out_dir`:
     spec.toml          a copy of the spec
     manifest.json      spec hash, every run (id, scenario, values, seed, status), counts, versions
     runs/RUN_ID.parquet  one per finished run, long form (see `run_table`)
+    results.parquet    every run in one typed table with its status, rewritten at the end
+                       of each sweep, however it ended (see `experiments.results`)
     errors/RUN_ID.txt  one per failed run
     .lock              the folder's lock (holds the pid of the sweep holding it)
 """
@@ -53,6 +55,7 @@ from typing import Callable
 
 import pandas as pd
 
+from experiments.results import write_results
 from experiments.spec import RunTask, SpecError, Sweep
 from model import load_scenario, simulate
 from model.files import parquet_bytes, write_atomically
@@ -153,6 +156,12 @@ class SweepReport:
     interrupted: bool = False
     # run id -> why its existing file was refused (removed, and the run redone)
     damaged: dict[str, str] = field(default_factory=dict)
+    results: "Path | None" = None  # results.parquet, once written (experiments.results)
+
+    def status(self) -> dict[str, str]:
+        """Run id -> "finished" (now or before), "failed"; a run in neither is pending."""
+        return {**{r: "finished" for r in (*self.skipped, *self.finished)},
+                **{r: "failed" for r in self.failed}}
 
     @property
     def errors_dir(self) -> Path:
@@ -222,6 +231,8 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             _run_locked(sweep, out_dir, report, workers=workers, scheduler=scheduler,
                         processes=processes, run=run, progress=progress,
                         connect_timeout=connect_timeout)
+            # however it ended (all done, failures, Ctrl-C): one typed table of what is done
+            report.results = write_results(sweep, out_dir, report.status())
         except OSError as exc:
             done = len(report.finished) + len(report.skipped)
             raise SweepWriteError(
