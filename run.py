@@ -487,7 +487,7 @@ def cmd_calibrate(args) -> int:
     from calibration.fit import (FitError, check_db, check_out_dir, claim_out_dir,
                                  new_fit_dir, plan_fit, release_out_dir, run_fit)
     from calibration.targets import measurable
-    from experiments.runner import close_client, open_client
+    from experiments.runner import close_client, dashboard_line, open_client
 
     if args.report_only:
         return _calibration_report(args)
@@ -510,6 +510,7 @@ def cmd_calibrate(args) -> int:
     except BaseException:
         release_out_dir(created)
         raise
+    print(dashboard_line(client), file=sys.stderr, flush=True)
     try:
         try:
             outcome = run_fit(setup, client, history_id,

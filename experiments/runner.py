@@ -65,6 +65,9 @@ IDENTITY_COLUMNS = ("run_id", "scenario")
 SEED_COLUMNS = ("seed_index", "seed", "scale")
 LONG_COLUMNS = ("kind", "period", "column", "value")
 LOCK_FILE = ".lock"
+# seconds to wait for a --scheduler to answer (distributed's Client timeout; its default
+# is 30 s). A scheduler answers in milliseconds; a wrong or dead address is refused soon.
+SCHEDULER_TIMEOUT = 5
 
 
 class SweepBusy(SpecError):
@@ -210,7 +213,8 @@ _WORKER_PROCESS_CONFIG = {"distributed.admin.tick.interval": "1s"}
 def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
               scheduler: str | None = None, processes: bool = True,
               run: Callable[[RunTask], pd.DataFrame] = run_table,
-              progress: bool = True, connect_timeout: float = 30) -> SweepReport:
+              progress: bool = True,
+              connect_timeout: float = SCHEDULER_TIMEOUT) -> SweepReport:
     """Run every run of `sweep` not already in `out_dir/runs/`; see the module doc.
 
     workers: worker processes for a LocalCluster (default: os.cpu_count()).
@@ -271,6 +275,8 @@ def _run_locked(sweep: Sweep, out_dir: Path, report: SweepReport, *, workers, sc
     from tqdm import tqdm
 
     client, cluster = open_client(workers, scheduler, processes, connect_timeout)
+    if progress:
+        print(dashboard_line(client), file=sys.stderr, flush=True)
     bar = tqdm(total=len(todo), file=sys.stderr, unit="run", desc=sweep.stem,
                disable=not progress, dynamic_ncols=True)
     bar.set_postfix(failed=0)
@@ -363,7 +369,7 @@ def _keep(future, task: RunTask, runs_dir: Path, errors_dir: Path, report: "Swee
 
 
 def open_client(workers: int | None = None, scheduler: str | None = None,
-                processes: bool = True, connect_timeout: float = 30):
+                processes: bool = True, connect_timeout: float = SCHEDULER_TIMEOUT):
     """(client, cluster) for many runs: a LocalCluster of `workers` single-threaded
     processes on 127.0.0.1 (default one per CPU; `processes=False`: threads in this
     process), whose workers ignore Ctrl-C and run with `_local_worker_config`; or a
@@ -389,6 +395,31 @@ def open_client(workers: int | None = None, scheduler: str | None = None,
         raise SpecError(f"--scheduler {scheduler}: cannot connect: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                         ) from None
+
+
+def dashboard_line(client) -> str:
+    """One line saying where the cluster's Dask dashboard is (what a run.py verb prints
+    once its cluster is up). Without bokeh >= 3.1 here, a LocalCluster's dashboard
+    page only says it needs bokeh: the line then says how to install it."""
+    try:
+        link = client.dashboard_link
+    except KeyError:  # a scheduler started without one (`dask scheduler --no-dashboard`)
+        link = None
+    if not link:
+        return "Dask dashboard: none (the scheduler serves no dashboard)"
+    if client.cluster is not None and not _has_bokeh():
+        return (f"Dask dashboard: needs bokeh>=3.1 (pip install -e '.[dashboard]'); "
+                f"it would be at {link}")
+    return f"Dask dashboard: {link}"
+
+
+def _has_bokeh() -> bool:
+    """bokeh >= 3.1 installed here (what distributed's dashboard needs)."""
+    try:
+        major, minor = (int(p) for p in metadata.version("bokeh").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (3, 1)
 
 
 def close_client(client, cluster) -> None:
