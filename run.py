@@ -399,7 +399,7 @@ def cmd_sensitivity(args) -> int:
     print(f"{what} over {sweep.sensitivity.period} ({len(sweep.design_rows)} design rows x "
           f"{len(sweep.seeds)} seeds, scale {sweep.scale}); 95% confidence intervals:")
     print(readable_indices(indices).to_string(line_width=200))
-    print(f"wrote {files['indices']}, {files['rows']} and "
+    print(f"wrote {files['indices']}, {files['rows']}, {files['problem']} and "
           f"{', '.join(str(v) for k, v in files.items() if k.startswith('plot'))}")
     return 0
 
