@@ -170,9 +170,10 @@ def write_results(sweep: Sweep, out_dir: Path, status: dict[str, str]) -> Path:
             for task in sweep.runs:
                 state, table = status.get(task.run_id, "pending"), None
                 if state == "finished":
-                    try:
-                        table = pq.read_table(out_dir / "runs" / f"{task.run_id}.parquet",
-                                              columns=wanted)
+                    try:  # ParquetFile without threads: several times faster than
+                        # read_table on a small file (measured on 200 runs' files)
+                        with pq.ParquetFile(out_dir / "runs" / f"{task.run_id}.parquet") as f:
+                            table = f.read(columns=wanted, use_threads=False)
                     except (OSError, pa.ArrowException):
                         state = "damaged"
                 buffered.append(_run_rows(sweep, task, state, table, schema))
