@@ -510,8 +510,8 @@ def cmd_calibrate(args) -> int:
     except BaseException:
         release_out_dir(created)
         raise
-    print(dashboard_line(client), file=sys.stderr, flush=True)
     try:
+        print(dashboard_line(client), file=sys.stderr, flush=True)
         try:
             outcome = run_fit(setup, client, history_id,
                               write=lambda line: print(line, file=sys.stderr, flush=True))
