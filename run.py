@@ -423,7 +423,8 @@ def run_spec(sweep, args) -> int:
     print(f"{sweep.stem}: {report.total} runs: {len(report.finished)} finished, "
           f"{len(report.skipped)} skipped (already done), {len(report.failed)} failed"
           + damaged)
-    print(f"results in {out_dir / 'runs'} (pandas.read_parquet), manifest "
+    print(f"results in {report.results or out_dir / 'runs'} (one typed table: DuckDB, polars, "
+          f"pandas; see docs/results.md), per run in {out_dir / 'runs'}, manifest "
           f"{out_dir / 'manifest.json'}")
     if report.failed:
         print(f"failed runs' tracebacks in {report.errors_dir}/ (run the same command again "
@@ -459,7 +460,7 @@ def cmd_sensitivity(args) -> int:
     print(f"{what} over {sweep.sensitivity.period} ({len(sweep.design_rows)} design rows x "
           f"{len(sweep.seeds)} seeds, scale {sweep.scale}); 95% confidence intervals:")
     print(readable_indices(indices).to_string(line_width=200))
-    print(f"wrote {files['indices']}, {files['rows']} and "
+    print(f"wrote {files['indices']}, {files['rows']}, {files['problem']} and "
           f"{', '.join(str(v) for k, v in files.items() if k.startswith('plot'))}")
     return 0
 
@@ -573,7 +574,7 @@ def cmd_calibrate(args) -> int:
     from calibration.fit import (FitError, check_db, check_out_dir, claim_out_dir,
                                  new_fit_dir, plan_fit, release_out_dir, run_fit)
     from calibration.targets import measurable
-    from experiments.runner import close_client, open_client
+    from experiments.runner import close_client, dashboard_line, open_client
 
     if args.report_only:
         return _calibration_report(args)
@@ -597,6 +598,7 @@ def cmd_calibrate(args) -> int:
         release_out_dir(created)
         raise
     try:
+        print(dashboard_line(client), file=sys.stderr, flush=True)
         try:
             outcome = run_fit(setup, client, history_id,
                               write=lambda line: print(line, file=sys.stderr, flush=True))

@@ -337,13 +337,70 @@ def release_out_dir(created: list[Path]) -> None:
     remove_if_empty(created)
 
 
+def _bar_sampler(client, stream):
+    """pyabc's DaskDistributedSampler with a progress bar on `stream` (when it is a
+    terminal: `reports.progress.terminal_bar`) while it samples: "prior sample" for
+    the calibration sample pyabc draws before the first generation (a whole
+    population's runs, minutes in a real fit, with nothing said otherwise), then
+    "generation T" for each generation's parameter sets accepted. The sampler's own
+    loop is untouched: its client hands out futures that count each batch of runs as
+    the loop collects it (in the main thread)."""
+    from pyabc.sampler import DaskDistributedSampler
+
+    from reports.progress import terminal_bar
+
+    class Counted:
+        """A Dask future whose result, once collected, moves the bar."""
+
+        def __init__(self, future, bar):
+            self._future, self._bar = future, bar
+
+        def __getattr__(self, name):
+            return getattr(self._future, name)
+
+        def result(self, *args, **kwargs):
+            batch = self._future.result(*args, **kwargs)
+            self._bar.runs += len(batch)
+            self._bar.set_postfix_str(f"{self._bar.runs} runs", refresh=False)
+            self._bar.update(sum(1 for item in batch if item[1]))
+            return batch
+
+    class Counting:
+        """The client, but its futures are `Counted`."""
+
+        def __init__(self, client, bar):
+            self._client, self._bar = client, bar
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+        def submit(self, *args, **kwargs):
+            return Counted(self._client.submit(*args, **kwargs), self._bar)
+
+    class BarSampler(DaskDistributedSampler):
+        def sample_until_n_accepted(self, n, simulate_one, t, **kwargs):
+            what = "prior sample" if kwargs.get("all_accepted") else f"generation {t}"
+            with terminal_bar(n, what, "accepted", stream) as bar:
+                if bar is None:
+                    return super().sample_until_n_accepted(n, simulate_one, t, **kwargs)
+                bar.runs, real = 0, self.client
+                self.client = Counting(real, bar)
+                try:
+                    return super().sample_until_n_accepted(n, simulate_one, t, **kwargs)
+                finally:
+                    self.client = real
+
+    return BarSampler(dask_client=client)
+
+
 def run_fit(setup: FitSetup, client, history_id: int | None = None,
-            write: Callable[[str], None] = print) -> FitOutcome:
+            write: Callable[[str], None] = print, bar_stream=None) -> FitOutcome:
     """Run (or, with the `history_id` that `plan_fit` gave, resume) the calibration on
     a Dask `client` (see `experiments.runner.open_client`); see the module doc. Ctrl-C
-    stops it with the finished generations kept in the history (`interrupted` set)."""
+    stops it with the finished generations kept in the history (`interrupted` set).
+    `write` gets a line per generation; `bar_stream` (default stderr) a progress bar
+    while each population is sampled, the prior sample first, if it is a terminal."""
     import pyabc
-    from pyabc.sampler import DaskDistributedSampler
 
     db_url = f"sqlite:///{setup.db.resolve()}"
     started = time.monotonic()
@@ -356,7 +413,7 @@ def run_fit(setup: FitSetup, client, history_id: int | None = None,
         abc = pyabc.ABCSMC(TargetModel(setup), abc_prior(setup.priors),
                            TargetDistance(setup.targets, setup.scale),
                            population_size=setup.population,
-                           sampler=DaskDistributedSampler(dask_client=client))
+                           sampler=_bar_sampler(client, bar_stream))
         with shield:
             if history_id is None:
                 setup.db.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,8 @@ Layout of `out_dir`:
     spec.toml          a copy of the spec
     manifest.json      spec hash, every run (id, scenario, values, seed, status), counts, versions
     runs/RUN_ID.parquet  one per finished run, long form (see `run_table`)
+    results.parquet    every run in one typed table with its status, rewritten at the end
+                       of each sweep, however it ended (see `experiments.results`)
     errors/RUN_ID.txt  one per failed run
     .lock              the folder's lock (holds the pid of the sweep holding it)
 """
@@ -53,6 +55,7 @@ from typing import Callable
 
 import pandas as pd
 
+from experiments.results import write_results
 from experiments.spec import RunTask, SpecError, Sweep
 from model import load_scenario, simulate
 from model.files import parquet_bytes, write_atomically
@@ -62,6 +65,9 @@ IDENTITY_COLUMNS = ("run_id", "scenario")
 SEED_COLUMNS = ("seed_index", "seed", "scale")
 LONG_COLUMNS = ("kind", "period", "column", "value")
 LOCK_FILE = ".lock"
+# seconds to wait for a --scheduler to answer (distributed's Client timeout; its default
+# is 30 s). A scheduler answers in milliseconds; a wrong or dead address is refused soon.
+SCHEDULER_TIMEOUT = 5
 
 
 class SweepBusy(SpecError):
@@ -154,6 +160,12 @@ class SweepReport:
     interrupted: bool = False
     # run id -> why its existing file was refused (removed, and the run redone)
     damaged: dict[str, str] = field(default_factory=dict)
+    results: "Path | None" = None  # results.parquet, once written (experiments.results)
+
+    def status(self) -> dict[str, str]:
+        """Run id -> "finished" (now or before), "failed"; a run in neither is pending."""
+        return {**{r: "finished" for r in (*self.skipped, *self.finished)},
+                **{r: "failed" for r in self.failed}}
 
     @property
     def errors_dir(self) -> Path:
@@ -202,7 +214,8 @@ _WORKER_PROCESS_CONFIG = {"distributed.admin.tick.interval": "1s"}
 def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
               scheduler: str | None = None, processes: bool = True,
               run: Callable[[RunTask], pd.DataFrame] = run_table,
-              progress: bool = True, connect_timeout: float = 30) -> SweepReport:
+              progress: bool = True,
+              connect_timeout: float = SCHEDULER_TIMEOUT) -> SweepReport:
     """Run every run of `sweep` not already in `out_dir/runs/`; see the module doc.
 
     workers: worker processes for a LocalCluster (default: os.cpu_count()).
@@ -223,6 +236,8 @@ def run_sweep(sweep: Sweep, out_dir: Path, *, workers: int | None = None,
             _run_locked(sweep, out_dir, report, workers=workers, scheduler=scheduler,
                         processes=processes, run=run, progress=progress,
                         connect_timeout=connect_timeout)
+            # however it ended (all done, failures, Ctrl-C): one typed table of what is done
+            report.results = write_results(sweep, out_dir, report.status())
         except OSError as exc:
             done = len(report.finished) + len(report.skipped)
             raise SweepWriteError(
@@ -261,6 +276,8 @@ def _run_locked(sweep: Sweep, out_dir: Path, report: SweepReport, *, workers, sc
     from tqdm import tqdm
 
     client, cluster = open_client(workers, scheduler, processes, connect_timeout)
+    if progress:
+        print(dashboard_line(client), file=sys.stderr, flush=True)
     bar = tqdm(total=len(todo), file=sys.stderr, unit="run", desc=sweep.stem,
                disable=not progress, dynamic_ncols=True)
     bar.set_postfix(failed=0)
@@ -352,7 +369,7 @@ def _keep(future, task: RunTask, runs_dir: Path, errors_dir: Path, report: "Swee
 
 
 def open_client(workers: int | None = None, scheduler: str | None = None,
-                processes: bool = True, connect_timeout: float = 30):
+                processes: bool = True, connect_timeout: float = SCHEDULER_TIMEOUT):
     """(client, cluster) for many runs: a LocalCluster of `workers` single-threaded
     processes on 127.0.0.1 (default one per CPU; `processes=False`: threads in this
     process), whose workers ignore Ctrl-C and run with `_local_worker_config`; or a
@@ -378,6 +395,31 @@ def open_client(workers: int | None = None, scheduler: str | None = None,
         raise SpecError(f"--scheduler {scheduler}: cannot connect: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
                         ) from None
+
+
+def dashboard_line(client) -> str:
+    """One line saying where the cluster's Dask dashboard is (what a run.py verb prints
+    once its cluster is up). Without bokeh >= 3.1 here, a LocalCluster's dashboard
+    page only says it needs bokeh: the line then says how to install it."""
+    try:
+        link = client.dashboard_link
+    except KeyError:  # a scheduler started without one (`dask scheduler --no-dashboard`)
+        link = None
+    if not link:
+        return "Dask dashboard: none (the scheduler serves no dashboard)"
+    if client.cluster is not None and not _has_bokeh():
+        return (f"Dask dashboard: needs bokeh>=3.1 (pip install -e '.[dashboard]'); "
+                f"it would be at {link}")
+    return f"Dask dashboard: {link}"
+
+
+def _has_bokeh() -> bool:
+    """bokeh >= 3.1 installed here (what distributed's dashboard needs)."""
+    try:
+        major, minor = (int(p) for p in metadata.version("bokeh").split(".")[:2])
+    except (metadata.PackageNotFoundError, ValueError):
+        return False
+    return (major, minor) >= (3, 1)
 
 
 def close_client(client, cluster) -> None:

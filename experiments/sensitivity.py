@@ -14,8 +14,9 @@ kept apart); then, per scenario and output:
   total order, with bootstrap confidence intervals; second order if asked) or
   `SALib.analyze.morris` (mu*, its confidence interval, mu and sigma).
 
-`write_sensitivity` writes `sensitivity/indices.csv` (tidy), one PNG per scenario
-and returns the table; `readable_indices` is what the command prints.
+`write_sensitivity` writes `sensitivity/indices.csv` (tidy), `rows.csv` (X and Y),
+`problem.json` (SALib's problem, sample and analysis arguments, seeds: enough to
+redo the analysis with SALib alone), one PNG per scenario and returns the table; `readable_indices` is what the command prints.
 """
 
 import io
@@ -30,6 +31,7 @@ from experiments.compare import CONFIDENCE, whole_run
 from experiments.spec import SALIB_DESIGNS, SpecError, Sweep, point_key
 
 STATISTICS = {"saltelli": ("S1", "ST"), "morris": ("mu_star", "sigma", "mu")}
+NUM_RESAMPLES = 100  # SALib's bootstrap resamples for the confidence intervals
 
 
 def row_outputs(sweep: Sweep, runs_dir: Path) -> dict[str, pd.DataFrame]:
@@ -88,6 +90,53 @@ def bootstrap_seed(sweep: Sweep) -> int:
     return int(np.random.SeedSequence([sweep.master_seed, 1]).generate_state(1)[0]) | 1
 
 
+def analysis_arguments(sweep: Sweep) -> dict:
+    """The keyword arguments `_indices` gives SALib's analyze function (besides the
+    problem, X and Y): written to problem.json so the analysis can be redone."""
+    common = {"num_resamples": NUM_RESAMPLES, "conf_level": CONFIDENCE,
+              "seed": bootstrap_seed(sweep)}
+    if sweep.design == "saltelli":
+        return {"calc_second_order": sweep.sensitivity.second_order, **common}
+    return {"num_levels": sweep.sensitivity.levels, **common}
+
+
+def problem_record(sweep: Sweep) -> dict:
+    """What problem.json holds: SALib's `problem`, how its sample was drawn and how
+    the analysis was called, and where its X and Y are, so the indices and their
+    intervals can be reproduced with SALib alone (see docs/results.md)."""
+    saltelli = sweep.design == "saltelli"
+    sample = {"function": "SALib.sample.sobol.sample" if saltelli
+              else "SALib.sample.morris.sample", "N": sweep.samples, "seed": sweep.master_seed}
+    sample.update({"calc_second_order": sweep.sensitivity.second_order} if saltelli
+                  else {"num_levels": sweep.sensitivity.levels})
+    whole = [k for k in sweep.problem["names"]
+             if all(isinstance(r[k], int) for r in sweep.design_rows)]
+    return {
+        "problem": sweep.problem,
+        "design": sweep.design,
+        "sample": {**sample, "rounded_to_whole_numbers": whole},
+        "analysis": {"function": "SALib.analyze.sobol.analyze" if saltelli
+                     else "SALib.analyze.morris.analyze", **analysis_arguments(sweep)},
+        "outputs": list(sweep.sensitivity.outputs),
+        "period": sweep.sensitivity.period,
+        "scenarios": sweep.scenarios,
+        "simulation_seeds": sweep.seeds,
+        "rows": ("rows.csv: one row per design row in SALib's sample order, per scenario "
+                 "(column `scenario`); X = the problem's names as columns, Y = an output's "
+                 "column: its value over `period`, the mean over `simulation_seeds`"),
+        "salib_version": _version("SALib"),
+    }
+
+
+def _version(name: str) -> "str | None":
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _indices(sweep: Sweep, problem: dict, y: np.ndarray) -> dict[str, tuple]:
     """{statistic: (estimates, confidence half-widths)} for one output's rows."""
     n = problem["num_vars"]
@@ -100,8 +149,7 @@ def _indices(sweep: Sweep, problem: dict, y: np.ndarray) -> dict[str, tuple]:
         if sweep.design == "saltelli":
             from SALib.analyze import sobol
 
-            si = sobol.analyze(problem, y, calc_second_order=sweep.sensitivity.second_order,
-                               conf_level=CONFIDENCE, seed=bootstrap_seed(sweep))
+            si = sobol.analyze(problem, y, **analysis_arguments(sweep))
             found = {"S1": (si["S1"], si["S1_conf"]), "ST": (si["ST"], si["ST_conf"])}
             if sweep.sensitivity.second_order:
                 for i in range(n):
@@ -115,8 +163,7 @@ def _indices(sweep: Sweep, problem: dict, y: np.ndarray) -> dict[str, tuple]:
 
         x = np.array([[row[k] for k in problem["names"]] for row in sweep.design_rows],
                      dtype=float)
-        si = morris.analyze(problem, x, y, conf_level=CONFIDENCE,
-                            num_levels=sweep.sensitivity.levels, seed=bootstrap_seed(sweep))
+        si = morris.analyze(problem, x, y, **analysis_arguments(sweep))
         return {"mu_star": (si["mu_star"], si["mu_star_conf"]), "sigma": (si["sigma"], nan),
                 "mu": (si["mu"], nan)}
 
@@ -185,7 +232,10 @@ def plot_indices(indices: pd.DataFrame, scenario: str, design: str) -> bytes:
 def write_sensitivity(sweep: Sweep, out_dir: Path) -> tuple[dict[str, Path], pd.DataFrame]:
     """Analyse a finished sensitivity sweep in `out_dir` and write
     `sensitivity/indices.csv`, `sensitivity/rows.csv` (each design row's values and
-    outputs) and `sensitivity/SCENARIO.png`. Returns the files and the indices."""
+    outputs), `sensitivity/problem.json` (`problem_record`) and
+    `sensitivity/SCENARIO.png`. Returns the files and the indices."""
+    import json
+
     from model.files import write_atomically
 
     outputs = row_outputs(sweep, Path(out_dir) / "runs")
@@ -199,6 +249,9 @@ def write_sensitivity(sweep: Sweep, out_dir: Path) -> tuple[dict[str, Path], pd.
     rows = pd.concat([design.join(table).assign(scenario=scenario)
                       for scenario, table in outputs.items()], ignore_index=True)
     write_atomically(files["rows"], rows.to_csv(index=False).encode())
+    files["problem"] = folder / "problem.json"
+    write_atomically(files["problem"],
+                     (json.dumps(problem_record(sweep), indent=1) + "\n").encode())
     for scenario in sweep.scenarios:
         label = Path(scenario).stem if scenario.endswith(".toml") else scenario
         files[f"plot {scenario}"] = folder / f"{label}.png"

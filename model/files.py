@@ -5,6 +5,7 @@ and the browser app (`ui.settings`) share.
 
 - `write_atomically(path, data)`: bytes into a hidden temporary file beside `path`,
   flushed to disk, then renamed over it (`os.replace`).
+- `atomic_target(path)`: the same guarantee for a writer that takes a file name.
 - `write_parquet(path, frame)`: a pandas table as Parquet (pyarrow), written by
   `write_atomically`.
 - `toml_text(table, header)` / `write_toml(path, table, header)`: TOML by `tomli_w`,
@@ -34,18 +35,18 @@ class FolderError(ValueError):
     """A folder a command was given cannot be created or written (one line, naming it)."""
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` whole or not at all: into a hidden temporary file in the
-    same folder, `.NAME.PID.tmp` (never `*.parquet`, so no glob of a folder's
-    Parquet files reads a partial one), flushed to disk, then renamed into place.
-    On any failure (a full disk, Ctrl-C) the temporary file is removed; an OSError
-    goes up naming `path` (`exc.filename`), not the temporary file."""
+@contextlib.contextmanager
+def atomic_target(path: Path):
+    """The temporary path to write `path`'s content to, inside the block (for a writer
+    that wants a file name, e.g. a streaming `pyarrow.parquet.ParquetWriter`); when
+    the block ends without an exception the file is flushed to disk and renamed into
+    place, so `path` is whole or untouched. Same temporary name and clean-up as
+    `write_atomically`, which uses it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
@@ -54,6 +55,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             exc.filename, exc.filename2 = str(path), None
         raise
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all: into a hidden temporary file in the
+    same folder, `.NAME.PID.tmp` (never `*.parquet`, so no glob of a folder's
+    Parquet files reads a partial one), flushed to disk, then renamed into place.
+    On any failure (a full disk, Ctrl-C) the temporary file is removed; an OSError
+    goes up naming `path` (`exc.filename`), not the temporary file."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def parquet_bytes(frame) -> bytes:

@@ -5,7 +5,8 @@ is silent for up to a minute otherwise), then a progress bar over the run's days
 Both only when stderr is a terminal: pipes, tests and CI logs get none of it (the
 bar's carriage returns would litter a log, and a command's stderr stays what its
 tests expect). The bar is tqdm's; the model only calls back (`simulate(progress=...)`).
-Called by run.py's `cmd_run` (`run_feedback`).
+Called by run.py's `cmd_run` (`run_feedback`). `terminal_bar` is the same kind of
+bar over any count, for `calibration.fit` (pyabc's samples, before each generation's line).
 """
 
 import os
@@ -91,6 +92,21 @@ def run_feedback(loaded, stream=None) -> Iterator[Callable[[int, int], None] | N
             bar.set_postfix_str(str(loaded.start + timedelta(days=days_done - 1)), refresh=False)
             bar.update(days_done - bar.n)
         yield progress
+
+
+@contextmanager
+def terminal_bar(total: int, desc: str, unit: str, stream=None):
+    """A tqdm bar over `total` `unit`s on `stream` (default stderr), removed when done;
+    None when `stream` is not a terminal (as `run_feedback`)."""
+    stream = sys.stderr if stream is None else stream
+    if not _is_terminal(stream):
+        yield None
+        return
+    from tqdm import tqdm
+
+    width = {"dynamic_ncols": True} if _columns(stream) else {"ncols": 80, "nrows": 24}
+    with tqdm(total=total, unit=unit, desc=desc, file=stream, leave=False, **width) as bar:
+        yield bar
 
 
 def _columns(stream) -> int:

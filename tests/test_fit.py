@@ -4,7 +4,9 @@ without repeating a finished generation, Ctrl-C keeps the history, bad setups ar
 refused before anything runs."""
 
 import dataclasses
+import io
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -95,10 +97,25 @@ def particles(db: Path, t: int) -> list[tuple]:
             "populations.t = ? order by parameters.id", (t,)).fetchall()
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal (as stderr is in a shell)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_resume_continues_from_the_history_without_repeating_a_generation(tmp_path, client):
     quiet = lambda line: None  # noqa: E731
     first = synthetic_setup(tmp_path, end="2019-06-30", population=8, generations=2, budget=500)
-    run_fit(first, client, plan_fit(first), write=quiet)
+    terminal = Terminal()  # the bars show on a terminal only
+    run_fit(first, client, plan_fit(first), write=quiet, bar_stream=terminal)
+    # a bar while pyabc samples the priors, before the first generation's line, then one
+    # per generation (tqdm redraws at most every 0.1 s: the last state of each is there)
+    shown = terminal.getvalue()
+    assert re.search(r"prior sample: +100%\S* 8/8 .*8 runs", shown), shown
+    assert re.search(r"generation 0: +100%\S* 8/8 .*\d+ runs", shown), shown
+    assert re.search(r"generation 1: +100%\S* 8/8 ", shown), shown
+    assert shown.index("prior sample") < shown.index("generation 0")
     before = populations(first.db)
     assert [t for t, *_ in before] == [0, 1]
     kept = {t: particles(first.db, t) for t in (0, 1)}
