@@ -343,7 +343,7 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
         if undone:
             raise CompareError(f"{given}: {len(undone)} of its {len(mine)} runs in {source} are "
                                f"not finished; run `run.py sweep` on it again first")
-        key = points.pop()
+        key = (name, points.pop())  # two scenarios at the same values are different runs
         if key in chosen.values():
             other = next(g for g, k in chosen.items() if k == key)
             raise CompareError(f"{other} and {given} are the same runs")

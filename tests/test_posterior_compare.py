@@ -199,3 +199,16 @@ def test_specs_take_posterior_draws(tmp_path):
         '[vary]\n"retry_days.title42" = {low = 2.0, high = 6.0}\n'
         '[sensitivity]\noutputs = ["encounters"]\n', tmp_path / "morris.toml")
     assert {t.draw for t in morris.runs} == {0, 1}  # each row runs both draws
+
+
+def test_compare_from_a_folder_of_draws_keeps_them(drawn, tmp_path):
+    """A comparison's folder is a sweep's: `--from` reads its draws from the manifest."""
+    out, _ = drawn
+    again = compare.plan_from_sweep(["historical", "title42_off"], out,
+                                    out_dir=tmp_path / "again")
+    assert (again.draws, again.seeds_per_draw) == (2, 2)
+    assert again.posterior_files[0]["file"] == str(POSTERIOR)
+    summary = compare.summarise(compare.per_seed_outcomes(compare.load_runs(again),
+                                                          again.costs), again.labels)
+    written = pd.read_csv(out / "tables" / "summary.csv")
+    np.testing.assert_allclose(summary["high"], written["high"], rtol=1e-9)
