@@ -174,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the calibrated medians only (as --posterior 0)")
     compare.add_argument("--seeds-per-draw", type=positive_int("--seeds-per-draw"),
                          default=None, metavar="K",
-                         help="seeds per posterior draw (default 2): the report splits each "
-                              "difference's variance into parameter and chance")
+                         help="seeds per posterior draw (default 2 when the seeds are an even "
+                              "number of at least 4, else 1); with two or more the report "
+                              "splits each difference's variance into parameter and chance")
     compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
     compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,

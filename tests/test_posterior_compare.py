@@ -126,6 +126,11 @@ def test_the_posterior_is_on_by_default_and_posterior_0_plans_the_old_comparison
         for seed in derive_seeds(0, 4)]
     assert off.id_columns == ["scenario", "seed_index", "seed", "period"]
     assert compare.posterior_note(off) == ""
+    calibrated = [("historical", True), ("title42_off", True)]
+    split = {seeds: compare.posterior_draws(calibrated, seeds, None, None)
+             for seeds in (2, 3, 4, 5, 16)}  # any --seeds works with the default draws
+    assert split == {2: (2, 2), 3: (3, 3), 4: (4, 2), 5: (5, 5), 16: (16, 8)}
+    assert compare.posterior_draws(calibrated, 16, 8, None) == (16, 8)  # 2 seeds a draw
 
 
 def uncalibrated(tmp_path) -> str:
@@ -139,9 +144,12 @@ BAD = [
     (["--posterior", "-1"], "--posterior must be >= 0, got -1"),
     (["--posterior", "two"], "--posterior must be a whole number"),
     (["--seeds-per-draw", "0"], "--seeds-per-draw must be >= 1"),
-    (["--seeds", "5"], "--seeds 5 is not two or more posterior draws of --seeds-per-draw 2"),
+    (["--seeds", "5", "--seeds-per-draw", "2"],
+     "--seeds 5 is not two or more posterior draws of --seeds-per-draw 2"),
     (["--seeds", "4", "--posterior", "3"], "--seeds 4 disagrees with --posterior 3 x "
-                                           "--seeds-per-draw 2"),
+                                           "--seeds-per-draw 1"),
+    (["--seeds", "6", "--posterior", "2", "--seeds-per-draw", "2"],
+     "--seeds 6 disagrees with --posterior 2 x --seeds-per-draw 2"),
 ]
 
 
