@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=positive_int("--seed"), default=0)
     run.add_argument("--scale", type=positive_int("--scale"), default=1,
                      help="one agent stands for K people (default 1: full scale)")
+    run.add_argument("--draw", type=positive_int("--draw", 0), default=None, metavar="I",
+                     help="run posterior draw I of the scenario's calibration instead of its "
+                          "medians (docs/compare.md)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override a parameter (apprehension_prob.tucson=0.8) or a policy "
                           "field (policies.title42.end=2021-06-30); repeatable")
@@ -174,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the calibrated medians only (as --posterior 0)")
     compare.add_argument("--seeds-per-draw", type=positive_int("--seeds-per-draw"),
                          default=None, metavar="K",
-                         help="seeds per posterior draw (default 2): the report splits each "
-                              "difference's variance into parameter and chance")
+                         help="seeds per posterior draw (default 2 when the seeds are an even "
+                              "number of at least 4, else 1); with two or more the report "
+                              "splits each difference's variance into parameter and chance")
     compare.add_argument("--scale", type=positive_int("--scale"), default=None,
                          help="one agent stands for K people (default 20)")
     compare.add_argument("--master-seed", type=positive_int("--master-seed", 0), default=None,
@@ -311,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_out(name: str, seed: int, scale: int, overrides: list[str]) -> Path:
-    tag = f"{name}-seed{seed}-scale{scale}"
+def default_out(name: str, seed: int, scale: int, overrides: list[str],
+                draw: int | None = None) -> Path:
+    tag = f"{name}-seed{seed}-scale{scale}" + ("" if draw is None else f"-draw{draw}")
     if overrides:
         tag += "-" + hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
     return Path("runs") / tag
@@ -354,10 +359,11 @@ def cmd_run(args) -> int:
     """Check the scenario, the scale and --out, then run (on a terminal: a line if the
     kernels must compile, and a progress bar), write the files and report.html, and
     print the summary; Ctrl-C leaves nothing behind and exits 130."""
-    loaded = load_scenario(args.scenario, args.overrides)
+    loaded = load_scenario(args.scenario, args.overrides, draw=args.draw)
     check_scale(loaded, args.scale)
     identity = run_identity(loaded, args.seed, args.scale)
-    out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides)
+    out_dir = args.out or default_out(loaded.name, args.seed, args.scale, args.overrides,
+                                      args.draw)
     try:
         with claimed_out_dir(out_dir, identity):
             with run_feedback(loaded) as progress:

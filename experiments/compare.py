@@ -196,14 +196,15 @@ def plan_comparison(scenarios: list[str], *, seeds: int | None = None,
                     scale: int = DEFAULT_SCALE, master_seed: int = 0, start: str | None = None,
                     end: str | None = None, out_dir: "Path | None" = None,
                     costs: "str | Path | None" = None, posterior: int | None = None,
-                    seeds_per_draw: int = DEFAULT_SEEDS_PER_DRAW) -> Comparison:
+                    seeds_per_draw: int | None = None) -> Comparison:
     """Check the scenarios, numbers, dates, unit costs (`costs`: a file laid over
     costs/unit_costs.toml) and report folder, and build the sweep; nothing is
     written. Raises ScenarioError (one line) on the first problem.
 
-    `posterior`: posterior draws (`posterior_draws`); None: on (seeds / seeds_per_draw
-    draws) when every scenario names a calibration; 0: the medians only. With draws, seed
-    i runs draw i // seeds_per_draw in every scenario (paired), and the report splits each
+    `posterior`: posterior draws (`posterior_draws`); None: on when every scenario names a
+    calibration, the seeds split into draws of `seeds_per_draw` (default
+    `default_seeds_per_draw`); 0: the medians only. With draws, seed i runs draw
+    i // seeds_per_draw in every scenario (paired), and the report splits each
     difference's variance between the draws (parameter) and the seeds (chance)."""
     if len(scenarios) < 2:
         raise CompareError(f"compare needs at least two scenarios, got {len(scenarios)}")
@@ -258,24 +259,32 @@ def plan_comparison(scenarios: list[str], *, seeds: int | None = None,
                       posterior_files=sweep.posterior_files)
 
 
+def default_seeds_per_draw(seeds: int) -> int:
+    """Seeds per posterior draw when none are asked for: two (so that the report can
+    split chance from parameter) when the seeds are an even number of at least four,
+    else one (every seed its own draw: the split is then not measured)."""
+    return DEFAULT_SEEDS_PER_DRAW if seeds >= 4 and seeds % DEFAULT_SEEDS_PER_DRAW == 0 else 1
+
+
 def posterior_draws(calibrated: list[tuple[str, bool]], seeds: int | None,
-                    posterior: int | None, seeds_per_draw: int) -> tuple[int, int]:
+                    posterior: int | None, seeds_per_draw: int | None) -> tuple[int, int]:
     """(seeds, posterior draws) of a comparison, checked: `calibrated` is each scenario
-    as given and whether it names a calibration; `seeds` None when not given. With draws,
-    seeds = draws x seeds_per_draw."""
-    if isinstance(seeds_per_draw, bool) or seeds_per_draw < 1:
+    as given and whether it names a calibration; `seeds`, `posterior` and `seeds_per_draw`
+    None when not given. With draws, seeds = draws x seeds per draw."""
+    if seeds_per_draw is not None and (isinstance(seeds_per_draw, bool) or seeds_per_draw < 1):
         raise CompareError(f"--seeds-per-draw must be >= 1, got {seeds_per_draw}")
     uncalibrated = [given for given, has in calibrated if not has]
     if posterior is None:  # the default: on whenever the scenarios have a posterior
-        if uncalibrated:
-            return seeds or DEFAULT_SEEDS, 0
         total = seeds or DEFAULT_SEEDS
-        if total % seeds_per_draw or total // seeds_per_draw < 2:
+        if uncalibrated:
+            return total, 0
+        per_draw = seeds_per_draw or default_seeds_per_draw(total)
+        if total % per_draw or total // per_draw < 2:
             raise CompareError(
                 f"--seeds {total} is not two or more posterior draws of --seeds-per-draw "
-                f"{seeds_per_draw} seeds each; give a multiple of {seeds_per_draw}, "
-                f"--posterior N, or --no-posterior (the medians only)")
-        return total, total // seeds_per_draw
+                f"{per_draw} seeds each; give a multiple of {per_draw}, --posterior N, or "
+                f"--no-posterior (the medians only)")
+        return total, total // per_draw
     if isinstance(posterior, bool) or posterior < 0 or posterior == 1:
         raise CompareError(f"--posterior must be 0 (the medians only) or >= 2 draws (an "
                            f"interval needs two), got {posterior}")
@@ -285,10 +294,12 @@ def posterior_draws(calibrated: list[tuple[str, bool]], seeds: int | None,
         raise CompareError(f"--posterior {posterior}: {uncalibrated[0]} names no calibration "
                            f"(`calibrated = ...`), so it has no posterior to draw from; use "
                            f"--no-posterior")
+    if seeds_per_draw is None:
+        seeds_per_draw = seeds // posterior if seeds else DEFAULT_SEEDS_PER_DRAW
     if seeds is not None and seeds != posterior * seeds_per_draw:
         raise CompareError(f"--seeds {seeds} disagrees with --posterior {posterior} x "
-                           f"--seeds-per-draw {seeds_per_draw}: with draws, give those two "
-                           f"(the seeds are their product)")
+                           f"--seeds-per-draw {seeds_per_draw}: with draws, the seeds are "
+                           f"draws x seeds per draw")
     return posterior * seeds_per_draw, posterior
 
 
@@ -343,7 +354,7 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
         if undone:
             raise CompareError(f"{given}: {len(undone)} of its {len(mine)} runs in {source} are "
                                f"not finished; run `run.py sweep` on it again first")
-        key = points.pop()
+        key = (name, points.pop())  # two scenarios at the same values are different runs
         if key in chosen.values():
             other = next(g for g, k in chosen.items() if k == key)
             raise CompareError(f"{other} and {given} are the same runs")

@@ -126,6 +126,11 @@ def test_the_posterior_is_on_by_default_and_posterior_0_plans_the_old_comparison
         for seed in derive_seeds(0, 4)]
     assert off.id_columns == ["scenario", "seed_index", "seed", "period"]
     assert compare.posterior_note(off) == ""
+    calibrated = [("historical", True), ("title42_off", True)]
+    split = {seeds: compare.posterior_draws(calibrated, seeds, None, None)
+             for seeds in (2, 3, 4, 5, 16)}  # any --seeds works with the default draws
+    assert split == {2: (2, 2), 3: (3, 3), 4: (4, 2), 5: (5, 5), 16: (16, 8)}
+    assert compare.posterior_draws(calibrated, 16, 8, None) == (16, 8)  # 2 seeds a draw
 
 
 def uncalibrated(tmp_path) -> str:
@@ -139,9 +144,12 @@ BAD = [
     (["--posterior", "-1"], "--posterior must be >= 0, got -1"),
     (["--posterior", "two"], "--posterior must be a whole number"),
     (["--seeds-per-draw", "0"], "--seeds-per-draw must be >= 1"),
-    (["--seeds", "5"], "--seeds 5 is not two or more posterior draws of --seeds-per-draw 2"),
+    (["--seeds", "5", "--seeds-per-draw", "2"],
+     "--seeds 5 is not two or more posterior draws of --seeds-per-draw 2"),
     (["--seeds", "4", "--posterior", "3"], "--seeds 4 disagrees with --posterior 3 x "
-                                           "--seeds-per-draw 2"),
+                                           "--seeds-per-draw 1"),
+    (["--seeds", "6", "--posterior", "2", "--seeds-per-draw", "2"],
+     "--seeds 6 disagrees with --posterior 2 x --seeds-per-draw 2"),
 ]
 
 
@@ -199,3 +207,16 @@ def test_specs_take_posterior_draws(tmp_path):
         '[vary]\n"retry_days.title42" = {low = 2.0, high = 6.0}\n'
         '[sensitivity]\noutputs = ["encounters"]\n', tmp_path / "morris.toml")
     assert {t.draw for t in morris.runs} == {0, 1}  # each row runs both draws
+
+
+def test_compare_from_a_folder_of_draws_keeps_them(drawn, tmp_path):
+    """A comparison's folder is a sweep's: `--from` reads its draws from the manifest."""
+    out, _ = drawn
+    again = compare.plan_from_sweep(["historical", "title42_off"], out,
+                                    out_dir=tmp_path / "again")
+    assert (again.draws, again.seeds_per_draw) == (2, 2)
+    assert again.posterior_files[0]["file"] == str(POSTERIOR)
+    summary = compare.summarise(compare.per_seed_outcomes(compare.load_runs(again),
+                                                          again.costs), again.labels)
+    written = pd.read_csv(out / "tables" / "summary.csv")
+    np.testing.assert_allclose(summary["high"], written["high"], rtol=1e-9)

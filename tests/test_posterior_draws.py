@@ -115,3 +115,28 @@ def test_a_calibration_without_a_usable_posterior_is_refused(tmp_path):
     mine = load_scenario(str(scenario), draw=0).posterior[0]
     assert mine["sha256"] != load_scenario("historical", draw=0).posterior[0]["sha256"]
     assert Path(mine["file"]) == (fit / "posterior.parquet").resolve()
+
+
+def test_run_py_run_draw_writes_the_draw_into_run_json(tmp_path, capsys):
+    import json
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import run as cli
+    from helpers import one_error_line
+
+    out = tmp_path / "drawn"
+    assert cli.main(["run", "historical", "--draw", "1", "--scale", "100", "--set",
+                     "end=2018-10-31", "--out", str(out)]) == 0
+    identity = json.loads((out / "run.json").read_text())["identity"]
+    (drawn,) = identity["scenario"]["posterior"]
+    assert drawn["draw"] == 1 and drawn["file"].endswith("posterior.parquet")
+    capsys.readouterr()
+    plain = tmp_path / "plain.toml"
+    plain.write_text('description = "no fit"\nstart = 2018-10-01\nend = 2018-12-31\n')
+    assert cli.main(["run", str(plain), "--draw", "0", "--scale", "100",
+                     "--out", str(tmp_path / "no")]) == 2
+    assert "names no calibration" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "no").exists()

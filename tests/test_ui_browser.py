@@ -229,6 +229,8 @@ def test_compare_page_runs_then_reads_a_comparison(server, browser):
         assert f"{made} run now" in done.inner_text()
     page = visit.page.content()
     assert "mpp_off - historical" in page and "95% CI" in page
+    # posterior draws by default: 2 seeds are 2 draws of one seed, named with their file
+    assert "Posterior: 2 draws x 1 seed each" in page and "posterior.parquet" in page
     visit.page.wait_for_selector(".compare-plot-mpp_waiting img")
     visit.shot("compare")
     visit.fill(".compare-end", "2035-01-01")

@@ -21,10 +21,10 @@ Then the page reads the runs (`load_runs`) for the whole-run table (one HTML
 table, every outcome, `cost_total_usd` included) and the monthly bands.
 
 Posterior draws are on by default, as on the command line, when every scenario names
-a calibration: the seeds are split into draws (`split_seeds`: two seeds a draw when the
-seeds are an even number of at least four, else one), and the table adds each
-difference's spread and the share of its variance between draws; a switch turns them
-off (the calibrated medians only).
+a calibration: the seeds are split into draws as `run.py compare` splits them
+(`default_seeds_per_draw`: two seeds a draw when the seeds are an even number of at least
+four, else one), and the table adds each difference's spread and the share of its
+variance between draws; a switch turns them off (the calibrated medians only).
 """
 
 import contextlib
@@ -104,28 +104,19 @@ def work(runs: int, days: int, scale: int) -> float:
     return runs * days / REFERENCE_DAYS * REFERENCE_SCALE / scale
 
 
-def split_seeds(seeds: int) -> tuple[int, int]:
-    """(posterior draws, seeds per draw) for `seeds` seeds: two a draw when they are an
-    even number of at least four (the report can then split chance from parameter), else
-    one a draw."""
-    per_draw = 2 if seeds >= 4 and seeds % 2 == 0 else 1
-    return seeds // per_draw, per_draw
-
-
 def plan(scenarios: list[str], seeds: int, scale: int, start: str, end: str,
          posterior: bool = True):
     """The comparison, checked and bounded, in the command line's folder unless that
-    holds another one; with `posterior`, of posterior draws (`split_seeds`) when every
-    scenario names a calibration. Raises CompareError/ScenarioError (one line)."""
+    holds another one; with `posterior`, of posterior draws (as `run.py compare` makes
+    them by default) when every scenario names a calibration. Raises
+    CompareError/ScenarioError (one line)."""
     if seeds > MAX_SEEDS:
         raise CompareError(f"seeds: the page runs at most {MAX_SEEDS}, got {seeds}; "
                            f"run.py compare runs more")
-    calibrated = True
     for scenario in scenarios:  # the page's folders only, a request naming others is refused
-        calibrated &= load_scenario(scenario, roots=files.scenario_roots()).calibrated
-    draws, per_draw = split_seeds(seeds) if posterior and calibrated and seeds >= 2 else (0, 1)
+        load_scenario(scenario, roots=files.scenario_roots())
     kwargs = dict(seeds=seeds, scale=scale, start=start or None, end=end or None,
-                  posterior=draws, seeds_per_draw=per_draw)
+                  posterior=None if posterior else 0)
     labels = [Path(s).stem if s.endswith(".toml") else s for s in scenarios]
     out_dir = runs_dir() / default_out_dir(labels).name
     try:

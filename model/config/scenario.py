@@ -354,7 +354,7 @@ def _read_calibrated(path: Path, name: Any, roots: "tuple[Path, ...] | None" = N
     drawn_params, identity = draw_parameters(fitted_path, draw)
     if drawn is not None:
         drawn.append({"calibrated": str(fitted_path), **identity})
-    return deep_merge(params, drawn_params), [str(fitted_path), identity["file"]]
+    return deep_merge(params, drawn_params), [str(fitted_path)]  # the posterior: in `drawn`
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
