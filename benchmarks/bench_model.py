@@ -179,7 +179,8 @@ cpu, wall = time.process_time(), time.perf_counter()
 result = model.simulate(scenario, seed=seed, scale=scale)
 print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
                   "setup_s": setup_s, "days_run": result.info["days_run"],
-                  "agents_created": result.info["agents_created"]}))
+                  "agents_created": result.info["agents_created"],
+                  "code": result.info.get("code")}))
 """
 
 
@@ -213,7 +214,10 @@ def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int) -> di
                                                                 old["agents_created"]):
                     progress(f"  note: the two sides made different runs at scale {scale} "
                              f"({new['agents_created']} vs {old['agents_created']} agents)")
-    report: dict = {"ref": ref, "ref_commit": commit[:10], "by_scale": {}}
+    report: dict = {"ref": ref, "ref_commit": commit[:10], "by_scale": {},
+                    # one fingerprint a side; a list if this checkout changed meanwhile
+                    "model_code": {side: model_code([r for s in runs.values() for r in s[side]])
+                                   for side in ("new", "old")}}
     for scale, sides in runs.items():
         figures: dict = {}
         for clock in ("cpu_s", "wall_s"):
