@@ -7,11 +7,15 @@ taken.
 """
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import resource
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -125,3 +129,50 @@ def model_code(infos) -> "str | list[str] | None":
     if not codes:
         return None
     return codes[0] if len(codes) == 1 else codes
+
+
+def git(*args: str) -> str:
+    """Run git in this checkout; its stdout, stripped."""
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _extract(commit: str, into: Path) -> None:
+    """Write the files of `commit` (as `git archive` gives them) into the folder `into`."""
+    archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT,
+                             stdout=subprocess.PIPE, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+
+
+@contextlib.contextmanager
+def revision_tree(rev: str, keep: bool = False):
+    """The files of git revision `rev` in a folder of their own; yields (folder, commit).
+
+    Code run there with PYTHONPATH set to the folder uses this interpreter and its
+    libraries, so the only difference from this checkout is the project's own code.
+    Numba keeps its cache beside the sources, so each folder compiles its kernels
+    once: warm it before timing anything. With `keep=False` the folder is temporary
+    (removed on the way out, whatever happens). With `keep=True` it is kept, outside
+    the repo, in ~/.cache/border-sim-revisions/<commit>/ (XDG_CACHE_HOME is honoured)
+    and reused by the next call, compiled kernels included: a commit's files never
+    change. Delete that folder to reclaim the space.
+    """
+    commit = git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if not keep:
+        with tempfile.TemporaryDirectory(prefix="border-sim-rev-") as tmp:
+            _extract(commit, Path(tmp))
+            yield Path(tmp), commit
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "border-sim-revisions"
+    tree = base / commit
+    if not tree.is_dir():
+        base.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{commit[:10]}-", dir=base) as tmp:
+            _extract(commit, Path(tmp) / "tree")
+            try:
+                (Path(tmp) / "tree").rename(tree)  # whole or not at all
+            except OSError:
+                if not tree.is_dir():  # another process may have put it there first
+                    raise
+    yield tree, commit

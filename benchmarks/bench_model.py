@@ -3,6 +3,7 @@
     taskset -c 0 python benchmarks/bench_model.py [--scales 1,10,100,1000] [--repeats 5]
                                                   [--skip-full-scale]
                                                   [--core-n 200000] [--core-days 365]
+    python benchmarks/bench_model.py --ref REV [--scales 10,100] [--repeats 5]
 
 Prints ONE JSON object on stdout; progress goes to stderr. `taskset -c 0` pins
 it to one core so the numbers mean "one core"; the script itself does not need it.
@@ -37,11 +38,28 @@ the fixed cost of a day), `peak_rss_mib` (max over the full-scale children),
 measured, e.g. scale 100 left out of `--scales`), and `machine_load`: how many
 cores other processes kept busy meanwhile (see `_common.OtherLoad`); times
 taken while that was well above 0 are pessimistic.
+
+Side by side (`--ref REV`): this checkout (with any uncommitted edits) against
+the git revision REV, whose files are written once into
+~/.cache/border-sim-revisions/<commit>/ (`_common.revision_tree`; kept, with
+their compiled kernels, for the next comparison) and run with this interpreter,
+so only the project's code differs. Each side is warmed first (an untimed
+child per side, which compiles that tree's numba kernels into its cache the
+first time). Then, for each of `--repeats` rounds and each
+scale, one fresh child per side runs the same seed, the side that goes first
+alternating round by round, so a busy spell on a shared machine hits both.
+Each child sets up as above, then times `simulate()` in wall and CPU seconds
+(`time.process_time`, which other processes' load inflates less than wall).
+Figures per scale: each side's median, every round's `new/old` ratio and
+their median (`ratio_cpu_median`, `ratio_wall_median`), and
+`within_3_percent` (the CPU ratio's median <= 1.03, issue 17's bar). The core
+loop is not run in this mode.
 """
 
 import argparse
 import gc
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -54,7 +72,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `model` imp
     sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import (  # noqa: E402
-    OtherLoad, environment, model_code, positive, progress, scale_list)
+    OtherLoad, environment, model_code, positive, progress, revision_tree, scale_list)
 from benchmarks.core_loop import assert_same_work, run_per_object, run_vectorised  # noqa: E402
 
 FULL_SCALE = 1
@@ -146,6 +164,78 @@ def by_scale(scenario: str, scales: list[int], repeats: int) -> dict:
     return report
 
 
+# -- side by side: this checkout against another revision --------------------------
+
+# Run inside the code under test (this checkout or the revision's folder, as
+# PYTHONPATH), so it uses only `model.simulate`, which every revision has.
+AB_CHILD = r"""
+import json, sys, time
+started = time.perf_counter()
+import model
+scenario, seed, scale, warm_scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+model.simulate(scenario, seed=seed + 1, scale=warm_scale)  # loads every kernel (untimed)
+setup_s = time.perf_counter() - started
+cpu, wall = time.process_time(), time.perf_counter()
+result = model.simulate(scenario, seed=seed, scale=scale)
+print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                  "setup_s": setup_s, "days_run": result.info["days_run"],
+                  "agents_created": result.info["agents_created"],
+                  "code": result.info.get("code")}))
+"""
+
+
+def run_in_tree(tree: Path, scenario: str, seed: int, scale: int) -> dict:
+    """One timed run of the code at `tree` in a fresh interpreter (see AB_CHILD)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", AB_CHILD, scenario, str(seed), str(scale),
+                           str(WARM_SCALE)], cwd=tree, env=env, stdout=subprocess.PIPE,
+                          text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int) -> dict:
+    """This checkout ("new") against revision `ref` ("old"), alternated round by round."""
+    with revision_tree(ref, keep=True) as (old_tree, commit):
+        trees = {"new": ROOT, "old": old_tree}
+        for side, tree in trees.items():
+            warm = run_in_tree(tree, scenario, 0, WARM_SCALE)
+            progress(f"warm-up {side} (untimed): set-up {warm['setup_s']:.1f} s")
+        runs = {scale: {"new": [], "old": []} for scale in scales}
+        for seed in range(repeats):
+            order = ["new", "old"] if seed % 2 == 0 else ["old", "new"]
+            for scale in scales:
+                for side in order:
+                    run = run_in_tree(trees[side], scenario, seed, scale)
+                    runs[scale][side].append(run)
+                    progress(f"round {seed} scale {scale} {side}: {run['cpu_s']:.3f} s CPU, "
+                             f"{run['wall_s']:.3f} s wall")
+                new, old = runs[scale]["new"][-1], runs[scale]["old"][-1]
+                if (new["days_run"], new["agents_created"]) != (old["days_run"],
+                                                                old["agents_created"]):
+                    progress(f"  note: the two sides made different runs at scale {scale} "
+                             f"({new['agents_created']} vs {old['agents_created']} agents)")
+    report: dict = {"ref": ref, "ref_commit": commit[:10], "by_scale": {},
+                    # one fingerprint a side; a list if this checkout changed meanwhile
+                    "model_code": {side: model_code([r for s in runs.values() for r in s[side]])
+                                   for side in ("new", "old")}}
+    for scale, sides in runs.items():
+        figures: dict = {}
+        for clock in ("cpu_s", "wall_s"):
+            for side in ("old", "new"):
+                figures[f"{side}_{clock}_median"] = round(
+                    statistics.median(r[clock] for r in sides[side]), 3)
+            ratios = [n[clock] / o[clock] for n, o in zip(sides["new"], sides["old"])]
+            name = clock.removesuffix("_s")
+            figures[f"ratios_{name}"] = [round(x, 3) for x in ratios]
+            figures[f"ratio_{name}_median"] = round(statistics.median(ratios), 3)
+        figures["same_runs"] = all(
+            (n["days_run"], n["agents_created"]) == (o["days_run"], o["agents_created"])
+            for n, o in zip(sides["new"], sides["old"]))
+        figures["within_3_percent"] = figures["ratio_cpu_median"] <= 1.03
+        report["by_scale"][str(scale)] = figures
+    return report
+
+
 # -- core loop, both implementations in this process ----------------------------
 
 def core_loop(n: int, days: int, repeats: int) -> dict:
@@ -214,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--core-n", type=positive, default=200_000,
                         help="people at the border on day 0 in the core loop")
     parser.add_argument("--core-days", type=positive, default=365)
+    parser.add_argument("--ref", metavar="REV",
+                        help="time this checkout against git revision REV side by side "
+                             "(fresh children, alternated; no core loop)")
     parser.add_argument("--worker-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-scale", type=positive, default=1, help=argparse.SUPPRESS)
     return parser
@@ -228,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     report = environment(repeats=args.repeats, scenario=args.scenario, scales=scales,
                          bars=BARS)
     load = OtherLoad()
+    if args.ref:
+        if not scales:
+            build_parser().error("--ref needs at least one scale in --scales")
+        report.update(side_by_side(args.ref, args.scenario, scales, args.repeats))
+        report["machine_load"] = load.report()
+        print(json.dumps(report, indent=2))
+        return 0
     if scales:
         report.update(by_scale(args.scenario, scales, args.repeats))
     core = core_loop(args.core_n, args.core_days, args.repeats)
@@ -240,4 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: no traceback (a kept revision folder stays whole)
+        sys.exit(130)

@@ -9,8 +9,8 @@ does (`model.output.write_outputs`: pandas `to_csv`/`to_parquet` with
 `index=False`) and hashes each file's bytes (sha256).
 
 With `--ref REV` it also builds the same hashes for the git revision REV: it
-checks REV out in a temporary `git worktree` (removed afterwards) and runs the
-same code there, with this interpreter and PYTHONPATH set to that worktree, so
+writes REV's files into a temporary folder (removed afterwards) and runs the
+same code there, with this interpreter and PYTHONPATH set to that folder, so
 both sides use the same libraries. It then compares the two and exits 1 if any
 file differs. A revision's hashes are kept run by run in a cache file (outside
 the repo, ~/.cache/border-sim-identical/, keyed by the commit and the library
@@ -28,15 +28,19 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: make `benchmarks` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import git, progress, revision_tree  # noqa: E402
+
 SCENARIOS = ("historical", "title42_off", "mpp_off")
 FILES = ("monthly.csv", "daily.parquet", "flights.csv")
 
-# Run inside the code under test (this checkout or the reference worktree): prints
+# Run inside the code under test (this checkout or the reference folder): prints
 # {"scenario/scale": {"file": sha256}} as JSON on its last stdout line. It writes
 # the tables as model/output.py's write_outputs does, but does not import it (so it
 # works on any revision, wherever that module lives).
@@ -65,10 +69,6 @@ print(json.dumps(hashes))
 """
 
 
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def hashes_in(root: Path, scenarios: list[str], scales: list[int], seed: int) -> dict:
     """The output hashes of the code checked out at `root` (run in a child process)."""
     env = {**os.environ, "PYTHONPATH": str(root)}
@@ -76,11 +76,6 @@ def hashes_in(root: Path, scenarios: list[str], scales: list[int], seed: int) ->
                            ",".join(map(str, scales)), str(seed)],
                           cwd=root, env=env, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 def library_key() -> str:
@@ -101,7 +96,7 @@ def cache_file(commit: str) -> Path:
 def ref_hashes(rev: str, scenarios: list[str], scales: list[int], seed: int,
                use_cache: bool) -> dict:
     """The output hashes of revision `rev`: those cached, and the missing runs built in a
-    temporary worktree (then cached)."""
+    temporary folder (then cached)."""
     commit = git("rev-parse", "--verify", f"{rev}^{{commit}}")
     cached = cache_file(commit)
     known = json.loads(cached.read_text()) if use_cache and cached.is_file() else {}
@@ -111,14 +106,9 @@ def ref_hashes(rev: str, scenarios: list[str], scales: list[int], seed: int,
     missing_names = [n for n in scenarios
                      if any(f"{n}/{k}/{seed}" not in known for k in missing_scales)]
     if missing_scales:
-        with tempfile.TemporaryDirectory(prefix="identical-ref-") as tmp:
-            tree = Path(tmp) / "tree"
-            git("worktree", "add", "--detach", str(tree), commit)
-            try:
-                progress(f"reference {rev} ({commit[:10]}) in {tree}:")
-                built = hashes_in(tree, missing_names, missing_scales, seed)
-            finally:
-                git("worktree", "remove", "--force", str(tree))
+        with revision_tree(commit) as (tree, _):
+            progress(f"reference {rev} ({commit[:10]}) in {tree}:")
+            built = hashes_in(tree, missing_names, missing_scales, seed)
         known.update({f"{run}/{seed}": files for run, files in built.items()})
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".partial")

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 
 from model.tables_file import read_named_tables
 from model.config.scenario import PARAMETER_TYPES, BorderScenario, check_month_format
-from model.config.validation import NonNegative, ScenarioError, check_value
+from model.config.validation import NonNegative, ScenarioError, check_keys, check_value
 from model.state.vocabulary import NATIONALITY_KEYS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
@@ -89,9 +89,7 @@ def load_priors(path: Path | str = PRIORS_FILE) -> tuple[Prior, ...]:
 
 
 def parse_prior(where: str, name: str, table: dict) -> Prior:
-    for key in table:
-        if key not in KEYS:
-            raise PriorsError(f"{where}.{key}: unknown key (known: {', '.join(KEYS)})")
+    check_keys(table, KEYS, f"{where}.", PriorsError)
     hint = parameter_hint(where, name)
     distribution = table.get("distribution")
     if distribution not in DISTRIBUTIONS:

@@ -32,7 +32,7 @@ import pandas as pd
 from calibration.public_record import RECORD_FILE, RecordFigure, held_out, load_record
 from model.tables_file import read_named_tables
 from model.state.recorder import COLUMNS
-from model.config.validation import ScenarioError
+from model.config.validation import ScenarioError, check_keys
 from model.state.vocabulary import DESTINATIONS
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
@@ -186,9 +186,7 @@ def of_fit(targets: tuple[Target, ...], fit: int) -> tuple[Target, ...]:
 def parse_target(where: str, tid: str, table: dict) -> Target:
     """One [targets.ID] table (a table: `read_named_tables` checked that), checked;
     `where` prefixes every message."""
-    for key in table:
-        if key not in KEYS:
-            raise TargetsError(f"{where}.{key}: unknown key (known: {', '.join(KEYS)})")
+    check_keys(table, KEYS, f"{where}.", TargetsError)
     text = {key: _text(where, table, key) for key in DESCRIPTIVE_KEYS}
     origin = [k for k in ORIGIN_KEYS if k in table]
     if len(origin) != 1:
@@ -256,10 +254,7 @@ def _measurement(where: str, table: dict) -> dict:
         if not isinstance(flight, dict):
             raise TargetsError(f"{where}.flight: expected a table {{destination = ..., "
                                f"origin = ...}}, got {flight!r}")
-        for key in flight:
-            if key not in FLIGHT_KEYS:
-                raise TargetsError(f"{where}.flight.{key}: unknown key "
-                                   f"(known: {', '.join(FLIGHT_KEYS)})")
+        check_keys(flight, FLIGHT_KEYS, f"{where}.flight.", TargetsError)
         destination = flight.get("destination")
         if destination not in DESTINATIONS:
             raise TargetsError(f"{where}.flight.destination: unknown destination "

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from model import ScenarioError
+from model.config.validation import check_keys
 from model.state.recorder import COLUMNS
 from model.tables_file import read_named_tables
 
@@ -76,10 +77,7 @@ def _read(path: Path) -> dict[str, dict]:
     for key, fields in items.items():
         if not key.isidentifier():
             raise CostError(f"{path}: items.{key}: a name of letters, digits and _ please")
-        for field in fields:
-            if field not in ITEM_KEYS:
-                raise CostError(f"{path}: items.{key}.{field}: unknown field (known: "
-                                f"{', '.join(ITEM_KEYS)})")
+        check_keys(fields, ITEM_KEYS, f"{path}: items.{key}.", CostError, what="field")
     return dict(items)
 
 

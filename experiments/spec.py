@@ -65,6 +65,7 @@ import numpy as np
 from model import ScenarioError, load_scenario
 from model.config.scale_check import check_scale
 from model.config.scenario import SCENARIO_DIR, resolve_path, value_text
+from model.config.validation import check_keys
 
 TOP_LEVEL_KEYS = ("description", "scenarios", "seeds", "master_seed", "scale", "design",
                   "samples", "start", "end", "vary", "levers", "uncertainties", "sensitivity",
@@ -227,9 +228,7 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{where}: not valid TOML: {exc}") from None
-    for key in raw:
-        if key not in TOP_LEVEL_KEYS:
-            raise SpecError(f"{where}: {key}: unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
+    check_keys(raw, TOP_LEVEL_KEYS, f"{where}: ", SpecError)
 
     description = raw.get("description", "")
     if not isinstance(description, str):
@@ -467,9 +466,7 @@ def _axis(where: str, key: str, spec: Any, design: str,
     if not isinstance(spec, dict):
         raise SpecError(f"{field_}: expected a list of values or a range "
                         f"{{low = ..., high = ...}}, got {_short(spec)}")
-    for k in spec:
-        if k not in RANGE_KEYS:
-            raise SpecError(f"{field_}.{k}: unknown key in a range (known: low, high, steps)")
+    check_keys(spec, RANGE_KEYS, f"{field_}.", SpecError, what="key in a range")
     for k in ("low", "high"):
         v = spec.get(k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -603,10 +600,7 @@ def _sensitivity(where: str, table: Any, design: str, loaded) -> "Sensitivity | 
         raise SpecError(f"{where}: sensitivity: expected a table, got {_short(table)}")
     from model.state.recorder import COLUMNS
 
-    for key in table:
-        if key not in SENSITIVITY_KEYS:
-            raise SpecError(f"{where}: sensitivity.{key}: unknown key (known: "
-                            f"{', '.join(SENSITIVITY_KEYS)})")
+    check_keys(table, SENSITIVITY_KEYS, f"{where}: sensitivity.", SpecError)
     outputs = table.get("outputs")
     if (not isinstance(outputs, list) or not outputs
             or not all(isinstance(o, str) for o in outputs)):

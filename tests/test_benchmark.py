@@ -85,3 +85,24 @@ def test_sweep_bench_script_prints_one_json_object():
     assert {"sweep_wall_s", "runs_per_s", "loop_wall_s", "dask_one_worker_wall_s",
             "dask_overhead", "meets_bars", "machine_load"} <= set(figures)
     assert figures["sweep_wall_s"] > 0 and figures["loop_wall_s"] > 0
+
+
+def test_revision_tree_holds_the_commits_files_and_cleans_up(tmp_path, monkeypatch):
+    from benchmarks._common import git, revision_tree
+
+    head = git("rev-parse", "HEAD")
+    with revision_tree("HEAD") as (tree, commit):
+        assert commit == head
+        assert (tree / "model" / "simulate.py").read_bytes() == git(
+            "show", "HEAD:model/simulate.py").encode() + b"\n"
+        assert not (tree / ".venv").exists()  # the commit's files, not the checkout's
+    assert not tree.exists()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with revision_tree("HEAD", keep=True) as (kept, _):
+        assert kept == tmp_path / "border-sim-revisions" / head
+        (kept / "compiled.marker").write_text("x")  # e.g. numba's cache beside the sources
+    with revision_tree("HEAD", keep=True) as (again, _):
+        assert again == kept and (again / "compiled.marker").exists()  # reused, not rewritten
+    with pytest.raises(Exception):
+        with revision_tree("no-such-revision"):
+            pass

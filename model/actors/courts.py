@@ -22,7 +22,7 @@ import numpy as np
 from model.state.capacity import CarriedRoom
 from model.state.scaling import to_people
 from model.state.streams import Decision, draw_unit, erlang_draw
-from model.state.vocabulary import REMOVAL, Status
+from model.state.vocabulary import MPP_WAITING, REMOVAL, Status
 
 
 
@@ -140,7 +140,8 @@ class ImmigrationCourts(mesa.Agent):
         """A day in a Mexican border city for everyone waiting under MPP."""
         m, s, mig = self.model, self.model.scenario, self.model.migrants
         pop = mig.pop
-        roster = self.mpp_roster[pop.status[self.mpp_roster] == Status.MPP_WAITING]
+        # (MPP_WAITING, an int: numpy compares an array with an IntEnum twice as slowly)
+        roster = self.mpp_roster[pop.status[self.mpp_roster] == MPP_WAITING]
         self.mpp_roster = roster
         if len(roster) == 0:
             return

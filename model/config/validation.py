@@ -61,6 +61,24 @@ Count = Annotated[int, COUNT]
 Days = Annotated[float, POSITIVE]
 
 
+def check_keys(table: Any, allowed: "typing.Iterable[str]", prefix: str,
+               error: type[Exception] = ScenarioError, what: str = "key") -> None:
+    """Refuse a table that uses a key outside `allowed`, in one line naming it.
+
+    The one unknown-key check for every table a user writes: scenarios' and specs'
+    tables, calibration targets and priors, cost items. The message is
+    `{prefix}{key}: unknown {what} (known: a, b, c)`, where `prefix` says where the
+    table is (the file and the table's path, ending in "." or ": "), raised as
+    `error` (the caller's own error class: SpecError, TargetsError, ...). The
+    first unknown key in the table's order is named; `allowed` is listed in its
+    own order.
+    """
+    allowed = tuple(allowed)
+    for key in table:
+        if key not in allowed:
+            raise error(f"{prefix}{key}: unknown {what} (known: {', '.join(allowed)})")
+
+
 def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is Annotated:
