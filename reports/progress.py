@@ -107,6 +107,7 @@ def terminal_bar(total: int, desc: str, unit: str, stream=None):
     width = {"dynamic_ncols": True} if _columns(stream) else {"ncols": 80, "nrows": 24}
     with tqdm(total=total, unit=unit, desc=desc, file=stream, leave=False, **width) as bar:
         yield bar
+        bar.refresh()  # its last state is drawn (tqdm skips updates within 0.1 s of the last)
 
 
 def _columns(stream) -> int:
