@@ -560,7 +560,7 @@ STYLE_EXTRA = ("td.verdict{font-weight:bold;text-align:center}"
 def report_html(plan: Validation, points: pd.DataFrame, scores: pd.DataFrame,
                 about: dict) -> str:
     """The page (module doc); every text from the record or the command is escaped."""
-    from reports.run_report import STYLE
+    from reports.run_report import STYLE, page_start
 
     esc = html.escape
     title = f"Validation of {plan.scenario} against the held-out public record"
@@ -581,16 +581,11 @@ def report_html(plan: Validation, points: pd.DataFrame, scores: pd.DataFrame,
         facts.append(("git", json.dumps(about["git"])))
     limits = ", ".join(f"{word} (score <= {limit:.2f})" if math.isfinite(limit)
                        else f"{word} (above)" for limit, word, _ in VERDICTS)
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{esc(title)}</title>", f"<style>{STYLE}{STYLE_EXTRA}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             "<p>Every figure here is <b>held out</b>: no fit saw it and no parameter was set "
-             "from it (<code>calibration/public_record.csv</code>, column <code>split</code>). "
-             "So these scores say how far the model can be trusted outside what it was fitted "
-             "to.</p>",
-             '<table class="facts">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                                               for k, v in facts) + "</table>",
+    held_out_note = ("<p>Every figure here is <b>held out</b>: no fit saw it and no parameter "
+                     "was set from it (<code>calibration/public_record.csv</code>, column "
+                     "<code>split</code>). So these scores say how far the model can be trusted "
+                     "outside what it was fitted to.</p>")
+    parts = [*page_start(title, facts, style=STYLE + STYLE_EXTRA, after_title=(held_out_note,)),
              "<h2>Summary: where the model is trustworthy, and where not</h2>",
              f"<p>One row per series, best first. <b>score</b>: Flee's averaged relative "
              f"difference, the mean over the series' points of |model median - record| / "

@@ -475,7 +475,7 @@ def _limit_text(row) -> str:
 def page_html(found: Discovery, command: "list[str] | None" = None) -> str:
     """discover.html: one self-contained page (inline CSS and PNGs; reports.run_report's
     style). Every text from the sweep (description, keys, values) is escaped."""
-    from reports.run_report import STYLE
+    from reports.run_report import page_start
 
     esc = html.escape
     cases, s = found.cases, found.stats
@@ -496,12 +496,7 @@ def page_html(found: Discovery, command: "list[str] | None" = None) -> str:
         facts.append(("uncertainties", ", ".join(cases.uncertainty_keys) or "none"))
     if command:
         facts.append(("command", " ".join(command)))
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{esc(title)}</title>", f"<style>{STYLE}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
-             '<table class="facts">' + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
-                                                for k, v in facts) + "</table>",
+    parts = [*page_start(title, facts),
              "<h2>PRIM box</h2>",
              f"<p>PRIM (EMA Workbench) peels the inputs' space towards the runs that meet "
              f"the outcome. Shown: box {found.box_index} of its trajectory, the one with the "

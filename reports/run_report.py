@@ -217,6 +217,21 @@ def _draw_policies(strip, panels, marks: list) -> None:
         strip.spines[side].set_visible(False)
 
 
+def page_start(title: str, facts: list[tuple[str, str]], style: str = STYLE,
+               after_title: tuple[str, ...] = ()) -> list[str]:
+    """The opening of a self-contained report page, as run.py's `report.html`, `discover`
+    and `validate` write it: the head with `style` inlined, the title, `after_title`
+    (HTML, as given) and a table of `facts` (label, text; escaped)."""
+    esc = html.escape
+    return ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{esc(title)}</title>", f"<style>{style}</style></head><body>",
+            f"<h1>{esc(title)}</h1>", *after_title,
+            '<table class="facts">'
+            + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
+            + "</table>"]
+
+
 def report_page(result, command: list[str] | None = None,
                 files: tuple[str, ...] = ("monthly.csv", "daily.parquet", "flights.csv",
                                           "run.json")) -> str:
@@ -246,14 +261,8 @@ def page_html(result, png: bytes, command: list[str] | None, files: tuple[str, .
     if command:
         facts.append(("command", " ".join(command)))
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title>", f"<style>{STYLE}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f'<p class="description">{esc(loaded.description)}</p>',
-        '<table class="facts">'
-        + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
-        + "</table>",
+        *page_start(title, facts,
+                    after_title=(f'<p class="description">{esc(loaded.description)}</p>',)),
         "<h2>Totals per fiscal year</h2>", f"<p>{esc(HEADLINE_NOTE)}</p>",
         headline_table(result).to_html(escape=True),
         "<h2>By month</h2>",
