@@ -501,63 +501,43 @@ def measured(per_seed: pd.DataFrame) -> list[str]:
 def summarise(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Tidy summary: for each period and outcome, the first scenario's mean with its
     interval (statistic "mean") and each other's paired difference from it
-    (statistic "difference", other minus first). Runs of posterior draws (a `draw`
-    column) are summarised by `summarise_draws`."""
-    if "draw" in per_seed.columns:
-        return summarise_draws(per_seed, labels)
+    (statistic "difference", other minus first), seed by seed. Runs of posterior draws
+    (a `draw` column): each interval is over the draws (parameter and chance together,
+    `posterior_split`), with the variance of the runs (of the paired differences, for a
+    difference) split into parameter and chance."""
+    by_draw = "draw" in per_seed.columns
     base_label = labels[0]
     rows = []
     for period in per_seed["period"].unique():
         here = per_seed[per_seed["period"] == period]
         values = {label: here[here["scenario"] == label].sort_values("seed_index")
                   for label in labels}
-        for name in measured(per_seed):
-            base = values[base_label][name].to_numpy()
-            est = t_interval(base)
-            rows.append({"period": period, "outcome": name, "scenario": base_label,
-                         "statistic": "mean", "vs": "", "seeds": est.n, "estimate": est.mean,
-                         "low": est.low, "high": est.high})
-            for label in labels[1:]:
-                if list(values[label]["seed"]) != list(values[base_label]["seed"]):
-                    raise ValueError(f"{label} and {base_label} ran on different seeds")
-                est = paired_difference(base, values[label][name].to_numpy())
-                rows.append({"period": period, "outcome": name, "scenario": label,
-                             "statistic": "difference", "vs": base_label, "seeds": est.n,
-                             "estimate": est.mean, "low": est.low, "high": est.high})
-    return pd.DataFrame(rows)
-
-
-def summarise_draws(per_seed: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """`summarise` for runs of posterior draws: each estimate's interval is over the
-    draws (parameter and chance together, `posterior_split`), with the variance of the
-    runs (of the paired differences, for a difference) split into parameter and chance."""
-    base_label = labels[0]
-    rows = []
-    for period in per_seed["period"].unique():
-        here = per_seed[per_seed["period"] == period]
-        values = {label: here[here["scenario"] == label].sort_values("seed_index")
-                  for label in labels}
-        draws = values[base_label]["draw"].to_numpy()
+        paired_on = ["seed", "draw"] if by_draw else ["seed"]
         for label in labels[1:]:
-            if list(values[label]["seed"]) != list(values[base_label]["seed"]) or \
-                    list(values[label]["draw"]) != list(draws):
-                raise ValueError(f"{label} and {base_label} ran on different seeds or draws")
+            if any(list(values[label][c]) != list(values[base_label][c]) for c in paired_on):
+                raise ValueError(f"{label} and {base_label} ran on different "
+                                 f"{' or '.join(c + 's' for c in paired_on)}")
+        draws = values[base_label]["draw"].to_numpy() if by_draw else None
         for name in measured(per_seed):
             base = values[base_label][name].to_numpy(dtype=float)
             for label in labels:
                 if label == base_label:
-                    est, statistic, vs = posterior_split(base, draws), "mean", ""
+                    statistic, vs = "mean", ""
+                    est = posterior_split(base, draws) if by_draw else t_interval(base)
                 else:
+                    statistic, vs = "difference", base_label
                     other = values[label][name].to_numpy(dtype=float)
-                    est, statistic, vs = posterior_split(other - base, draws), "difference", \
-                        base_label
-                rows.append({"period": period, "outcome": name, "scenario": label,
-                             "statistic": statistic, "vs": vs, "seeds": est.n,
-                             "draws": est.draws, "estimate": est.mean, "low": est.low,
-                             "high": est.high, "var_total": est.var_total,
-                             "var_parameter": est.var_parameter,
-                             "var_chance": est.var_chance,
-                             "parameter_share": est.parameter_share})
+                    est = (posterior_split(other - base, draws) if by_draw
+                           else paired_difference(base, other))
+                row = {"period": period, "outcome": name, "scenario": label,
+                       "statistic": statistic, "vs": vs, "seeds": est.n}
+                if by_draw:
+                    row["draws"] = est.draws
+                row.update(estimate=est.mean, low=est.low, high=est.high)
+                if by_draw:
+                    row.update(var_total=est.var_total, var_parameter=est.var_parameter,
+                               var_chance=est.var_chance, parameter_share=est.parameter_share)
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
