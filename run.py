@@ -234,21 +234,28 @@ def build_parser() -> argparse.ArgumentParser:
                          "Always required off 127.0.0.1; made and printed if not given")
     calibrate = verbs.add_parser(
         "calibrate", help="fit the uncertain parameters (calibration/priors.toml) to the seed "
-                          "articles' figures (calibration/targets.toml): ABC-SMC with pyabc "
-                          "on Dask; posterior.parquet, calibrated.toml, --report")
+                          "articles' figures (calibration/targets.toml): an emulator of "
+                          "the model and MCMC (or ABC-SMC with pyabc), runs on Dask; "
+                          "posterior.parquet, calibrated.toml, --report")
     calibrate.error = one_line_error
-    calibrate.add_argument("--budget", type=positive_int("--budget"), default=2000,
-                           help="simulations in all, resumes included (default 2000; checked "
-                                "after each generation, so the last one may run past it)")
+    calibrate.add_argument("--method", choices=("emulator", "abc"), default="emulator",
+                           help="emulator (default): run --budget parameter sets spread over "
+                                "the priors once, train an emulator on them and sample the "
+                                "posterior by MCMC; abc: pyabc's ABC-SMC (docs/fit.md compares "
+                                "them)")
+    calibrate.add_argument("--budget", type=positive_int("--budget"), default=2048,
+                           help="simulations in all, resumes included (default 2048; abc: "
+                                "checked after each generation, so the last one may run past "
+                                "it)")
     calibrate.add_argument("--population", default=50,
                            type=positive_int("--population", 2, 100_000),
-                           help="parameter sets kept per generation (default 50)")
+                           help="abc: parameter sets kept per generation (default 50)")
     calibrate.add_argument("--generations", type=positive_int("--generations"), default=None,
-                           help="stop after this many generations in all (default: the budget "
-                                "decides)")
+                           help="abc: stop after this many generations in all (default: the "
+                                "budget decides)")
     calibrate.add_argument("--min-epsilon", type=finite_number("--min-epsilon"), default=0.0,
                            metavar="E",
-                           help="stop once epsilon (the distance accepted) is below E, a "
+                           help="abc: stop once epsilon (the distance accepted) is below E, a "
                                 "number >= 0 (default 0: the budget decides)")
     calibrate.add_argument("--scale", type=positive_int("--scale"), default=20,
                            help="one agent stands for K people in every run (default 20)")
@@ -261,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fit shorter runs: last day (YYYY-MM-DD), as --set end")
     add_where(calibrate)
     calibrate.add_argument("--resume", action="store_true",
-                           help="continue the calibration in --out (its history, --db) from "
-                                "its last finished generation, and write its results there")
+                           help="continue the calibration in --out from where it stopped (the "
+                                "emulator's finished design runs; abc: its history, --db, from "
+                                "its last finished generation), and write its results there")
     calibrate.add_argument("--report", action="store_true",
                            help="then run the posterior predictive on new seeds and write "
                                 "report.md with its PNGs")
@@ -589,6 +597,8 @@ def cmd_calibrate(args) -> int:
                        "--out a calibration starts in a new folder)")
     setup = _fit_setup(args, args.out or new_fit_dir()).load()
     check_out_dir(setup.out_dir, resume=args.resume, overwrite=args.overwrite)
+    if args.method == "emulator":
+        return _emulator_fit(args, setup)
     check_db(setup.db)
     history_id = plan_fit(setup, resume=args.resume)
     created = claim_out_dir(setup.out_dir)
@@ -625,6 +635,51 @@ def cmd_calibrate(args) -> int:
             return 1
         print(f"{outcome.generations} generations, {outcome.simulations} simulations, "
               f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
+              f"{', '.join(str(p) for p in outcome.files.values())}")
+        if args.report:
+            _write_report(setup, client, args.draws)
+    finally:
+        close_client(client, cluster)
+    return 0
+
+
+def _emulator_fit(args, setup) -> int:
+    """`calibrate --method emulator` (calibration.emulator_fit): the design's runs on
+    Dask, kept as they finish (Ctrl-C keeps them: exit 130, --resume goes on), then the
+    emulator and MCMC, then with --report the posterior-predictive report."""
+    from calibration.emulator_fit import plan_design, run_emulator_fit
+    from calibration.fit import claim_out_dir, release_out_dir
+    from calibration.targets import measurable
+    from experiments.runner import close_client, dashboard_line, open_client
+
+    plan_design(setup, resume=args.resume)
+    created = claim_out_dir(setup.out_dir)
+    try:
+        print(f"calibrating {setup.scenario} at scale {setup.scale} with an emulator: "
+              f"{len(setup.priors)} parameters, {len(measurable(setup.targets, setup.scale))} "
+              f"targets, {setup.budget} design runs; into {setup.out_dir}", file=sys.stderr)
+        client, cluster = open_client(args.workers, args.scheduler)
+    except BaseException:
+        release_out_dir(created)
+        raise
+    try:
+        print(dashboard_line(client), file=sys.stderr, flush=True)
+        write = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+        try:
+            outcome = run_emulator_fit(setup, client, resume=args.resume, write=write)
+        except OSError as exc:  # a full disk: the finished design runs are kept
+            print(f"error: cannot write into {setup.out_dir}: {exc.strerror or exc}; the "
+                  f"finished design runs are kept: add --resume to the same command to go on",
+                  file=sys.stderr)
+            return 1
+        if outcome.interrupted:
+            print(f"interrupted: {outcome.runs} of {outcome.budget} design runs kept in "
+                  f"{setup.out_dir}; add --resume to the same command to go on",
+                  file=sys.stderr)
+            return INTERRUPTED
+        print(f"{outcome.runs} design runs, {len(outcome.sample.units)} posterior draws "
+              f"(effective {outcome.sample.effective:.0f}), "
+              f"{sum(outcome.seconds.values()) / 60:.1f} min; wrote "
               f"{', '.join(str(p) for p in outcome.files.values())}")
         if args.report:
             _write_report(setup, client, args.draws)

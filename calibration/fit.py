@@ -58,7 +58,8 @@ from model.simulate import code_version
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 FIT_FILES = ("posterior.parquet", "calibrated.toml", "report.md", "report_targets.png",
-             "report_marginals.png", "report_correlations.png")
+             "report_marginals.png", "report_correlations.png", "emulator.json")
+WORK_FILES = ("history.db", "design.parquet", "design.json")  # what a fit resumes from
 
 
 class FitError(TargetsError):
@@ -282,11 +283,11 @@ def check_out_dir(folder: Path, *, resume: bool = False, overwrite: bool = False
                        f"another {flag}")
     try:
         other = [p.name for p in folder.iterdir()
-                 if p.name not in (*FIT_FILES, "history.db") and not p.name.startswith(".")]
+                 if p.name not in (*FIT_FILES, *WORK_FILES) and not p.name.startswith(".")]
     except OSError as exc:
         raise FitError(f"{flag} {folder}: cannot read the folder: {exc.strerror or exc}") \
             from None
-    if other and not held and not (folder / "history.db").exists():
+    if other and not held and not any((folder / name).exists() for name in WORK_FILES):
         raise FitError(f"{flag} {folder}: is not empty and holds no fit ({other[0]} ...); use "
                        f"a new or empty folder")
 
@@ -627,32 +628,39 @@ def representative(setup: FitSetup, posterior: pd.DataFrame) -> dict[str, float]
 def write_results(setup: FitSetup, history, t: int | None = None) -> dict[str, Path]:
     """posterior.parquet and calibrated.toml of generation `t` (default the last) into
     setup.out_dir (each written whole)."""
+    how = (f"ABC-SMC: {history.n_populations} generations, {history.total_nr_simulations} "
+           f"simulations; history {setup.db}")
+    return write_posterior(setup, posterior_frame(setup, history, t), how)
+
+
+def write_posterior(setup: FitSetup, posterior: pd.DataFrame, how: str) -> dict[str, Path]:
+    """A fit's two files into setup.out_dir, each written whole: `posterior` (a row per
+    draw: a column per prior, `weight`, `distance`, `generation`) as posterior.parquet,
+    and calibrated.toml holding its weighted medians; `how` says in calibrated.toml's
+    header how the posterior was made. Both fitting methods end here."""
     from model.files import write_atomically, write_parquet
 
     guard_committed_fit(setup, setup.out_dir)
     setup.out_dir.mkdir(parents=True, exist_ok=True)
-    posterior = posterior_frame(setup, history, t)
     files = {"posterior": setup.out_dir / "posterior.parquet",
              "calibrated": setup.out_dir / "calibrated.toml"}
     write_parquet(files["posterior"], posterior)
     write_atomically(files["calibrated"],
-                     calibrated_toml(setup, representative(setup, posterior), history).encode())
+                     calibrated_toml(setup, representative(setup, posterior), how).encode())
     return files
 
 
-def calibrated_toml(setup: FitSetup, values: dict[str, float], history) -> str:
+def calibrated_toml(setup: FitSetup, values: dict[str, float], how: str) -> str:
     """A scenario file on the fitted scenario with the representative parameters (each
-    float to 6 significant digits): header comments, then the table by
-    `model.files.toml_text` (tomli_w)."""
+    float to 6 significant digits): header comments (`how` the posterior was made),
+    then the table by `model.files.toml_text` (tomli_w)."""
     from model.files import toml_text
 
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     header = [
         "# Written by `run.py calibrate`: the posterior's weighted medians. Run it as",
         f"# `run.py run {setup.out_dir / 'calibrated.toml'}`.",
-        f"# {when}; model code {code_version()}; scale {setup.scale}; "
-        f"{history.n_populations} generations, {history.total_nr_simulations} simulations; "
-        f"history {setup.db}"]
+        f"# {when}; model code {code_version()}; scale {setup.scale}; {how}"]
     table = {"description": f"{setup.scenario}, with the parameters calibrated to the "
                             f"seed articles' figures",
              "base": setup.scenario,

@@ -155,9 +155,10 @@ def write_small_files(tmp_path: Path) -> tuple[Path, Path]:
 def test_ctrl_c_keeps_the_history_and_exits_130_with_one_line(tmp_path):
     priors, targets = write_small_files(tmp_path)
     out, log = tmp_path / "out", tmp_path / "stderr.txt"
-    command = [sys.executable, "run.py", "calibrate", "--priors", str(priors), "--targets",
-               str(targets), "--start", "2019-01-01", "--end", "2019-06-30", "--scale", "200",
-               "--population", "6", "--budget", "100000", "--workers", "2", "--out", str(out)]
+    command = [sys.executable, "run.py", "calibrate", "--method", "abc", "--priors",
+               str(priors), "--targets", str(targets), "--start", "2019-01-01", "--end",
+               "2019-06-30", "--scale", "200", "--population", "6", "--budget", "100000",
+               "--workers", "2", "--out", str(out)]
     with open(log, "w") as stderr:
         child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
                                  text=True, start_new_session=True,
@@ -189,7 +190,8 @@ def test_ctrl_c_keeps_the_history_and_exits_130_with_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--resume"], r"--resume: no calibration history at .* to resume"),
+    (["--resume", "--method", "abc"], r"--resume: no calibration history at .* to resume"),
+    (["--resume"], r"--resume: .*design\.json is missing: nothing to resume there"),
     (["--scale", "100000"], r"scale"),
     (["--end", "2019-04-30"], r"targets\.may: its period 2019-05 to 2019-05 is outside the runs"),
 ])
@@ -233,8 +235,6 @@ def test_report_only_needs_a_posterior_and_starts_nothing_without_one(tmp_path, 
 
 
 def test_calibrated_toml_writes_fitted_push_months_as_a_scenario_the_model_loads(tmp_path):
-    from types import SimpleNamespace
-
     from calibration.fit import calibrated_toml
     from calibration.priors import to_params
 
@@ -244,9 +244,9 @@ def test_calibrated_toml_writes_fitted_push_months_as_a_scenario_the_model_loads
     assert to_params(priors, values) == {"push": {"mexico": {"2020-05": 1.25}},
                                          "retry_days": {"title42": 2.5}}
     setup = FitSetup(out_dir=tmp_path, priors=priors)
-    text = calibrated_toml(setup, values, SimpleNamespace(n_populations=3,
-                                                          total_nr_simulations=300))
+    text = calibrated_toml(setup, values, "ABC-SMC: 3 generations, 300 simulations")
     assert text.startswith("# Written by `run.py calibrate`")  # the header comments kept
+    assert "ABC-SMC: 3 generations, 300 simulations" in text
     assert "[parameters.push.mexico]\n2020-05 = 1.25" in text  # tomli_w: a bare key
     assert "[parameters.push]\n" not in text
     path = tmp_path / "calibrated.toml"

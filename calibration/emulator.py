@@ -1,0 +1,222 @@
+"""An emulator of the model's target values, and the likelihood it gives: the fit
+`run.py calibrate --method emulator` samples the posterior of (`calibration.mcmc`).
+
+    emulator = Emulator.train(priors, targets, design_table, scale=20)
+    like = emulator.likelihood(observed_values(targets))   # the real figures, by their kinds
+    like = emulator.likelihood(run_values, exact=True)     # a run's own values (SBC)
+    like.log(units)                                        # (n,) log-likelihoods
+
+The emulator is trained once on the design's runs (`calibration.design`: a few
+thousand parameter sets spread over the priors, each run once) and then answers, for any
+parameter set, what the model's targets would be: an ensemble of small neural networks
+(scikit-learn's `MLPRegressor`) from the priors' unit coordinates to every target,
+each target first put on a log scale when all its values are positive and then
+standardised. What a run adds to that answer (the seed's noise, and the emulator's own
+error) is measured, not assumed: the residuals of runs the networks were not trained on
+(K-fold), whose covariance (Ledoit-Wolf shrinkage, `sklearn.covariance`) keeps the
+targets' correlations (a month's encounters and its fiscal year's move together).
+
+The likelihood of a parameter set is then Gaussian around the emulated values with
+that covariance, plus, for a real figure, its own uncertainty from its kind:
+an `about` figure is met within its tolerance (taken as a 90 % band: sd tolerance /
+1.645), an `exact` one within 0.5; a floor (`at_least`) or ceiling (`at_most`) counts
+the chance the run is on the right side of it (a normal CDF). Targets that no design
+run changed (the flights the scenario fixes) say nothing about the parameters and are
+left out; so are targets a run at the design's scale cannot measure (`coarsest_scale`).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from calibration.design import UNIT_PREFIX
+from calibration.priors import Prior
+from calibration.targets import Target, measurable
+
+Z90 = 1.6448536269514722  # a 90 % band is +/- this many standard deviations
+MEMBERS = 5  # networks in the ensemble
+FOLDS = 5  # for the held-out residuals
+HIDDEN = (128, 128)
+
+
+class EmulatorError(ValueError):
+    """A design the emulator cannot learn from (too few runs, no informative target)."""
+
+
+@dataclass
+class Emulator:
+    """What the emulator learned: the targets it emulates (`ids`, each with its
+    transform: log or not, centre, spread), the networks, and the covariance of what
+    a run adds to their answer (in standardised units). Built by `train`; used by
+    `likelihood` (and so by `calibration.mcmc`) and the SBC benchmark."""
+
+    priors: tuple[Prior, ...]
+    ids: list[str]
+    log: np.ndarray  # bool per target
+    centre: np.ndarray
+    spread: np.ndarray
+    networks: list = field(repr=False)
+    covariance: np.ndarray = field(repr=False)
+    held_out_r2: np.ndarray = field(repr=False)  # per target, of the K-fold predictions
+    runs: int = 0
+
+    # -- training ----------------------------------------------------------------
+    @classmethod
+    def train(cls, priors: tuple[Prior, ...], targets: tuple[Target, ...],
+              table: pd.DataFrame, scale: int, seed: int = 0) -> "Emulator":
+        units = unit_matrix(priors, table)
+        chosen = [t for t in measurable(targets, scale) if t.id in table.columns]
+        values = table[[t.id for t in chosen]].to_numpy(dtype=float)
+        keep = np.isfinite(values).all(axis=1)
+        units, values = units[keep], values[keep]
+        if len(values) < 4 * FOLDS:
+            raise EmulatorError(f"{len(values)} finished design runs: too few to train on "
+                                f"(at least {4 * FOLDS})")
+        varies = values.std(axis=0) > 1e-9 * np.maximum(np.abs(values).mean(axis=0), 1.0)
+        if not varies.any():
+            raise EmulatorError("no target changed across the design's runs")
+        ids = [t.id for t, v in zip(chosen, varies) if v]
+        values = values[:, varies]
+        log = (values > 0).all(axis=0)
+        y = np.where(log, np.log(np.where(log, values, 1.0)), values)
+        centre, spread = y.mean(axis=0), y.std(axis=0)
+        z = (y - centre) / spread
+        rng = np.random.default_rng(seed)
+        folds = rng.permutation(len(z)) % FOLDS
+        predicted = np.empty_like(z)
+        for k in range(FOLDS):
+            nets = _fit_networks(units[folds != k], z[folds != k], seed + 1 + k)
+            predicted[folds == k] = _predict(nets, units[folds == k])
+        residuals = z - predicted
+        from sklearn.covariance import LedoitWolf
+
+        covariance = LedoitWolf().fit(residuals).covariance_
+        r2 = 1.0 - residuals.var(axis=0) / z.var(axis=0)
+        networks = _fit_networks(units, z, seed)
+        return cls(priors, ids, log, centre, spread, networks, covariance, r2, len(z))
+
+    # -- answering ---------------------------------------------------------------
+    def predict(self, units: np.ndarray) -> np.ndarray:
+        """Emulated targets (standardised units) at parameter sets `units` (n, priors)."""
+        return _predict(self.networks, np.atleast_2d(units))
+
+    def standardise(self, ids: list[str], values: np.ndarray) -> np.ndarray:
+        """Values of targets `ids` (natural units) on the emulator's standardised scale."""
+        index = [self.ids.index(i) for i in ids]
+        v = np.asarray(values, dtype=float)
+        log = self.log[index]
+        y = np.where(log, np.log(np.where(log & (v > 0), v, np.nan)), v)
+        return (y - self.centre[index]) / self.spread[index]
+
+    def natural(self, z: np.ndarray) -> np.ndarray:
+        """Standardised values (…, targets) back in natural units."""
+        y = z * self.spread + self.centre
+        return np.where(self.log, np.exp(y), y)
+
+    def likelihood(self, observed: dict, targets: tuple[Target, ...] = (),
+                   exact: bool = False) -> "Likelihood":
+        """The likelihood of `observed` ({target id: value}; ids the emulator does not
+        emulate are ignored). `exact`: the values are a run's own (simulation-based
+        calibration), with no uncertainty of their own and floors/ceilings read as values;
+        otherwise each figure's uncertainty comes from its kind in `targets`."""
+        kinds = {t.id: t for t in targets}
+        point, point_sd, bound, bound_sign = [], [], [], []
+        for i, tid in enumerate(self.ids):
+            if tid not in observed or observed[tid] is None or not np.isfinite(observed[tid]):
+                continue
+            target = kinds.get(tid)
+            if exact or target is None:
+                point.append(i)
+                point_sd.append(0.0)
+            elif target.kind in ("at_least", "at_most"):
+                bound.append(i)
+                bound_sign.append(1.0 if target.kind == "at_least" else -1.0)
+            else:
+                point.append(i)
+                point_sd.append(self._figure_sd(i, target))
+        if not point and not bound:
+            raise EmulatorError("none of the observed targets is one the emulator emulates")
+        ids = [self.ids[i] for i in point + bound]
+        z = self.standardise(ids, np.array([observed[t] for t in ids]))
+        return Likelihood(self, np.array(point, dtype=int), z[:len(point)],
+                          np.array(point_sd), np.array(bound, dtype=int), z[len(point):],
+                          np.array(bound_sign))
+
+    def _figure_sd(self, i: int, target: Target) -> float:
+        """A real figure's own standard deviation, on the standardised scale."""
+        if target.kind == "exact":
+            sd = 0.5 / Z90
+            return sd / self.spread[i] if not self.log[i] else sd / abs(target.value) / self.spread[i]
+        sd = target.tolerance / Z90  # relative: on the log scale, absolute
+        return (sd if self.log[i] else sd * abs(target.value)) / self.spread[i]
+
+
+@dataclass
+class Likelihood:
+    """log p(observed | parameters) under the emulator (see the module doc): a
+    Gaussian over the point targets (their covariance plus each figure's own
+    variance), times a normal CDF per floor or ceiling. `log(units)` takes (n, priors)."""
+
+    emulator: Emulator
+    point: np.ndarray
+    point_z: np.ndarray
+    point_sd: np.ndarray
+    bound: np.ndarray
+    bound_z: np.ndarray
+    bound_sign: np.ndarray
+
+    def __post_init__(self):
+        cov = self.emulator.covariance[np.ix_(self.point, self.point)] + np.diag(self.point_sd ** 2)
+        self._chol = np.linalg.cholesky(cov) if len(self.point) else None
+        self._log_det = 2 * np.log(np.diag(self._chol)).sum() if len(self.point) else 0.0
+        self._bound_sd = np.sqrt(np.diag(self.emulator.covariance)[self.bound])
+
+    def log(self, units: np.ndarray) -> np.ndarray:
+        from scipy.linalg import solve_triangular
+        from scipy.special import log_ndtr
+
+        units = np.atleast_2d(units)
+        inside = ((units >= 0) & (units <= 1)).all(axis=1)
+        out = np.full(len(units), -np.inf)
+        if not inside.any():
+            return out
+        m = self.emulator.predict(units[inside])
+        total = np.zeros(int(inside.sum()))
+        if len(self.point):
+            r = solve_triangular(self._chol, (self.point_z - m[:, self.point]).T, lower=True)
+            total += -0.5 * (r ** 2).sum(axis=0) - 0.5 * self._log_det
+        if len(self.bound):
+            gap = self.bound_sign * (m[:, self.bound] - self.bound_z) / self._bound_sd
+            total += log_ndtr(gap).sum(axis=1)
+        out[inside] = total
+        return out
+
+    def __call__(self, units: np.ndarray) -> np.ndarray:
+        return self.log(units)
+
+
+def unit_matrix(priors: tuple[Prior, ...], table: pd.DataFrame) -> np.ndarray:
+    """The design's unit coordinates, a column per prior, in the priors' order."""
+    missing = [p.name for p in priors if UNIT_PREFIX + p.name not in table.columns]
+    if missing:
+        raise EmulatorError(f"the design has no runs over {', '.join(missing)} "
+                            f"(made with other priors?)")
+    return table[[UNIT_PREFIX + p.name for p in priors]].to_numpy(dtype=float)
+
+
+def _fit_networks(x: np.ndarray, z: np.ndarray, seed: int) -> list:
+    from sklearn.neural_network import MLPRegressor
+
+    nets = []
+    for m in range(MEMBERS):
+        net = MLPRegressor(hidden_layer_sizes=HIDDEN, activation="tanh", alpha=1e-3,
+                           learning_rate_init=3e-3, max_iter=600, early_stopping=True,
+                           validation_fraction=0.1, n_iter_no_change=30,
+                           random_state=seed * MEMBERS + m)
+        nets.append(net.fit(x, z))
+    return nets
+
+
+def _predict(nets: list, x: np.ndarray) -> np.ndarray:
+    return np.mean([net.predict(x).reshape(len(x), -1) for net in nets], axis=0)
