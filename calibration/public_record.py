@@ -47,8 +47,9 @@ Columns beyond the figure itself:
   2020-04-25 and 2020-12-18, and the interior-arrested detainees of 2019-09-30.
 
 The model records encounters of the Northern Triangle together
-(`encounters_northern_triangle`); the record gives Guatemala, Honduras and El Salvador
-apart (columns `encounters_guatemala`, ... that runs lack, so they are "not modelled").
+(`encounters_northern_triangle`) and, since issue 19, each country apart
+(`encounters_guatemala`, `encounters_honduras`, `encounters_el_salvador`: they sum to
+it), the columns the record's rows for Guatemala, Honduras and El Salvador name.
 `with_derived` adds, for each period where all three are recorded with the same
 `counts`, their sum as a derived `encounters_northern_triangle` figure (held out if
 any part is): the comparison table shows it, and the targets' held-out check sees it.

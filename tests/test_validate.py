@@ -102,7 +102,7 @@ def test_a_border_patrol_only_figure_is_never_scored_against_all_encounters():
 
 
 def test_figures_the_model_cannot_give_are_flagged_with_a_reason():
-    cases = {"not modelled": figure(column="encounters_guatemala"),
+    cases = {"not modelled": figure(column="encounters_nicaragua"),
              "a capacity": figure(how="capacity"),
              "outside the runs": figure(period="FY2023"),
              "fit:": figure(split="fit")}
