@@ -48,6 +48,13 @@ def test_the_fiscal_year_figures_the_issue_names_are_there():
     assert record_value(figures, "encounters", month_period(2020, 4)) == 17_106
     with pytest.raises(KeyError):
         record_value(figures, "removals", "FY2030")
+    # a column and period may hold a Border Patrol floor, the figure and a nationwide ceiling
+    family = {(p, c): record_value(figures, "encounters_family_units", p, c)
+              for p, c in (("FY2019", "border_patrol"), ("FY2019", "all"),
+                           ("FY2021", "border_patrol"), ("FY2021", "nationwide"))}
+    assert family == {("FY2019", "border_patrol"): 473_682, ("FY2019", "all"): 527_000,
+                      ("FY2021", "border_patrol"): 451_087, ("FY2021", "nationwide"): 484_000}
+    assert record_value(figures, "encounters_mexico", "FY2021") == 655_594
 
 
 def test_fy2020_composition_and_the_monthly_series_are_held_out_fy2019_and_fy2021_fit():
