@@ -20,7 +20,10 @@ Columns beyond the figure itself:
 - `counts`: `all` when the figure counts what the model's column counts, or
   `border_patrol` when the source gives CBP's Border Patrol alone (between the ports):
   the model's encounter columns count the ports (OFO) too, so such a figure is a floor
-  for the model's value, not its match (targets built on one are `at_least`).
+  for the model's value, not its match (targets built on one are `at_least`); or
+  `nationwide` when the source counts CBP's encounters at every border, airports
+  included: the model's columns count the southwest border alone, so such a figure is
+  a ceiling for the model's value (targets built on one are `at_most`).
 - `split`: `fit` or `held_out`. A `held_out` figure is for validation only: no fit sees
   it and no parameter was set from it by hand; `calibration.targets` refuses a target
   that duplicates one. The rule (issue 19): FY2020's composition (by demographic and
@@ -47,8 +50,9 @@ Columns beyond the figure itself:
   2020-04-25 and 2020-12-18, and the interior-arrested detainees of 2019-09-30.
 
 The model records encounters of the Northern Triangle together
-(`encounters_northern_triangle`); the record gives Guatemala, Honduras and El Salvador
-apart (columns `encounters_guatemala`, ... that runs lack, so they are "not modelled").
+(`encounters_northern_triangle`) and, since issue 19, each country apart
+(`encounters_guatemala`, `encounters_honduras`, `encounters_el_salvador`: they sum to
+it), the columns the record's rows for Guatemala, Honduras and El Salvador name.
 `with_derived` adds, for each period where all three are recorded with the same
 `counts`, their sum as a derived `encounters_northern_triangle` figure (held out if
 any part is): the comparison table shows it, and the targets' held-out check sees it.
@@ -68,7 +72,7 @@ from model.config.validation import ScenarioError
 RECORD_FILE = Path(__file__).resolve().parent / "public_record.csv"
 HOW = ("total", "average", "on the day", "capacity")
 SPLITS = ("fit", "held_out")
-COUNTS = ("all", "border_patrol")
+COUNTS = ("all", "border_patrol", "nationwide")  # the same; a floor; a ceiling (module doc)
 NORTHERN_TRIANGLE = ("encounters_guatemala", "encounters_honduras", "encounters_el_salvador")
 FIELDS = ("figure", "column", "period", "value", "how", "source", "says", "counts", "split")
 
@@ -141,16 +145,16 @@ def _figure(where: str, row: dict) -> RecordFigure:
 
 
 def with_derived(figures: list[RecordFigure]) -> list[RecordFigure]:
-    """The figures and, per period where Guatemala, Honduras and El Salvador are all
-    recorded with the same `counts`, their sum as `encounters_northern_triangle` (the
-    model's column); the derived figure is held out if any of the three is."""
+    """The figures and, per period and `counts` where Guatemala, Honduras and El Salvador
+    are all recorded, their sum as `encounters_northern_triangle` (the model's column);
+    the derived figure is held out if any of the three is."""
     derived = []
-    for period in dict.fromkeys(f.period for f in figures):
-        parts = [next((f for f in figures if f.column == c and f.period == period), None)
-                 for c in NORTHERN_TRIANGLE]
-        if (None in parts or len({p.counts for p in parts}) > 1
+    for period, counts in dict.fromkeys((f.period, f.counts) for f in figures):
+        parts = [next((f for f in figures if f.column == c and f.period == period
+                       and f.counts == counts), None) for c in NORTHERN_TRIANGLE]
+        if (None in parts
                 or any(f.column == "encounters_northern_triangle" and f.period == period
-                       for f in figures)):
+                       and f.counts == counts for f in figures)):
             continue
         derived.append(RecordFigure(
             "Northern Triangle (Guatemala + Honduras + El Salvador)",
@@ -166,10 +170,13 @@ def held_out(figures: list[RecordFigure] | None = None) -> list[RecordFigure]:
     return [f for f in with_derived(figures) if f.held_out]
 
 
-def record_value(figures: list[RecordFigure], column: str, period: str) -> float:
-    """The record's figure for `column` in `period` (KeyError if it has none)."""
+def record_value(figures: list[RecordFigure], column: str, period: str,
+                 counts: str = "all") -> float:
+    """The record's figure for `column` in `period` counting `counts` (KeyError if it has
+    none). One figure per (column, period, counts): a Border Patrol floor and a nationwide
+    ceiling may stand beside the figure itself."""
     for f in figures:
-        if f.column == column and f.period == period:
+        if f.column == column and f.period == period and f.counts == counts:
             return f.value
     raise KeyError(f"no public-record figure for {column} in {period}")
 
@@ -211,7 +218,9 @@ def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = N
             model = "before the run"
         ratio = "" if value is None else f"{value / f.value:.2f}"
         name = f.figure + (" (Border Patrol only)" if f.counts == "border_patrol"
-                           and "Border Patrol" not in f.figure else "")
+                           and "Border Patrol" not in f.figure else
+                           " (nationwide)" if f.counts == "nationwide"
+                           and "nationwide" not in f.figure else "")
         lines.append(f"| {name} | {f.period} | {f.value:,.0f} | {model} | {ratio} | "
                      f"{f.split.replace('_', ' ')} |")
     return "\n".join(lines)

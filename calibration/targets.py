@@ -138,13 +138,13 @@ def load_targets(path: Path | str = TARGETS_FILE,
                     f"\"{row.figure}\" ({row.column}, {row.period}) of {record}: held-out "
                     f"figures are for validation only (mark the row fit if a fit may use it)")
             if t.source and measured_days(t) is not None:
-                row = duplicated_row(t, fitted)
-                if row is None or row.value != t.value:
+                rows = matching_rows(t, fitted)  # a floor, the figure, a ceiling: any may be it
+                if not any(row.value == t.value for row in rows):
                     raise TargetsError(
                         f"{path}: targets.{t.id}: a public-record target needs its figure in "
                         f"{record} as a fit row ({t.columns[0]}, {t.first} to {t.last}, "
-                        f"{t.value:,.0f})" + ("" if row is None else
-                                              f"; the row gives {row.value:,.0f}"))
+                        f"{t.value:,.0f})" + ("" if not rows else "; the rows give " + ", ".join(
+                            f"{row.value:,.0f}" for row in rows)))
     return targets
 
 
@@ -164,17 +164,24 @@ def measured_days(target: Target) -> tuple[str, str] | None:
 
 def duplicated_row(target: Target, figures: list[RecordFigure]) -> RecordFigure | None:
     """The first of `figures` that gives the same column over the same days as `target`."""
+    return next(iter(matching_rows(target, figures)), None)
+
+
+def matching_rows(target: Target, figures: list[RecordFigure]) -> list[RecordFigure]:
+    """Those of `figures` that give the same column over the same days as `target` (a
+    Border Patrol floor, the figure itself, a nationwide ceiling)."""
     days = measured_days(target)
     if days is None:
-        return None
+        return []
+    rows = []
     for f in figures:
         if f.column == target.columns[0] and f.how != "capacity":
             span = f.span()
             if f.how == "on the day":
                 span = (span[1], span[1])
             if span == days:
-                return f
-    return None
+                rows.append(f)
+    return rows
 
 
 def of_fit(targets: tuple[Target, ...], fit: int) -> tuple[Target, ...]:

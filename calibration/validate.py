@@ -22,6 +22,8 @@ model puts on it (`Mapped.lower`): the group's Border Patrol-only count lies bet
 count of all encounters less every encounter at the ports (had all port encounters been in
 the group) and its count of all encounters (had none been). So are a figure for a column the
 model lacks, a capacity (an input, not an outcome), and a period outside the runs.
+A nationwide figure (`counts = "nationwide"`: every border and the airports) is a ceiling
+for the model's southwest-border column, not its match: listed, never scored.
 
 The runs: `draws` posterior draws x `seeds` seeds, each run on its own seed (derived from
 `VALIDATION_SEED`, none a fit's or the calibration report's). Pooled, they are the
@@ -156,6 +158,10 @@ def map_figure(figure: RecordFigure, columns, first_day: str, last_day: str) -> 
                 lower = replace(figure, column=figure.column + _LESS_PORTS)
                 reason += (f"; the model bounds it: from {figure.column} - {PORTS} (every "
                            f"port encounter in the group) to {figure.column} (none)")
+    elif figure.counts == "nationwide":
+        reason = (f"not comparable: the record counts every border and the airports, the "
+                  f"model's {figure.column} the southwest border alone (a ceiling for it)")
+        measured = None
     first, last = figure.span()
     if measured is not None and (first < first_day or last > last_day):
         reason, measured, lower = f"outside the runs ({first_day} to {last_day})", None, None
@@ -181,6 +187,8 @@ def series_of(figure: RecordFigure) -> str:
     name = figure.figure
     if figure.counts == "border_patrol" and "Border Patrol" not in name:
         name += " (Border Patrol only)"
+    elif figure.counts == "nationwide" and "nationwide" not in name:
+        name += " (nationwide)"
     return name
 
 

@@ -59,6 +59,12 @@ def test_encounters_add_up_by_nationality_and_demographic(historical_monthly):
                    {"san_diego", "el_centro", "yuma", "tucson", "el_paso", "big_bend", "del_rio",
                     "laredo", "rio_grande_valley"}]].sum(axis=1)
     assert (by_nat == m.encounters).all()
+    # the Northern Triangle's countries apart: they sum to its column, and every country
+    # has encounters in the historical run
+    countries = m.encounters_guatemala + m.encounters_honduras + m.encounters_el_salvador
+    assert (countries == m.encounters_northern_triangle).all()
+    assert (m.encounters_mexico + countries + m.encounters_other == m.encounters).all()
+    assert min(m[f"encounters_{c}"].sum() for c in ("guatemala", "honduras", "el_salvador")) > 0
     assert (by_demo == m.encounters).all()
     assert (by_sector == m.encounters).all()
     assert (m.unique_encountered <= m.encounters).all()

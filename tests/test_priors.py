@@ -27,7 +27,7 @@ def write(tmp_path, text):
 
 def test_the_committed_priors_load_and_every_draw_is_a_valid_scenario():
     priors = load_priors()
-    assert 8 <= len(priors) <= 15
+    assert 8 <= len(priors) <= 20  # issue 19: about 15-20, the composition joined
     assert all(p.reason for p in priors)
     units = abc_prior(priors).rvs()
     assert all(0 <= u <= 1 for u in units.values())  # pyabc works on unit coordinates
@@ -97,9 +97,16 @@ def test_pyabc_works_on_unit_coordinates_mapped_onto_each_range():
     assert abc_prior((linear, log)).pdf({linear.abc_name: 0.3, log.abc_name: 0.9}) == 1.0
 
 
+# priors the committed fit (the third) did not have: the composition's (issue 19)
+NOT_YET_FITTED = {"departure_sensitivity_factor.family_unit",
+                  "departure_sensitivity_factor.unaccompanied_child", "self_separation"}
+
+
 def test_historical_takes_the_committed_fit_and_each_fitted_value_is_inside_its_prior():
     """scenarios/historical.toml names calibration/calibrated.toml (what `run.py calibrate`
-    wrote): every fitted parameter is the fit's value and inside its prior."""
+    wrote): every fitted parameter is the fit's value and inside its prior. A prior the
+    committed fit did not have (the composition's, issue 19: until the next fit) leaves
+    historical with its hand-set value, inside the prior."""
     import tomllib
 
     from calibration.priors import CALIBRATION_DIR
@@ -111,10 +118,14 @@ def test_historical_takes_the_committed_fit_and_each_fitted_value_is_inside_its_
     for p in load_priors():
         parts = p.name.split(".")
         keys = parts[1:] if parts[1:] != ["*"] else [None]
-        value, fit = historical.parameters[parts[0]], fitted[parts[0]]
+        value, fit = historical.parameters[parts[0]], fitted.get(parts[0])
         for key in keys:
-            value, fit = (value, fit) if key is None else (value[key], fit[key])
+            value = value if key is None else value[key]
+            fit = fit if key is None or fit is None else fit.get(key)
         values = list(value.values()) if isinstance(value, dict) else [value]
-        fits = list(fit.values()) if isinstance(fit, dict) else [fit]
-        assert values == fits, p.name
+        if fit is not None:
+            fits = list(fit.values()) if isinstance(fit, dict) else [fit]
+            assert values == fits, p.name
+        else:  # not fitted yet: the hand-set value of scenarios/historical.toml
+            assert p.name in NOT_YET_FITTED, p.name
         assert all(p.low <= v <= p.high for v in values), (p.name, values)

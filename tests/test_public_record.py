@@ -31,8 +31,10 @@ def test_every_figure_has_a_period_a_value_a_source_and_a_split():
             f"{f.figure} {f.period}: the quoted sentence does not give {f.value:,.0f}")
         if f.counts == "border_patrol":  # the title says the source counts Border Patrol alone
             assert "Border Patrol" in f.source, f
-    keys = [(f.column, f.period) for f in figures]
-    assert len(keys) == len(set(keys)), "one figure per column and period"
+        if f.counts == "nationwide":  # ... or every border
+            assert "nationwide" in f.source, f
+    keys = [(f.column, f.period, f.counts) for f in figures]
+    assert len(keys) == len(set(keys)), "one figure per column, period and count"
 
 
 def test_the_fiscal_year_figures_the_issue_names_are_there():
@@ -46,6 +48,13 @@ def test_the_fiscal_year_figures_the_issue_names_are_there():
     assert record_value(figures, "encounters", month_period(2020, 4)) == 17_106
     with pytest.raises(KeyError):
         record_value(figures, "removals", "FY2030")
+    # a column and period may hold a Border Patrol floor, the figure and a nationwide ceiling
+    family = {(p, c): record_value(figures, "encounters_family_units", p, c)
+              for p, c in (("FY2019", "border_patrol"), ("FY2019", "all"),
+                           ("FY2021", "border_patrol"), ("FY2021", "nationwide"))}
+    assert family == {("FY2019", "border_patrol"): 473_682, ("FY2019", "all"): 527_000,
+                      ("FY2021", "border_patrol"): 451_087, ("FY2021", "nationwide"): 484_000}
+    assert record_value(figures, "encounters_mexico", "FY2021") == 655_594
 
 
 def test_fy2020_composition_and_the_monthly_series_are_held_out_fy2019_and_fy2021_fit():
@@ -110,8 +119,11 @@ def test_the_northern_triangle_is_the_sum_of_its_three_countries(historical_dail
     fy2020 = historical_daily[(historical_daily.date >= "2019-10-01")
                               & (historical_daily.date <= "2020-09-30")]
     assert model_value(derived, historical_daily) == fy2020.encounters_northern_triangle.sum()
-    for f in parts:  # the model has no column per country (yet)
-        assert model_value(f, historical_daily) is None
+    countries = 0
+    for f in parts:  # the model's column per country: they sum to the Northern Triangle's
+        assert model_value(f, historical_daily) == fy2020[f.column].sum() > 0
+        countries += model_value(f, historical_daily)
+    assert countries == model_value(derived, historical_daily)
     table = comparison_table(historical_daily, parts)
     assert table.count("\n") == len(parts) + 2 and "| held out |" in table
 

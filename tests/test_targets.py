@@ -262,3 +262,17 @@ def test_a_target_duplicating_a_held_out_row_is_refused(tmp_path):
                        ).replace('month = "2019-05"', 'months = ["2019-10", "2020-09"]')
     with pytest.raises(TargetsError, match=r"encounters_northern_triangle, FY2020"):
         load_targets(write(tmp_path, nt), triangle)
+
+
+def test_a_public_record_target_is_any_fit_row_of_its_column_and_days(tmp_path):
+    """A floor (Border Patrol alone), the figure and a ceiling (nationwide) may stand for
+    one column and fiscal year: a target is one of them, by value."""
+    rows = [f"single adults,encounters_single_adults,FY2019,{v},total,s (t),{v},{c},fit"
+            for v, c in ((300000, "border_patrol"), (368812, "all"), (400000, "nationwide"))]
+    record = record_with(tmp_path, *rows)
+    assert load_targets(write(tmp_path, SOURCED), record)[0].value == 368_812
+    ceiling = SOURCED.replace("368_812", "400_000").replace("368,812", "400,000")
+    assert load_targets(write(tmp_path, ceiling), record)[0].value == 400_000
+    other = SOURCED.replace("368_812", "350_000").replace("368,812", "350,000")
+    with pytest.raises(TargetsError, match=r"the rows give 300,000, 368,812, 400,000"):
+        load_targets(write(tmp_path, other), record)

@@ -101,8 +101,16 @@ def test_a_border_patrol_only_figure_is_never_scored_against_all_encounters():
     assert "encounters_at_ports" in total.model
 
 
+def test_a_nationwide_figure_is_a_ceiling_never_scored():
+    family = map_figure(figure(column="encounters_family_units", counts="nationwide"),
+                        COLUMNS, *RUN)
+    assert not family.scored and family.measured is None
+    assert family.reason.startswith("not comparable") and "ceiling" in family.reason
+    assert validate.series_of(family.figure).endswith("(nationwide)")
+
+
 def test_figures_the_model_cannot_give_are_flagged_with_a_reason():
-    cases = {"not modelled": figure(column="encounters_guatemala"),
+    cases = {"not modelled": figure(column="encounters_nicaragua"),
              "a capacity": figure(how="capacity"),
              "outside the runs": figure(period="FY2023"),
              "fit:": figure(split="fit")}

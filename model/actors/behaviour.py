@@ -34,6 +34,7 @@ from model.state.vocabulary import (
     N_DEMOGRAPHIC,
     N_GROUPS,
     RETURN_MODES,
+    UNACCOMPANIED_CHILD,
     Nationality,
     ReturnMode,
 )
@@ -148,6 +149,9 @@ class Behaviour:
         self.sector_weights = np.repeat(weights / weights.sum(1, keepdims=True),
                                         N_DEMOGRAPHIC, axis=0)  # (group, sector)
         self.base_departures = np.array([scenario.departures_per_day[k] for k in nat])
+        # each group's departure sensitivity: the shared one times its demographic's factor
+        factor = np.array([scenario.departure_sensitivity_factor[k] for k in DEMOGRAPHIC_KEYS])
+        self.departure_sensitivity = scenario.departure_sensitivity * np.tile(factor, len(nat))
         self.intent_share = np.array([scenario.asylum_intent_share[k] for k in nat])
         self.travel_days = np.array([scenario.travel_days[k] for k in nat])
         self.port_share = np.array([scenario.port_share[k] for k in DEMOGRAPHIC_KEYS])
@@ -178,12 +182,18 @@ class Behaviour:
 
     # -- setting out -------------------------------------------------------
     def departures(self, push: np.ndarray, day: int) -> np.ndarray:
-        """People (in agents) setting out on `day` per (nationality, demographic)."""
+        """People (in agents) setting out on `day` per (nationality, demographic): the base
+        flow times the month's push and the pull of peers' recent entry share, each
+        group with its demographic's sensitivity; then families' self-separation
+        (`separated`)."""
         if push is not self.push_today:  # a new month (`BorderModel` hands one row a month)
             self.push_today = push
             self._pushed_per_group = self._departures_per_group * np.repeat(push, N_DEMOGRAPHIC)
-        pull = np.exp(self.s.departure_sensitivity * (self.experience.entry_share_by_group() - 0.5))
+        share = self.experience.entry_share_by_group()
+        pull = np.exp(self.departure_sensitivity * (share - 0.5))
         lam = self._pushed_per_group * pull
+        if self.s.self_separation > 0:
+            lam = separated(lam, share, self.s.self_separation, self.s.family_size_mean)
         counts = self.streams.poisson_keys(Decision.DEPARTURES, self._group_keys, day, lam)
         return counts.reshape(-1, N_DEMOGRAPHIC)
 
@@ -286,6 +296,22 @@ class Behaviour:
             self._discouraged = np.exp(-self.s.give_up_sensitivity * (share - 0.5))
             self._discouraged_for = share
         return self._discouraged
+
+
+def separated(lam: np.ndarray, share: np.ndarray, rate: float, family_size: float) -> np.ndarray:
+    """Departures per group (`lam`, nationality-major) after self-separation: where a
+    nationality's children alone lately got in more often than its families (`share`, per
+    group), a family about to set out sends one child alone instead with chance
+    min(1, rate x the gap); that family's members leave the family-unit flow and one child
+    per family (`family_size` people) joins the unaccompanied children's. The parents
+    stay behind (not modelled further)."""
+    lam = lam.reshape(-1, N_DEMOGRAPHIC).copy()
+    shares = share.reshape(-1, N_DEMOGRAPHIC)
+    gap = np.maximum(shares[:, UNACCOMPANIED_CHILD] - shares[:, FAMILY_UNIT], 0.0)
+    moved = lam[:, FAMILY_UNIT] * np.minimum(rate * gap, 1.0)
+    lam[:, FAMILY_UNIT] -= moved
+    lam[:, UNACCOMPANIED_CHILD] += moved / family_size
+    return lam.ravel()
 
 
 @numba.njit(cache=True)

@@ -57,6 +57,9 @@ _NATIONALITY_COLUMN = np.array([
     COLUMN_INDEX["encounters_mexico" if n == Nationality.MEXICO else
                  "encounters_northern_triangle" if n in NORTHERN_TRIANGLE else
                  "encounters_other"] for n in Nationality])
+# and, for the Northern Triangle, each country's own column (-1: none)
+_COUNTRY_COLUMN = np.array([COLUMN_INDEX[f"encounters_{n.name.lower()}"]
+                            if n in NORTHERN_TRIANGLE else -1 for n in Nationality])
 _DEMOGRAPHIC_COLUMN = np.array([COLUMN_INDEX[c] for c in (
     "encounters_single_adults", "encounters_family_units", "encounters_unaccompanied_children")])
 assert len(_DEMOGRAPHIC_COLUMN) == len(DEMOGRAPHIC_KEYS)
@@ -144,6 +147,9 @@ def _record_encounters(rows, sectors, at_port, day, month, fy, history, today):
         today[_MONTH_FIRST] += last_month[r] != month
         today[_FY_FIRST] += last_fy[r] != fy
         today[_NATIONALITY_COLUMN[nationality[r]]] += 1
+        country = _COUNTRY_COLUMN[nationality[r]]
+        if country >= 0:
+            today[country] += 1
         today[_DEMOGRAPHIC_COLUMN[demographic[r]]] += 1
         today[_SECTOR_COLUMN[sectors[i]]] += 1
         last_day[r] = day

@@ -66,6 +66,7 @@ CALIBRATION_DIR = SCENARIO_DIR.parent / "calibration"  # where `calibrated` file
 PerNationality = Annotated[dict[str, float], Keys(NATIONALITY_KEYS, "nationality"), NON_NEGATIVE]
 NationalityProbabilities = Annotated[dict[str, Probability], Keys(NATIONALITY_KEYS, "nationality")]
 DemographicProbabilities = Annotated[dict[str, Probability], Keys(DEMOGRAPHIC_KEYS, "demographic")]
+DemographicFactors = Annotated[dict[str, NonNegative], Keys(DEMOGRAPHIC_KEYS, "demographic")]
 SectorWeights = Annotated[dict[str, Annotated[dict[str, NonNegative], Keys(SECTOR_KEYS, "sector")]],
                           Keys(NATIONALITY_KEYS, "nationality")]
 MonthlyIndex = Annotated[dict[str, dict[str, NonNegative]], Keys(NATIONALITY_KEYS, "nationality")]
@@ -155,6 +156,15 @@ class BorderScenario(Scenario):
         "single_adult": 0.35, "family_unit": 0.85, "unaccompanied_child": 0.9}
     experience_prior_weight: NonNegative = 50.0
     departure_sensitivity: NonNegative = 2.0
+    # ... times this factor for each demographic's own departures (a family weighs what
+    # families like it lately met, a child what children met): 1.0 is the shared sensitivity
+    departure_sensitivity_factor: DemographicFactors = {
+        "single_adult": 1.0, "family_unit": 1.0, "unaccompanied_child": 1.0}
+    # Self-separation: while children alone get in more often than families of their
+    # nationality (children exempt from MPP and Title 42, families returned), this times the
+    # gap between the two groups' recent entry shares is the chance that a family about to
+    # set out sends a child alone instead (one child per family; 0: never)
+    self_separation: NonNegative = 0.0
     sector_sensitivity: NonNegative = 2.0
     give_up_sensitivity: NonNegative = 3.0
     # Metering at the ports (the `metering` policy): people on the lists on the first day,

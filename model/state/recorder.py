@@ -80,6 +80,11 @@ COLUMNS: tuple[Column, ...] = (
       for k, label in zip(NATIONALITY_KEYS, ("Mexicans", "Guatemalans", "Hondurans", "Salvadorans",
                                              "Chinese nationals", "all other nationalities"))),
     Column("metering_waiting", "last", "asylum seekers on metering waitlists in Mexican border cities, waiting to ask at a port of entry (period end)"),
+    # the Northern Triangle apart (they sum to encounters_northern_triangle; with
+    # encounters_mexico and encounters_other they sum to encounters)
+    Column("encounters_guatemala", "sum", "encounters of Guatemalan nationals (part of encounters_northern_triangle)"),
+    Column("encounters_honduras", "sum", "encounters of Honduran nationals (part of encounters_northern_triangle)"),
+    Column("encounters_el_salvador", "sum", "encounters of Salvadoran nationals (part of encounters_northern_triangle)"),
 )
 COLUMN_INDEX = {c.name: i for i, c in enumerate(COLUMNS)}
 
