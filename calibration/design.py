@@ -12,7 +12,9 @@ same bytes on one worker or many.
 
 Finished runs go into the table as they come, in chunks written whole
 (`model.files.write_parquet`): a design stopped by Ctrl-C or a lost worker keeps what
-finished, and `run_design` on the same file runs only the rest.
+finished, and `run_design` on the same file runs only the rest. The first n sets of a
+design of N > n are the design of n (Sobol points and seeds alike), so a file of a
+longer design serves a shorter one.
 """
 
 from dataclasses import dataclass
@@ -101,6 +103,8 @@ def run_design(model, design: Design, client, out: Path | None = None, chunk: in
     from model.files import write_parquet
 
     table = read_finished(out)
+    if len(table):  # a longer design's file: its first runs are this design's (same seed)
+        table = table[table[RUN_COLUMN] < len(design)]
     done = set(table[RUN_COLUMN].astype(int)) if len(table) else set()
     todo = [i for i in range(len(design)) if i not in done]
     bar(len(done))

@@ -7,8 +7,8 @@ ensemble sampler).
 
 Every prior is uniform on its unit coordinate (`calibration.priors`), so the
 posterior is the likelihood on the unit cube. The walkers start spread over the cube,
-burn in, and run until the chain is at least 50 autocorrelation times long or
-`max_steps` is reached; the draws kept are thinned to about one per autocorrelation
+burn in, and run until the chain is at least 20 autocorrelation times long and
+holds `keep` effective draws, or `max_steps` is reached; the draws kept are thinned to about one per autocorrelation
 time, so they are nearly independent and their count is close to the effective size.
 """
 
@@ -30,8 +30,8 @@ class Sample:
 
 
 def sample_posterior(log_likelihood, n_params: int, seed: int = 0, walkers: int | None = None,
-                     burn: int = 1000, min_steps: int = 2000, max_steps: int = 20000,
-                     keep: int = 2000) -> Sample:
+                     burn: int = 1000, min_steps: int = 1000, max_steps: int = 20000,
+                     keep: int = 1000) -> Sample:
     """Run emcee on `log_likelihood` ((n, params) -> (n,), -inf outside the cube) and
     return about `keep` draws (fewer if the chain's effective size is smaller)."""
     import emcee
@@ -48,11 +48,11 @@ def sample_posterior(log_likelihood, n_params: int, seed: int = 0, walkers: int 
     sampler.reset()
     steps, tau = 0, np.inf
     while steps < max_steps:
-        chunk = max(min_steps - steps, 1000)
+        chunk = max(min_steps - steps, 500)
         state = sampler.run_mcmc(state, chunk, progress=False)
         steps += chunk
         tau = float(np.max(sampler.get_autocorr_time(tol=0)))
-        if steps >= min_steps and steps >= 50 * tau:
+        if steps >= 20 * tau and walkers * steps / tau >= keep:
             break
     chain = sampler.get_chain()  # (steps, walkers, params)
     effective = walkers * steps / tau

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import run as cli
-from calibration.design import UNIT_PREFIX, sobol_design
+from calibration.design import UNIT_PREFIX
 from calibration.emulator import Emulator
 from calibration.emulator_fit import DESIGN_FILE, run_emulator_fit
 from calibration.fit import weighted_quantile
@@ -35,10 +35,16 @@ def client():
     close_client(client, cluster)
 
 
-def test_known_parameters_are_recovered_by_many_independent_draws(tmp_path, client):
-    setup = synthetic_setup(tmp_path, end="2019-06-30", budget=128)
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory, client):
+    """One emulator fit of synthetic figures (TRUTH's run) on 128 design runs."""
+    setup = synthetic_setup(tmp_path_factory.mktemp("fit"), end="2019-06-30", budget=128)
     lines = []
-    outcome = run_emulator_fit(setup, client, write=lines.append)
+    return setup, run_emulator_fit(setup, client, write=lines.append), lines
+
+
+def test_known_parameters_are_recovered_by_many_independent_draws(fitted):
+    setup, outcome, lines = fitted
     assert outcome.runs == 128 and not outcome.interrupted
     assert [line.split(":")[0] for line in lines] == ["design", "emulator", "MCMC"]
     posterior = pd.read_parquet(outcome.files["posterior"])
@@ -57,28 +63,23 @@ def test_known_parameters_are_recovered_by_many_independent_draws(tmp_path, clie
     assert scenario.draw == 3 and scenario.posterior[0]["draw"] == 3
 
 
-def test_the_likelihood_prefers_the_truth_and_counts_floors_one_sided(tmp_path, client):
-    setup = synthetic_setup(tmp_path, end="2019-06-30")
-    from calibration.design import run_design
-    from calibration.fit import TargetModel
+def test_the_likelihood_prefers_the_truth_and_counts_floors_one_sided(fitted):
+    import dataclasses
 
-    design = sobol_design(setup.priors, 96, seed=5)
-    table = run_design(TargetModel(setup), design, client)
+    setup, outcome, _ = fitted
+    table = pd.read_parquet(setup.out_dir / DESIGN_FILE)
+    assert set(table.columns) >= {UNIT_PREFIX + p.name for p in PRIORS}
     emulator = Emulator.train(setup.priors, setup.targets, table, setup.scale)
     truth = np.array([[(TRUTH[p.abc_name] - p.low) / (p.high - p.low) for p in PRIORS]])
     far = np.array([[0.02, 0.98, 0.02]])
-    observed = {t.id: t.value for t in setup.targets}
-    like = emulator.likelihood(observed, setup.targets)
+    like = emulator.likelihood({t.id: t.value for t in setup.targets}, setup.targets)
     assert like.log(truth)[0] > like.log(far)[0] + 5
     assert like.log(np.array([[1.2, 0.5, 0.5]]))[0] == -np.inf  # outside the priors
     # a floor far below every run is met by all: it says nothing
-    import dataclasses
-
     floors = tuple(dataclasses.replace(t, kind="at_least", value=t.value / 10)
                    for t in setup.targets)
     flat = emulator.likelihood({t.id: t.value for t in floors}, floors)
     assert abs(flat.log(truth)[0] - flat.log(far)[0]) < 0.05
-    assert set(table.columns) >= {UNIT_PREFIX + p.name for p in PRIORS}
 
 
 def test_ctrl_c_keeps_the_design_runs_and_resume_runs_only_the_rest(tmp_path):
