@@ -6,15 +6,19 @@
     like = emulator.likelihood(run_values, exact=True)     # a run's own values (SBC)
     like.log(units)                                        # (n,) log-likelihoods
 
-The emulator is trained once on the design's runs (`calibration.design`: a few
-thousand parameter sets spread over the priors, each run once) and then answers, for any
-parameter set, what the model's targets would be: an ensemble of small neural networks
-(scikit-learn's `MLPRegressor`) from the priors' unit coordinates to every target,
-each target first put on a log scale when all its values are positive and then
-standardised. What a run adds to that answer (the seed's noise, and the emulator's own
-error) is measured, not assumed: the residuals of runs the networks were not trained on
-(K-fold), whose covariance (Ledoit-Wolf shrinkage, `sklearn.covariance`) keeps the
-targets' correlations (a month's encounters and its fiscal year's move together).
+The emulator is trained once on the design's runs (`calibration.design`: a thousand or
+so parameter sets spread over the priors, each run once) and then answers, for any
+parameter set, what the model's targets would be: a Gaussian process per target
+(squared-exponential kernel with a length per parameter, plus white noise for the
+seed's), from the priors' unit coordinates to the target, first put on a log scale when
+all its values are positive and then standardised. The kernel's hyperparameters are
+fitted by scikit-learn's `GaussianProcessRegressor` on a subsample of the runs; the
+process then conditions on every run. What a run adds to its answer (the seed's noise,
+and the emulator's own error) is measured, not assumed: the leave-one-out residuals
+(each run predicted from all the others, exact for a Gaussian process), whose covariance
+(Ledoit-Wolf shrinkage, `sklearn.covariance`) keeps the targets' correlations (a month's
+encounters and its fiscal year's move together). Why a Gaussian process and not a
+network or a quadratic surface: measured in docs/fit.md (held-out R^2).
 
 The likelihood of a parameter set is then Gaussian around the emulated values with
 that covariance, plus, for a real figure, its own uncertainty from its kind:
@@ -35,10 +39,8 @@ from calibration.priors import Prior
 from calibration.targets import Target, measurable
 
 Z90 = 1.6448536269514722  # a 90 % band is +/- this many standard deviations
-MEMBERS = 3  # networks in the emulator's ensemble
-FOLDS = 5  # for the held-out residuals (one network per fold: a little worse than the
-           # ensemble, so the covariance errs wide)
-HIDDEN = (128, 128)
+HYPER_RUNS = 192  # runs the kernel's hyperparameters are fitted on (per target)
+MIN_RUNS = 20
 
 
 class EmulatorError(ValueError):
@@ -48,8 +50,8 @@ class EmulatorError(ValueError):
 @dataclass
 class Emulator:
     """What the emulator learned: the targets it emulates (`ids`, each with its
-    transform: log or not, centre, spread), the networks, and the covariance of what
-    a run adds to their answer (in standardised units). Built by `train`; used by
+    transform: log or not, centre, spread), each one's Gaussian process, and the
+    covariance of what a run adds to their answer (in standardised units). Built by `train`; used by
     `likelihood` (and so by `calibration.mcmc`) and the SBC benchmark."""
 
     priors: tuple[Prior, ...]
@@ -57,9 +59,12 @@ class Emulator:
     log: np.ndarray  # bool per target
     centre: np.ndarray
     spread: np.ndarray
-    networks: list = field(repr=False)
+    scaled: np.ndarray = field(repr=False)  # (targets, runs, params): runs / length scales
+    inverse_lengths: np.ndarray = field(repr=False)  # (targets, params)
+    amplitude: np.ndarray = field(repr=False)  # (targets,)
+    weights: np.ndarray = field(repr=False)  # (targets, runs): K^-1 z
     covariance: np.ndarray = field(repr=False)
-    held_out_r2: np.ndarray = field(repr=False)  # per target, of the K-fold predictions
+    held_out_r2: np.ndarray = field(repr=False)  # per target, of the leave-one-out predictions
     runs: int = 0
 
     # -- training ----------------------------------------------------------------
@@ -71,9 +76,9 @@ class Emulator:
         values = table[[t.id for t in chosen]].to_numpy(dtype=float)
         keep = np.isfinite(values).all(axis=1)
         units, values = units[keep], values[keep]
-        if len(values) < 4 * FOLDS:
+        if len(values) < MIN_RUNS:
             raise EmulatorError(f"{len(values)} finished design runs: too few to train on "
-                                f"(at least {4 * FOLDS})")
+                                f"(at least {MIN_RUNS})")
         varies = values.std(axis=0) > 1e-9 * np.maximum(np.abs(values).mean(axis=0), 1.0)
         if not varies.any():
             raise EmulatorError("no target changed across the design's runs")
@@ -84,23 +89,29 @@ class Emulator:
         centre, spread = y.mean(axis=0), y.std(axis=0)
         z = (y - centre) / spread
         rng = np.random.default_rng(seed)
-        folds = rng.permutation(len(z)) % FOLDS
-        predicted = np.empty_like(z)
-        for k in range(FOLDS):
-            nets = _fit_networks(units[folds != k], z[folds != k], seed + 1 + k, members=1)
-            predicted[folds == k] = _predict(nets, units[folds == k])
-        residuals = z - predicted
+        pick = rng.permutation(len(z))[:HYPER_RUNS]
+        fitted = [_process(units, z[:, j], pick, seed) for j in range(z.shape[1])]
+        inverse = np.array([f[0] for f in fitted])
+        amplitude = np.array([f[1] for f in fitted])
+        weights = np.array([f[2] for f in fitted])
+        residuals = np.array([f[3] for f in fitted]).T
         from sklearn.covariance import LedoitWolf
 
         covariance = LedoitWolf().fit(residuals).covariance_
         r2 = 1.0 - residuals.var(axis=0) / z.var(axis=0)
-        networks = _fit_networks(units, z, seed, MEMBERS)
-        return cls(priors, ids, log, centre, spread, networks, covariance, r2, len(z))
+        scaled = units[None, :, :] * inverse[:, None, :]
+        return cls(priors, ids, log, centre, spread, scaled, inverse, amplitude, weights,
+                   covariance, r2, len(z))
 
     # -- answering ---------------------------------------------------------------
     def predict(self, units: np.ndarray) -> np.ndarray:
-        """Emulated targets (standardised units) at parameter sets `units` (n, priors)."""
-        return _predict(self.networks, np.atleast_2d(units))
+        """Emulated targets (standardised units) at parameter sets `units` (n, priors):
+        each target's process mean, k(x, runs) K^-1 z, for all targets at once."""
+        x = np.atleast_2d(units)[None, :, :] * self.inverse_lengths[:, None, :]  # (t, n, p)
+        square = ((x ** 2).sum(-1)[:, :, None] + (self.scaled ** 2).sum(-1)[:, None, :]
+                  - 2 * np.einsum("tnp,trp->tnr", x, self.scaled))
+        kernel = np.exp(-0.5 * np.maximum(square, 0.0))
+        return np.einsum("tnr,tr->nt", kernel, self.weights) * self.amplitude
 
     def standardise(self, ids: list[str], values: np.ndarray) -> np.ndarray:
         """Values of targets `ids` (natural units) on the emulator's standardised scale."""
@@ -206,27 +217,29 @@ def unit_matrix(priors: tuple[Prior, ...], table: pd.DataFrame) -> np.ndarray:
     return table[[UNIT_PREFIX + p.name for p in priors]].to_numpy(dtype=float)
 
 
-def _fit_networks(x: np.ndarray, z: np.ndarray, seed: int, members: int) -> list:
-    from sklearn.neural_network import MLPRegressor
+def _process(units: np.ndarray, z: np.ndarray, pick: np.ndarray, seed: int) -> tuple:
+    """One target's Gaussian process: the kernel's hyperparameters fitted (maximum
+    marginal likelihood, scikit-learn) on the runs `pick`, then conditioned on every run.
+    Returns (1 / length scales, amplitude, K^-1 z, leave-one-out residuals)."""
+    import warnings
 
-    nets = []
-    for m in range(members):
-        net = MLPRegressor(hidden_layer_sizes=HIDDEN, activation="tanh", alpha=1e-3,
-                           learning_rate_init=3e-3, max_iter=600, early_stopping=True,
-                           validation_fraction=0.1, n_iter_no_change=30,
-                           random_state=seed * MEMBERS + m)
-        nets.append(net.fit(x, z))
-    return nets
+    from scipy.linalg import cho_factor, cho_solve
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-
-def _predict(nets: list, x: np.ndarray) -> np.ndarray:
-    """The ensemble's mean answer: each network's forward pass (tanh hidden layers, a
-    linear output, as `MLPRegressor` trains them) written out in numpy, which the MCMC
-    calls a hundred thousand times: sklearn's `predict` checks its input every call."""
-    total = 0.0
-    for net in nets:
-        h = x
-        for w, b in zip(net.coefs_[:-1], net.intercepts_[:-1]):
-            h = np.tanh(h @ w + b)
-        total = total + (h @ net.coefs_[-1] + net.intercepts_[-1])
-    return total / len(nets)
+    kernel = (ConstantKernel(1.0, (1e-2, 1e2)) * RBF(np.full(units.shape[1], 0.5), (1e-2, 1e3))
+              + WhiteKernel(0.1, (1e-6, 2.0)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a length at its bound: flat
+        fitted = GaussianProcessRegressor(kernel, random_state=seed).fit(units[pick], z[pick])
+    k = fitted.kernel_
+    amplitude, inverse = k.k1.k1.constant_value, 1.0 / np.asarray(k.k1.k2.length_scale)
+    noise = k.k2.noise_level
+    scaled = units * inverse
+    square = (scaled ** 2).sum(1)[:, None] + (scaled ** 2).sum(1)[None, :] - 2 * scaled @ scaled.T
+    gram = amplitude * np.exp(-0.5 * np.maximum(square, 0.0))
+    factor = cho_factor(gram + noise * np.eye(len(z)), lower=True)
+    weights = cho_solve(factor, z)
+    diagonal = np.diag(cho_solve(factor, np.eye(len(z))))
+    return inverse, amplitude, weights, weights / diagonal

@@ -147,10 +147,17 @@ def _fmt(value: float) -> str:
 
 def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, files) -> str:
     measured = table[table.measured]
+    w = posterior["weight"].to_numpy()
+    ess, made = 1 / float((w ** 2).sum()), f"generation {int(posterior['generation'].iloc[0])}"
+    summary = emulator_summary(setup)
+    if summary:  # MCMC draws: their effective size is the chain's, not the weights'
+        ess = min(ess, summary["effective_sample_size"])
+        made = (f"{len(posterior)} MCMC draws on an emulator of {summary['design_runs']} design "
+                f"runs (effective sample size {summary['effective_sample_size']:.0f})")
     lines = [
         "# Calibration report", "",
-        f"Scenario `{setup.scenario}` fitted at scale {setup.scale}; posterior of generation "
-        f"{int(posterior['generation'].iloc[0])} ({len(posterior)} parameter sets) from "
+        f"Scenario `{setup.scenario}` fitted at scale {setup.scale}; posterior of {made} "
+        f"({len(posterior)} parameter sets) from "
         f"{_posterior_source(setup)}"
         f". Posterior predictive: {draws} runs at scale "
         f"{setup.predictive_scale}"
@@ -174,7 +181,6 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
                      f"{_fmt(row.high)} | {'met' if row.met else '**not met**'} |")
     lines += ["", "## Parameters", "", f"![marginals]({files['marginals'].name})", "",
               "| parameter | prior | posterior median | 90 % interval |", "|---|---|---|---|"]
-    w = posterior["weight"].to_numpy()
     for p in setup.priors:
         q = [weighted_quantile(posterior[p.name].to_numpy(), w, x) for x in (0.05, 0.5, 0.95)]
         lines.append(f"| {p.name} | {p.distribution} {_fmt(p.low)} to {_fmt(p.high)} | "
@@ -183,14 +189,24 @@ def _markdown(setup, posterior, table, ard, ard_kinds, correlations, draws, file
               correlations.iloc[i, j])
              for i in range(len(correlations)) for j in range(i + 1, len(correlations))
              if np.isfinite(correlations.iloc[i, j])]
-    ess = 1 / float((w ** 2).sum())
     lines += ["", "## Pairwise correlations", "", f"![correlations]({files['correlations'].name})",
-              "", f"Strongest (weighted, last generation; effective sample size {ess:.1f} of "
+              "", f"Strongest (weighted posterior; effective sample size {ess:.1f} of "
               f"{len(posterior)}" + ("; fewer than twice the parameters: these correlations "
                                      "say little, run a larger --population)"
                                      if ess < 2 * len(setup.priors) else ")") + ":", ""]
     lines += [f"- {a} ~ {b}: {r:+.2f}" for _, a, b, r in sorted(pairs, reverse=True)[:8]]
     return "\n".join(lines) + "\n"
+
+
+def emulator_summary(setup: FitSetup) -> dict | None:
+    """The emulator fit's emulator.json beside the posterior (None for an ABC fit)."""
+    import json
+
+    path = setup.out_dir / "emulator.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def _posterior_source(setup: FitSetup) -> str:
