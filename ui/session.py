@@ -116,6 +116,14 @@ playing = solara.reactive(False)
 files_saved = solara.reactive(0)  # bumped when the page saves or receives a file: lists refresh
 
 
+@solara.lab.computed(None, key="ui.session.finished")
+def finished() -> bool:
+    """Has the run shown finished (or is there none)? A reactive of its own, which changes
+    seldom: what reads it and not `frame` (the run's buttons) is not redrawn each frame."""
+    shown = frame.value
+    return shown is None or shown.view.finished
+
+
 def play() -> None:
     if run.value is not None:
         run.value.stopped = False
