@@ -17,10 +17,18 @@ children (a comparison's `run.py compare` and Dask workers).
    (`rss_served_mib`: before that first visit).
 2. Playing: `--pages` pages open (each its own browser context, i.e. its own session),
    then all press Play within a fraction of a second. Each page records, in the
-   browser, when the day shown (`.run-date`) or the map's image changes; for
-   `--seconds` seconds. A page's `longest_gap_s` is the longest time without a new
-   frame: from Play to the first, between frames, and from the last to the end of the
-   window (unless its run finished). RSS is sampled each second (`rss_playing_max_mib`).
+   browser, when each frame's number (the `.frame-ack` it acknowledges, updated after
+   the frame's images) changes, and when the day shown (`.run-date`) or the map's
+   image changes (`changes`: a frame makes two or three, as its parts arrive; earlier
+   versions counted these as frames); for `--seconds` seconds. A page's
+   `longest_gap_s` is the longest time without a new complete frame: from its own
+   Play press to the first, between frames, and from the last to the end of the window
+   (unless its run finished); `longest_change_gap_s` the same between changes. With
+   the server's frame log ($BORDER_UI_FRAME_LOG, `ui.session.FrameLog`) each page has
+   `phases_median`/`phases_max` (where its frames' time went, `frame_phases`) and the
+   phases of the frames about its longest gap; `full_collections` are the server's
+   generation-2 garbage collections in the window; `server_cpu_ms_per_frame` its CPU
+   (with children) per frame shown. RSS is sampled each second (`rss_playing_max_mib`).
 3. Closed: the pages are closed as a user closes a tab (its `beforeunload` runs; the
    close beacon it sends does not reach the server from headless Chromium, so the
    sessions only disconnect and are closed at `ui.session.CULL_TIMEOUT`, 60 s); after
@@ -265,18 +273,24 @@ def play_many(server: Server, browser, n_pages: int, seconds: float) -> dict:
         played_ms = page.evaluate("window.playedAt") or started_ms
         text = page.locator(".run-date").inner_text()
         finished = "finished" in text
-        edges = [played_ms, *[t for t in times if t <= ended_ms]]
+        shown = [t for t, _ in acks if t <= ended_ms]  # each frame once, when complete
+        edges = [played_ms, *shown]
         if not finished:
             edges.append(ended_ms)
         gaps = [b - a for a, b in zip(edges, edges[1:])]
         longest = max(range(len(gaps)), key=gaps.__getitem__)
-        per_page.append({"frames": len(times), "longest_gap_s": round(gaps[longest] / 1000, 2),
-                         "first_frame_s": round((times[0] - played_ms) / 1000, 2)
-                         if times else None, "shows": text,
+        changes = [played_ms, *[t for t in times if t <= ended_ms]]
+        if not finished:
+            changes.append(ended_ms)
+        per_page.append({"frames": len(shown), "longest_gap_s": round(gaps[longest] / 1000, 2),
+                         "first_frame_s": round((shown[0] - played_ms) / 1000, 2)
+                         if shown else None, "shows": text,
+                         "changes": len(times), "longest_change_gap_s": round(
+                             max(b - a for a, b in zip(changes, changes[1:])) / 1000, 2),
                          **frame_phases(log, acks, edges[longest], edges[longest + 1])})
     for page in pages:
         page.locator(".play").click(no_wait_after=True)  # Pause (not needed, but polite)
-    frames = sum(page["frames"] for page in per_page)
+    frames = sum(page["frames"] for page in per_page)  # as shown: the server's are a few more
     return {"pages": per_page, "pages_open": pages,
             "server_cpu_cores_playing": round(cpu_s / (ended_ms - started_ms) * 1000, 2),
             "server_cpu_ms_per_frame": round(cpu_s * 1000 / frames, 1) if frames else None,
