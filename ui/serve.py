@@ -169,8 +169,9 @@ def serve(sock: socket.socket, app_file: Path, token: str | None) -> None:
     from solara.server.starlette import app
 
     # no permessage-deflate on the websockets: most of what a playing page is sent is its
-    # JPEG frames (base64), which deflate barely shrinks, and compressing them took the
-    # play loops' time while they waited for each send (py-spy, five pages playing)
+    # JPEG frames (already binary buffers: ipywidgets sends an Image's bytes unencoded),
+    # which deflate barely shrinks, and compressing them took the play loops' time
+    # while they waited for each send (py-spy, five pages playing)
     config = uvicorn.Config(TokenGate(app, token, port) if token else app,
                             log_config=LOGGING_CONFIG, timeout_graceful_shutdown=GRACE_S,
                             ws_per_message_deflate=False)
