@@ -17,10 +17,18 @@ children (a comparison's `run.py compare` and Dask workers).
    (`rss_served_mib`: before that first visit).
 2. Playing: `--pages` pages open (each its own browser context, i.e. its own session),
    then all press Play within a fraction of a second. Each page records, in the
-   browser, when the day shown (`.run-date`) or the map's image changes; for
-   `--seconds` seconds. A page's `longest_gap_s` is the longest time without a new
-   frame: from Play to the first, between frames, and from the last to the end of the
-   window (unless its run finished). RSS is sampled each second (`rss_playing_max_mib`).
+   browser, when each frame's number (the `.frame-ack` it acknowledges, updated after
+   the frame's images) changes, and when the day shown (`.run-date`) or the map's
+   image changes (`changes`: a frame makes two or three, as its parts arrive; earlier
+   versions counted these as frames); for `--seconds` seconds. A page's
+   `longest_gap_s` is the longest time without a new complete frame: from its own
+   Play press to the first, between frames, and from the last to the end of the window
+   (unless its run finished); `longest_change_gap_s` the same between changes. With
+   the server's frame log ($BORDER_UI_FRAME_LOG, `ui.session.FrameLog`) each page has
+   `phases_median`/`phases_max` (where its frames' time went, `frame_phases`) and the
+   phases of the frames about its longest gap; `full_collections` are the server's
+   generation-2 garbage collections in the window; `server_cpu_ms_per_frame` its CPU
+   (with children) per frame shown. RSS is sampled each second (`rss_playing_max_mib`).
 3. Closed: the pages are closed as a user closes a tab (its `beforeunload` runs; the
    close beacon it sends does not reach the server from headless Chromium, so the
    sessions only disconnect and are closed at `ui.session.CULL_TIMEOUT`, 60 s); after
@@ -59,18 +67,29 @@ from benchmarks._common import OtherLoad, environment, positive, progress  # noq
 CHROMIUM = "/usr/bin/chromium"
 MIB = 2 ** 20
 BARS = {"longest_gap_s": 2.0, "rss_growth_after_close_mib": 100.0, "compare_stops_within_s": 30.0}
-# in the page: the times (Date.now(), ms) at which a new frame showed
+# in the page: the times (Date.now(), ms) at which a new frame showed, at which the
+# frame's number (the `.frame-ack` the page acknowledges) changed, and when Play was pressed
 RECORD_FRAMES = """() => {
-    window.frameTimes = []; window.lastShown = null;
+    window.frameTimes = []; window.ackTimes = []; window.lastShown = null;
+    window.playedAt = null;
+    document.addEventListener('click', (event) => {
+        if (window.playedAt === null && event.target.closest('.play')) window.playedAt = Date.now();
+    }, true);
     const shown = () => {
         const day = document.querySelector('.run-date');
         const map = document.querySelector('.border-map img');
         return (day ? day.innerText : '') + '|' + (map ? map.src.length + map.src.slice(-64) : '');
     };
-    window.lastShown = shown();
+    const acked = () => {
+        const ack = document.querySelector('.frame-ack');
+        return ack ? parseInt(ack.textContent.trim()) : null;
+    };
+    window.lastShown = shown(); window.lastAck = acked();
     new MutationObserver(() => {
         const now = shown();
         if (now !== window.lastShown) { window.lastShown = now; window.frameTimes.push(Date.now()); }
+        const ack = acked();
+        if (ack !== window.lastAck) { window.lastAck = ack; window.ackTimes.push([Date.now(), ack]); }
     }).observe(document.body, {subtree: true, childList: true, characterData: true,
                                attributes: true, attributeFilter: ['src']});
 }"""
@@ -90,8 +109,10 @@ class Server:
 
         self.runs = folder / "runs"
         self.log = open(folder / "server.log", "w+")
+        self.frames = folder / "frames.jsonl"
         port = free_port()
-        env = dict(os.environ, BORDER_UI_RUNS_DIR=str(self.runs))
+        env = dict(os.environ, BORDER_UI_RUNS_DIR=str(self.runs),
+                   BORDER_UI_FRAME_LOG=str(self.frames))
         self.launcher = subprocess.Popen(
             [sys.executable, "run.py", "ui", "--port", str(port), "--save-dir",
              str(folder / "saved")], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, env=env)
@@ -108,6 +129,22 @@ class Server:
                 time.sleep(0.3)
         children = psutil.Process(self.launcher.pid).children()
         self.process = children[0] if children else psutil.Process(self.launcher.pid)
+
+    def frame_log(self) -> dict:
+        """The frames the play loops drew so far (`ui.session.FrameLog`), by number."""
+        if not self.frames.exists():
+            return {}
+        rows = [json.loads(line) for line in self.frames.read_text().splitlines()]
+        return {row["n"]: row for row in rows if "n" in row}
+
+    def collections(self, since: float, until: float) -> dict:
+        """The server's full garbage collections (`ui.session.FrameLog`) in a window (epoch s)."""
+        if not self.frames.exists():
+            return {}
+        rows = [json.loads(line) for line in self.frames.read_text().splitlines()]
+        took = [r["end"] - r["start"] for r in rows if "gc" in r and since <= r["start"] <= until]
+        return {"count": len(took), "longest_s": round(max(took, default=0), 2),
+                "total_s": round(sum(took), 2)}
 
     def rss_mib(self) -> float:
         return self.process.memory_info().rss / MIB
@@ -168,6 +205,44 @@ def settle(server: Server, seconds: float) -> float:
     return lowest
 
 
+PHASES = ("wait_s", "turn_s", "step_s", "draw_send_s", "browser_s", "ack_s")
+
+
+def frame_phases(log: dict, acks: list, gap_start_ms: float, gap_end_ms: float) -> dict:
+    """Where a page's frames spent their time, from the server's frame log (`log`: frame
+    number -> its times, epoch s) and the times the page showed each frame number (`acks`:
+    [ms, number]): `wait_s` from the previous frame's ack to this frame's start (the play
+    loop's pace), `turn_s` waiting for its turn to draw (`ui.session.Turns`), `step_s`
+    the model's days and the snapshot, `draw_send_s` the page's
+    render (map, charts, JPEG) and its messages sent, `browser_s` until the page showed
+    it, `ack_s` until the server heard so. `phases_max` over the page's frames, and
+    `longest_gap_phases`: those of the frame that ended the longest gap and the one before
+    it (the gap is the latter's `ack_s` and the former's other phases)."""
+    rows, previous = [], None
+    for shown_ms, number in acks:
+        made = log.get(number)
+        if made is None:
+            continue
+        shown = shown_ms / 1000
+        rows.append({"n": number, "shown_ms": shown_ms,
+                     "wait_s": made["start"] - previous["acked"] if previous else 0.0,
+                     "turn_s": made.get("turn", made["start"]) - made["start"],
+                     "step_s": made["made"] - made.get("turn", made["start"]),
+                     "draw_send_s": made["sent"] - made["made"],
+                     "browser_s": shown - made["sent"], "ack_s": made["acked"] - shown})
+        previous = made
+    if not rows:
+        return {}
+    # the frame that ended the gap: its number showed when its map and date did
+    ending = min(rows, key=lambda r: abs(r["shown_ms"] - gap_end_ms))
+    before = [r for r in rows if r["shown_ms"] < ending["shown_ms"]]
+    within = before[-1:] + [ending]
+    return {"phases_max": {k: round(max(r[k] for r in rows), 2) for k in PHASES},
+            "phases_median": {k: round(sorted(r[k] for r in rows)[len(rows) // 2], 3)
+                              for k in PHASES},
+            "longest_gap_phases": [{k: round(r[k], 2) for k in PHASES} for r in within]}
+
+
 def play_many(server: Server, browser, n_pages: int, seconds: float) -> dict:
     pages = []
     for i in range(n_pages):
@@ -176,6 +251,7 @@ def play_many(server: Server, browser, n_pages: int, seconds: float) -> dict:
     for page in pages:
         page.evaluate(RECORD_FRAMES)
     rss_open = server.rss_mib()
+    cpu_before = server.cpu_s()
     started_ms = time.time() * 1000
     for page in pages:
         page.locator(".play").click(no_wait_after=True)
@@ -188,21 +264,38 @@ def play_many(server: Server, browser, n_pages: int, seconds: float) -> dict:
         time.sleep(1)
         peak = max(peak, server.rss_mib())
     ended_ms = time.time() * 1000
+    cpu_s = server.cpu_s() - cpu_before
+    log = server.frame_log()
     per_page = []
     for page in pages:
         times = page.evaluate("window.frameTimes")
+        acks = page.evaluate("window.ackTimes")
+        played_ms = page.evaluate("window.playedAt") or started_ms
         text = page.locator(".run-date").inner_text()
         finished = "finished" in text
-        edges = [started_ms, *[t for t in times if t <= ended_ms]]
+        shown = [t for t, _ in acks if t <= ended_ms]  # each frame once, when complete
+        edges = [played_ms, *shown]
         if not finished:
             edges.append(ended_ms)
         gaps = [b - a for a, b in zip(edges, edges[1:])]
-        per_page.append({"frames": len(times), "longest_gap_s": round(max(gaps) / 1000, 2),
-                         "first_frame_s": round((times[0] - started_ms) / 1000, 2)
-                         if times else None, "shows": text})
+        longest = max(range(len(gaps)), key=gaps.__getitem__)
+        changes = [played_ms, *[t for t in times if t <= ended_ms]]
+        if not finished:
+            changes.append(ended_ms)
+        per_page.append({"frames": len(shown), "longest_gap_s": round(gaps[longest] / 1000, 2),
+                         "first_frame_s": round((shown[0] - played_ms) / 1000, 2)
+                         if shown else None, "shows": text,
+                         "changes": len(times), "longest_change_gap_s": round(
+                             max(b - a for a, b in zip(changes, changes[1:])) / 1000, 2),
+                         **frame_phases(log, acks, edges[longest], edges[longest + 1])})
     for page in pages:
         page.locator(".play").click(no_wait_after=True)  # Pause (not needed, but polite)
-    return {"pages": per_page, "pages_open": pages, "rss_pages_open_mib": round(rss_open, 1),
+    frames = sum(page["frames"] for page in per_page)  # as shown: the server's are a few more
+    return {"pages": per_page, "pages_open": pages,
+            "server_cpu_cores_playing": round(cpu_s / (ended_ms - started_ms) * 1000, 2),
+            "server_cpu_ms_per_frame": round(cpu_s * 1000 / frames, 1) if frames else None,
+            "full_collections": server.collections(started_ms / 1000, ended_ms / 1000),
+            "rss_pages_open_mib": round(rss_open, 1),
             "rss_playing_max_mib": round(peak, 1), "rss_playing_end_mib": round(server.rss_mib(), 1)}
 
 
@@ -253,7 +346,8 @@ def main(argv=None) -> int:
     parser.add_argument("--compare-seeds", type=positive, default=20)
     parser.add_argument("--compare-scale", type=int, choices=(10, 20, 50, 100), default=50)
     parser.add_argument("--server-log", type=Path, default=None,
-                        help="keep a copy of the server's output here")
+                        help="keep a copy of the server's output here (and of its frame "
+                             "log, with the suffix .frames.jsonl)")
     args = parser.parse_args(argv)
     if not os.path.exists(CHROMIUM):
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install chromium")
@@ -284,6 +378,9 @@ def main(argv=None) -> int:
             server.close()
             if args.server_log is not None:
                 args.server_log.write_text((Path(folder) / "server.log").read_text())
+                if server.frames.exists():  # the frame log beside it
+                    args.server_log.with_suffix(".frames.jsonl").write_text(
+                        server.frames.read_text())
     gaps = [page["longest_gap_s"] for page in playing["pages"]]
     report.update({
         "rss_served_mib": round(rss_served, 1), "rss_start_mib": round(rss_start, 1),

@@ -2,6 +2,8 @@
 
 import html
 import math
+import threading
+import time
 
 import ipyvuetify as v
 import ipywidgets
@@ -86,6 +88,87 @@ def test_step_buttons_advance_the_date():
     assert "2019-01-01 · day 1 of 60 · paused" in texts(rc)
     click(rc, "+1 week")
     assert "2019-01-08 · day 8 of 60" in texts(rc)
+
+
+def test_the_run_buttons_follow_its_end():
+    rc = render(RunBar())
+    click(rc, "+1 week")
+    step_day = rc.find(v.Btn, children=["+1 day"])
+    assert not step_day.widget.disabled
+    session.step(59)  # to the end of the 60 days
+    assert "2019-03-01 · day 60 of 60 · finished" in texts(rc)
+    assert step_day.widget.disabled and rc.find(v.Btn, children=["Play"]).widget.disabled
+    assert session.reset() and not step_day.widget.disabled
+    assert "day 0 of 60 · paused" in texts(rc)
+
+
+def test_a_frame_walks_the_page_once_and_redraws_only_the_run(monkeypatch):
+    """Each component that reads the frame costs a walk of the page's whole tree (most of
+    it the sidebar's controls) per frame: only RunView reads it, and the run bar's
+    status line follows the frame all the same."""
+    import reacton.core
+
+    walks = []
+    walk = reacton.core._RenderContext._render
+
+    def counting(self, element, *args, **kwargs):
+        if element.component is solara.AppLayout:
+            walks.append(1)
+        return walk(self, element, *args, **kwargs)
+    monkeypatch.setattr(reacton.core._RenderContext, "_render", counting)
+    rc = render(solara.AppLayout(children=[SimulatePage()]))  # the sidebar needs a layout
+    walks.clear()
+    for _ in range(3):
+        session.step(7)
+    assert "2019-01-21 · day 21 of 60 · paused" in texts(rc)
+    assert "21 days" not in texts(rc) and len(walks) == 3
+
+
+def test_play_loops_draw_one_at_a_time_first_come_first_served():
+    turns = session.Turns(timeout=10)
+    order, inside, most = [], [0], [0]
+    release = threading.Event()
+
+    def loop(name):
+        with turns.turn():
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            order.append(name)
+            if name == "a":
+                release.wait(10)
+            inside[0] -= 1
+
+    threads = []
+    for name in "abc":  # b asks while a draws, then c: they follow in that order
+        threads.append(threading.Thread(target=loop, args=(name,)))
+        threads[-1].start()
+        deadline = time.monotonic() + 10
+        while len(turns._queue) < len(threads) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert order == ["a"] and len(turns._queue) == 3
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["a", "b", "c"] and most[0] == 1 and not turns._queue
+
+
+def test_a_turn_not_given_in_time_is_taken():
+    turns = session.Turns(timeout=0.2)
+    release, took = threading.Event(), []
+
+    def hold():
+        with turns.turn():
+            release.wait(10)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while not turns._queue:
+        time.sleep(0.01)
+    started = time.monotonic()
+    with turns.turn():
+        took.append(time.monotonic() - started)
+    release.set()
+    holder.join(10)
+    assert 0.15 < took[0] < 5
 
 
 def test_mpp_switch_turns_every_phase_off_and_reset_applies_it():

@@ -115,14 +115,30 @@ def PolicyDates(policy_id: str, label: str):
         DateField("To", entry["end"], _set_policy(policy_id, "end"), [f"end-{policy_id}"])
 
 
+def run_status(frame: "session.Frame | None", playing: bool) -> str:
+    """The status line: the day shown, how far the run is, and whether it plays."""
+    if frame is None:
+        return ""
+    view = frame.view
+    status = "finished" if view.finished else ("playing" if playing else "paused")
+    shown = "start: not run yet" if view.day == 0 else f"{view.date.isoformat()}"
+    return f"{shown} · day {view.day} of {view.n_days} · {status}"
+
+
 @solara.component
 def RunBar():
-    """Reset, Play/Pause, a day, a week; speed; the date and how far the run is."""
+    """Reset, Play/Pause, a day, a week; speed; the date and how far the run is.
+
+    It reads no frame: the status line's text is set on its widget by a listener on
+    `session.frame`. A component that reads `session.frame` is drawn again with each
+    frame, and the page's whole tree (three quarters of it the sidebar's controls) is
+    walked once for each such component: with the run bar reading it too, a frame
+    cost two walks (`ui.simulate_page.RunView` is the one reader)."""
     solara.lab.use_task(session.play_loop, dependencies=[session.playing.value],
                         prefer_threaded=True)
-    state, frame = session.run.value, session.frame.value
+    state = session.run.value
     playing = session.playing.value
-    finished = state is None or not state.model.running
+    finished = session.finished.value
     with solara.Row(gap="4px", style={"flex-wrap": "wrap"}):
         solara.Button("Reset", on_click=session.reset, color="primary", classes=["reset"])
         solara.Button("Pause" if playing else "Play", color="primary", classes=["play"],
@@ -134,12 +150,19 @@ def RunBar():
                       disabled=playing or finished)
     solara.Select("Days per frame while playing", values=list(session.DAYS_PER_FRAME),
                   value=session.days_per_frame, dense=True)
-    if frame is not None:
-        view = frame.view
-        status = "finished" if view.finished else ("playing" if playing else "paused")
-        shown = "start: not run yet" if view.day == 0 else f"{view.date.isoformat()}"
-        solara.Text(f"{shown} · day {view.day} of {view.n_days} · {status}",
-                    classes=["run-date"], style={"font-weight": "bold"})
+    # the status line is a widget of its own (closed with the run bar), which a listener
+    # on the frame updates
+    line = solara.use_memo(lambda: v.Html(tag="span", class_="run-date",
+                                          style_="font-weight: bold"), [])
+    solara.use_effect(lambda: line.close, [])
+
+    def follow_frames():
+        def show(frame):
+            line.children = [run_status(frame, session.playing.peek())]
+        show(session.frame.peek())
+        return session.frame.subscribe(show)
+    solara.use_effect(follow_frames, [playing])
+    solara.Column(children=[line], gap="0px")
     if state is not None and state.played is not None and state.played[0] > 0:
         days, seconds = state.played
         solara.Text(f"last play: {days} days in {seconds:.1f} s (redraws included)",

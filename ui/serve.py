@@ -158,13 +158,20 @@ def serve(sock: socket.socket, app_file: Path, token: str | None) -> None:
     # that its session cookie falls back to SameSite=Lax: right for this app, and noise
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     settings.main.mode = "production"
+    # a page's messages are queued and sent by a task of the server's event loop (every
+    # 50 ms) rather than each handed to the loop with the sender waiting: a play loop
+    # rendering a frame sends 23 messages (156 KiB), each a wait on the one loop shared
+    # by every page (py-spy, five pages playing: a fifth of the play loops' time), and a
+    # page that reads slowly no longer holds up the loop drawing for it (session.Turns)
+    settings.main.experimental_performance = True
     settings.telemetry.mixpanel_enable = False
     from solara.__main__ import LOGGING_CONFIG
     from solara.server.starlette import app
 
     # no permessage-deflate on the websockets: most of what a playing page is sent is its
-    # JPEG frames (base64), which deflate barely shrinks, and compressing them took the
-    # play loops' time while they waited for each send (py-spy, five pages playing)
+    # JPEG frames (already binary buffers: ipywidgets sends an Image's bytes unencoded),
+    # which deflate barely shrinks, and compressing them took the play loops' time
+    # while they waited for each send (py-spy, five pages playing)
     config = uvicorn.Config(TokenGate(app, token, port) if token else app,
                             log_config=LOGGING_CONFIG, timeout_graceful_shutdown=GRACE_S,
                             ws_per_message_deflate=False)

@@ -11,8 +11,9 @@ taken between steps (`Frame.of`), never from the model while it runs.
 - `playing`, `days_per_frame`: the play loop's switch and frame size; `files_saved`: a
   counter that makes the scenario lists refresh after a save.
 
-Under load (several pages playing on one server) two things keep every page live:
-the play loop waits until the browser says it has shown each frame (`RunState.shown`,
+Under load (several pages playing on one server) three things keep every page live:
+the play loops draw their frames one at a time, in turn (`Turns`), the play loop waits
+until the browser says it has shown each frame (`RunState.shown`,
 called by the page's `FrameAck`; a frame drawn on the server is not yet shown, and
 without the wait a busy server queued frames for tens of seconds, showing old days
 and acting on Pause late), and a session's model, frames and figures are let go
@@ -22,9 +23,12 @@ when its browser session closes (`_session_closed`, through Solara's
 to the system (`release_memory`).
 """
 
+import collections
+import contextlib
 import ctypes
 import gc
 import itertools
+import json
 import os
 import threading
 import time
@@ -41,8 +45,11 @@ from ui.day_view import DayView, series
 _frame_numbers = itertools.count()
 DAYS_PER_FRAME = (1, 7, 14, 30)
 FRAME_TIMEOUT_S = 2.0  # the longest the play loop waits for the page to show a frame
+TURN_TIMEOUT_S = 10.0  # the longest a play loop waits for its turn to draw (`Turns`)
 CULL_TIMEOUT = "60s"  # a page that went without closing (no beacon) is closed after this
 DEFAULT_DAYS_PER_FRAME = 7  # a week a frame; a frame costs ~0.1-0.2 s to draw (blitted)
+# benchmarks/bench_ui.py sets this to a file: a JSON line per frame a play loop drew
+FRAME_LOG_ENV = "BORDER_UI_FRAME_LOG"
 
 
 def save_dir() -> Path:
@@ -59,6 +66,7 @@ class Frame:
     view: DayView
     series: dict
     number: int = field(default_factory=lambda: next(_frame_numbers))  # unique, increasing
+    made: float = field(default_factory=time.time, compare=False)  # when (epoch s)
 
     @classmethod
     def of(cls, model: BorderModel, days: int = 1) -> "Frame":
@@ -106,6 +114,14 @@ message = solara.reactive("")
 days_per_frame = solara.reactive(DEFAULT_DAYS_PER_FRAME)
 playing = solara.reactive(False)
 files_saved = solara.reactive(0)  # bumped when the page saves or receives a file: lists refresh
+
+
+@solara.lab.computed(None, key="ui.session.finished")
+def finished() -> bool:
+    """Has the run shown finished (or is there none)? A reactive of its own, which changes
+    seldom: what reads it and not `frame` (the run's buttons) is not redrawn each frame."""
+    shown = frame.value
+    return shown is None or shown.view.finished
 
 
 def play() -> None:
@@ -156,6 +172,69 @@ def step(days: int) -> "Frame | None":
     return snapshot
 
 
+class Turns:
+    """Frames drawn one at a time, in the order the play loops asked (first come, first
+    served). With several pages playing, their loops' threads otherwise all step and draw
+    at once, taking turns on the interpreter lock in no order: a page could wait 5-8 s
+    for a frame while the others got theirs. With turns, a loop that has drawn a frame
+    waits for its browser and then queues behind those that asked meanwhile, so each page
+    gets a frame every (pages playing) frames. A turn not given within `timeout` s is
+    taken anyway (nothing a loop does in its turn waits on a browser, but never hang)."""
+
+    def __init__(self, timeout: float = TURN_TIMEOUT_S):
+        self.timeout = timeout
+        self._changed = threading.Condition()
+        self._queue: collections.deque = collections.deque()
+
+    @contextlib.contextmanager
+    def turn(self):
+        ticket = object()
+        with self._changed:
+            self._queue.append(ticket)
+            self._changed.wait_for(lambda: self._queue[0] is ticket, timeout=self.timeout)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._queue.remove(ticket)
+                self._changed.notify_all()
+
+
+turns = Turns()  # the play loops' (of every session in this server)
+
+
+class FrameLog:
+    """When each frame a play loop drew was started, made (`Frame.made`), drawn and sent
+    (its render returned) and shown by the browser (the ack came): one JSON line per
+    frame, appended to the file named by $BORDER_UI_FRAME_LOG (benchmarks/bench_ui.py
+    reads it to tell a server's stalls from a browser's). Off (None) without it."""
+
+    def __init__(self, path: str):
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.collecting = 0.0
+        gc.callbacks.append(self.collection)
+
+    def collection(self, phase: str, info: dict) -> None:
+        """A line per full collection (generation 2): when, how long, how much freed."""
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self.collecting = time.time()
+        else:
+            os.write(self.fd, (json.dumps({"gc": 2, "start": self.collecting,
+                                           "end": time.time(), "collected": info["collected"]})
+                               + "\n").encode())
+
+    def write(self, frame: "Frame", started: float, turn: float, sent: float, acked: float,
+              shown: bool) -> None:
+        os.write(self.fd, (json.dumps({"n": frame.number, "start": started, "turn": turn,
+                                       "made": frame.made, "sent": sent, "acked": acked,
+                                       "shown": shown}) + "\n").encode())
+
+
+frame_log = FrameLog(os.environ[FRAME_LOG_ENV]) if os.environ.get(FRAME_LOG_ENV) else None
+
+
 def play_loop() -> None:
     """While `playing`: run `days_per_frame` days, redraw, repeat; stops at the run's end.
     Each frame waits until the browser has shown it (`RunState.wait_shown`; at most
@@ -170,9 +249,18 @@ def play_loop() -> None:
         started, first_day = time.perf_counter(), state.model.day
         while playing.value and not state.stopped and run.value is state \
                 and state.model.running:
-            drawn = step(days_per_frame.value)
+            began = time.time()
+            with turns.turn():
+                if state.stopped or not playing.value:  # paused while it waited
+                    break
+                got = time.time()
+                drawn = step(days_per_frame.value)
+            sent = time.time()
+            shown = False
             if state.viewers > 0 and drawn is not None:
-                state.wait_shown(drawn.number, FRAME_TIMEOUT_S)
+                shown = state.wait_shown(drawn.number, FRAME_TIMEOUT_S)
+            if frame_log is not None and drawn is not None:
+                frame_log.write(drawn, began, got, sent, time.time(), shown)
         state.played = (state.model.day - first_day, time.perf_counter() - started)
     finally:
         state.playing_lock.release()

@@ -98,6 +98,8 @@ def PoliciesInForce(frame: session.Frame):
 
 @solara.component
 def SimulatePage():
+    """The sidebar (controls) and the run (`RunView`, the one component that reads the
+    session's frame: see `ui.controls.RunBar`)."""
     def first_run():
         if session.run.value is None:
             session.reset()
@@ -108,6 +110,12 @@ def SimulatePage():
         SettingsPanel()
     if session.message.value:
         solara.Error(session.message.value, classes=["page-message"])
+    RunView()
+
+
+@solara.component
+def RunView():
+    """The run as of its latest frame: description, map, sectors, policies, charts."""
     state, frame = session.run.value, session.frame.value
     if state is None or frame is None:
         solara.Info("Building the model...")
