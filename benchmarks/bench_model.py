@@ -3,7 +3,7 @@
     taskset -c 0 python benchmarks/bench_model.py [--scales 1,10,100,1000] [--repeats 5]
                                                   [--skip-full-scale]
                                                   [--core-n 200000] [--core-days 365]
-    python benchmarks/bench_model.py --ref REV [--scales 10,100] [--repeats 5]
+    python benchmarks/bench_model.py --ref REV [--scales 10,100] [--repeats 5] [--fresh]
 
 Prints ONE JSON object on stdout; progress goes to stderr. `taskset -c 0` pins
 it to one core so the numbers mean "one core"; the script itself does not need it.
@@ -43,17 +43,20 @@ Side by side (`--ref REV`): this checkout (with any uncommitted edits) against
 the git revision REV, whose files are written once into
 ~/.cache/border-sim-revisions/<commit>/ (`_common.revision_tree`; kept, with
 their compiled kernels, for the next comparison) and run with this interpreter,
-so only the project's code differs. Each side is warmed first (an untimed
-child per side, which compiles that tree's numba kernels into its cache the
-first time). Then, for each of `--repeats` rounds and each
-scale, one fresh child per side runs the same seed, the side that goes first
-alternating round by round, so a busy spell on a shared machine hits both.
-Each child sets up as above, then times `simulate()` in wall and CPU seconds
-(`time.process_time`, which other processes' load inflates less than wall).
-Figures per scale: each side's median, every round's `new/old` ratio and
-their median (`ratio_cpu_median`, `ratio_wall_median`), and
-`within_3_percent` (the CPU ratio's median <= 1.03, issue 17's bar). The core
-loop is not run in this mode.
+so only the project's code differs. Each side runs in one long-lived child
+process, set up as a sweep's worker is (imports, then an untimed coarse run
+that loads, or on a cold cache compiles, its numba kernels); then, for each of
+`--repeats` rounds and each scale, each side runs the same seed, the side that
+goes first alternating round by round, so a busy spell on a shared machine hits
+both. With `--fresh`, every run is instead a fresh process (set up, then one
+run): fewer pairs for the same time, but no run follows another in its process.
+Each run times `simulate()` in wall and CPU seconds (`time.process_time`, which
+other processes' load inflates less than wall). Figures per scale: each side's
+median and minimum, every round's `new/old` ratio with their median
+(`ratio_cpu_median`, `ratio_wall_median`) and spread (quartiles, range), the
+ratio of the two sides' minimum times (`ratio_cpu_of_min`: on a loaded machine
+the minimum is the run least disturbed), and `within_3_percent` (the CPU
+ratio's median <= 1.03, issue 17's bar). The core loop is not run in this mode.
 """
 
 import argparse
@@ -167,67 +170,134 @@ def by_scale(scenario: str, scales: list[int], repeats: int) -> dict:
 # -- side by side: this checkout against another revision --------------------------
 
 # Run inside the code under test (this checkout or the revision's folder, as
-# PYTHONPATH), so it uses only `model.simulate`, which every revision has.
-AB_CHILD = r"""
-import json, sys, time
+# PYTHONPATH), so it uses only `model.simulate`, which every revision has. It sets
+# up (imports, then an untimed coarse run that loads every compiled kernel) and
+# prints "ready"; then, for each line "seed scale" it reads, runs and prints one
+# JSON line. Run with --fresh, it is sent one line and then closed.
+AB_WORKER = r"""
+import gc, json, sys, time
 started = time.perf_counter()
 import model
-scenario, seed, scale, warm_scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-model.simulate(scenario, seed=seed + 1, scale=warm_scale)  # loads every kernel (untimed)
-setup_s = time.perf_counter() - started
-cpu, wall = time.process_time(), time.perf_counter()
-result = model.simulate(scenario, seed=seed, scale=scale)
-print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-                  "setup_s": setup_s, "days_run": result.info["days_run"],
-                  "agents_created": result.info["agents_created"],
-                  "code": result.info.get("code")}))
+scenario, warm_scale = sys.argv[1], int(sys.argv[2])
+model.simulate(scenario, seed=1, scale=warm_scale)  # loads every kernel (untimed)
+print(json.dumps({"ready": True, "setup_s": time.perf_counter() - started}), flush=True)
+for line in sys.stdin:
+    seed, scale = map(int, line.split())
+    gc.collect()  # the last run's garbage is not this run's cost
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = model.simulate(scenario, seed=seed, scale=scale)
+    print(json.dumps({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
+                      "days_run": result.info["days_run"],
+                      "agents_created": result.info["agents_created"],
+                      "code": result.info.get("code")}), flush=True)
 """
 
 
-def run_in_tree(tree: Path, scenario: str, seed: int, scale: int) -> dict:
-    """One timed run of the code at `tree` in a fresh interpreter (see AB_CHILD)."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", AB_CHILD, scenario, str(seed), str(scale),
-                           str(WARM_SCALE)], cwd=tree, env=env, stdout=subprocess.PIPE,
-                          text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class TreeWorker:
+    """A child process running the code at `tree` (see AB_WORKER): set up once, then
+    one timed `simulate()` per `run` call."""
+
+    def __init__(self, tree: Path, scenario: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", AB_WORKER, scenario, str(WARM_SCALE)], cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)}, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+        self.setup_s = self._answer()["setup_s"]
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark's child process ended (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def run(self, seed: int, scale: int) -> dict:
+        self.proc.stdin.write(f"{seed} {scale}\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
-def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int) -> dict:
-    """This checkout ("new") against revision `ref` ("old"), alternated round by round."""
+def run_fresh(tree: Path, scenario: str, seed: int, scale: int) -> dict:
+    """One timed run of the code at `tree` in a fresh interpreter (set up as a sweep's
+    worker process does, then one run)."""
+    worker = TreeWorker(tree, scenario)
+    try:
+        return {**worker.run(seed, scale), "setup_s": worker.setup_s}
+    finally:
+        worker.close()
+
+
+def _spread(values: list[float]) -> dict:
+    """Median, quartiles and range of `values`, rounded."""
+    values = sorted(values)
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values * 3)
+    return {"median": round(statistics.median(values), 3), "q1": round(q1, 3),
+            "q3": round(q3, 3), "min": round(values[0], 3), "max": round(values[-1], 3)}
+
+
+def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int,
+                 fresh: bool = False) -> dict:
+    """This checkout ("new") against revision `ref` ("old"), alternated run by run."""
     with revision_tree(ref, keep=True) as (old_tree, commit):
         trees = {"new": ROOT, "old": old_tree}
-        for side, tree in trees.items():
-            warm = run_in_tree(tree, scenario, 0, WARM_SCALE)
-            progress(f"warm-up {side} (untimed): set-up {warm['setup_s']:.1f} s")
-        runs = {scale: {"new": [], "old": []} for scale in scales}
-        for seed in range(repeats):
-            order = ["new", "old"] if seed % 2 == 0 else ["old", "new"]
-            for scale in scales:
-                for side in order:
-                    run = run_in_tree(trees[side], scenario, seed, scale)
-                    runs[scale][side].append(run)
-                    progress(f"round {seed} scale {scale} {side}: {run['cpu_s']:.3f} s CPU, "
-                             f"{run['wall_s']:.3f} s wall")
-                new, old = runs[scale]["new"][-1], runs[scale]["old"][-1]
-                if (new["days_run"], new["agents_created"]) != (old["days_run"],
-                                                                old["agents_created"]):
-                    progress(f"  note: the two sides made different runs at scale {scale} "
-                             f"({new['agents_created']} vs {old['agents_created']} agents)")
-    report: dict = {"ref": ref, "ref_commit": commit[:10], "by_scale": {},
+        workers: dict[str, TreeWorker] = {}
+        try:
+            for side, tree in trees.items():  # warm: compiles the kernels on a cold cache
+                if fresh:
+                    run_fresh(tree, scenario, 0, WARM_SCALE)
+                else:
+                    workers[side] = TreeWorker(tree, scenario)
+                progress(f"{side} set up")
+
+            def run(side: str, seed: int, scale: int) -> dict:
+                if fresh:
+                    return run_fresh(trees[side], scenario, seed, scale)
+                return workers[side].run(seed, scale)
+
+            runs = {scale: {"new": [], "old": []} for scale in scales}
+            for seed in range(repeats):
+                order = ["new", "old"] if seed % 2 == 0 else ["old", "new"]
+                for scale in scales:
+                    for side in order:
+                        result = run(side, seed, scale)
+                        runs[scale][side].append(result)
+                        progress(f"round {seed} scale {scale} {side}: "
+                                 f"{result['cpu_s']:.3f} s CPU, {result['wall_s']:.3f} s wall")
+                    new, old = runs[scale]["new"][-1], runs[scale]["old"][-1]
+                    if (new["days_run"], new["agents_created"]) != (old["days_run"],
+                                                                    old["agents_created"]):
+                        progress(f"  note: the two sides made different runs at scale {scale} "
+                                 f"({new['agents_created']} vs {old['agents_created']} agents)")
+        finally:
+            for worker in workers.values():
+                worker.close()
+    report: dict = {"ref": ref, "ref_commit": commit[:10], "fresh_process_per_run": fresh,
+                    "by_scale": {},
                     # one fingerprint a side; a list if this checkout changed meanwhile
                     "model_code": {side: model_code([r for s in runs.values() for r in s[side]])
                                    for side in ("new", "old")}}
     for scale, sides in runs.items():
         figures: dict = {}
         for clock in ("cpu_s", "wall_s"):
-            for side in ("old", "new"):
-                figures[f"{side}_{clock}_median"] = round(
-                    statistics.median(r[clock] for r in sides[side]), 3)
-            ratios = [n[clock] / o[clock] for n, o in zip(sides["new"], sides["old"])]
             name = clock.removesuffix("_s")
+            for side in ("old", "new"):
+                times = [r[clock] for r in sides[side]]
+                figures[f"{side}_{clock}_median"] = round(statistics.median(times), 3)
+                figures[f"{side}_{clock}_min"] = round(min(times), 3)
+            ratios = [n[clock] / o[clock] for n, o in zip(sides["new"], sides["old"])]
             figures[f"ratios_{name}"] = [round(x, 3) for x in ratios]
             figures[f"ratio_{name}_median"] = round(statistics.median(ratios), 3)
+            figures[f"ratio_{name}_spread"] = _spread(ratios)
+            figures[f"ratio_{name}_of_min"] = round(
+                figures[f"new_{clock}_min"] / figures[f"old_{clock}_min"], 3)
         figures["same_runs"] = all(
             (n["days_run"], n["agents_created"]) == (o["days_run"], o["agents_created"])
             for n, o in zip(sides["new"], sides["old"]))
@@ -306,7 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--core-days", type=positive, default=365)
     parser.add_argument("--ref", metavar="REV",
                         help="time this checkout against git revision REV side by side "
-                             "(fresh children, alternated; no core loop)")
+                             "(one process a side, runs alternated; no core loop)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --ref: a fresh process for every run (set up, then one "
+                             "run), not one long-lived process a side")
     parser.add_argument("--worker-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-scale", type=positive, default=1, help=argparse.SUPPRESS)
     return parser
@@ -324,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ref:
         if not scales:
             build_parser().error("--ref needs at least one scale in --scales")
-        report.update(side_by_side(args.ref, args.scenario, scales, args.repeats))
+        report.update(side_by_side(args.ref, args.scenario, scales, args.repeats, args.fresh))
         report["machine_load"] = load.report()
         print(json.dumps(report, indent=2))
         return 0

@@ -180,9 +180,10 @@ class Custody(NamedTuple):
 def _consequences(rows, sectors, today, day, keys, people, rules, mpp_room, claims, custody):
     """The consequence for each person apprehended today, family by family, in order.
 
-    `today` is the day's index (into `rules`: the timeline's `BorderRules`), `day` the
-    day as the draws take it (with `RandomStreams.day_offset`), `keys` the streams'
-    keys, `people` the population's `Columns`.
+    `today` is the day's index into `rules` (the timeline's `border_rules`, one
+    `timeline.BorderRules` record a day), `day` the day as the draws take it (with
+    `RandomStreams.day_offset`), `keys` the streams' keys, `people` the population's
+    `Columns`.
 
     In the order the law applied them: Title 42 expulsion where Mexico takes the
     person back (Central American families only where it still accepts them, a
@@ -207,16 +208,17 @@ def _consequences(rows, sectors, today, day, keys, people, rules, mpp_room, clai
     """
     uid, family, nationality = people.uid, people.family, people.nationality
     demographic, intent, origin_state = people.demographic, people.asylum_intent, people.origin_state
-    title42, t42_exception = rules.title42[today], rules.title42_exception[today]
-    t42_by_air, t42_uac_exempt = rules.title42_by_air[today], rules.title42_uac_exempt[today]
-    family_acceptance = rules.family_acceptance[today]
-    t42_refused_by_air, t42_flight = rules.title42_refused_by_air[today], rules.title42_flight[today]
-    port_return, formal_share = rules.port_return[today], rules.formal_removal_share[today]
-    interior, interior_share = rules.interior[today], rules.interior_share[today]
-    aca, aca_share, aca_group = rules.aca[today], rules.aca_share[today], rules.aca_group[today]
-    mpp, mpp_exempt = rules.mpp[today], rules.mpp_exempt[today]
-    mpp_nationality = rules.mpp_nationality[today]
-    priorities, priorities_share = rules.priorities[today], rules.priorities_detention_share[today]
+    rule = rules[today]  # the day's record
+    title42, t42_exception = rule.title42, rule.title42_exception
+    t42_by_air, t42_uac_exempt = rule.title42_by_air, rule.title42_uac_exempt
+    family_acceptance = rule.family_acceptance
+    t42_refused_by_air, t42_flight = rule.title42_refused_by_air, rule.title42_flight
+    port_return, formal_share = rule.port_return, rule.formal_removal_share
+    interior, interior_share = rule.interior, rule.interior_share
+    aca, aca_share, aca_group = rule.aca, rule.aca_share, rule.aca_group
+    mpp, mpp_exempt = rule.mpp, rule.mpp_exempt
+    mpp_nationality = rule.mpp_nationality
+    priorities, priorities_share = rule.priorities, rule.priorities_detention_share
     claim_prob, strategic_claim_prob = claims.claim_prob, claims.strategic_claim_prob
     entry_share = claims.entry_share
     holding_capacity, in_custody = custody.holding_capacity, custody.in_custody

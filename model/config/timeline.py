@@ -11,8 +11,6 @@ wins (as `PolicyBook.active` does); port returns and Mexico's consent to
 interior flights hold where any policy says so.
 """
 
-from typing import NamedTuple
-
 import numpy as np
 
 from model.state.geography import N_SECTORS, SECTOR_INDEX
@@ -47,30 +45,41 @@ from model.state.vocabulary import (
 )
 
 
-class BorderRules(NamedTuple):
-    """What Border Patrol's consequences read (`border_patrol._consequences`), one
-    per-day array per setting (a kernel reads `rules.title42[day]`); built once per
-    run by `PolicyTimeline.border_rules`. Field meanings: see `PolicyTimeline`."""
+# Border Patrol's rules of each day, one record a day (`PolicyTimeline.border_rules`):
+# `border_patrol._consequences` takes the whole table as one array and reads the day's
+# record (`rules[today].title42`). One array, not a record of 19 per-day arrays: numba
+# checks and unboxes every array it is passed, on every call. Each field is the
+# `PolicyTimeline` attribute of the same name (a view of this table; meanings there).
+# Flags by sector or group are stored as uint8 (numba reads no nested bool arrays);
+# the timeline sees them as bool. (The name is that of the NamedTuple this replaced:
+# numba's on-disk cache index of `_consequences` refers to it by name, and fails to
+# load, not just goes stale, where the name is gone: numba issue 6018.)
+BorderRules = np.dtype([
+    ("title42", np.bool_),
+    ("title42_exception", np.float64),
+    ("title42_by_air", np.float64),
+    ("title42_uac_exempt", np.bool_),
+    ("family_acceptance", np.float64, (N_SECTORS,)),
+    ("title42_refused_by_air", np.float64),
+    ("title42_flight", np.int8, (N_NATIONALITY,)),
+    ("port_return", np.uint8, (N_SECTORS,)),
+    ("formal_removal_share", np.float64),
+    ("interior", np.uint8, (N_SECTORS,)),
+    ("interior_share", np.float64),
+    ("aca", np.bool_),
+    ("aca_share", np.float64),
+    ("aca_group", np.uint8, (N_NATIONALITY, N_DEMOGRAPHIC)),
+    ("mpp", np.bool_),
+    ("mpp_exempt", np.float64),
+    ("mpp_nationality", np.uint8, (N_NATIONALITY,)),
+    ("priorities", np.bool_),
+    ("priorities_detention_share", np.float64),
+], align=True)
 
-    title42: np.ndarray
-    title42_exception: np.ndarray
-    title42_by_air: np.ndarray
-    title42_uac_exempt: np.ndarray
-    family_acceptance: np.ndarray
-    title42_refused_by_air: np.ndarray
-    title42_flight: np.ndarray
-    port_return: np.ndarray
-    formal_removal_share: np.ndarray
-    interior: np.ndarray
-    interior_share: np.ndarray
-    aca: np.ndarray
-    aca_share: np.ndarray
-    aca_group: np.ndarray
-    mpp: np.ndarray
-    mpp_exempt: np.ndarray
-    mpp_nationality: np.ndarray
-    priorities: np.ndarray
-    priorities_detention_share: np.ndarray
+
+def _flags(rules: np.ndarray, name: str) -> np.ndarray:
+    """A uint8 field of `rules` seen as bool (the same memory)."""
+    return rules[name].view(np.bool_)
 
 
 class PolicyTimeline:
@@ -79,30 +88,33 @@ class PolicyTimeline:
     def __init__(self, book: PolicyBook, n_days: int, start, base_interception: float):
         self.n_days = n_days
         d, s = n_days, N_SECTORS
+        rules = self.border_rules = np.zeros(d, dtype=BorderRules)  # zeros and False
         # Title 42 and Mexico's acceptance of Central American families
-        self.title42 = np.zeros(d, dtype=bool)
-        self.title42_exception = np.zeros(d)
-        self.title42_by_air = np.zeros(d)
-        self.title42_uac_exempt = np.zeros(d, dtype=bool)
-        self.title42_refused_by_air = np.zeros(d)
+        self.title42 = rules["title42"]
+        self.title42_exception = rules["title42_exception"]
+        self.title42_by_air = rules["title42_by_air"]
+        self.title42_uac_exempt = rules["title42_uac_exempt"]
+        self.title42_refused_by_air = rules["title42_refused_by_air"]
         self.title42_flight_wait = np.full(d, 14.0)
         # per nationality, the expulsion flight destination in force (-1: none)
-        self.title42_flight = np.full((d, N_NATIONALITY), -1, dtype=np.int8)
-        self.family_acceptance = np.ones((d, s))  # share still taken back, per sector
+        self.title42_flight = rules["title42_flight"]
+        self.title42_flight[:] = -1
+        self.family_acceptance = rules["family_acceptance"]  # share still taken back, per sector
+        self.family_acceptance[:] = 1.0
         # Title 8 for Mexicans
-        self.port_return = np.zeros((d, s), dtype=bool)
-        self.formal_removal_share = np.zeros(d)  # of Mexicans otherwise returned at a port
-        self.interior = np.zeros((d, s), dtype=bool)
-        self.interior_share = np.zeros(d)
+        self.port_return = _flags(rules, "port_return")  # per sector
+        self.formal_removal_share = rules["formal_removal_share"]  # of Mexicans otherwise returned at a port
+        self.interior = _flags(rules, "interior")  # per sector
+        self.interior_share = rules["interior_share"]
         self.interior_wait_days = np.full(d, 14.0)
         self.mexico_receives_flights = np.zeros(d, dtype=bool)
         # Asylum seekers: Guatemala agreement, MPP
-        self.aca = np.zeros(d, dtype=bool)
-        self.aca_share = np.zeros(d)
-        self.aca_group = np.zeros((d, N_NATIONALITY, N_DEMOGRAPHIC), dtype=bool)
-        self.mpp = np.zeros(d, dtype=bool)
-        self.mpp_exempt = np.zeros(d)
-        self.mpp_nationality = np.zeros((d, N_NATIONALITY), dtype=bool)
+        self.aca = rules["aca"]
+        self.aca_share = rules["aca_share"]
+        self.aca_group = _flags(rules, "aca_group")  # per (nationality, demographic)
+        self.mpp = rules["mpp"]
+        self.mpp_exempt = rules["mpp_exempt"]
+        self.mpp_nationality = _flags(rules, "mpp_nationality")
         self.mpp_room = np.zeros((d, s))  # people Mexico's shelters receive per day, per site
         self.mpp_case_days = np.full(d, 150.0)
         self.mpp_case_days_max = np.full(d, 1e9)
@@ -110,8 +122,9 @@ class PolicyTimeline:
         self.postponed_until = np.zeros(d, dtype=np.int64)  # day the postponement ends
         self.wind_down_admissions = np.zeros(d)  # people per day
         # Detention, removals, courts, Mexico's own enforcement
-        self.priorities = np.zeros(d, dtype=bool)
-        self.priorities_detention_share = np.ones(d)
+        self.priorities = rules["priorities"]
+        self.priorities_detention_share = rules["priorities_detention_share"]
+        self.priorities_detention_share[:] = 1.0
         self.removal_flight_share = np.ones(d)
         self.interior_arrests = np.zeros(d)  # people per day ICE arrests in the interior
         self.interior_detained_share = np.zeros(d)
@@ -129,7 +142,6 @@ class PolicyTimeline:
         # which they may read (Title 42 supersedes metering)
         self.resolved = {cls: cls.resolve(book.of_kind(cls), self)
                          for cls in POLICY_KINDS.values() if hasattr(cls, "resolve")}
-        self.border_rules = BorderRules(*(getattr(self, f) for f in BorderRules._fields))
 
     def _fill(self, book: PolicyBook, start) -> None:
         def days(p):  # the policy's days inside the run, as a slice
