@@ -597,9 +597,12 @@ def cmd_calibrate(args) -> int:
                        "--out a calibration starts in a new folder)")
     setup = _fit_setup(args, args.out or new_fit_dir()).load()
     check_out_dir(setup.out_dir, resume=args.resume, overwrite=args.overwrite)
-    if args.method == "emulator":
-        return _emulator_fit(args, setup)
     check_db(setup.db)
+    if args.method == "emulator":
+        if args.db is not None:
+            raise FitError("--db: the history of --method abc; the emulator keeps its runs in "
+                           "the --out folder (design.parquet)")
+        return _emulator_fit(args, setup)
     history_id = plan_fit(setup, resume=args.resume)
     created = claim_out_dir(setup.out_dir)
     try:

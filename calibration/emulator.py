@@ -234,7 +234,8 @@ def _process(units: np.ndarray, z: np.ndarray, pick: np.ndarray, seed: int) -> t
         warnings.simplefilter("ignore", ConvergenceWarning)  # a length at its bound: flat
         fitted = GaussianProcessRegressor(kernel, random_state=seed).fit(units[pick], z[pick])
     k = fitted.kernel_
-    amplitude, inverse = k.k1.k1.constant_value, 1.0 / np.asarray(k.k1.k2.length_scale)
+    amplitude = k.k1.k1.constant_value  # one length may come back as a plain number:
+    inverse = np.broadcast_to(1.0 / np.atleast_1d(k.k1.k2.length_scale), units.shape[1:])
     noise = k.k2.noise_level
     scaled = units * inverse
     square = (scaled ** 2).sum(1)[:, None] + (scaled ** 2).sum(1)[None, :] - 2 * scaled @ scaled.T

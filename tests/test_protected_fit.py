@@ -25,8 +25,9 @@ import run as cli  # noqa: E402
 from calibration.fit import (CALIBRATION_DIR, FIT_FILES, FitError, FitSetup,  # noqa: E402
                              check_out_dir, committed_fit_dirs, guard_committed_fit)
 
-TINY = ["--budget", "1", "--population", "2", "--scale", "400", "--start", "2019-01-01",
-        "--end", "2019-05-31", "--workers", "1"]
+# the ABC fit's flags (its history, --db); the emulator's refusals: tests/test_emulator_fit.py
+TINY = ["--method", "abc", "--budget", "1", "--population", "2", "--scale", "400", "--start",
+        "2019-01-01", "--end", "2019-05-31", "--workers", "1"]
 
 
 def committed_fit() -> dict[str, str]:
