@@ -36,7 +36,7 @@ children (a comparison's `run.py compare` and Dask workers).
 4. Compare: a page starts a comparison (`--compare-seeds` seeds of historical and
    mpp_off at `--compare-scale`), waits until the page shows its progress ("N of M runs
    done"), and is closed. Then, each second for up to 60 s: the run files in the report
-   folder and the server's CPU (with its children). `stopped_after_s`: until no
+   folder and the server's CPU (with its live children). `stopped_after_s`: until no
    `run.py compare` child is left; `runs_done_at_close` / `runs_done_after_stop`
    (files), and `server_cpu_cores_after_stop` (CPU seconds per second over 5 s after).
 
@@ -149,17 +149,30 @@ class Server:
     def rss_mib(self) -> float:
         return self.process.memory_info().rss / MIB
 
-    def cpu_s(self) -> float:
-        """CPU seconds of the server, its finished children and its live ones."""
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds so far of the server and each live child, by pid. Not its finished
+        children's (`cpu_times()`'s children_* fields): those land all at once, a child's
+        whole life, when it is reaped (a compare job's workers exiting after the stop
+        looked like 4.4 cores of work on 2 cores)."""
         import psutil
 
-        total = sum(self.process.cpu_times()[:4])
+        seconds = {self.process.pid: sum(self.process.cpu_times()[:2])}
         for child in self.process.children(recursive=True):
             try:
-                total += sum(child.cpu_times()[:2])
+                seconds[child.pid] = sum(child.cpu_times()[:2])
             except psutil.NoSuchProcess:
                 pass
-        return total
+        return seconds
+
+    def cpu_s(self) -> float:
+        """CPU seconds of the server and its live children."""
+        return sum(self.cpu_by_process().values())
+
+    @staticmethod
+    def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU seconds spent between two `cpu_by_process` samples by the processes alive
+        at the second (one that ended between them takes its last moments with it)."""
+        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
     def compare_children(self) -> int:
         import psutil
@@ -327,9 +340,9 @@ def compare_goes(server: Server, browser, seeds: int, scale: int) -> dict:
             stopped_after = time.monotonic() - closed
             break
     files_then = len(list(server.runs.glob("*/runs/*.parquet")))
-    cpu_then = server.cpu_s()
+    cpu_then = server.cpu_by_process()
     time.sleep(5)
-    cores = (server.cpu_s() - cpu_then) / 5
+    cores = server.cpu_between(cpu_then, server.cpu_by_process()) / 5
     files_after = len(list(server.runs.glob("*/runs/*.parquet")))
     return {"seeds": seeds, "scale": scale, "page_said": says,
             "children_at_close": children_at_close, "runs_done_at_close": done_at_close,
