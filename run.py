@@ -585,10 +585,10 @@ def cmd_calibrate(args) -> int:
     before a cluster starts; fit on Dask with a line per generation; write the posterior
     and calibrated.toml into --out (a new folder unless given), then with --report the
     posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
-    from calibration.fit import (FitError, check_db, check_out_dir, claim_out_dir,
-                                 new_fit_dir, plan_fit, release_out_dir, run_fit)
+    from calibration.fit import (FitError, check_db, check_out_dir, new_fit_dir, plan_fit,
+                                 release_out_dir, run_fit)
     from calibration.targets import measurable
-    from experiments.runner import close_client, dashboard_line, open_client
+    from experiments.runner import close_client
 
     if args.report_only:
         return _calibration_report(args)
@@ -604,20 +604,15 @@ def cmd_calibrate(args) -> int:
                            "the --out folder (design.parquet)")
         return _emulator_fit(args, setup)
     history_id = plan_fit(setup, resume=args.resume)
-    created = claim_out_dir(setup.out_dir)
+    folders = [(setup.out_dir, "--out")]
+    if setup.db.parent.resolve() != setup.out_dir.resolve():
+        folders.append((setup.db.parent, "--db"))
+    client, cluster, created = _start_fit(
+        args, folders, f"calibrating {setup.scenario} at scale {setup.scale}: "
+        f"{len(setup.priors)} parameters, {len(measurable(setup.targets, setup.scale))} "
+        f"targets, population {setup.population}, budget {setup.budget} runs; into "
+        f"{setup.out_dir}, history {setup.db}")
     try:
-        if setup.db.parent.resolve() != setup.out_dir.resolve():
-            created = claim_out_dir(setup.db.parent, "--db") + created
-        print(f"calibrating {setup.scenario} at scale {setup.scale}: {len(setup.priors)} "
-              f"parameters, {len(measurable(setup.targets, setup.scale))} targets, "
-              f"population {setup.population}, budget {setup.budget} runs; into "
-              f"{setup.out_dir}, history {setup.db}", file=sys.stderr)
-        client, cluster = open_client(args.workers, args.scheduler)
-    except BaseException:
-        release_out_dir(created)
-        raise
-    try:
-        print(dashboard_line(client), file=sys.stderr, flush=True)
         try:
             outcome = run_fit(setup, client, history_id,
                               write=lambda line: print(line, file=sys.stderr, flush=True))
@@ -651,22 +646,16 @@ def _emulator_fit(args, setup) -> int:
     Dask, kept as they finish (Ctrl-C keeps them: exit 130, --resume goes on), then the
     emulator and MCMC, then with --report the posterior-predictive report."""
     from calibration.emulator_fit import plan_design, run_emulator_fit
-    from calibration.fit import claim_out_dir, release_out_dir
     from calibration.targets import measurable
-    from experiments.runner import close_client, dashboard_line, open_client
+    from experiments.runner import close_client
 
     plan_design(setup, resume=args.resume)
-    created = claim_out_dir(setup.out_dir)
+    client, cluster, _ = _start_fit(
+        args, [(setup.out_dir, "--out")], f"calibrating {setup.scenario} at scale "
+        f"{setup.scale} with an emulator: {len(setup.priors)} parameters, "
+        f"{len(measurable(setup.targets, setup.scale))} targets, {setup.budget} design runs; "
+        f"into {setup.out_dir}")
     try:
-        print(f"calibrating {setup.scenario} at scale {setup.scale} with an emulator: "
-              f"{len(setup.priors)} parameters, {len(measurable(setup.targets, setup.scale))} "
-              f"targets, {setup.budget} design runs; into {setup.out_dir}", file=sys.stderr)
-        client, cluster = open_client(args.workers, args.scheduler)
-    except BaseException:
-        release_out_dir(created)
-        raise
-    try:
-        print(dashboard_line(client), file=sys.stderr, flush=True)
         write = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         try:
             outcome = run_emulator_fit(setup, client, resume=args.resume, write=write)
@@ -689,6 +678,27 @@ def _emulator_fit(args, setup) -> int:
     finally:
         close_client(client, cluster)
     return 0
+
+
+def _start_fit(args, folders, line: str):
+    """What both fitting methods do before they run: claim their folders ((path, flag)
+    pairs; `calibration.fit.claim_out_dir`), say on stderr what runs, and start (or reach)
+    the Dask cluster; the folders created are removed again if that fails. Returns
+    (client, cluster, the folders created)."""
+    from calibration.fit import claim_out_dir, release_out_dir
+    from experiments.runner import dashboard_line, open_client
+
+    created = []
+    try:
+        for folder, flag in folders:
+            created = claim_out_dir(folder, flag) + created
+        print(line, file=sys.stderr)
+        client, cluster = open_client(args.workers, args.scheduler)
+    except BaseException:
+        release_out_dir(created)
+        raise
+    print(dashboard_line(client), file=sys.stderr, flush=True)
+    return client, cluster, created
 
 
 def _fit_setup(args, out_dir: Path):
