@@ -37,13 +37,14 @@ import pandas as pd
 from calibration.design import UNIT_PREFIX
 from calibration.priors import Prior
 from calibration.targets import Target, measurable
+from model.config.validation import ScenarioError
 
 Z90 = 1.6448536269514722  # a 90 % band is +/- this many standard deviations
 HYPER_RUNS = 192  # runs the kernel's hyperparameters are fitted on (per target)
 MIN_RUNS = 20
 
 
-class EmulatorError(ValueError):
+class EmulatorError(ScenarioError):
     """A design the emulator cannot learn from (too few runs, no informative target)."""
 
 

@@ -67,6 +67,11 @@ def plan_design(setup: FitSetup, resume: bool, seed: int = DESIGN_SEED) -> Desig
     """Check the folder's design against this fit before anything runs: without `resume`
     there must be none (unless `setup.overwrite`: it is replaced); with it, it must be
     this fit's (same identity). Returns the design to run."""
+    from calibration.emulator import MIN_RUNS
+
+    if setup.budget < MIN_RUNS:
+        raise FitError(f"--budget {setup.budget}: the emulator needs at least {MIN_RUNS} design "
+                       f"runs (about a thousand for 18 parameters)")
     table, identity_file = setup.out_dir / DESIGN_FILE, setup.out_dir / DESIGN_IDENTITY
     identity = design_identity(setup, seed)
     if not resume and not setup.overwrite and (table.exists() or identity_file.exists()):

@@ -142,6 +142,11 @@ def test_resume_of_another_design_is_refused_in_one_line(tmp_path, capsys, monke
     assert cli.main(argv[:-1]) == 2  # without --resume: it holds a design already
     line = one_error_line(capsys.readouterr().err)
     assert "holds a design already" in line and "--resume" in line, line
+    assert cli.main([*argv[:-1], "--budget", "1", "--out", str(tmp_path / "new")]) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        "error: --budget 1: the emulator needs at least 20 design runs (about a thousand for "
+        "18 parameters)")
+    assert not (tmp_path / "new").exists()
     assert cli.main([*argv[:-1], "--db", str(tmp_path / "h.db")]) == 2  # ABC's flag
     assert one_error_line(capsys.readouterr().err) == (
         "error: --db: the history of --method abc; the emulator keeps its runs in the --out "
