@@ -73,7 +73,7 @@ def plan_design(setup: FitSetup, resume: bool, seed: int = DESIGN_SEED) -> Desig
         raise FitError(f"--budget {setup.budget}: the emulator needs at least {MIN_RUNS} design "
                        f"runs (about a thousand for 18 parameters)")
     table, identity_file = setup.out_dir / DESIGN_FILE, setup.out_dir / DESIGN_IDENTITY
-    identity = design_identity(setup, seed)
+    identity = json.loads(json.dumps(design_identity(setup, seed), default=str))  # as stored
     if not resume and not setup.overwrite and (table.exists() or identity_file.exists()):
         raise FitError(f"{setup.out_dir}: holds a design already ({DESIGN_FILE}); add --resume "
                        f"to go on with it, or give --out a new folder")
@@ -81,9 +81,8 @@ def plan_design(setup: FitSetup, resume: bool, seed: int = DESIGN_SEED) -> Desig
         if not identity_file.exists():
             raise FitError(f"--resume: {identity_file} is missing: nothing to resume there")
         stored = json.loads(identity_file.read_text(encoding="utf-8"))
-        if stored != json.loads(json.dumps(identity, default=str)):
-            changed = sorted(k for k in identity if stored.get(k) != json.loads(
-                json.dumps(identity[k], default=str)))
+        if stored != identity:
+            changed = sorted(k for k in identity if stored.get(k) != identity[k])
             raise FitError(f"--resume: {setup.out_dir}'s design was made with other "
                            f"{', '.join(changed)}; start a new fit in a new folder")
     return sobol_design(setup.priors, setup.budget, seed)

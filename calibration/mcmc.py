@@ -59,6 +59,6 @@ def sample_posterior(log_likelihood, n_params: int, seed: int = 0, walkers: int 
     thin = max(1, int(np.ceil(walkers * steps / min(keep, effective))))
     flat = chain.reshape(-1, n_params, order="C")
     # interleave walkers step by step, then thin evenly over the whole chain
-    units = flat[::thin][:keep] if thin > 1 else flat[:keep]
+    units = flat[::thin][:keep]
     return Sample(units, float(effective), tau, steps,
                   float(np.mean(sampler.acceptance_fraction)))
