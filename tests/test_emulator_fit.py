@@ -4,11 +4,8 @@ posterior of many nearly independent draws that `simulate(draw=i)` can run; Ctrl
 keeps the finished design runs and --resume runs only the rest; a design made
 otherwise is refused."""
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +19,7 @@ from calibration.emulator_fit import DESIGN_FILE, run_emulator_fit
 from calibration.fit import weighted_quantile
 from model import load_scenario
 from experiments.runner import close_client, open_client
-from tests.helpers import one_error_line
+from tests.helpers import interrupted_run, one_error_line
 from tests.test_fit import PRIORS, TRUTH, synthetic_setup, write_small_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,22 +85,7 @@ def test_ctrl_c_keeps_the_design_runs_and_resume_runs_only_the_rest(tmp_path):
     command = [sys.executable, "run.py", "calibrate", "--priors", str(priors), "--targets",
                str(targets), "--start", "2019-01-01", "--end", "2019-06-30", "--scale", "200",
                "--budget", "400", "--workers", "2", "--out", str(out)]
-    with open(log, "w") as stderr:
-        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                 text=True, start_new_session=True,
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / DESIGN_FILE).exists():  # a first chunk of runs is kept
-            assert child.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "no design run kept"
-            time.sleep(0.1)
-        os.killpg(child.pid, signal.SIGINT)
-        child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-    text = log.read_text()
+    child, _, text = interrupted_run(command, (out / DESIGN_FILE).exists, "design run kept", log)
     assert child.returncode == 130, text
     assert "Traceback" not in text, text
     last = text.strip().splitlines()[-1]

@@ -5,13 +5,9 @@ refused before anything runs."""
 
 import dataclasses
 import io
-import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +20,7 @@ from calibration.report import write_report
 from calibration.targets import Target
 from model import load_scenario
 from experiments.runner import close_client, open_client
-from tests.helpers import one_error_line
+from tests.helpers import interrupted_run, one_error_line
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIORS = (Prior("departures_per_day.mexico", "uniform", 300, 900, "test"),
@@ -163,28 +159,8 @@ def test_ctrl_c_keeps_the_history_and_exits_130_with_one_line(tmp_path):
                str(priors), "--targets", str(targets), "--start", "2019-01-01", "--end",
                "2019-06-30", "--scale", "200", "--population", "6", "--budget", "100000",
                "--workers", "2", "--out", str(out)]
-    with open(log, "w") as stderr:
-        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                 text=True, start_new_session=True,
-                                 env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # see below
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while "generation 1:" not in log.read_text():
-            assert child.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "no generation finished"
-            time.sleep(0.1)
-        os.killpg(child.pid, signal.SIGINT)
-        try:
-            child.communicate(timeout=90)
-        except subprocess.TimeoutExpired:  # where it hangs: faulthandler dumps every thread
-            child.send_signal(signal.SIGABRT)
-            time.sleep(2)
-            pytest.fail(f"still running 90 s after Ctrl-C:\n{log.read_text()[-8000:]}")
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-    text = log.read_text()
+    child, _, text = interrupted_run(command, lambda: "generation 1:" in log.read_text(),
+                                    "generation finished", log)
     assert child.returncode == 130, text
     assert "Traceback" not in text, text
     last = text.strip().splitlines()[-1]

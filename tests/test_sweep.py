@@ -25,7 +25,7 @@ import run as cli  # noqa: E402
 from experiments import derive_seeds, load_spec  # noqa: E402
 from experiments import runner  # noqa: E402
 from experiments.spec import SpecError  # noqa: E402
-from helpers import one_error_line, refused_before_running  # noqa: E402
+from helpers import interrupted_run, one_error_line, refused_before_running  # noqa: E402
 
 SHORT = """\
 description = "test sweep"
@@ -336,21 +336,10 @@ def test_ctrl_c_in_a_terminal_stops_worker_processes_quietly(tmp_path):
     spec = write_spec(tmp_path, SHORT.replace("seeds = 2", "seeds = 6").replace(
         "end = 2019-03-31", "end = 2020-09-30"))
     out = tmp_path / "out"
-    child = subprocess.Popen(
+    child, _, stderr = interrupted_run(
         [sys.executable, "run.py", "sweep", str(spec), "--workers", "2", "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 60
-        while not (out / "runs").exists() or not run_files(out):
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "no run finished"
-            time.sleep(0.05)
-        os.killpg(child.pid, signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
+        lambda: (out / "runs").exists() and bool(run_files(out)), "run finished", wait=60,
+        after=60)
     assert child.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     kept = run_files(out)
