@@ -202,7 +202,7 @@ def test_a_public_record_target_names_its_source_and_quotes_its_value(tmp_path):
     assert load_targets(write(tmp_path, SOURCED.replace("368_812", "368_813")), record=None)
 
 
-def test_the_committed_fit_keeps_its_targets_and_the_composition_joins_the_fourth():
+def test_the_committed_fit_keeps_its_targets_and_the_composition_joins_the_fourth_and_fifth():
     from calibration.targets import of_fit
     targets = load_targets()
     third = of_fit(targets, 3)
@@ -212,9 +212,12 @@ def test_the_committed_fit_keeps_its_targets_and_the_composition_joins_the_fourt
     assert set(added) >= {"single_adults_fy2019", "family_units_fy2019",
                           "unaccompanied_children_fy2019", "mexico_fy2019",
                           "single_adults_fy2021", "family_units_fy2021",
-                          "unaccompanied_children_fy2021"}
+                          "unaccompanied_children_fy2021",
+                          "honduras_oct_may_2019", "el_salvador_oct_may_2019"}
+    fifth = {t.id for t in of_fit(targets, 5)} - {t.id for t in of_fit(targets, 4)}
+    assert fifth == {"honduras_oct_may_2019", "el_salvador_oct_may_2019"}
     for t in added.values():
-        assert t.source and not t.seed and t.since_fit == 4
+        assert t.source and not t.seed and t.since_fit in (4, 5)
         assert t.measurable or t.reason
         if "(Border Patrol" in t.label:  # Border Patrol alone is a floor for the model's count
             assert t.kind == "at_least"
