@@ -226,6 +226,29 @@ def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = N
     return "\n".join(lines)
 
 
+COMPOSITION = ("encounters_single_adults", "encounters_family_units",
+               "encounters_unaccompanied_children", "encounters_mexico", *NORTHERN_TRIANGLE,
+               "encounters_at_ports")  # the record's composition columns (issue 19)
+
+
+def composition_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = None) -> str:
+    """Markdown: the record's composition rows (CBP's southwest-border encounters by
+    demographic and by citizenship, and at the ports) in their order, what each counts
+    against the model's column, its split, and the run's value for the fit rows; a
+    held-out row's model value is left to `run.py validate`, which scores it."""
+    figures = load_record() if figures is None else figures
+    lines = ["| column | period | record | counts | split | model |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        if f.column not in COMPOSITION:
+            continue
+        value = None if f.held_out else model_value(f, daily)
+        model = ("`run.py validate`" if f.held_out else "outside the run" if value is None
+                 else f"{value:,.0f}")
+        lines.append(f"| `{f.column}` | {f.period} | {f.value:,.0f} | "
+                     f"{f.counts.replace('_', ' ')} | {f.split.replace('_', ' ')} | {model} |")
+    return "\n".join(lines) + "\n"
+
+
 def month_period(year: int, month: int) -> str:
     """A calendar month as the record writes it: 2019-05-01/2019-05-31."""
     return f"{year}-{month:02d}-01/{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"

@@ -11,6 +11,16 @@ Each part runs the real thing and writes its results into docs/figures/:
   FY2019; a few minutes on 2 cores), into `runs/docs-figures/sensitivity_sobol` (the sweep
   resumes there, so a second call reuses its runs): `sobol.md` (every output's S1 and ST
   with 95 % intervals, and which parameter drives it), `sobol.csv`, `sobol_historical.png`.
+- `composition`: `run.py run historical --scale 20` (seed 0) read against the public
+  record's composition rows (`calibration.public_record.composition_table`):
+  `composition.md`. Half a minute.
+- `widths`: `run.py compare historical title42_off mpp_off` on FY2020-21 at scales 50 and
+  100, once with 8 posterior draws x 2 seeds and once at the posterior medians on 16 seeds
+  (96 runs a scale; a few minutes on 2 cores), into `runs/docs-figures/widths-*` (re-running
+  skips the runs already there): `widths.md`, how much wider the interval of each difference
+  is with the posterior than with chance alone, and how its variance splits.
+- `validation`: `validation.md`, the scores table of the committed `validation/` (made by
+  `run.py validate --overwrite`, which this part does not run), with its command and date.
 - `bench`: `taskset -c 0 python benchmarks/bench_model.py --scales 10,100,1000 --repeats 3
   --skip-full-scale` (about two minutes on a quiet machine; `--bench-args` to change): `bench_model.json` (its output) and
   `bench_model.md` (the medians, with the date, commit and the machine's other load;
@@ -93,7 +103,8 @@ def _stamp() -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
     commit = git("rev-parse", "--short", "HEAD") or "unknown commit"
-    dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "model") else ""
+    dirty = (" with uncommitted changes" if git("status", "--porcelain", "--", "model",
+                                               "scenarios", "calibration") else "")
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"{when}, commit {commit}{dirty}"
 
@@ -160,6 +171,118 @@ def sobol(workers: int) -> None:
         + _markdown(wide[[c for c in ("S1", "ST") if c in wide.columns]]))
 
 
+COMPOSITION_SCALE = 20
+
+
+def composition() -> None:
+    from calibration.public_record import composition_table
+    from model import simulate
+
+    result = simulate("historical", seed=0, scale=COMPOSITION_SCALE)
+    (FIGURES / "composition.md").write_text(
+        f"`python docs/figures.py --only composition` ({_stamp()}): the historical scenario "
+        f"(the committed fit's medians), seed 0, scale {COMPOSITION_SCALE}.\n\n"
+        + composition_table(result.daily))
+
+
+def validation() -> None:
+    """validation.md: the committed validation report's scores (validation/scores.csv, as
+    `run.py validate --overwrite` wrote them), best first, with the command and date."""
+    import pandas as pd
+
+    folder = ROOT / "validation"
+    about = json.loads((folder / "validation.json").read_text())
+    scores = pd.read_csv(folder / "scores.csv")
+    rows = pd.DataFrame({
+        "series": scores["series"], "points": scores["points"],
+        "score": scores["score"].map("{:.3f}".format),
+        "bias": scores["bias"].map(lambda b: f"{round(b * 100):+d} %"),
+        "coverage": scores["coverage"].map(lambda c: f"{round(c * 100):d} %"),
+        "verdict": scores["verdict"]})
+    (FIGURES / "validation.md").write_text(
+        f"`python {' '.join(about['command'])}` ({about['written_utc'][:10]}, commit "
+        f"{about['git']['commit'][:7]}): {about['runs']} runs of `{about['scenario']}` at scale "
+        f"{about['scale']}, {about['parameters']}. Per series, best first:\n\n"
+        + _markdown(rows, index=False))
+
+
+WIDTHS_SCENARIOS = ("historical", "title42_off", "mpp_off")
+WIDTHS_SCALES = (50, 100)
+WIDTHS_DAYS = ("2019-10-01", "2021-09-30")
+WIDTHS_RUNS = {"posterior": ["--posterior", "8", "--seeds-per-draw", "2"],
+               "medians": ["--no-posterior", "--seeds", "16"]}
+WIDTHS_ROWS = (("FY2021", "encounters", "FY2021 encounters"),
+               ("run", "releases", "FY2020-21 releases"),
+               ("FY2021", "title42_expulsions", "FY2021 Title 42 expulsions"),
+               ("run", "cost_total_usd", "FY2020-21 cost (USD)"))
+
+
+def widths(workers: int) -> None:
+    """widths.md: each comparison run twice (posterior draws; medians only) per scale,
+    through `run.py compare` (its per_seed.csv), summarised by experiments.compare."""
+    import pandas as pd
+
+    from experiments.compare import summarise
+
+    def run(scale: int, how: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        out = ROOT / "runs" / "docs-figures" / f"widths-{how}{scale}"
+        command = [sys.executable, "run.py", "compare", *WIDTHS_SCENARIOS, "--scale", str(scale),
+                   "--start", WIDTHS_DAYS[0], "--end", WIDTHS_DAYS[1], *WIDTHS_RUNS[how],
+                   "--workers", str(workers), "--out", str(out)]
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        per_seed = pd.read_csv(out / "tables" / "per_seed.csv")
+        return summarise(per_seed, list(WIDTHS_SCENARIOS)), per_seed
+
+    def paired_sd(per_seed, label: str, period: str, outcome: str) -> float:
+        """The sd of the runs' paired differences (over all runs: ddof 0, as Split's)."""
+        here = per_seed[per_seed["period"] == period].sort_values("seed_index")
+        values = {s: here[here["scenario"] == s][outcome].to_numpy(dtype=float)
+                  for s in (WIDTHS_SCENARIOS[0], label)}
+        return float((values[label] - values[WIDTHS_SCENARIOS[0]]).std())
+
+    def number(x: float, sign: bool = True) -> str:
+        return f"{x:+,.0f}" if sign else f"{x:,.0f}"
+
+    def cell(row) -> str:
+        return (f"{number(row.estimate)} [{number(row.low)}, {number(row.high)}] "
+                f"({number(row.high - row.low, sign=False)})")
+
+    parts = [f"`python docs/figures.py --only widths` ({_stamp()}): historical against "
+             f"title42_off and mpp_off, {WIDTHS_DAYS[0]} to {WIDTHS_DAYS[1]}, master seed 0, "
+             f"the committed fit's posterior (`calibration/posterior.parquet`). 95 % intervals; "
+             f"the sd is over the runs' paired differences; \"parameter share\" is the part of "
+             f"their variance between posterior draws.\n"]
+    ratios = {}  # (scale, label) -> the FY2021 encounters' width ratio, for the README
+    for scale in WIDTHS_SCALES:
+        (post, post_runs), (med, med_runs) = run(scale, "posterior"), run(scale, "medians")
+        rows = []
+        for label in WIDTHS_SCENARIOS[1:]:
+            for period, outcome, name in WIDTHS_ROWS:
+                pick = dict(period=period, outcome=outcome, scenario=label, statistic="difference")
+                p, m = (s.loc[(s[list(pick)] == pd.Series(pick)).all(axis=1)].iloc[0]
+                        for s in (post, med))
+                sd_m, sd_p = (paired_sd(r, label, period, outcome) for r in (med_runs, post_runs))
+                rows.append({
+                    "difference": f"{label} - historical", "outcome": name,
+                    "medians only: mean [95 % CI] (width)": cell(m),
+                    "posterior: mean [95 % CI] (width)": cell(p),
+                    "width ratio": f"{(p.high - p.low) / (m.high - m.low):.1f}x",
+                    "sd of the run differences: medians / posterior (ratio)":
+                        f"{number(sd_m, False)} / {number(sd_p, False)} ({sd_p / sd_m:.1f}x)",
+                    "parameter share": f"{p.parameter_share:.0%}"})
+                if (period, outcome) == WIDTHS_ROWS[0][:2]:
+                    ratios[scale, label] = (p.high - p.low) / (m.high - m.low)
+        parts.append(f"Scale {scale} ({len(WIDTHS_SCENARIOS) * 16} runs each way):\n\n"
+                     + _markdown(pd.DataFrame(rows), index=False))
+    (FIGURES / "widths.md").write_text("\n".join(parts))
+    scale = WIDTHS_SCALES[0]
+    (FIGURES / "widths_summary.md").write_text(
+        f"Measured ({_stamp()[:10]}, scale {scale}): with the fit's uncertainty in, the 95 % "
+        f"interval of ending Title 42 early on FY2021's encounters is "
+        f"{ratios[scale, 'title42_off']:.1f} times as wide as chance alone gives, that of "
+        f"no MPP {ratios[scale, 'mpp_off']:.1f} times (comparisons with the posterior, above).\n")
+
+
 def bench(args: str) -> None:
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []  # one core, as documented
     command = [*pin, sys.executable, "benchmarks/bench_model.py", *args.split()]
@@ -193,14 +316,14 @@ def bench_page() -> None:
     (FIGURES / "bench_model.md").write_text(text)
 
 
-PARTS = ("headline", "sobol", "bench", "bench-page")
+PARTS = ("headline", "sobol", "composition", "widths", "validation", "bench", "bench-page")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"comma-separated parts to regenerate (default all: {','.join(PARTS)})")
-    parser.add_argument("--workers", type=int, default=2, help="Dask workers for the Sobol sweep")
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers for the Sobol sweep and the comparisons")
     parser.add_argument("--bench-args", default=BENCH_ARGS,
                         help=f"bench_model.py's flags (default {BENCH_ARGS!r})")
     parser.add_argument("--check", action="store_true",
@@ -223,6 +346,12 @@ def main(argv=None) -> int:
             headline()
         elif part == "sobol":
             sobol(args.workers)
+        elif part == "composition":
+            composition()
+        elif part == "widths":
+            widths(args.workers)
+        elif part == "validation":
+            validation()
         elif part == "bench":
             bench(args.bench_args)
         else:
