@@ -38,17 +38,20 @@ def test_a_shorter_run_is_the_start_of_the_longer_one():
 
 def test_paired_differences_are_far_less_noisy_than_unpaired():
     """FY2021 encounters, Mexico accepting families minus historical, scale 20 (runs of
-    FY2021 alone): seed i against seed i (paired) versus seed i against seed i + 100."""
+    FY2021 alone): seed i against seed i (paired) versus seed i against seed i + 100.
+    How much pairing removes depends on the parameters (how far one changed decision
+    carries a person's later ones): with the fifth fit the paired sd is 2.0-2.2 times
+    smaller over 20-30 seeds, so the bar is 1.5 (a variance 2.25 times smaller) on 20."""
     def fy2021(name, seed):
         result = simulate(name, seed=seed, scale=20, start="2020-10-01", end="2021-09-30")
         return result.fiscal_years().loc[2021, "encounters"]
 
-    seeds = range(10)
+    seeds = range(20)
     historical = np.array([fy2021("historical", s) for s in seeds])
     accepts = np.array([fy2021("mexico_accepts_families", s) for s in seeds])
     other = np.array([fy2021("historical", s + 100) for s in seeds])
     paired, unpaired = np.std(accepts - historical, ddof=1), np.std(accepts - other, ddof=1)
-    assert unpaired >= 2 * paired, (paired, unpaired)
+    assert unpaired >= 1.5 * paired, (paired, unpaired)
     assert (accepts < historical).all()  # the effect has one sign on every seed
 
 
