@@ -226,6 +226,46 @@ def comparison_table(daily: pd.DataFrame, figures: list[RecordFigure] | None = N
     return "\n".join(lines)
 
 
+# CBP's Nationwide Encounters rows for the southwest border, FY2020 and FY2021, as the
+# TidyTuesday mirror holds them (module doc): the rows' sums are the record's figures that
+# name this file, and `tests/test_public_record.py` checks both against CBP's published totals.
+CBP_SOURCE = Path(__file__).resolve().parent / "sources" / "cbp_southwest_encounters.csv"
+CBP_FIELDS = ("fiscal_year", "month", "component", "aor", "demographic", "citizenship",
+              "title", "count")
+CBP_COLUMNS = {  # a record column -> which of the file's rows it counts
+    "encounters": lambda rows: rows.index == rows.index,
+    "encounters_at_ports": lambda rows: rows["component"] == "Office of Field Operations",
+    "encounters_single_adults": lambda rows: rows["demographic"] == "Single Adults",
+    "encounters_family_units": lambda rows: rows["demographic"] == "FMUA",
+    "encounters_unaccompanied_children": lambda rows: rows["demographic"] == "UC / Single Minors",
+    "encounters_mexico": lambda rows: rows["citizenship"] == "MEXICO",
+    "encounters_guatemala": lambda rows: rows["citizenship"] == "GUATEMALA",
+    "encounters_honduras": lambda rows: rows["citizenship"] == "HONDURAS",
+    "encounters_el_salvador": lambda rows: rows["citizenship"] == "EL SALVADOR",
+    "encounters_other": lambda rows: ~rows["citizenship"].isin(
+        ["MEXICO", "GUATEMALA", "HONDURAS", "EL SALVADOR"]),
+}
+
+
+def cbp_southwest(path: Path | str = CBP_SOURCE) -> pd.DataFrame:
+    """The CBP rows (one per fiscal year, month, component, area of responsibility,
+    demographic, citizenship and title of authority, with its count)."""
+    rows = pd.read_csv(path, dtype={"title": str})
+    if list(rows.columns) != list(CBP_FIELDS):
+        raise RecordError(f"{path}: columns {', '.join(rows.columns)}; expected "
+                          f"{', '.join(CBP_FIELDS)}")
+    return rows
+
+
+def cbp_sum(rows: pd.DataFrame, column: str, fiscal_year: int, counts: str = "all") -> int:
+    """What the CBP rows give for a record column in a fiscal year, counting Border
+    Patrol and the ports (`all`) or Border Patrol alone (`border_patrol`)."""
+    here = rows[rows["fiscal_year"] == fiscal_year]
+    if counts == "border_patrol":
+        here = here[here["component"] == "U.S. Border Patrol"]
+    return int(here.loc[CBP_COLUMNS[column](here), "count"].sum())
+
+
 COMPOSITION = ("encounters_single_adults", "encounters_family_units",
                "encounters_unaccompanied_children", "encounters_mexico", *NORTHERN_TRIANGLE,
                "encounters_at_ports")  # the record's composition columns (issue 19)

@@ -160,3 +160,41 @@ def test_a_period_outside_the_run_is_not_compared(historical_daily):
     f = load_record()[0]
     short = historical_daily[historical_daily.date < "2019-06-01"]
     assert model_value(f, short) is None  # FY2019 is not wholly in the run
+
+
+# CBP's published southwest-border totals the source file's rows must reproduce: FY2021's
+# total, Border Patrol's and its demographics (CRS R46999), the Mexicans and their Title 42
+# expulsions (the GitHub memo targets.toml cites); FY2020's total and its two components,
+# Border Patrol's families and children alone (CBP's FY2020 releases, rows of the record).
+PUBLISHED = [
+    (2021, "encounters", "all", 1_734_686), (2021, "encounters", "border_patrol", 1_659_206),
+    (2021, "encounters_single_adults", "border_patrol", 1_063_285),
+    (2021, "encounters_family_units", "border_patrol", 451_087),
+    (2021, "encounters_unaccompanied_children", "border_patrol", 144_834),
+    (2021, "encounters_mexico", "all", 655_594),
+    (2020, "encounters", "all", 458_088), (2020, "encounters", "border_patrol", 400_651),
+    (2020, "encounters_at_ports", "all", 57_437),
+    (2020, "encounters_family_units", "border_patrol", 52_230),
+    (2020, "encounters_unaccompanied_children", "border_patrol", 30_557),
+]
+
+
+@pytest.mark.parametrize("year, column, counts, published", PUBLISHED)
+def test_the_cbp_source_rows_give_cbps_published_totals(year, column, counts, published):
+    from calibration.public_record import cbp_southwest, cbp_sum
+
+    assert cbp_sum(cbp_southwest(), column, year, counts) == published
+
+
+def test_every_figure_from_the_cbp_source_is_its_rows_sum():
+    from calibration.public_record import CBP_SOURCE, cbp_southwest, cbp_sum
+
+    rows, name = cbp_southwest(), CBP_SOURCE.name
+    named = [f for f in load_record() if name in f.source]
+    assert len(named) >= 12
+    for f in named:
+        assert f.period in ("FY2020", "FY2021"), f
+        assert f.value == cbp_sum(rows, f.column, int(f.period[2:]), f.counts), f
+    assert (rows["count"] >= 0).all()
+    keys = ["fiscal_year", "month", "component", "aor", "demographic", "citizenship", "title"]
+    assert not rows.duplicated(keys).any()
