@@ -462,9 +462,14 @@ def ctrl_c_deferred():
         yield pressed
 
 
+INPUTS_FILE = "inputs.json"  # per scenario, the sha256 of what its runs are made from
+
+
 def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
-    """Create out_dir (and runs/, errors/) and copy the spec in; refuse a folder
-    holding another sweep (a different spec) or runs of different model code."""
+    """Create out_dir (and runs/, errors/), copy the spec in and write inputs.json
+    (`Sweep.inputs`); refuse a folder holding another sweep (a different spec), runs of
+    different model code, or runs made from other scenario inputs (a scenario file or
+    the committed fit changed since: its runs would not be this sweep's)."""
     spec_copy = out_dir / "spec.toml"
     if spec_copy.is_file() and spec_copy.read_text(encoding="utf-8") != sweep.text:
         raise SpecError(f"{out_dir}: holds another sweep's results (its spec.toml differs "
@@ -478,10 +483,24 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
         if code != code_version():
             raise SpecError(f"{out_dir}: holds results of other model code ({code}, now "
                             f"{code_version()}); use another --out")
+    inputs_file = out_dir / INPUTS_FILE
+    if inputs_file.is_file():
+        try:
+            made_from = json.loads(inputs_file.read_text(encoding="utf-8"))
+        except ValueError:
+            made_from = {}
+        changed = [name for name, now in sweep.inputs.items()
+                   if made_from.get(name, {}).get("sha256") != now["sha256"]]
+        if changed:
+            files = sorted({f for name in changed for f in sweep.inputs[name]["files"]})
+            raise SpecError(f"{out_dir}: its runs were made from other scenario inputs: "
+                            f"{', '.join(changed)} changed since (read from "
+                            f"{', '.join(files)}); use another --out")
     try:
         (out_dir / "runs").mkdir(parents=True, exist_ok=True)
         (out_dir / "errors").mkdir(exist_ok=True)
         write_atomically(spec_copy, sweep.text.encode())
+        write_atomically(inputs_file, (json.dumps(sweep.inputs, indent=1) + "\n").encode())
     except OSError as exc:
         raise SpecError(f"--out {out_dir}: cannot write there: {exc.strerror or exc}") from None
 

@@ -142,6 +142,10 @@ class Sweep:
     uncertainty_keys: list[str] = field(default_factory=list)
     posterior: int = 0  # posterior draws (0: the medians); seeds split evenly over them
     posterior_files: list[dict] = field(default_factory=list)  # {"file", "sha256"} drawn from
+    # per scenario: what its runs are made from (its files, read and merged: parameters,
+    # policies, dates; `scenario_inputs`), so a folder of runs made before a scenario
+    # file or the committed fit changed is never taken for this sweep's
+    inputs: dict[str, dict] = field(default_factory=dict)
 
     @property
     def stem(self) -> str:
@@ -273,9 +277,11 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
     if len(set(scenarios)) != len(scenarios):
         raise SpecError(f"{where}: scenarios: listed twice: {_short(scenarios)}")
     paths = {s: _scenario_path(s, path.parent) for s in scenarios}
+    inputs = {}
     for i, name in enumerate(scenarios):
         try:
             loaded = load_scenario(paths[name], start=start, end=end)
+            inputs[name] = scenario_inputs(loaded)
         except ScenarioError as exc:
             if not resolve_path(paths[name]).is_file():
                 known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
@@ -331,7 +337,8 @@ def parse_spec(text: str, path: "str | Path") -> Sweep:
                   design=design, samples=samples, start=start, end=end,
                   vary_keys=list(vary), points=points, design_rows=rows, problem=problem,
                   sensitivity=sensitivity, lever_keys=lever_keys,
-                  uncertainty_keys=uncertainty_keys, posterior=draws, posterior_files=drawn)
+                  uncertainty_keys=uncertainty_keys, posterior=draws, posterior_files=drawn,
+                  inputs=inputs)
     _check_values(sweep, paths)
     per_draw = n_seeds // draws if draws else 0
     hashes = tuple(f["sha256"] for f in drawn)
@@ -369,6 +376,14 @@ def _posterior(where: str, raw: dict, n_seeds: int, scenarios: list[str],
         files.update({p["sha256"]: {"file": p["file"], "sha256": p["sha256"]}
                       for p in loaded.posterior})
     return draws, sorted(files.values(), key=lambda f: (f["file"], f["sha256"]))
+
+
+def scenario_inputs(loaded) -> dict:
+    """What a scenario's runs are made from: the sha256 of everything that defines them
+    (`LoadedScenario.resolved()`: dates, parameters, policies, the files read) and
+    those files, for the message that names what changed."""
+    text = json.dumps(loaded.resolved(), sort_keys=True, default=str)
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "files": list(loaded.sources)}
 
 
 def _whole(where: str, key: str, value: Any, least: int, most: int | None = None) -> int:

@@ -395,3 +395,35 @@ def test_a_run_made_by_other_model_code_is_a_failure(tmp_path):
     assert len(report.failed) == 4 and run_files(tmp_path / "out") == {}
     text = (tmp_path / "out" / "errors" / f"{report.failed[0]}.txt").read_text()
     assert text.startswith("the worker ran model code 0123456789abcdef, this sweep's is ")
+
+
+def test_a_folder_of_runs_made_before_a_scenario_changed_is_refused(tmp_path):
+    """Runs are named by the spec and the model code, not by what a scenario file (or the
+    committed fit it merges) says: after either changes, the folder's runs are another
+    sweep's, so the same --out is refused in one line naming the scenario and its files;
+    a spec with the scenario as it was finds the folder as it left it."""
+    mine = tmp_path / "mine.toml"
+    mine.write_text('description = "fewer beds"\nbase = "historical"\n[parameters]\n'
+                    'detention_beds = 30000\n')
+    body = SHORT.replace('scenarios = ["historical"]', f'scenarios = ["{mine}"]').replace(
+        "seeds = 2", "seeds = 1")
+    out = tmp_path / "out"
+    first = Counting(tmp_path / "log")
+    runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1, processes=False,
+                     run=first, progress=False)
+    assert len(first.calls) == 4 and (out / runner.INPUTS_FILE).is_file()
+    before = run_files(out)
+
+    mine.write_text(mine.read_text().replace("30000", "25000"))
+    changed = load_spec(write_spec(tmp_path, body))
+    with pytest.raises(SpecError, match=r"its runs were made from other scenario inputs: .*"
+                                         r"mine\.toml changed since \(read from .*mine\.toml"):
+        runner.run_sweep(changed, out, workers=1, processes=False, run=Counting(tmp_path / "x"),
+                         progress=False)
+    assert run_files(out) == before
+
+    mine.write_text(mine.read_text().replace("25000", "30000"))
+    again = Counting(tmp_path / "log2")
+    report = runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1,
+                              processes=False, run=again, progress=False)
+    assert again.calls == [] and len(report.skipped) == 4
