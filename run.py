@@ -24,6 +24,7 @@ import hashlib
 import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -588,7 +589,6 @@ def cmd_calibrate(args) -> int:
     from calibration.fit import (FitError, check_db, check_out_dir, new_fit_dir, plan_fit,
                                  release_out_dir, run_fit)
     from calibration.targets import measurable
-    from experiments.runner import close_client
 
     if args.report_only:
         return _calibration_report(args)
@@ -607,12 +607,11 @@ def cmd_calibrate(args) -> int:
     folders = [(setup.out_dir, "--out")]
     if setup.db.parent.resolve() != setup.out_dir.resolve():
         folders.append((setup.db.parent, "--db"))
-    client, cluster, created = _start_fit(
-        args, folders, f"calibrating {setup.scenario} at scale {setup.scale}: "
-        f"{len(setup.priors)} parameters, {len(measurable(setup.targets, setup.scale))} "
-        f"targets, population {setup.population}, budget {setup.budget} runs; into "
-        f"{setup.out_dir}, history {setup.db}")
-    try:
+    with _fit_cluster(args, folders, f"calibrating {setup.scenario} at scale {setup.scale}: "
+                      f"{len(setup.priors)} parameters, "
+                      f"{len(measurable(setup.targets, setup.scale))} targets, population "
+                      f"{setup.population}, budget {setup.budget} runs; into {setup.out_dir}, "
+                      f"history {setup.db}") as (client, created):
         try:
             outcome = run_fit(setup, client, history_id,
                               write=lambda line: print(line, file=sys.stderr, flush=True))
@@ -631,14 +630,10 @@ def cmd_calibrate(args) -> int:
             release_out_dir(created)
             print("error: no generation finished; nothing written", file=sys.stderr)
             return 1
-        print(f"{outcome.generations} generations, {outcome.simulations} simulations, "
-              f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
-              f"{', '.join(str(p) for p in outcome.files.values())}")
-        if args.report:
-            _write_report(setup, client, args.draws)
-    finally:
-        close_client(client, cluster)
-    return 0
+        return _fitted(args, setup, client, (
+            f"{outcome.generations} generations, {outcome.simulations} simulations, "
+            f"epsilon {outcome.epsilon:.4g}, {outcome.wall_s / 60:.1f} min; wrote "
+            f"{', '.join(str(p) for p in outcome.files.values())}"))
 
 
 def _emulator_fit(args, setup) -> int:
@@ -647,15 +642,12 @@ def _emulator_fit(args, setup) -> int:
     emulator and MCMC, then with --report the posterior-predictive report."""
     from calibration.emulator_fit import plan_design, run_emulator_fit
     from calibration.targets import measurable
-    from experiments.runner import close_client
 
     plan_design(setup, resume=args.resume)
-    client, cluster, _ = _start_fit(
-        args, [(setup.out_dir, "--out")], f"calibrating {setup.scenario} at scale "
-        f"{setup.scale} with an emulator: {len(setup.priors)} parameters, "
-        f"{len(measurable(setup.targets, setup.scale))} targets, {setup.budget} design runs; "
-        f"into {setup.out_dir}")
-    try:
+    with _fit_cluster(args, [(setup.out_dir, "--out")], f"calibrating {setup.scenario} at "
+                      f"scale {setup.scale} with an emulator: {len(setup.priors)} parameters, "
+                      f"{len(measurable(setup.targets, setup.scale))} targets, {setup.budget} "
+                      f"design runs; into {setup.out_dir}") as (client, _):
         write = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         try:
             outcome = run_emulator_fit(setup, client, resume=args.resume, write=write)
@@ -669,36 +661,46 @@ def _emulator_fit(args, setup) -> int:
                   f"{setup.out_dir}; add --resume to the same command to go on",
                   file=sys.stderr)
             return INTERRUPTED
-        print(f"{outcome.runs} design runs, {len(outcome.sample.units)} posterior draws "
-              f"(effective {outcome.sample.effective:.0f}), "
-              f"{sum(outcome.seconds.values()) / 60:.1f} min; wrote "
-              f"{', '.join(str(p) for p in outcome.files.values())}")
-        if args.report:
-            _write_report(setup, client, args.draws)
-    finally:
-        close_client(client, cluster)
-    return 0
+        return _fitted(args, setup, client, (
+            f"{outcome.runs} design runs, {len(outcome.sample.units)} posterior draws "
+            f"(effective {outcome.sample.effective:.0f}), "
+            f"{sum(outcome.seconds.values()) / 60:.1f} min; wrote "
+            f"{', '.join(str(p) for p in outcome.files.values())}"))
 
 
-def _start_fit(args, folders, line: str):
-    """What both fitting methods do before they run: claim their folders ((path, flag)
-    pairs; `calibration.fit.claim_out_dir`), say on stderr what runs, and start (or reach)
-    the Dask cluster; the folders created are removed again if that fails. Returns
-    (client, cluster, the folders created)."""
+@contextmanager
+def _fit_cluster(args, folders, line: "str | None"):
+    """What both fitting methods and the report alone do around their work: claim their
+    folders ((path, flag) pairs; `calibration.fit.claim_out_dir`), say `line` on stderr,
+    start (or reach) the Dask cluster, and close it however the block ends; the folders
+    created are removed again if the start fails. Yields (client, the folders created)."""
     from calibration.fit import claim_out_dir, release_out_dir
-    from experiments.runner import dashboard_line, open_client
+    from experiments.runner import close_client, dashboard_line, open_client
 
     created = []
     try:
         for folder, flag in folders:
             created = claim_out_dir(folder, flag) + created
-        print(line, file=sys.stderr)
+        if line:
+            print(line, file=sys.stderr)
         client, cluster = open_client(args.workers, args.scheduler)
     except BaseException:
         release_out_dir(created)
         raise
     print(dashboard_line(client), file=sys.stderr, flush=True)
-    return client, cluster, created
+    try:
+        yield client, created
+    finally:
+        close_client(client, cluster)
+
+
+def _fitted(args, setup, client, summary: str) -> int:
+    """A fit's last steps: its one-line summary on stdout, then with --report the
+    posterior-predictive report."""
+    print(summary)
+    if args.report:
+        _write_report(setup, client, args.draws)
+    return 0
 
 
 def _fit_setup(args, out_dir: Path):
@@ -719,10 +721,9 @@ def _calibration_report(args) -> int:
     """`calibrate --report-only`: the report of the posterior in --out (default the
     committed fit), no fitting. It goes into that folder only if the folder holds no
     report yet, or with --overwrite; else into a new folder (it says which)."""
-    from calibration.fit import (CALIBRATION_DIR, check_out_dir, claim_out_dir, held_fit_files,
+    from calibration.fit import (CALIBRATION_DIR, check_out_dir, held_fit_files,
                                  is_committed_fit, new_fit_dir, release_out_dir)
     from calibration.report import load_posterior
-    from experiments.runner import close_client, open_client
 
     fit_dir = args.out or CALIBRATION_DIR
     setup = _fit_setup(args, fit_dir).load()
@@ -734,19 +735,12 @@ def _calibration_report(args) -> int:
         print(f"{fit_dir} holds a report already (or is the committed fit): the new one goes "
               f"into {setup.report_dir} (--overwrite replaces the one in {fit_dir})",
               file=sys.stderr)
-    created = claim_out_dir(setup.report_dir)
-    try:
-        client, cluster = open_client(args.workers, args.scheduler)
-    except BaseException:
-        release_out_dir(created)
-        raise
-    try:
-        _write_report(setup, client, args.draws)
-    except BaseException:
-        release_out_dir(created)
-        raise
-    finally:
-        close_client(client, cluster)
+    with _fit_cluster(args, [(setup.report_dir, "--out")], None) as (client, created):
+        try:
+            _write_report(setup, client, args.draws)
+        except BaseException:
+            release_out_dir(created)
+            raise
     return 0
 
 
