@@ -233,7 +233,7 @@ CBP_SOURCE = Path(__file__).resolve().parent / "sources" / "cbp_southwest_encoun
 CBP_FIELDS = ("fiscal_year", "month", "component", "aor", "demographic", "citizenship",
               "title", "count")
 CBP_COLUMNS = {  # a record column -> which of the file's rows it counts
-    "encounters": lambda rows: rows.index == rows.index,
+    "encounters": lambda rows: pd.Series(True, index=rows.index),  # every row
     "encounters_at_ports": lambda rows: rows["component"] == "Office of Field Operations",
     "encounters_single_adults": lambda rows: rows["demographic"] == "Single Adults",
     "encounters_family_units": lambda rows: rows["demographic"] == "FMUA",

@@ -380,9 +380,11 @@ def _posterior(where: str, raw: dict, n_seeds: int, scenarios: list[str],
 
 def scenario_inputs(loaded) -> dict:
     """What a scenario's runs are made from: the sha256 of everything that defines them
-    (`LoadedScenario.resolved()`: dates, parameters, policies, the files read) and
-    those files, for the message that names what changed."""
-    text = json.dumps(loaded.resolved(), sort_keys=True, default=str)
+    (`LoadedScenario.resolved()`: dates, parameters, policies; not where its files are,
+    so a folder of runs moved with the repository still matches) and the files read, for
+    the message that names what changed."""
+    defines = {k: v for k, v in loaded.resolved().items() if k != "sources"}
+    text = json.dumps(defines, sort_keys=True, default=str)
     return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "files": list(loaded.sources)}
 
 

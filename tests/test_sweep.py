@@ -427,3 +427,19 @@ def test_a_folder_of_runs_made_before_a_scenario_changed_is_refused(tmp_path):
     report = runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1,
                               processes=False, run=again, progress=False)
     assert again.calls == [] and len(report.skipped) == 4
+
+
+def test_what_a_scenarios_runs_are_made_from_does_not_depend_on_where_its_file_is(tmp_path):
+    from experiments.spec import scenario_inputs
+    from model import load_scenario
+
+    text = ('description = "fewer beds"\nbase = "historical"\n[parameters]\n'
+            'detention_beds = 30000\n')
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mine.toml").write_text(text)
+    here, there = (scenario_inputs(load_scenario(str(tmp_path / f / "mine.toml"))) for f in "ab")
+    assert here["sha256"] == there["sha256"] and here["files"] != there["files"]
+    (tmp_path / "b" / "mine.toml").write_text(text.replace("30000", "25000"))
+    changed = scenario_inputs(load_scenario(str(tmp_path / "b" / "mine.toml")))
+    assert changed["sha256"] != here["sha256"]
