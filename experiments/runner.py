@@ -487,12 +487,15 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
     if inputs_file.is_file():
         try:
             made_from = json.loads(inputs_file.read_text(encoding="utf-8"))
-        except ValueError:
-            made_from = {}
-        changed = [name for name, now in sweep.inputs.items()
-                   if made_from.get(name, {}).get("sha256") != now["sha256"]]
+            known = {name: made_from[name]["sha256"] for name in sweep.inputs}
+        except (ValueError, KeyError, TypeError):
+            raise SpecError(f"{inputs_file}: not what a sweep wrote (unreadable, or without "
+                            f"every scenario's sha256): what its runs were made from is "
+                            f"unknown; use another --out") from None
+        changed = [name for name, now in sweep.inputs.items() if known[name] != now["sha256"]]
         if changed:
-            files = sorted({f for name in changed for f in sweep.inputs[name]["files"]})
+            files = sorted({str(Path(f).resolve()) for name in changed
+                            for f in sweep.inputs[name]["files"]})
             raise SpecError(f"{out_dir}: its runs were made from other scenario inputs: "
                             f"{', '.join(changed)} changed since (read from "
                             f"{', '.join(files)}); use another --out")

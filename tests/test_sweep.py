@@ -428,6 +428,12 @@ def test_a_folder_of_runs_made_before_a_scenario_changed_is_refused(tmp_path):
                               processes=False, run=again, progress=False)
     assert again.calls == [] and len(report.skipped) == 4
 
+    (out / runner.INPUTS_FILE).write_text("{}")  # damaged: what the runs came from is unknown
+    with pytest.raises(SpecError, match=r"inputs\.json: not what a sweep wrote .* unknown"):
+        runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1, processes=False,
+                         run=Counting(tmp_path / "y"), progress=False)
+    assert run_files(out) == before
+
 
 def test_what_a_scenarios_runs_are_made_from_does_not_depend_on_where_its_file_is(tmp_path):
     from experiments.spec import scenario_inputs
