@@ -3,7 +3,8 @@
     taskset -c 0 python benchmarks/bench_model.py [--scales 1,10,100,1000] [--repeats 5]
                                                   [--skip-full-scale]
                                                   [--core-n 200000] [--core-days 365]
-    python benchmarks/bench_model.py --ref REV [--scales 10,100] [--repeats 5] [--fresh]
+    python benchmarks/bench_model.py --ref REV [--scales 10,100] [--repeats 5]
+                                     [--fresh | --together]
 
 Prints ONE JSON object on stdout; progress goes to stderr. `taskset -c 0` pins
 it to one core so the numbers mean "one core"; the script itself does not need it.
@@ -50,6 +51,16 @@ that loads, or on a cold cache compiles, its numba kernels); then, for each of
 goes first alternating round by round, so a busy spell on a shared machine hits
 both. With `--fresh`, every run is instead a fresh process (set up, then one
 run): fewer pairs for the same time, but no run follows another in its process.
+With `--together` (needs two cores), the two sides' runs of a round go at the
+same time, each process pinned to a core of its own and the cores swapped
+round by round: a change in the host's speed, which on these shared machines
+drifts by tens of per cent over minutes while nothing else runs, then meets
+both runs of a pair alike, where alternation leaves it between them. (The two
+runs share the memory bus and the last-level cache, as a sweep's workers do;
+the report's `together_on_cores` names the two cores, null when alternated.)
+On a quiet machine the pairs' quartiles came out about a third narrower than
+alternated ones (docs/performance.md); run it with nothing else busy, since
+other work on either core lands on one side of a pair only.
 Each run times `simulate()` in wall and CPU seconds (`time.process_time`, which
 other processes' load inflates less than wall). Figures per scale: each side's
 median and minimum, every round's `new/old` ratio with their median
@@ -211,9 +222,24 @@ class TreeWorker:
         return json.loads(line)
 
     def run(self, seed: int, scale: int) -> dict:
+        self.submit(seed, scale)
+        return self._answer()
+
+    def submit(self, seed: int, scale: int) -> None:
+        """Start one run; `result()` waits for it (so two workers can run at once)."""
         self.proc.stdin.write(f"{seed} {scale}\n")
         self.proc.stdin.flush()
+
+    def result(self) -> dict:
         return self._answer()
+
+    def pin(self, core: int) -> None:
+        """Keep every thread of the child on CPU `core`."""
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                os.sched_setaffinity(int(task.name), {core})
+            except ProcessLookupError:  # a thread that has just ended
+                pass
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -243,9 +269,20 @@ def _spread(values: list[float]) -> dict:
             "q3": round(q3, 3), "min": round(values[0], 3), "max": round(values[-1], 3)}
 
 
+def two_cores() -> list[int]:
+    """The first two CPUs this process may run on (for `--together`), or a clear error."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit(f"bench_model.py: --together needs two cores; this process may use "
+                         f"{len(cores)} (drop taskset, or give it two cores)")
+    return cores[:2]
+
+
 def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int,
-                 fresh: bool = False) -> dict:
-    """This checkout ("new") against revision `ref` ("old"), alternated run by run."""
+                 fresh: bool = False, together: bool = False) -> dict:
+    """This checkout ("new") against revision `ref` ("old"): alternated run by run, or
+    (`together`) run at the same time on a core each."""
+    cores = two_cores() if together else None
     with revision_tree(ref, keep=True) as (old_tree, commit):
         trees = {"new": ROOT, "old": old_tree}
         workers: dict[str, TreeWorker] = {}
@@ -266,8 +303,16 @@ def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int,
             for seed in range(repeats):
                 order = ["new", "old"] if seed % 2 == 0 else ["old", "new"]
                 for scale in scales:
+                    if together:  # new on the first core in even rounds, the second in odd
+                        for side, core in zip(order, cores):
+                            workers[side].pin(core)
+                        for side in order:
+                            workers[side].submit(seed, scale)
+                        results = {side: workers[side].result() for side in order}
+                    else:
+                        results = {side: run(side, seed, scale) for side in order}
                     for side in order:
-                        result = run(side, seed, scale)
+                        result = results[side]
                         runs[scale][side].append(result)
                         progress(f"round {seed} scale {scale} {side}: "
                                  f"{result['cpu_s']:.3f} s CPU, {result['wall_s']:.3f} s wall")
@@ -280,6 +325,7 @@ def side_by_side(ref: str, scenario: str, scales: list[int], repeats: int,
             for worker in workers.values():
                 worker.close()
     report: dict = {"ref": ref, "ref_commit": commit[:10], "fresh_process_per_run": fresh,
+                    "together_on_cores": cores,
                     "by_scale": {},
                     # one fingerprint a side; a list if this checkout changed meanwhile
                     "model_code": {side: model_code([r for s in runs.values() for r in s[side]])
@@ -380,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true",
                         help="with --ref: a fresh process for every run (set up, then one "
                              "run), not one long-lived process a side")
+    parser.add_argument("--together", action="store_true",
+                        help="with --ref: run the two sides' runs of a round at the same "
+                             "time, each on a core of its own (cores swapped every round)")
     parser.add_argument("--worker-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-scale", type=positive, default=1, help=argparse.SUPPRESS)
     return parser
@@ -390,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker_seed is not None:
         print(json.dumps(worker(args.scenario, args.worker_seed, args.worker_scale)))
         return 0
+    if args.fresh and args.together:
+        build_parser().error("--fresh and --together cannot be used together")
+    if (args.fresh or args.together) and not args.ref:
+        build_parser().error("--fresh and --together need --ref")
     scales = [k for k in args.scales if not (args.skip_full_scale and k == FULL_SCALE)]
     report = environment(repeats=args.repeats, scenario=args.scenario, scales=scales,
                          bars=BARS)
@@ -397,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ref:
         if not scales:
             build_parser().error("--ref needs at least one scale in --scales")
-        report.update(side_by_side(args.ref, args.scenario, scales, args.repeats, args.fresh))
+        report.update(side_by_side(args.ref, args.scenario, scales, args.repeats, args.fresh,
+                                   args.together))
         report["machine_load"] = load.report()
         print(json.dumps(report, indent=2))
         return 0

@@ -106,3 +106,53 @@ def test_revision_tree_holds_the_commits_files_and_cleans_up(tmp_path, monkeypat
     with pytest.raises(Exception):
         with revision_tree("no-such-revision"):
             pass
+
+
+def test_together_needs_two_cores_and_pins_each_side_to_one(monkeypatch):
+    import os
+
+    from benchmarks import bench_model
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})
+    with pytest.raises(SystemExit, match="--together needs two cores"):
+        bench_model.side_by_side("HEAD", "historical", [1000], 1, together=True)
+    monkeypatch.undo()
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("pinning to a second core needs two")
+    first, second = bench_model.two_cores()
+    worker = object.__new__(bench_model.TreeWorker)  # pin() needs only the child process
+    worker.proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                   stdin=subprocess.PIPE)
+    try:
+        for core in (second, first):
+            worker.pin(core)
+            assert os.sched_getaffinity(worker.proc.pid) == {core}
+    finally:
+        worker.proc.kill()
+        worker.proc.wait()
+
+
+def test_fresh_and_together_are_refused_together():
+    done = subprocess.run([sys.executable, "benchmarks/bench_model.py", "--ref", "HEAD",
+                           "--fresh", "--together", "--scales", "1000"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--fresh and --together cannot be used together" in done.stderr
+    assert done.stdout == ""
+
+
+def test_callgrind_totals_and_cycle_estimate(tmp_path):
+    from benchmarks.instructions import cycles_estimate, read_totals
+
+    out = tmp_path / "callgrind.out"
+    out.write_text("version: 1\nevents: Ir I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim\n"
+                   "summary: 9 9 9 9 9 9 9 9 9 9 9\n"
+                   "fn=x\n0 1\n"
+                   "totals: 1000 1 2 3 4 5 6 70 8 90 10\n")
+    events = read_totals(out)
+    assert events["Ir"] == 1000 and events["Bim"] == 10  # totals, not the summary
+    # Ir + 10 x (L1 misses 1+2+3 and mispredictions 8+10) + 100 x (last level 4+5+6)
+    assert cycles_estimate(events) == 1000 + 10 * (6 + 18) + 100 * 15
+    out.write_text("events: Ir\n")
+    with pytest.raises(RuntimeError, match="no totals"):
+        read_totals(out)
