@@ -1,7 +1,7 @@
 """Instructions, not seconds: one run of this checkout against another revision, counted by valgrind.
 
     python benchmarks/instructions.py --ref REV [--scales 100,10] [--scenario historical]
-                                      [--seed 0]
+                                      [--seed 0] [--cache-sim]
 
 On a shared machine a clock cannot resolve a few per cent: `bench_model.py --ref`
 pairs scatter by 10-20 % when other work keeps the cores busy, even with the two
@@ -18,12 +18,21 @@ counts do not depend on each other).
 
 Instructions are not time: cache misses, branch mispredictions and the kernel's
 work (page faults) are not in them. Read the ratio beside `bench_model.py --ref`'s
-CPU-time ratios, not instead of them. Under valgrind a run is about 50 times
+CPU-time ratios, not instead of them. With `--cache-sim`, callgrind also
+simulates the caches and branch predictors (`--cache-sim=yes --branch-sim=yes`;
+a model of this machine's caches, not its counters, which these virtual machines
+do not expose): each side's misses by level, its branches mispredicted, and
+callgrind's cycle estimate (`Ir + 10 x (L1 misses + mispredicted branches) +
+100 x last-level misses`), with `new / old` ratios. About twice as slow again. Under valgrind a run is about 50 times
 slower (a scale-100 side takes several minutes; more on a busy machine).
 Needs valgrind (Debian: `apt-get install valgrind`).
 
 Prints ONE JSON object on stdout (progress on stderr): per scale, each side's
-instruction count and `ratio` (new / old).
+instruction count and `ratio` (new / old); with `--cache-sim`, also `events`
+(event: [old, new, ratio], callgrind's names: I1mr = first-level instruction
+read misses, D1mr/D1mw data read/write misses, ILmr/DLmr/DLmw the same at the
+last level, Bcm/Bim conditional/indirect branches mispredicted) and
+`cycles_estimate` ([old, new, ratio]).
 """
 
 import argparse
@@ -62,10 +71,12 @@ sys.stdin.readline()
 class Counted:
     """One side's child process under callgrind, counting only the measured run."""
 
-    def __init__(self, tree: Path, out: Path, scenario: str, seed: int, scale: int):
+    def __init__(self, tree: Path, out: Path, scenario: str, seed: int, scale: int,
+                 cache_sim: bool = False):
         self.out = out
+        simulate = ["--cache-sim=yes", "--branch-sim=yes"] if cache_sim else []
         self.proc = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+            ["valgrind", "--tool=callgrind", "--instr-atstart=no", *simulate,
              f"--callgrind-out-file={out}", sys.executable, "-c", CHILD, scenario, str(seed),
              str(scale), str(WARM_SCALE)],
             cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"},
@@ -88,17 +99,15 @@ class Counted:
         if done.returncode != 0:
             raise RuntimeError(f"callgrind_control failed: {done.stderr.strip()}")
 
-    def finish(self) -> int:
-        """Let the child end; the instructions counted (the `totals:` line of callgrind's
-        file: its `summary:` line counts from the start, when counting was off)."""
+    def finish(self) -> dict[str, int]:
+        """Let the child end; what was counted, event by event (`Ir`: instructions), from
+        the `totals:` line of callgrind's file (its `summary:` line counts from the start,
+        when counting was off)."""
         self.send("end")
         self.proc.stdin.close()
         if self.proc.wait() != 0:
             raise RuntimeError(f"the child under valgrind failed (exit {self.proc.returncode})")
-        for line in self.out.read_text().splitlines():
-            if line.startswith("totals:"):
-                return int(line.split()[1])
-        raise RuntimeError(f"no instruction total in {self.out}")
+        return read_totals(self.out)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -106,10 +115,34 @@ class Counted:
             self.proc.wait()
 
 
-def count_side_by_side(trees: dict[str, Path], scenario: str, seed: int, scale: int) -> dict:
-    """Both sides' instruction counts for one run at `scale` (children run together)."""
+def read_totals(out: Path) -> dict[str, int]:
+    """Event -> total from a callgrind output file's `events:` and `totals:` lines."""
+    events = totals = None
+    for line in out.read_text().splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("totals:"):
+            totals = [int(x) for x in line.split()[1:]]
+    if events is None or totals is None:
+        raise RuntimeError(f"no totals in {out}")
+    return dict(zip(events, totals))
+
+
+def cycles_estimate(events: dict[str, int]) -> int:
+    """Callgrind's estimate of the cycles behind `events` (needs the cache and branch
+    simulation): each first-level miss or mispredicted branch costs 10, each
+    last-level miss 100."""
+    first = events["I1mr"] + events["D1mr"] + events["D1mw"]
+    last = events["ILmr"] + events["DLmr"] + events["DLmw"]
+    return events["Ir"] + 10 * (first + events["Bcm"] + events["Bim"]) + 100 * last
+
+
+def count_side_by_side(trees: dict[str, Path], scenario: str, seed: int, scale: int,
+                       cache_sim: bool = False) -> dict[str, dict[str, int]]:
+    """Both sides' counts (event -> total) for one run at `scale` (children run together)."""
     with tempfile.TemporaryDirectory(prefix="instructions-") as tmp:
-        children = {side: Counted(tree, Path(tmp) / f"{side}.out", scenario, seed, scale)
+        children = {side: Counted(tree, Path(tmp) / f"{side}.out", scenario, seed, scale,
+                                  cache_sim)
                     for side, tree in trees.items()}
         try:
             for child in children.values():
@@ -135,6 +168,8 @@ def main(argv: "list[str] | None" = None) -> int:
                         help="comma-separated scales (default 100,10)")
     parser.add_argument("--scenario", default="historical")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="also simulate the caches and branch predictors (slower)")
     args = parser.parse_args(argv)
     if not args.scales:
         parser.error("--scales: give at least one scale")
@@ -143,18 +178,29 @@ def main(argv: "list[str] | None" = None) -> int:
         print(f"instructions.py: {' and '.join(missing)} not found: install valgrind "
               "(Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
-    report = environment(scenario=args.scenario, scales=args.scales, seed=args.seed)
+    report = environment(scenario=args.scenario, scales=args.scales, seed=args.seed,
+                         cache_sim=args.cache_sim)
     with revision_tree(args.ref, keep=True) as (old_tree, commit):
         report.update(ref=args.ref, ref_commit=commit[:10], by_scale={})
         for scale in args.scales:
             progress(f"scale {scale}: both sides under valgrind (minutes)...")
-            counts = count_side_by_side({"new": ROOT, "old": old_tree}, args.scenario,
-                                        args.seed, scale)
-            report["by_scale"][str(scale)] = {
-                "old_instructions": counts["old"], "new_instructions": counts["new"],
-                "ratio": round(counts["new"] / counts["old"], 4)}
-            progress(f"scale {scale}: old {counts['old']:,}, new {counts['new']:,} "
-                     f"instructions, ratio {counts['new'] / counts['old']:.4f}")
+            sides = count_side_by_side({"new": ROOT, "old": old_tree}, args.scenario,
+                                       args.seed, scale, args.cache_sim)
+            old, new = sides["old"]["Ir"], sides["new"]["Ir"]
+            figures = {"old_instructions": old, "new_instructions": new,
+                       "ratio": round(new / old, 4)}
+            progress(f"scale {scale}: old {old:,}, new {new:,} instructions, "
+                     f"ratio {new / old:.4f}")
+            if args.cache_sim:
+                def paired(o: int, n: int) -> list:
+                    return [o, n, round(n / o, 4) if o else None]
+                figures["events"] = {event: paired(sides["old"][event], sides["new"][event])
+                                     for event in sides["old"]}
+                figures["cycles_estimate"] = paired(*(cycles_estimate(sides[side])
+                                                      for side in ("old", "new")))
+                progress(f"scale {scale}: cycles estimated, ratio "
+                         f"{figures['cycles_estimate'][2]}")
+            report["by_scale"][str(scale)] = figures
     print(json.dumps(report, indent=2))
     return 0
 
