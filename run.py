@@ -24,7 +24,7 @@ import hashlib
 import signal
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -586,8 +586,7 @@ def cmd_calibrate(args) -> int:
     before a cluster starts; fit on Dask with a line per generation; write the posterior
     and calibrated.toml into --out (a new folder unless given), then with --report the
     posterior-predictive report. Ctrl-C keeps the history (exit 130)."""
-    from calibration.fit import (FitError, check_db, check_out_dir, new_fit_dir, plan_fit,
-                                 release_out_dir, run_fit)
+    from calibration.fit import FitError, check_db, check_out_dir, new_fit_dir, plan_fit, run_fit
     from calibration.targets import measurable
 
     if args.report_only:
@@ -611,23 +610,20 @@ def cmd_calibrate(args) -> int:
                       f"{len(setup.priors)} parameters, "
                       f"{len(measurable(setup.targets, setup.scale))} targets, population "
                       f"{setup.population}, budget {setup.budget} runs; into {setup.out_dir}, "
-                      f"history {setup.db}") as (client, created):
+                      f"history {setup.db}") as client:
         try:
             outcome = run_fit(setup, client, history_id,
                               write=lambda line: print(line, file=sys.stderr, flush=True))
         except OSError as exc:  # writing the results (a full disk): the history is kept
-            release_out_dir(created)
             print(f"error: cannot write the results into {setup.out_dir}: "
                   f"{exc.strerror or exc}; the generations are kept in {setup.db}: add "
                   f"--resume to the same command to write them again", file=sys.stderr)
             return 1
         if outcome.interrupted:
-            release_out_dir(created)
             print(f"interrupted: {outcome.generations} finished generations kept in {setup.db}; "
                   f"add --resume to the same command to go on", file=sys.stderr)
             return INTERRUPTED
         if not outcome.generations:
-            release_out_dir(created)
             print("error: no generation finished; nothing written", file=sys.stderr)
             return 1
         return _fitted(args, setup, client, (
@@ -647,7 +643,7 @@ def _emulator_fit(args, setup) -> int:
     with _fit_cluster(args, [(setup.out_dir, "--out")], f"calibrating {setup.scenario} at "
                       f"scale {setup.scale} with an emulator: {len(setup.priors)} parameters, "
                       f"{len(measurable(setup.targets, setup.scale))} targets, {setup.budget} "
-                      f"design runs; into {setup.out_dir}") as (client, _):
+                      f"design runs; into {setup.out_dir}") as client:
         write = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
         try:
             outcome = run_emulator_fit(setup, client, resume=args.resume, write=write)
@@ -671,27 +667,31 @@ def _emulator_fit(args, setup) -> int:
 @contextmanager
 def _fit_cluster(args, folders, line: "str | None"):
     """What both fitting methods and the report alone do around their work: claim their
-    folders ((path, flag) pairs; `calibration.fit.claim_out_dir`), say `line` on stderr,
-    start (or reach) the Dask cluster, and close it however the block ends; the folders
-    created are removed again if the start fails. Yields (client, the folders created)."""
-    from calibration.fit import claim_out_dir, release_out_dir
+    folders ((path, flag) pairs; `calibration.fit.claim_out_dir`) and hold the first
+    (--out) against a second command there (`model.files.folder_lock`), say `line` on
+    stderr and start (or reach) the Dask cluster. However the block ends, the cluster is
+    closed, the folder released, and the folders this made removed while empty (a
+    command that wrote nothing leaves none behind). Yields the Dask client."""
+    from calibration.fit import FitError, claim_out_dir, release_out_dir
     from experiments.runner import close_client, dashboard_line, open_client
+    from model.files import FolderError, folder_lock
 
-    created = []
-    try:
+    created: list[Path] = []
+    with ExitStack() as undo:  # undone last to first
+        undo.callback(lambda: release_out_dir(created))
         for folder, flag in folders:
             created = claim_out_dir(folder, flag) + created
+        out, flag = folders[0]
+        try:
+            undo.enter_context(folder_lock(out, "calibration", flag))
+        except FolderError as exc:
+            raise FitError(str(exc)) from None
         if line:
             print(line, file=sys.stderr)
         client, cluster = open_client(args.workers, args.scheduler)
-    except BaseException:
-        release_out_dir(created)
-        raise
-    print(dashboard_line(client), file=sys.stderr, flush=True)
-    try:
-        yield client, created
-    finally:
-        close_client(client, cluster)
+        undo.callback(close_client, client, cluster)
+        print(dashboard_line(client), file=sys.stderr, flush=True)
+        yield client
 
 
 def _fitted(args, setup, client, summary: str) -> int:
@@ -722,7 +722,7 @@ def _calibration_report(args) -> int:
     committed fit), no fitting. It goes into that folder only if the folder holds no
     report yet, or with --overwrite; else into a new folder (it says which)."""
     from calibration.fit import (CALIBRATION_DIR, check_out_dir, held_fit_files,
-                                 is_committed_fit, new_fit_dir, release_out_dir)
+                                 is_committed_fit, new_fit_dir)
     from calibration.report import load_posterior
 
     fit_dir = args.out or CALIBRATION_DIR
@@ -735,12 +735,8 @@ def _calibration_report(args) -> int:
         print(f"{fit_dir} holds a report already (or is the committed fit): the new one goes "
               f"into {setup.report_dir} (--overwrite replaces the one in {fit_dir})",
               file=sys.stderr)
-    with _fit_cluster(args, [(setup.report_dir, "--out")], None) as (client, created):
-        try:
-            _write_report(setup, client, args.draws)
-        except BaseException:
-            release_out_dir(created)
-            raise
+    with _fit_cluster(args, [(setup.report_dir, "--out")], None) as client:
+        _write_report(setup, client, args.draws)
     return 0
 
 

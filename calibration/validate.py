@@ -44,13 +44,11 @@ Files (each written whole, `model.files.write_atomically`; report.html last):
 """
 
 import base64
-import fcntl
 import html
 import io
 import json
 import math
-import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -440,33 +438,27 @@ def check_out_dir(folder: Path, overwrite: bool) -> None:
 
 @contextmanager
 def claimed(folder: Path):
-    """Create `folder` (and its parents) and hold an OS lock on it inside the block, so a
-    second `run.py validate` on the same folder stops at once; the folders created are
-    removed again if the block fails and they are still empty."""
-    from model.files import FolderError, create_folder, missing_folders, probe_writable, \
-        remove_if_empty
+    """Create `folder` (and its parents) and hold it inside the block
+    (`model.files.folder_lock`), so a second command on the same folder stops at once;
+    the folders created are removed again if the block fails and they are still empty."""
+    from model.files import FolderError, create_folder, folder_lock, missing_folders, \
+        probe_writable, remove_if_empty
 
     created = missing_folders(folder)
-    try:
-        create_folder(folder)
-        probe_writable(folder)
-    except FolderError as exc:
-        remove_if_empty(created)
-        raise ValidationError(str(exc)) from None
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValidationError(f"--out {folder}: in use by another run.py validate; wait "
-                                  f"for it to finish or give another --out") from None
+            create_folder(folder)
+            probe_writable(folder)
+            held.enter_context(folder_lock(folder, "run.py validate"))
+        except FolderError as exc:
+            remove_if_empty(created)
+            raise ValidationError(str(exc)) from None
         try:
             yield folder
         except BaseException:
+            held.close()  # released (its pid file gone) before the folders it made go
             remove_if_empty(created)
             raise
-    finally:
-        os.close(fd)
 
 
 def write_validation(plan: Validation, points: pd.DataFrame, scores: pd.DataFrame,

@@ -8,9 +8,10 @@ the bytes back (`execute`), and this side writes each run's file as it arrives
 (the encoding is spread over the workers, and nothing is pickled twice).
 
 Sturdiness:
-- one sweep at a time per folder: `sweep_lock` holds an OS lock (flock) on
-  `out_dir/.lock` for the sweep's life (released by the OS if the process dies);
-  a second sweep on the folder stops with `SweepBusy` naming the holder's pid;
+- one sweep at a time per folder: `sweep_lock` holds an OS lock on the folder
+  for the sweep's life (`model.files.folder_lock`; released by the OS if the
+  process dies); a second sweep, fit or validation there stops with `SweepBusy`
+  naming the holder's pid;
 - files are written by `model.files.write_atomically`: a hidden temporary name that does not
   end in `.parquet` (`.NAME.PID.tmp`), removed on any failure, then renamed into
   place, so a run's file is whole or absent; stale temporary files of a killed
@@ -34,11 +35,10 @@ Layout of `out_dir`:
     results.parquet    every run in one typed table with its status, rewritten at the end
                        of each sweep, however it ended (see `experiments.results`)
     errors/RUN_ID.txt  one per failed run
-    .lock              the folder's lock (holds the pid of the sweep holding it)
+    .lock              while a sweep runs: its pid
 """
 
 import contextlib
-import fcntl
 import json
 import os
 import platform
@@ -58,13 +58,12 @@ import pandas as pd
 from experiments.results import write_results
 from experiments.spec import RunTask, SpecError, Sweep
 from model import load_scenario, simulate
-from model.files import parquet_bytes, write_atomically
+from model.files import FolderBusy, FolderError, folder_lock, parquet_bytes, write_atomically
 from model.simulate import code_version, package_version
 
 IDENTITY_COLUMNS = ("run_id", "scenario")
 SEED_COLUMNS = ("seed_index", "seed", "scale")
 LONG_COLUMNS = ("kind", "period", "column", "value")
-LOCK_FILE = ".lock"
 # seconds to wait for a --scheduler to answer (distributed's Client timeout; its default
 # is 30 s). A scheduler answers in milliseconds; a wrong or dead address is refused soon.
 SCHEDULER_TIMEOUT = 5
@@ -525,42 +524,24 @@ def remove_stale_temporaries(out_dir: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def sweep_lock(out_dir: Path):
-    """Hold an exclusive OS lock (`fcntl.flock`) on `out_dir/.lock` inside the block,
-    creating `out_dir` if needed; the lock file holds this process's pid. The OS
-    releases the lock when the process ends, however it ends (SIGKILL too).
-    Raises SweepBusy if another process holds it, SpecError if `out_dir` cannot
-    be made or written."""
+    """Hold the folder `out_dir` (created if needed) for one sweep inside the block
+    (`model.files.folder_lock`: released by the OS however the process ends). Raises
+    SweepBusy if another process holds it, SpecError if `out_dir` cannot be made."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise SpecError(f"--out {out_dir}: is a file, not a folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        # read-only: a lock needs no write access, and a file held open for writing would
-        # keep the folder's filesystem from being remounted read-only
-        fd = os.open(out_dir / LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError as exc:
         raise SpecError(f"--out {out_dir}: cannot write there: {exc.strerror or exc}") from None
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = b""
-            for _ in range(20):  # the holder writes its pid just after taking the lock
-                holder = os.pread(fd, 32, 0).strip()
-                if holder:
-                    break
-                time.sleep(0.05)
-            raise SweepBusy(f"{out_dir} is in use by another sweep (pid "
-                            f"{holder.decode(errors='replace') or 'unknown'}); wait for it to "
-                            f"finish or use another --out") from None
-        # the pid, for the message above: in place (a new file by rename would be another
-        # inode, unlocked); a courtesy that a full disk may refuse
-        with contextlib.suppress(OSError), open(out_dir / LOCK_FILE, "r+b") as pid:
-            pid.truncate(0)
-            pid.write(f"{os.getpid()}\n".encode())
+            held.enter_context(folder_lock(out_dir, "sweep"))
+        except FolderBusy as exc:
+            raise SweepBusy(str(exc)) from None
+        except FolderError as exc:
+            raise SpecError(str(exc)) from None
         yield
-    finally:
-        os.close(fd)
 
 
 def run_columns(sweep: Sweep) -> list[str]:

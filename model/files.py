@@ -13,6 +13,8 @@ and the browser app (`ui.settings`) share.
 - The folder checks a command makes before it runs: `missing_folders`,
   `create_folder`, `probe_writable` (each raising `FolderError` in one line naming
   the flag and folder) and `remove_if_empty` to undo what was created.
+- `folder_lock(folder, holder)`: one command at a time in a folder (a sweep, a
+  calibration, a validation); a second stops at once with `FolderBusy`.
 
 Not part of the simulation's hashed code (`model.simulate.code_version`).
 `ui.files` keeps its own upload writer: it links a new file into place and refuses
@@ -20,19 +22,26 @@ to replace one, a different guarantee than `write_atomically`'s.
 """
 
 import contextlib
+import fcntl
 import io
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import tomli_w
 
 SCRATCH_PREFIX = ".partial-"  # a scratch folder; one left behind is a killed run's
+LOCK_FILE = ".lock"  # while a command holds a folder: its pid (see `folder_lock`)
 
 
 class FolderError(ValueError):
     """A folder a command was given cannot be created or written (one line, naming it)."""
+
+
+class FolderBusy(FolderError):
+    """Another process holds the folder (`folder_lock`; one line naming it and the pid)."""
 
 
 @contextlib.contextmanager
@@ -133,6 +142,54 @@ def remove_if_empty(folders: list[Path]) -> None:
 def reason(exc: OSError) -> str:
     """An OSError's reason in words (its strerror), without the path."""
     return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, holder: str, flag: str = "--out"):
+    """Hold an exclusive OS lock (`fcntl.flock`) on the existing folder `folder` inside
+    the block, so that a second command on it (a sweep resuming, a fit, a validation)
+    stops at once with FolderBusy: "`folder` is in use by another `holder` (pid N)".
+
+    The lock is on the folder itself, so the OS releases it when the process ends,
+    however it ends (SIGKILL too), and it needs no write access. While it is held,
+    `folder/.lock` holds the holder's pid for that message; the file is removed on the
+    way out (a folder the command created is empty again), and a stale one, left by a
+    killed process, is written over by the next holder. Raises FolderError if the
+    folder cannot be opened."""
+    folder = Path(folder)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise FolderError(f"{flag} {folder}: cannot open the folder: {reason(exc)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"{folder} is in use by another {holder} (pid "
+                             f"{_holder_pid(folder) or 'unknown'}); wait for it to finish or "
+                             f"use another {flag}") from None
+        pid_file = folder / LOCK_FILE
+        with contextlib.suppress(OSError):  # a courtesy that a full or read-only disk may refuse
+            pid_file.write_text(f"{os.getpid()}\n")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                pid_file.unlink()
+    finally:
+        os.close(fd)
+
+
+def _holder_pid(folder: Path) -> str:
+    """The pid in `folder/.lock`, waiting up to a second for its holder, which writes it
+    just after taking the lock; "" if there is none."""
+    for _ in range(20):
+        with contextlib.suppress(OSError):
+            pid = (folder / LOCK_FILE).read_text().strip()
+            if pid:
+                return pid
+        time.sleep(0.05)
+    return ""
 
 
 @contextlib.contextmanager

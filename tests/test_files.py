@@ -6,9 +6,9 @@ import tomllib
 import pandas as pd
 import pytest
 
-from model.files import (FolderError, create_folder, missing_folders, probe_writable,
-                         remove_if_empty, toml_text, write_atomically, write_parquet,
-                         write_toml)
+from model.files import (FolderBusy, FolderError, create_folder, folder_lock, missing_folders,
+                         probe_writable, remove_if_empty, toml_text, write_atomically,
+                         write_parquet, write_toml)
 
 
 def test_write_atomically_replaces_whole_and_leaves_no_temporary(tmp_path):
@@ -55,3 +55,25 @@ def test_folder_helpers_say_which_flag_and_undo(tmp_path):
     assert list(new.iterdir()) == []  # the probe is gone
     remove_if_empty(missing)
     assert not (tmp_path / "n1").exists()
+
+
+def test_folder_lock_holds_one_command_at_a_time_and_leaves_the_folder_as_it_was(tmp_path):
+    import os
+
+    folder = tmp_path / "fit"
+    folder.mkdir()
+    with folder_lock(folder, "calibration"):
+        assert (folder / ".lock").read_text() == f"{os.getpid()}\n"  # for the message
+        # a second holder (another open of the folder, as another process makes) is refused
+        with pytest.raises(FolderBusy) as busy:
+            with folder_lock(folder, "sweep", flag="--out"):
+                pytest.fail("two holders")
+        assert str(busy.value) == (f"{folder} is in use by another sweep (pid {os.getpid()}); "
+                                   f"wait for it to finish or use another --out")
+    assert list(folder.iterdir()) == []  # released, and the pid file gone
+    (folder / ".lock").write_text("999999\n")  # a killed holder's
+    with folder_lock(folder, "calibration"):  # is no holder: the OS released its lock
+        assert (folder / ".lock").read_text() == f"{os.getpid()}\n"
+    with pytest.raises(FolderError, match=r"^--db .*/missing: cannot open the folder: No such"):
+        with folder_lock(tmp_path / "missing", "calibration", flag="--db"):
+            pass

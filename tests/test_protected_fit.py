@@ -208,3 +208,18 @@ def test_an_unwritable_out_is_refused_before_a_cluster_starts(refused):
         pytest.skip("no /sys")
     line = refused("--out", "/sys/calibration-test")
     assert line.startswith("error: --out /sys/calibration-test: cannot create the folder: "), line
+
+
+def test_a_folder_another_command_holds_is_refused_before_a_cluster_starts(tmp_path, refused):
+    """Two fits on one folder would write one history and one posterior at once."""
+    from model.files import folder_lock
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with folder_lock(busy, "calibration"):  # as a running fit holds it
+        held = tree(busy)
+        for extra in ([], ["--method", "emulator", "--budget", "20"], ["--report"]):
+            line = refused("--out", str(busy), *extra)
+            assert line == (f"error: {busy} is in use by another calibration (pid "
+                            f"{os.getpid()}); wait for it to finish or use another --out")
+            assert tree(busy) == held
