@@ -21,6 +21,7 @@ SCENARIO is a name in scenarios/ (e.g. historical, mpp_off) or a path to a .toml
 
 import argparse
 import hashlib
+import os
 import signal
 import subprocess
 import sys
@@ -30,6 +31,10 @@ from pathlib import Path
 
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT
 ROOT = Path(__file__).resolve().parent
+CPUS = os.cpu_count() or 1
+# --workers: each is a process holding a run (up to about 1 GiB at full scale); more than
+# this many per CPU only queue for the cores, and a typo (100000) would start them all
+MAX_WORKERS_PER_CPU = 4
 
 
 def _startup_interrupt(signum, frame):
@@ -71,9 +76,10 @@ finally:
         signal.signal(signal.SIGINT, _SIGINT_BEFORE)
         sys.unraisablehook = sys.__unraisablehook__
 
-def positive_int(flag: str, least: int | None = None, most: int | None = None):
+def positive_int(flag: str, least: int | None = None, most: int | None = None,
+                 beyond: str = ""):
     """An argparse type: a whole number >= `least` (default 0 for --seed, else 1) and,
-    if given, <= `most`."""
+    if given, <= `most` (`beyond`: what to do instead, said when it is over)."""
     least = (0 if flag == "--seed" else 1) if least is None else least
 
     def parse(text: str) -> int:
@@ -84,7 +90,8 @@ def positive_int(flag: str, least: int | None = None, most: int | None = None):
         if value < least:
             raise argparse.ArgumentTypeError(f"{flag} must be >= {least}, got {value}")
         if most is not None and value > most:
-            raise argparse.ArgumentTypeError(f"{flag} must be at most {most:,}, got {value}")
+            raise argparse.ArgumentTypeError(f"{flag} must be at most {most:,}, got {value}"
+                                             f"{beyond}")
         return value
     return parse
 
@@ -114,8 +121,13 @@ def one_line_error(message: str):
 def add_where(verb: argparse.ArgumentParser) -> None:
     """--workers K | --scheduler ADDRESS: where a many-run verb runs (Dask)."""
     where = verb.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=positive_int("--workers"), default=None,
-                       help="worker processes on this machine (default: one per CPU)")
+    where.add_argument("--workers", default=None,
+                       type=positive_int("--workers", most=MAX_WORKERS_PER_CPU * CPUS,
+                                         beyond=f" ({MAX_WORKERS_PER_CPU} per CPU here; for "
+                                                f"more, start a Dask cluster and give "
+                                                f"--scheduler)"),
+                       help=f"worker processes on this machine (default: one per CPU; at most "
+                            f"{MAX_WORKERS_PER_CPU} per CPU, {MAX_WORKERS_PER_CPU * CPUS} here)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
 

@@ -155,6 +155,20 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path):
         runner.prepare_out_dir(other, tmp_path / "out")
 
 
+
+@pytest.mark.parametrize("verb", ["sweep", "sensitivity", "calibrate", "validate"])
+def test_workers_beyond_four_per_cpu_are_refused_with_the_way_to_more(tmp_path, capsys, verb):
+    """A typo (--workers 100000) would otherwise start that many worker processes."""
+    too_many = cli.MAX_WORKERS_PER_CPU * cli.CPUS + 1
+    args = [str(write_spec(tmp_path))] if verb in ("sweep", "sensitivity") else []
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([verb, *args, "--workers", str(too_many), "--out", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert (f"--workers must be at most {too_many - 1}, got {too_many} (4 per CPU here; for "
+            f"more, start a Dask cluster and give --scheduler)") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 # --- running -----------------------------------------------------------------------------
 
 def test_one_and_two_worker_processes_write_the_same_bytes(tmp_path, capsys):
