@@ -312,16 +312,20 @@ def plan_from_sweep(selections: list[str], source: Path, *, out_dir: "Path | Non
     written. Raises CompareError (one line) on the first problem."""
     if len(selections) < 2:
         raise CompareError(f"compare needs at least two scenarios, got {len(selections)}")
+    from experiments.runner import read_manifest
+
     source = Path(source)
-    manifest_path = source / "manifest.json"
-    if not manifest_path.is_file():
-        raise CompareError(f"--from {source}: holds no sweep (no manifest.json); give the "
-                           f"folder `run.py sweep` wrote")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        runs, vary, seeds = manifest["runs"], manifest["vary"], manifest["seeds"]
-    except (ValueError, KeyError, TypeError):
-        raise CompareError(f"--from {manifest_path}: not a sweep manifest") from None
+        manifest = read_manifest(source)
+        seeds = manifest["seeds"]
+        if not isinstance(seeds, list):
+            raise KeyError
+    except SpecError as exc:
+        raise CompareError(f"--from {exc}") from None
+    except KeyError:
+        raise CompareError(f"--from {source / 'manifest.json'}: not a sweep manifest (no "
+                           f"seeds list)") from None
+    runs, vary = manifest["runs"], manifest["vary"]
     if len(seeds) < 2:
         raise CompareError(f"--from {source}: the sweep ran {len(seeds)} seed per point; an "
                            f"interval needs two or more")

@@ -364,5 +364,12 @@ def test_compare_from_refuses_unfinished_runs_and_non_sweeps(swept, tmp_path):
         compare.plan_from_sweep([f"historical:apprehension_prob.tucson={value}",
                                  f"historical:apprehension_prob.tucson={1.5 - value}"], copy,
                                 out_dir=tmp_path / "out")
-    with pytest.raises(compare.CompareError, match="holds no sweep"):
+    with pytest.raises(compare.CompareError, match=r"^--from .*nowhere: no such folder$"):
         compare.plan_from_sweep(["a", "b"], tmp_path / "nowhere", out_dir=tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(compare.CompareError, match=r"^--from .*empty: holds no sweep"):
+        compare.plan_from_sweep(["a", "b"], tmp_path / "empty", out_dir=tmp_path / "out")
+    del manifest["seeds"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(compare.CompareError, match=r"manifest.json: not a sweep manifest"):
+        compare.plan_from_sweep(["a", "b"], copy, out_dir=tmp_path / "out")
