@@ -468,7 +468,8 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
     """Create out_dir (and runs/, errors/), copy the spec in and write inputs.json
     (`Sweep.inputs`); refuse a folder holding another sweep (a different spec), runs of
     different model code, or runs made from other scenario inputs (a scenario file or
-    the committed fit changed since: its runs would not be this sweep's)."""
+    the committed fit changed since: its runs would not be this sweep's) or from inputs
+    it cannot tell (inputs.json damaged, or missing beside a manifest)."""
     spec_copy = out_dir / "spec.toml"
     if spec_copy.is_file() and spec_copy.read_text(encoding="utf-8") != sweep.text:
         raise SpecError(f"{out_dir}: holds another sweep's results (its spec.toml differs "
@@ -483,6 +484,9 @@ def prepare_out_dir(sweep: Sweep, out_dir: Path) -> None:
             raise SpecError(f"{out_dir}: holds results of other model code ({code}, now "
                             f"{code_version()}); use another --out")
     inputs_file = out_dir / INPUTS_FILE
+    if manifest.is_file() and not inputs_file.is_file():  # a sweep of an earlier version
+        raise SpecError(f"{out_dir}: holds runs but no {INPUTS_FILE}: what they were made "
+                        f"from (which scenario files, which fit) is unknown; use another --out")
     if inputs_file.is_file():
         try:
             made_from = json.loads(inputs_file.read_text(encoding="utf-8"))

@@ -447,6 +447,11 @@ def test_a_folder_of_runs_made_before_a_scenario_changed_is_refused(tmp_path):
         runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1, processes=False,
                          run=Counting(tmp_path / "y"), progress=False)
     assert run_files(out) == before
+    (out / runner.INPUTS_FILE).unlink()  # as a sweep of an earlier version left its folder
+    with pytest.raises(SpecError, match=r"holds runs but no inputs\.json: .* unknown"):
+        runner.run_sweep(load_spec(write_spec(tmp_path, body)), out, workers=1, processes=False,
+                         run=Counting(tmp_path / "z"), progress=False)
+    assert run_files(out) == before
 
 
 def test_what_a_scenarios_runs_are_made_from_does_not_depend_on_where_its_file_is(tmp_path):
