@@ -156,3 +156,21 @@ def test_callgrind_totals_and_cycle_estimate(tmp_path):
     out.write_text("events: Ir\n")
     with pytest.raises(RuntimeError, match="no totals"):
         read_totals(out)
+
+
+def test_pooled_ratios_count_every_pair_and_refuse_unlike_reports():
+    timing = ROOT / "docs" / "figures" / "refactor_timing"
+    together = sorted(str(p) for p in timing.glob("together_*.json"))
+    pooled = bench_json("pool_ratios.py", *together)
+    for scale, figures in pooled["by_scale"].items():
+        pairs = [r for f in together for r in json.loads(Path(f).read_text())
+                 ["by_scale"][scale]["ratios_cpu"]]
+        assert figures["pairs"] == len(pairs)
+        low, high = figures["median_95_interval"]
+        assert low <= figures["median"] <= high
+        assert figures["quartiles"][0] <= figures["median"] <= figures["quartiles"][1]
+    assert bench_json("pool_ratios.py", *together) == pooled  # seeded: the same bytes
+    mixed = subprocess.run([sys.executable, "benchmarks/pool_ratios.py", together[0],
+                            str(timing / "control_1.json")], cwd=ROOT, capture_output=True,
+                           text=True)
+    assert mixed.returncode == 2 and "pool alike ones" in mixed.stderr
