@@ -107,6 +107,21 @@ def test_result_pickles_small_and_repeated_calls_agree():
     pd.testing.assert_frame_equal(second.daily, third.daily)
 
 
+
+def test_a_recorder_writes_into_its_own_table_after_a_pickle():
+    from model.state.recorder import COLUMN_INDEX, Recorder
+
+    recorder = Recorder(n_days=3, scale=10)
+    recorder.day = 1
+    recorder.add("encounters", 2.0)
+    restored = pickle.loads(pickle.dumps(recorder))
+    restored.add("encounters", 3.0)  # into today's row of the restored table, not a copy
+    assert restored.values[1, COLUMN_INDEX["encounters"]] == 5.0
+    restored.day = 2
+    restored.set("encounters", 7.0)
+    assert restored.values[:, COLUMN_INDEX["encounters"]].tolist() == [0.0, 5.0, 7.0]
+    assert recorder.values[1, COLUMN_INDEX["encounters"]] == 2.0  # the original untouched
+
 def test_fiscal_year_unique_counts_each_person_once(historical_result):
     years = historical_result.fiscal_years()
     monthly = historical_result.monthly

@@ -111,6 +111,15 @@ class Recorder:
         self._day = day
         self.today = self.values[day]
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["today"]  # a view of `values`: a pickle would restore it as a copy
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.day = self._day  # `today` a view of the restored `values` again
+
     def add(self, name: str, amount: float) -> None:
         self.today[COLUMN_INDEX[name]] += amount
 
