@@ -37,27 +37,28 @@ CPUS = os.cpu_count() or 1
 MAX_WORKERS_PER_CPU = 4
 
 
-def _startup_interrupt(signum, frame):
-    """Ctrl-C while the libraries load. Remembered as well as raised: landing in an
-    import's weakref callback, the KeyboardInterrupt is swallowed by Python (which
-    would print 'Exception ignored' and go on to run)."""
-    _STARTUP_INTERRUPTS.append(signum)
+def _remember_interrupt(signum, frame):
+    """Ctrl-C while the libraries load or a model runs. Remembered as well as raised:
+    landing in a finalizer (an import's weakref callback, a numba object's `__del__`),
+    the KeyboardInterrupt is swallowed by Python, which would print 'Exception ignored'
+    and go on; `_INTERRUPTS` keeps it for the next check."""
+    _INTERRUPTS.append(signum)
     raise KeyboardInterrupt
 
 
-def _quiet_startup_unraisable(unraisable):
+def _quiet_unraisable(unraisable):
     if not issubclass(unraisable.exc_type, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
 
 
-_STARTUP_INTERRUPTS: list[int] = []
+_INTERRUPTS: list[int] = []
 # Only as the command: worker processes that spawn re-import this file as __mp_main__ and
 # must keep the SIGINT disposition they inherited (ignored: see experiments.runner).
 _AS_COMMAND = __name__ == "__main__"
 _SIGINT_BEFORE = signal.getsignal(signal.SIGINT)
 if _AS_COMMAND:
-    signal.signal(signal.SIGINT, _startup_interrupt)
-    sys.unraisablehook = _quiet_startup_unraisable
+    signal.signal(signal.SIGINT, _remember_interrupt)
+    sys.unraisablehook = _quiet_unraisable
 try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model import ScenarioError, load_scenario, simulate
     from model.output import OutputError, claimed_out_dir, write_outputs
@@ -66,7 +67,7 @@ try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
     from model.simulate import run_identity
     from reports.progress import run_feedback
     from reports.run_report import headline_table, report_page
-    if _STARTUP_INTERRUPTS:
+    if _INTERRUPTS:
         raise KeyboardInterrupt
 except KeyboardInterrupt:
     print("interrupted", file=sys.stderr)
@@ -75,6 +76,26 @@ finally:
     if _AS_COMMAND:
         signal.signal(signal.SIGINT, _SIGINT_BEFORE)
         sys.unraisablehook = sys.__unraisablehook__
+
+@contextmanager
+def interrupts_kept():
+    """Inside the block Ctrl-C raises KeyboardInterrupt as usual and is remembered
+    (`_remember_interrupt`); yields a check to call often (e.g. once a simulated day)
+    that raises one a finalizer swallowed, and the block's end raises it too."""
+    def check(*_) -> None:
+        if _INTERRUPTS:
+            raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGINT, _remember_interrupt), sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable
+    try:
+        yield check
+        check()
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        sys.unraisablehook = before[1]
+        _INTERRUPTS.clear()
+
 
 def positive_int(flag: str, least: int | None = None, most: int | None = None,
                  beyond: str = ""):
@@ -387,7 +408,11 @@ def cmd_run(args) -> int:
                                       args.draw)
     try:
         with claimed_out_dir(out_dir, identity):
-            with run_feedback(loaded) as progress:
+            with run_feedback(loaded) as bar, interrupts_kept() as check:
+                def progress(days_done: int, days_total: int) -> None:
+                    check()  # a Ctrl-C a finalizer swallowed stops the run here
+                    if bar:
+                        bar(days_done, days_total)
                 result = simulate(loaded, seed=args.seed, scale=args.scale, progress=progress)
             page = report_page(result, command=args.command)
             files = write_outputs(result, out_dir,

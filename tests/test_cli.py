@@ -225,6 +225,32 @@ def test_ctrl_c_while_starting_up_stops_cleanly(tmp_path):
     assert stdout == "" and not out.exists()
 
 
+
+def test_a_ctrl_c_a_finalizer_swallows_still_stops_the_run(tmp_path, capsys, monkeypatch):
+    """Ctrl-C landing in a `__del__` (numba's object destructors run mid-run) is swallowed
+    by Python, which printed 'Exception ignored' and let the run finish (exit 0)."""
+    class Finalized:
+        def __del__(self):
+            cli._remember_interrupt(signal.SIGINT, None)  # what the Ctrl-C handler does
+
+    def simulate_a_week_then_ctrl_c(*args, progress, **kwargs):
+        progress(7, 365)
+        Finalized()  # its __del__ raises KeyboardInterrupt, which Python swallows
+        progress(14, 365)
+        pytest.fail("the run went on")
+
+    monkeypatch.setattr(cli, "simulate", simulate_a_week_then_ctrl_c)
+    handler = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "out"
+    assert cli.main(["run", "historical", "--scale", "200", *SHORT, "--out", str(out)]) == 130
+    assert capsys.readouterr().err == f"interrupted: nothing written to {out}\n"
+    assert not out.exists()
+    assert signal.getsignal(signal.SIGINT) is handler and cli._INTERRUPTS == []
+    with pytest.raises(KeyboardInterrupt):  # swallowed at the very end: raised at the end
+        with cli.interrupts_kept():
+            Finalized()
+
+
 def test_ctrl_c_keeps_an_out_folder_it_did_not_create(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
