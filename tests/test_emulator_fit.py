@@ -84,20 +84,20 @@ def test_ctrl_c_keeps_the_design_runs_and_resume_runs_only_the_rest(tmp_path):
     out, log = tmp_path / "out", tmp_path / "stderr.txt"
     command = [sys.executable, "run.py", "calibrate", "--priors", str(priors), "--targets",
                str(targets), "--start", "2019-01-01", "--end", "2019-06-30", "--scale", "200",
-               "--budget", "400", "--workers", "2", "--out", str(out)]
+               "--budget", "128", "--workers", "2", "--out", str(out)]
     child, _, text = interrupted_run(command, (out / DESIGN_FILE).exists, "design run kept", log)
     assert child.returncode == 130, text
     assert "Traceback" not in text, text
     last = text.strip().splitlines()[-1]
     assert last.startswith("interrupted: ") and "--resume" in last, last
     kept = pd.read_parquet(out / DESIGN_FILE)
-    assert 0 < len(kept) < 400 and not (out / "posterior.parquet").exists()
+    assert 0 < len(kept) < 128 and not (out / "posterior.parquet").exists()
 
     again = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
     design = pd.read_parquet(out / DESIGN_FILE)
-    assert sorted(design["run"]) == list(range(400))
+    assert sorted(design["run"]) == list(range(128))
     pd.testing.assert_frame_equal(  # the kept runs were not run again
         design.set_index("run").loc[kept["run"]].reset_index(), kept.reset_index(drop=True),
         check_like=True)
