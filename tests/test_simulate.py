@@ -122,6 +122,25 @@ def test_a_recorder_writes_into_its_own_table_after_a_pickle():
     assert restored.values[:, COLUMN_INDEX["encounters"]].tolist() == [0.0, 5.0, 7.0]
     assert recorder.values[1, COLUMN_INDEX["encounters"]] == 2.0  # the original untouched
 
+
+def test_a_whole_period_model_pickled_mid_run_goes_on_as_if_it_had_not_been():
+    """Its hundreds of flight days were a linked chain too deep for pickle (RecursionError
+    from the first day), and an unpickled recorder's day row was a copy."""
+    import numpy as np
+
+    straight = BorderModel("historical", seed=3, scale=1000)
+    paused = pickle.loads(pickle.dumps(BorderModel("historical", seed=3, scale=1000)))
+    for model in (straight, paused):
+        for _ in range(400):
+            model.step()
+    paused = pickle.loads(pickle.dumps(paused))
+    for model in (straight, paused):
+        while model.running:
+            model.step()
+    assert straight.recorder.values.sum() > 0
+    assert np.array_equal(straight.recorder.values, paused.recorder.values)
+    assert straight.flight_log == paused.flight_log
+
 def test_fiscal_year_unique_counts_each_person_once(historical_result):
     years = historical_result.fiscal_years()
     monthly = historical_result.monthly

@@ -136,11 +136,14 @@ class FlightDay:
     a few hundred events. Each flight that is not cancelled boards in turn; then the
     day's passengers are counted and sent home, once for each kind of flight
     (`Carried`), and every flight is logged. Departing schedules the next day with
-    flights (`next`): one event waits at a time, not hundreds (each scheduled event
-    costs every later one comparisons in the event queue)."""
+    flights (`model.flight_days[order + 1]`): one event waits at a time, not hundreds
+    (each scheduled event costs every later one comparisons in the event queue). Found
+    by its place, not linked to it: a chain of hundreds of days would be too deep for
+    pickle."""
 
-    def __init__(self, model, flights: list[Flight]):
+    def __init__(self, model, flights: list[Flight], order: int):
         self.model = model
+        self.order = order  # its place in model.flight_days
         self.day = flights[0].day
         self.flights = flights
         self.keys = np.array([f.key for f in flights], dtype=np.uint64)  # their draws
@@ -148,15 +151,14 @@ class FlightDay:
         # Mexico refusing interior flights (when it has any to refuse)
         self.none_cancelled: list[str | None] = [None] * len(flights)
         self.no_guadalajara = all(f.destination != Destination.GUADALAJARA for f in flights)
-        self.next: FlightDay | None = None  # the next day with flights
 
     def schedule(self) -> None:
         self.model.schedule_event(self.depart, at=self.day + 0.5)
 
     def depart(self) -> None:
         m = self.model
-        if self.next is not None:
-            self.next.schedule()
+        if self.order + 1 < len(m.flight_days):  # the next day with flights
+            m.flight_days[self.order + 1].schedule()
         aboard: list[list[np.ndarray]] | None = None  # per kind, each flight's rows (once any)
         log = m.flight_log
         for flight, cancelled in zip(self.flights, self._cancellations()):
@@ -240,8 +242,7 @@ def schedule_flights(model) -> None:
                 model, route, index, number, day, route.origins[number % len(route.origins)],
                 listed))
     # kept: events hold weak refs
-    model.flight_days = [FlightDay(model, by_day[day]) for day in sorted(by_day)]
-    for flight_day, following in zip(model.flight_days, model.flight_days[1:]):
-        flight_day.next = following
+    model.flight_days = [FlightDay(model, by_day[day], order)
+                         for order, day in enumerate(sorted(by_day))]
     if model.flight_days:
         model.flight_days[0].schedule()
