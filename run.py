@@ -25,7 +25,7 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,37 +52,14 @@ def _quiet_unraisable(unraisable):
 
 
 _INTERRUPTS: list[int] = []
-# Only as the command: worker processes that spawn re-import this file as __mp_main__ and
-# must keep the SIGINT disposition they inherited (ignored: see experiments.runner).
-_AS_COMMAND = __name__ == "__main__"
-_SIGINT_BEFORE = signal.getsignal(signal.SIGINT)
-if _AS_COMMAND:
-    signal.signal(signal.SIGINT, _remember_interrupt)
-    sys.unraisablehook = _quiet_unraisable
-try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
-    from model import ScenarioError, load_scenario, simulate
-    from model.output import OutputError, claimed_out_dir, write_outputs
-    from model.config.scale_check import check_scale
-    from model.config.scenario import SCENARIO_DIR
-    from model.simulate import run_identity
-    from reports.progress import run_feedback
-    from reports.run_report import headline_table, report_page
-    if _INTERRUPTS:
-        raise KeyboardInterrupt
-except KeyboardInterrupt:
-    print("interrupted", file=sys.stderr)
-    sys.exit(INTERRUPTED)
-finally:
-    if _AS_COMMAND:
-        signal.signal(signal.SIGINT, _SIGINT_BEFORE)
-        sys.unraisablehook = sys.__unraisablehook__
+
 
 @contextmanager
 def interrupts_kept():
     """Inside the block Ctrl-C raises KeyboardInterrupt as usual and is remembered
-    (`_remember_interrupt`); yields a check to call often (e.g. once a simulated day)
+    (`_remember_interrupt`); yields a check to call often (e.g. once a simulated week)
     that raises one a finalizer swallowed, and the block's end raises it too."""
-    def check(*_) -> None:
+    def check() -> None:
         if _INTERRUPTS:
             raise KeyboardInterrupt
 
@@ -95,6 +72,23 @@ def interrupts_kept():
         signal.signal(signal.SIGINT, before[0])
         sys.unraisablehook = before[1]
         _INTERRUPTS.clear()
+
+
+# Only as the command: worker processes that spawn re-import this file as __mp_main__ and
+# must keep the SIGINT disposition they inherited (ignored: see experiments.runner).
+_AS_COMMAND = __name__ == "__main__"
+try:  # loading the libraries takes a second; Ctrl-C then needs no traceback
+    with interrupts_kept() if _AS_COMMAND else nullcontext():
+        from model import ScenarioError, load_scenario, simulate
+        from model.output import OutputError, claimed_out_dir, write_outputs
+        from model.config.scale_check import check_scale
+        from model.config.scenario import SCENARIO_DIR
+        from model.simulate import run_identity
+        from reports.progress import run_feedback
+        from reports.run_report import headline_table, report_page
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(INTERRUPTED)
 
 
 def positive_int(flag: str, least: int | None = None, most: int | None = None,

@@ -213,9 +213,10 @@ class TreeWorker:
             [sys.executable, "-c", AB_WORKER, scenario, str(WARM_SCALE)], cwd=tree,
             env={**os.environ, "PYTHONPATH": str(tree)}, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True)
-        self.setup_s = self._answer()["setup_s"]
+        self.setup_s = self.result()["setup_s"]
 
-    def _answer(self) -> dict:
+    def result(self) -> dict:
+        """The child's next line: its set-up, or the run submitted last."""
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"the benchmark's child process ended (exit {self.proc.wait()})")
@@ -223,15 +224,12 @@ class TreeWorker:
 
     def run(self, seed: int, scale: int) -> dict:
         self.submit(seed, scale)
-        return self._answer()
+        return self.result()
 
     def submit(self, seed: int, scale: int) -> None:
         """Start one run; `result()` waits for it (so two workers can run at once)."""
         self.proc.stdin.write(f"{seed} {scale}\n")
         self.proc.stdin.flush()
-
-    def result(self) -> dict:
-        return self._answer()
 
     def pin(self, core: int) -> None:
         """Keep every thread of the child on CPU `core`."""
@@ -423,12 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ref", metavar="REV",
                         help="time this checkout against git revision REV side by side "
                              "(one process a side, runs alternated; no core loop)")
-    parser.add_argument("--fresh", action="store_true",
-                        help="with --ref: a fresh process for every run (set up, then one "
-                             "run), not one long-lived process a side")
-    parser.add_argument("--together", action="store_true",
-                        help="with --ref: run the two sides' runs of a round at the same "
-                             "time, each on a core of its own (cores swapped every round)")
+    pairing = parser.add_mutually_exclusive_group()
+    pairing.add_argument("--fresh", action="store_true",
+                         help="with --ref: a fresh process for every run (set up, then one "
+                              "run), not one long-lived process a side")
+    pairing.add_argument("--together", action="store_true",
+                         help="with --ref: run the two sides' runs of a round at the same "
+                              "time, each on a core of its own (cores swapped every round)")
     parser.add_argument("--worker-seed", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-scale", type=positive, default=1, help=argparse.SUPPRESS)
     return parser
@@ -439,8 +438,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker_seed is not None:
         print(json.dumps(worker(args.scenario, args.worker_seed, args.worker_scale)))
         return 0
-    if args.fresh and args.together:
-        build_parser().error("--fresh and --together cannot be used together")
     if (args.fresh or args.together) and not args.ref:
         build_parser().error("--fresh and --together need --ref")
     scales = [k for k in args.scales if not (args.skip_full_scale and k == FULL_SCALE)]

@@ -18,13 +18,15 @@ counts do not depend on each other).
 
 Instructions are not time: cache misses, branch mispredictions and the kernel's
 work (page faults) are not in them. Read the ratio beside `bench_model.py --ref`'s
-CPU-time ratios, not instead of them. With `--cache-sim`, callgrind also
-simulates the caches and branch predictors (`--cache-sim=yes --branch-sim=yes`;
-a model of this machine's caches, not its counters, which these virtual machines
-do not expose): each side's misses by level, its branches mispredicted, and
-callgrind's cycle estimate (`Ir + 10 x (L1 misses + mispredicted branches) +
-100 x last-level misses`), with `new / old` ratios. About twice as slow again. Under valgrind a run is about 50 times
+CPU-time ratios, not instead of them. Under valgrind a run is about 50 times
 slower (a scale-100 side takes several minutes; more on a busy machine).
+
+With `--cache-sim`, callgrind also simulates the caches and branch predictors
+(`--cache-sim=yes --branch-sim=yes`; a model of this machine's caches, not its
+counters, which these virtual machines do not expose): each side's misses by
+level, its branches mispredicted, and callgrind's cycle estimate (`Ir + 10 x (L1
+misses + mispredicted branches) + 100 x last-level misses`), with `new / old`
+ratios. About twice as slow again.
 Needs valgrind (Debian: `apt-get install valgrind`).
 
 Prints ONE JSON object on stdout (progress on stderr): per scale, each side's

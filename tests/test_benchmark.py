@@ -137,7 +137,7 @@ def test_fresh_and_together_are_refused_together():
                            "--fresh", "--together", "--scales", "1000"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 2
-    assert "--fresh and --together cannot be used together" in done.stderr
+    assert "argument --together: not allowed with argument --fresh" in done.stderr
     assert done.stdout == ""
 
 
